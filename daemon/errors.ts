@@ -13,7 +13,8 @@ export type WeftErrorCode =
   | 'WEFT_ERR_TUN'
   | 'WEFT_ERR_UNDERLAY'
   | 'WEFT_ERR_NATIVE'
-  | 'WEFT_ERR_GOSSIP';
+  | 'WEFT_ERR_GOSSIP'
+  | 'WEFT_ERR_IPTABLES';
 
 export class WeftError extends Error {
   readonly code: WeftErrorCode;
