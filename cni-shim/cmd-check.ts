@@ -1,0 +1,36 @@
+// CHECK: the delegate (bridge, then host-local) verifies the interface, addresses and routes of
+// prevResult; weft-cni adds what only it knows: weftd's subnet file is there and still leases
+// the subnet this pod's address came from.
+import type { CniEnv } from './cni-env.js';
+import { rebuiltDelegation, savedDelegation, withPrevResult } from './delegate-for.js';
+import { CniError, ErrCode } from './errors.js';
+import { execPlugin } from './exec-plugin.js';
+import { isObject, type JsonObject, type NetConf } from './netconf.js';
+import { readSubnetEnv } from './subnet-env.js';
+import { compareVersions } from './version.js';
+
+export function cmdCheck(env: CniEnv, conf: NetConf): void {
+  if (compareVersions(conf.cniVersion, '0.4.0') < 0) {
+    throw new CniError(ErrCode.IncompatibleVersion, `config version ${conf.cniVersion} does not allow CHECK (needs 0.4.0 or later)`);
+  }
+  if (!conf.prevResult) throw new CniError(ErrCode.InvalidNetconf, 'CHECK needs "prevResult" (the ADD result the runtime saved)');
+  const subnet = readSubnetEnv(conf.subnetFile);
+  const saved = savedDelegation(env, conf, { containerID: env.containerId, ifname: env.ifname });
+  const delegation = saved !== undefined && saved !== 'corrupt' ? saved : rebuiltDelegation(env, conf);
+  const podSubnet = savedSubnet(delegation.config);
+  if (podSubnet !== undefined && podSubnet !== subnet.subnet) {
+    throw new CniError(
+      ErrCode.InvalidNetconf,
+      `pod was wired in subnet ${podSubnet}, but this node now holds ${subnet.subnet} (weftd's lease changed): the pod cannot be routed; recreate it`,
+    );
+  }
+  execPlugin(delegation.binary, withPrevResult(delegation.config, conf.prevResult), { command: 'CHECK' });
+}
+
+function savedSubnet(config: JsonObject): string | undefined {
+  const ipam = config.ipam;
+  if (!isObject(ipam) || !Array.isArray(ipam.ranges)) return undefined;
+  const set = ipam.ranges[0];
+  const range = Array.isArray(set) ? set[0] : undefined;
+  return isObject(range) && typeof range.subnet === 'string' ? range.subnet : undefined;
+}

@@ -1,0 +1,60 @@
+// weft-cni entry: one CNI invocation per process. Reads CNI_* and the netconf on stdin, prints
+// the result (ADD, VERSION) or a CNI error on stdout and exits 1 on failure; logs go to stderr.
+// Imports are node builtins and this folder only: start-up time is most of an ADD.
+import { readFileSync, writeSync } from 'node:fs';
+import { readCniEnv, type CniEnv } from './cni-env.js';
+import { cmdAdd } from './cmd-add.js';
+import { cmdCheck } from './cmd-check.js';
+import { cmdDel } from './cmd-del.js';
+import { cmdGc } from './cmd-gc.js';
+import { cmdStatus } from './cmd-status.js';
+import { CniError, ErrCode } from './errors.js';
+import { parseNetConf, peekVersion, type JsonObject } from './netconf.js';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, isSupported } from './version.js';
+
+function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function dispatch(env: CniEnv, stdin: string): Promise<JsonObject | undefined> {
+  if (env.command === 'VERSION') return { cniVersion: CURRENT_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] };
+  const conf = parseNetConf(stdin);
+  switch (env.command) {
+    case 'ADD':
+      return cmdAdd(env, conf);
+    case 'DEL':
+      cmdDel(env, conf);
+      return undefined;
+    case 'CHECK':
+      cmdCheck(env, conf);
+      return undefined;
+    case 'GC':
+      cmdGc(env, conf);
+      return undefined;
+    case 'STATUS':
+      await cmdStatus(env, conf);
+      return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  let stdin = '';
+  try {
+    const env = readCniEnv(process.env);
+    stdin = env.command === 'VERSION' && process.stdin.isTTY ? '' : readStdin();
+    const out = await dispatch(env, stdin);
+    if (out) writeSync(1, `${JSON.stringify(out)}\n`);
+    return 0;
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(ErrCode.Internal, `internal error: ${(err as Error)?.message ?? String(err)}`, (err as Error)?.stack ?? '');
+    const v = peekVersion(stdin);
+    writeSync(1, `${JSON.stringify(e.toJSON(v && isSupported(v) ? v : CURRENT_VERSION))}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();
