@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "weft_native",
+      "sources": ["daemon/dataplane/native/weft_native.c"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,680 @@
+/*
+ * weft_native: the syscalls of the data plane, and nothing else. Packet logic lives in TypeScript.
+ *
+ * Setup calls (throw a JS Error with the errno text on failure):
+ *   openTun(name, flags) -> { fd, name }       /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking
+ *   configureLink(name, mtu, addr, prefixLen)  MTU, IPv4 address, flags up (ioctls)
+ *   addRoute(name, dst, prefixLen) -> bool     route dst/prefixLen dev name; false if it existed
+ *   openUdp(addr, port, sndbuf, rcvbuf) -> fd  non-blocking UDP socket bound to addr:port
+ *   closeFd(fd)                                for fds never handed to an engine
+ *   createEngine(opts) -> engine               takes ownership of both fds, starts polling
+ *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
+ *
+ * The batch layout is in weft_native.h. Per-packet failures are counters in nstats, never
+ * exceptions. Context-aware (NAPI_MODULE_INIT, no globals): each JS environment, main thread or
+ * worker, has its own engines on its own loop.
+ */
+#define NAPI_VERSION 8
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "weft_native.h"
+
+/* Batches handled per wake-up before yielding to the loop, so one busy direction cannot starve
+ * the other or the JS control plane. */
+#define WEFT_MAX_ROUNDS 8
+
+#define CHECK_NAPI(call)                                                     \
+  do {                                                                       \
+    if ((call) != napi_ok) {                                                 \
+      napi_throw_error(env, "WEFT_ERR_NATIVE", "N-API call failed: " #call); \
+      return NULL;                                                           \
+    }                                                                        \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  const char *name = strerrorname_np(err);
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name ? name : "?");
+  napi_throw_error(env, name ? name : "EUNKNOWN", msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "WEFT_ERR_NATIVE", msg);
+  return NULL;
+}
+
+static int arg_u32(napi_env env, napi_value v, uint32_t *out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok ? 0 : -1;
+}
+
+static int arg_i32(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1;
+}
+
+static int arg_ifname(napi_env env, napi_value v, char out[IFNAMSIZ]) {
+  size_t len = 0;
+  memset(out, 0, IFNAMSIZ);
+  if (napi_get_value_string_utf8(env, v, out, IFNAMSIZ, &len) != napi_ok) return -1;
+  return len > 0 && len < IFNAMSIZ ? 0 : -1;
+}
+
+static napi_value get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < want) {
+    napi_throw_type_error(env, "WEFT_ERR_NATIVE", "missing arguments");
+    return NULL;
+  }
+  napi_value ok;
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+/* ---------- setup: TUN, link, route, UDP ---------- */
+
+static napi_value open_tun(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char name[IFNAMSIZ];
+  uint32_t flags;
+  if (arg_ifname(env, argv[0], name) || arg_u32(env, argv[1], &flags))
+    return throw_range(env, "openTun(name: 1-15 chars, flags: uint32)");
+
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open /dev/net/tun", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (flags & WEFT_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
+  if (flags & WEFT_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  memcpy(ifr.ifr_name, name, IFNAMSIZ);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETIFF", err);
+  }
+
+  napi_value result, vfd, vname;
+  CHECK_NAPI(napi_create_object(env, &result));
+  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
+  CHECK_NAPI(napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &vname));
+  CHECK_NAPI(napi_set_named_property(env, result, "fd", vfd));
+  CHECK_NAPI(napi_set_named_property(env, result, "name", vname));
+  return result;
+}
+
+static void set_sin(struct sockaddr *sa, uint32_t addr_host) {
+  struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+  memset(sin, 0, sizeof *sin);
+  sin->sin_family = AF_INET;
+  sin->sin_addr.s_addr = htonl(addr_host);
+}
+
+static uint32_t prefix_mask(uint32_t len) {
+  return len == 0 ? 0 : (uint32_t)(0xffffffffu << (32 - len));
+}
+
+static napi_value configure_link(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  char name[IFNAMSIZ];
+  uint32_t mtu, addr, plen;
+  if (arg_ifname(env, argv[0], name) || arg_u32(env, argv[1], &mtu) || arg_u32(env, argv[2], &addr) ||
+      arg_u32(env, argv[3], &plen) || plen > 32 || mtu < 68 || mtu > 65535)
+    return throw_range(env, "configureLink(name, mtu: 68-65535, addr: uint32, prefixLen: 0-32)");
+
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket for link ioctls", errno);
+  struct ifreq ifr;
+  const char *step = NULL;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, IFNAMSIZ);
+  ifr.ifr_mtu = (int)mtu;
+  if (ioctl(s, SIOCSIFMTU, &ifr) < 0) { step = "SIOCSIFMTU"; goto fail; }
+  set_sin(&ifr.ifr_addr, addr);
+  if (ioctl(s, SIOCSIFADDR, &ifr) < 0) { step = "SIOCSIFADDR"; goto fail; }
+  set_sin(&ifr.ifr_netmask, prefix_mask(plen));
+  if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) { step = "SIOCSIFNETMASK"; goto fail; }
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { step = "SIOCGIFFLAGS"; goto fail; }
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { step = "SIOCSIFFLAGS"; goto fail; }
+  close(s);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+fail: {
+  int err = errno;
+  close(s);
+  char what[64];
+  snprintf(what, sizeof what, "%s on %s", step, name);
+  return throw_errno(env, what, err);
+}
+}
+
+static napi_value add_route(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char name[IFNAMSIZ];
+  uint32_t dst, plen;
+  if (arg_ifname(env, argv[0], name) || arg_u32(env, argv[1], &dst) || arg_u32(env, argv[2], &plen) || plen > 32)
+    return throw_range(env, "addRoute(name, dst: uint32, prefixLen: 0-32)");
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket for route ioctl", errno);
+  struct rtentry rt;
+  memset(&rt, 0, sizeof rt);
+  set_sin(&rt.rt_dst, dst & prefix_mask(plen));
+  set_sin(&rt.rt_genmask, prefix_mask(plen));
+  set_sin(&rt.rt_gateway, 0);
+  rt.rt_flags = RTF_UP;
+  rt.rt_dev = name;
+  int rc = ioctl(s, SIOCADDRT, &rt);
+  int err = errno;
+  close(s);
+  if (rc < 0 && err != EEXIST) return throw_errno(env, "SIOCADDRT", err);
+  napi_value added;
+  napi_get_boolean(env, rc == 0, &added);
+  return added;
+}
+
+static void set_buf(int fd, int force_opt, int opt, uint32_t size) {
+  if (size == 0) return;
+  int v = (int)size;
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof v) < 0) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+}
+
+static napi_value open_udp(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  uint32_t addr, port, sndbuf, rcvbuf;
+  if (arg_u32(env, argv[0], &addr) || arg_u32(env, argv[1], &port) || port > 65535 ||
+      arg_u32(env, argv[2], &sndbuf) || arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30))
+    return throw_range(env, "openUdp(addr: uint32, port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default)");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "UDP socket", errno);
+  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+  struct sockaddr_in sin;
+  set_sin((struct sockaddr *)&sin, addr);
+  sin.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+    int err = errno;
+    close(fd);
+    char what[64];
+    struct in_addr a = {htonl(addr)};
+    snprintf(what, sizeof what, "bind UDP %s:%u", inet_ntoa(a), port);
+    return throw_errno(env, what, err);
+  }
+  napi_value vfd;
+  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
+  return vfd;
+}
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int32_t fd;
+  if (arg_i32(env, argv[0], &fd) || fd < 0) return throw_range(env, "closeFd(fd)");
+  close(fd);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+/* ---------- engine: polling and batched I/O ---------- */
+
+enum { REF_ARENA, REF_TUN_IN, REF_UDP_IN, REF_UDP_OUT, REF_TUN_OUT, REF_CTL, REF_NSTATS, REF_ON_TUN, REF_ON_UDP, REF_SELF, REF_COUNT };
+
+typedef struct engine {
+  napi_env env;
+  uv_poll_t tun_poll, udp_poll;
+  int tun_fd, udp_fd;
+  int closing;
+  int live; /* two poll handles + the JS wrapper; freed at 0 */
+  int handles_closed;
+  uint8_t *arena;
+  size_t arena_len;
+  int32_t *tun_in, *udp_in, *udp_out, *tun_out, *ctl;
+  double *ns;
+  uint32_t tun_rx_base, udp_rx_base, slot, headroom, udp_rx_offset, batch;
+  uint32_t udp_out_cap, tun_out_cap;
+  napi_ref refs[REF_COUNT];
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle cleanup;
+  struct mmsghdr *rmsgs, *smsgs;
+  struct iovec *riov, *siov;
+  struct sockaddr_in *raddr, *saddr;
+} engine;
+
+static void engine_release(engine *e) {
+  if (--e->live > 0) return;
+  free(e->rmsgs);
+  free(e->smsgs);
+  free(e->riov);
+  free(e->siov);
+  free(e->raddr);
+  free(e->saddr);
+  free(e);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  engine *e = h->data;
+  if (h == (uv_handle_t *)&e->tun_poll) close(e->tun_fd);
+  else close(e->udp_fd);
+  if (++e->handles_closed == 2 && e->cleanup) {
+    napi_remove_async_cleanup_hook(e->cleanup);
+    e->cleanup = NULL;
+  }
+  engine_release(e);
+}
+
+/* createEngine failed after tun_poll was initialised: the fds still belong to the caller. */
+static void on_failed_close(uv_handle_t *h) {
+  engine *e = h->data;
+  e->live = 1;
+  engine_release(e);
+}
+
+/* Stops both polls and lets go of JS references. release_js = 0 from the finalizer, where the
+ * references are going away with the environment anyway. */
+static void engine_close(engine *e, int release_js) {
+  if (e->closing) return;
+  e->closing = 1;
+  uv_poll_stop(&e->tun_poll);
+  uv_poll_stop(&e->udp_poll);
+  uv_close((uv_handle_t *)&e->tun_poll, on_poll_closed);
+  uv_close((uv_handle_t *)&e->udp_poll, on_poll_closed);
+  if (release_js) {
+    for (int i = 0; i < REF_COUNT; i++) {
+      if (e->refs[i]) napi_delete_reference(e->env, e->refs[i]);
+      e->refs[i] = NULL;
+    }
+    napi_async_destroy(e->env, e->actx);
+  }
+}
+
+/* Worker exit or process teardown without closeEngine: close the polls; the hook is removed once
+ * both handles are closed (on_poll_closed), which is when Node may tear down the loop. */
+static void on_env_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
+  engine *e = arg;
+  (void)handle;
+  engine_close(e, 0);
+}
+
+static void engine_finalize(napi_env env, void *data, void *hint) {
+  engine *e = data;
+  (void)env;
+  (void)hint;
+  engine_close(e, 0);
+  engine_release(e);
+}
+
+/* Calls onTun/onUdp(count). Returns -1 if the callback threw (then reported as uncaught). */
+static int call_js(engine *e, int which, uint32_t count) {
+  napi_env env = e->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return -1;
+  int rc = 0;
+  napi_value fn, global, arg, result;
+  e->ctl[WEFT_CTL_UDP_OUT] = 0;
+  e->ctl[WEFT_CTL_TUN_OUT] = 0;
+  if (napi_get_reference_value(env, e->refs[which], &fn) != napi_ok || fn == NULL || napi_get_global(env, &global) != napi_ok ||
+      napi_create_uint32(env, count, &arg) != napi_ok) {
+    rc = -1;
+  } else if (napi_make_callback(env, e->actx, global, fn, 1, &arg, &result) != napi_ok) {
+    napi_value ex;
+    e->ns[WEFT_NS_CALLBACK_ERRORS] += 1;
+    if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
+    rc = -1;
+  }
+  napi_close_handle_scope(env, scope);
+  return rc;
+}
+
+static int in_arena(engine *e, int32_t off, int32_t len) {
+  return off >= 0 && len > 0 && (size_t)off + (size_t)len <= e->arena_len;
+}
+
+static void flush_tun(engine *e) {
+  int32_t n = e->ctl[WEFT_CTL_TUN_OUT];
+  e->ctl[WEFT_CTL_TUN_OUT] = 0;
+  if (n <= 0) return;
+  if ((uint32_t)n > e->tun_out_cap) n = (int32_t)e->tun_out_cap;
+  for (int32_t i = 0; i < n; i++) {
+    const int32_t *m = e->tun_out + (size_t)i * WEFT_META_STRIDE;
+    int32_t off = m[WEFT_TUN_OUT_OFFSET], len = m[WEFT_TUN_OUT_LENGTH];
+    if (!in_arena(e, off, len)) {
+      e->ns[WEFT_NS_TUN_WRITE_ERRORS] += 1;
+      continue;
+    }
+    ssize_t w;
+    do w = write(e->tun_fd, e->arena + off, (size_t)len);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+      e->ns[WEFT_NS_TUN_WRITE_ERRORS] += 1;
+    } else {
+      e->ns[WEFT_NS_TUN_WRITE_PACKETS] += 1;
+      e->ns[WEFT_NS_TUN_WRITE_BYTES] += (double)w;
+    }
+  }
+}
+
+static void flush_udp(engine *e) {
+  int32_t n = e->ctl[WEFT_CTL_UDP_OUT];
+  e->ctl[WEFT_CTL_UDP_OUT] = 0;
+  if (n <= 0) return;
+  if ((uint32_t)n > e->udp_out_cap) n = (int32_t)e->udp_out_cap;
+  int32_t k = 0;
+  for (int32_t i = 0; i < n; i++) {
+    const int32_t *m = e->udp_out + (size_t)i * WEFT_META_STRIDE;
+    int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH];
+    if (!in_arena(e, off, len) || len > 65507) {
+      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+      continue;
+    }
+    e->siov[k].iov_base = e->arena + off;
+    e->siov[k].iov_len = (size_t)len;
+    e->saddr[k].sin_family = AF_INET;
+    e->saddr[k].sin_addr.s_addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
+    e->saddr[k].sin_port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
+    struct msghdr *h = &e->smsgs[k].msg_hdr;
+    memset(h, 0, sizeof *h);
+    h->msg_name = &e->saddr[k];
+    h->msg_namelen = sizeof e->saddr[k];
+    h->msg_iov = &e->siov[k];
+    h->msg_iovlen = 1;
+    k++;
+  }
+  int32_t sent = 0;
+  while (sent < k) {
+    int r = sendmmsg(e->udp_fd, e->smsgs + sent, (unsigned)(k - sent), MSG_DONTWAIT);
+    e->ns[WEFT_NS_UDP_SEND_CALLS] += 1;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)(k - sent);
+        break;
+      }
+      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1; /* this datagram is refused: skip it, keep the rest */
+      sent++;
+      continue;
+    }
+    for (int i = 0; i < r; i++) e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
+    e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)r;
+    sent += r;
+  }
+}
+
+static void on_tun_readable(uv_poll_t *h, int status, int events) {
+  engine *e = h->data;
+  (void)events;
+  if (e->closing) return;
+  if (status < 0) {
+    e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
+    return;
+  }
+  const size_t cap = e->slot - e->headroom;
+  for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
+    uint32_t n = 0;
+    while (n < e->batch) {
+      size_t off = e->tun_rx_base + (size_t)n * e->slot + e->headroom;
+      ssize_t r = read(e->tun_fd, e->arena + off, cap);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
+        break;
+      }
+      if (r == 0) break;
+      int32_t *m = e->tun_in + (size_t)n * WEFT_META_STRIDE;
+      m[WEFT_IN_OFFSET] = (int32_t)off;
+      m[WEFT_IN_LENGTH] = (int32_t)r;
+      m[WEFT_IN_FLAGS] = 0;
+      e->ns[WEFT_NS_TUN_READ_PACKETS] += 1;
+      e->ns[WEFT_NS_TUN_READ_BYTES] += (double)r;
+      n++;
+    }
+    if (n == 0) break;
+    e->ns[WEFT_NS_TUN_READ_BATCHES] += 1;
+    if (call_js(e, REF_ON_TUN, n) < 0 || e->closing) break;
+    flush_udp(e);
+    flush_tun(e);
+    if (n < e->batch) break;
+  }
+}
+
+static void on_udp_readable(uv_poll_t *h, int status, int events) {
+  engine *e = h->data;
+  (void)events;
+  if (e->closing) return;
+  if (status < 0) {
+    e->ns[WEFT_NS_UDP_RECV_ERRORS] += 1;
+    return;
+  }
+  for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
+    for (uint32_t i = 0; i < e->batch; i++) {
+      e->rmsgs[i].msg_hdr.msg_namelen = sizeof e->raddr[i];
+      e->rmsgs[i].msg_hdr.msg_flags = 0;
+      e->rmsgs[i].msg_len = 0;
+    }
+    int r;
+    do r = recvmmsg(e->udp_fd, e->rmsgs, e->batch, MSG_DONTWAIT, NULL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_UDP_RECV_ERRORS] += 1;
+      break;
+    }
+    if (r == 0) break;
+    for (int i = 0; i < r; i++) {
+      int32_t *m = e->udp_in + (size_t)i * WEFT_META_STRIDE;
+      m[WEFT_IN_OFFSET] = (int32_t)((uint8_t *)e->riov[i].iov_base - e->arena);
+      m[WEFT_IN_LENGTH] = (int32_t)e->rmsgs[i].msg_len;
+      m[WEFT_IN_ADDR] = (int32_t)ntohl(e->raddr[i].sin_addr.s_addr);
+      m[WEFT_IN_PORT] = (int32_t)ntohs(e->raddr[i].sin_port);
+      m[WEFT_IN_FLAGS] = (e->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? WEFT_IN_FLAG_TRUNCATED : 0;
+      e->ns[WEFT_NS_UDP_RECV_BYTES] += (double)e->rmsgs[i].msg_len;
+    }
+    e->ns[WEFT_NS_UDP_RECV_PACKETS] += (double)r;
+    e->ns[WEFT_NS_UDP_RECV_BATCHES] += 1;
+    if (call_js(e, REF_ON_UDP, (uint32_t)r) < 0 || e->closing) break;
+    flush_tun(e);
+    flush_udp(e);
+    if ((uint32_t)r < e->batch) break;
+  }
+}
+
+static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t *out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return -1;
+  return arg_u32(env, v, out);
+}
+
+static int get_i32_prop(napi_env env, napi_value obj, const char *key, int32_t *out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return -1;
+  return arg_i32(env, v, out);
+}
+
+/* A typed array property of the expected element type: data pointer, element count, and a ref. */
+static int get_typed_prop(napi_env env, napi_value obj, const char *key, napi_typedarray_type want, void **data, size_t *len,
+                          napi_ref *ref) {
+  napi_value v;
+  bool is_ta = false;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t byte_offset;
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &byte_offset) != napi_ok || type != want) return -1;
+  return napi_create_reference(env, v, 1, ref) == napi_ok ? 0 : -1;
+}
+
+static int get_fn_prop(napi_env env, napi_value obj, const char *key, napi_ref *ref) {
+  napi_value v;
+  napi_valuetype t;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok || t != napi_function) return -1;
+  return napi_create_reference(env, v, 1, ref) == napi_ok ? 0 : -1;
+}
+
+static void free_refs(napi_env env, engine *e) {
+  for (int i = 0; i < REF_COUNT; i++)
+    if (e->refs[i]) napi_delete_reference(env, e->refs[i]);
+}
+
+static napi_value create_engine(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  napi_value o = argv[0];
+  engine *e = calloc(1, sizeof *e);
+  if (!e) return throw_errno(env, "createEngine", ENOMEM);
+  e->env = env;
+  size_t tun_in_len, udp_in_len, udp_out_len, tun_out_len, ctl_len, ns_len;
+  napi_value ab;
+  bool is_ab = false;
+  const char *bad = NULL;
+  if (napi_get_named_property(env, o, "arena", &ab) != napi_ok || napi_is_arraybuffer(env, ab, &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, ab, (void **)&e->arena, &e->arena_len) != napi_ok ||
+      napi_create_reference(env, ab, 1, &e->refs[REF_ARENA]) != napi_ok)
+    bad = "arena: ArrayBuffer";
+  else if (get_typed_prop(env, o, "tunIn", napi_int32_array, (void **)&e->tun_in, &tun_in_len, &e->refs[REF_TUN_IN]))
+    bad = "tunIn: Int32Array";
+  else if (get_typed_prop(env, o, "udpIn", napi_int32_array, (void **)&e->udp_in, &udp_in_len, &e->refs[REF_UDP_IN]))
+    bad = "udpIn: Int32Array";
+  else if (get_typed_prop(env, o, "udpOut", napi_int32_array, (void **)&e->udp_out, &udp_out_len, &e->refs[REF_UDP_OUT]))
+    bad = "udpOut: Int32Array";
+  else if (get_typed_prop(env, o, "tunOut", napi_int32_array, (void **)&e->tun_out, &tun_out_len, &e->refs[REF_TUN_OUT]))
+    bad = "tunOut: Int32Array";
+  else if (get_typed_prop(env, o, "ctl", napi_int32_array, (void **)&e->ctl, &ctl_len, &e->refs[REF_CTL]) || ctl_len < WEFT_CTL_SIZE)
+    bad = "ctl: Int32Array(>= CTL_SIZE)";
+  else if (get_typed_prop(env, o, "nstats", napi_float64_array, (void **)&e->ns, &ns_len, &e->refs[REF_NSTATS]) || ns_len < WEFT_NS_SIZE)
+    bad = "nstats: Float64Array(>= NS_SIZE)";
+  else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
+    bad = "onTun, onUdp: functions";
+  else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
+    bad = "tunFd, udpFd: fds";
+  else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
+           get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
+           get_u32_prop(env, o, "udpRxOffset", &e->udp_rx_offset) || get_u32_prop(env, o, "batch", &e->batch))
+    bad = "tunRxBase, udpRxBase, slotSize, headroom, udpRxOffset, batch: uint32";
+  else if (e->batch == 0 || e->batch > 1024 || e->headroom >= e->slot || e->udp_rx_offset >= e->slot ||
+           (size_t)e->tun_rx_base + (size_t)e->batch * e->slot > e->arena_len ||
+           (size_t)e->udp_rx_base + (size_t)e->batch * e->slot > e->arena_len ||
+           tun_in_len < (size_t)e->batch * WEFT_META_STRIDE || udp_in_len < (size_t)e->batch * WEFT_META_STRIDE ||
+           udp_out_len < WEFT_META_STRIDE || tun_out_len < WEFT_META_STRIDE)
+    bad = "layout: batch 1-1024, slots inside the arena, meta arrays of batch * META_STRIDE";
+  if (bad) {
+    free_refs(env, e);
+    free(e);
+    return throw_range(env, bad);
+  }
+  e->udp_out_cap = (uint32_t)(udp_out_len / WEFT_META_STRIDE);
+  e->tun_out_cap = (uint32_t)(tun_out_len / WEFT_META_STRIDE);
+  e->rmsgs = calloc(e->batch, sizeof *e->rmsgs);
+  e->riov = calloc(e->batch, sizeof *e->riov);
+  e->raddr = calloc(e->batch, sizeof *e->raddr);
+  e->smsgs = calloc(e->udp_out_cap, sizeof *e->smsgs);
+  e->siov = calloc(e->udp_out_cap, sizeof *e->siov);
+  e->saddr = calloc(e->udp_out_cap, sizeof *e->saddr);
+  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr) {
+    free_refs(env, e);
+    e->live = 1;
+    engine_release(e);
+    return throw_errno(env, "createEngine", ENOMEM);
+  }
+  for (uint32_t i = 0; i < e->batch; i++) {
+    e->riov[i].iov_base = e->arena + e->udp_rx_base + (size_t)i * e->slot + e->udp_rx_offset;
+    e->riov[i].iov_len = e->slot - e->udp_rx_offset;
+    e->rmsgs[i].msg_hdr.msg_iov = &e->riov[i];
+    e->rmsgs[i].msg_hdr.msg_iovlen = 1;
+    e->rmsgs[i].msg_hdr.msg_name = &e->raddr[i];
+  }
+
+  uv_loop_t *loop;
+  napi_value self, resource_name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_object(env, &self) != napi_ok ||
+      napi_create_string_utf8(env, "weft:dataplane", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, NULL, resource_name, &e->actx) != napi_ok) {
+    free_refs(env, e);
+    e->live = 1;
+    engine_release(e);
+    napi_throw_error(env, "WEFT_ERR_NATIVE", "createEngine: N-API setup failed");
+    return NULL;
+  }
+  int rc = uv_poll_init(loop, &e->tun_poll, e->tun_fd);
+  if (rc == 0) {
+    rc = uv_poll_init(loop, &e->udp_poll, e->udp_fd);
+    if (rc != 0) {
+      e->tun_poll.data = e;
+      uv_close((uv_handle_t *)&e->tun_poll, on_failed_close);
+    }
+  }
+  if (rc != 0) {
+    free_refs(env, e);
+    napi_async_destroy(env, e->actx);
+    char msg[128];
+    snprintf(msg, sizeof msg, "uv_poll_init: %s", uv_strerror(rc));
+    napi_throw_error(env, "WEFT_ERR_NATIVE", msg);
+    if (!e->tun_poll.data) { /* otherwise freed by on_failed_close */
+      e->live = 1;
+      engine_release(e);
+    }
+    return NULL;
+  }
+  e->tun_poll.data = e;
+  e->udp_poll.data = e;
+  e->live = 3;
+  uv_poll_start(&e->tun_poll, UV_READABLE, on_tun_readable);
+  uv_poll_start(&e->udp_poll, UV_READABLE, on_udp_readable);
+  napi_wrap(env, self, e, engine_finalize, NULL, NULL);
+  napi_create_reference(env, self, 1, &e->refs[REF_SELF]); /* alive while open, even if JS drops it */
+  napi_add_async_cleanup_hook(env, on_env_teardown, e, &e->cleanup);
+  return self;
+}
+
+static napi_value close_engine(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  engine *e = NULL;
+  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e) return throw_range(env, "closeEngine(engine)");
+  engine_close(e, 1);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
+  return napi_set_named_property(env, exports, name, fn) == napi_ok ? 0 : -1;
+}
+
+static int export_u32(napi_env env, napi_value exports, const char *name, uint32_t v) {
+  napi_value n;
+  if (napi_create_uint32(env, v, &n) != napi_ok) return -1;
+  return napi_set_named_property(env, exports, name, n) == napi_ok ? 0 : -1;
+}
+
+NAPI_MODULE_INIT() {
+  if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
+      export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
+      export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "createEngine", create_engine) ||
+      export_fn(env, exports, "closeEngine", close_engine) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
+      export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
+    return NULL;
+  return exports;
+}

@@ -1,0 +1,77 @@
+/*
+ * Shared layout between the C addon and daemon/dataplane/native.ts. Every number here has a twin
+ * in TypeScript (constants.ts / native.ts); change both together.
+ *
+ * Batch interface (one engine per data plane, single-threaded, driven by uv_poll on the loop of
+ * the JS environment that created it):
+ *
+ *   TUN readable  -> read() up to `batch` packets, packet i at arena[tunRxBase + i*slot + HEADROOM]
+ *                    -> tunIn[i*META_STRIDE + {OFFSET, LENGTH, ...}]
+ *                    -> onTun(count)          (JS fills udpOut/tunOut, sets ctl[CTL_*_OUT])
+ *                    -> sendmmsg(udpOut), write(tunOut)
+ *   UDP readable  -> recvmmsg() up to `batch` datagrams, i at arena[udpRxBase + i*slot + UDP_RX_OFFSET]
+ *                    -> udpIn[i*META_STRIDE + {OFFSET, LENGTH, ADDR, PORT, FLAGS}]
+ *                    -> onUdp(count)          (same out lists)
+ *                    -> write(tunOut), sendmmsg(udpOut)
+ *
+ * Every meta entry is META_STRIDE int32 wide. Fields past the ones used today are reserved for
+ * offloads (virtio-net header: gso type/size, csum start/offset; UDP GSO segment size) so that a
+ * super-packet and its metadata travel through the same arrays without changing the interface.
+ */
+#ifndef WEFT_NATIVE_H
+#define WEFT_NATIVE_H
+
+#define WEFT_META_STRIDE 8
+
+/* tunIn / udpIn fields */
+#define WEFT_IN_OFFSET 0
+#define WEFT_IN_LENGTH 1
+#define WEFT_IN_ADDR 2   /* udpIn: source IPv4, host order, as int32 */
+#define WEFT_IN_PORT 3   /* udpIn: source port */
+#define WEFT_IN_FLAGS 4  /* WEFT_IN_FLAG_* */
+/* 5..7 reserved: gso type, gso size, csum start (offloads) */
+
+#define WEFT_IN_FLAG_TRUNCATED 1
+
+/* udpOut fields */
+#define WEFT_UDP_OUT_OFFSET 0
+#define WEFT_UDP_OUT_LENGTH 1
+#define WEFT_UDP_OUT_ADDR 2  /* destination IPv4, host order, as int32 */
+#define WEFT_UDP_OUT_PORT 3
+/* 4: reserved, UDP GSO segment size (0 = one datagram); 5..7 reserved */
+
+/* tunOut fields */
+#define WEFT_TUN_OUT_OFFSET 0
+#define WEFT_TUN_OUT_LENGTH 1
+/* 2..7 reserved: virtio-net header fields (flags, gso type, hdr len, gso size, csum start/offset) */
+
+/* ctl (Int32Array) */
+#define WEFT_CTL_UDP_OUT 0   /* entries in udpOut to send after the callback */
+#define WEFT_CTL_TUN_OUT 1   /* entries in tunOut to write after the callback */
+#define WEFT_CTL_SIZE 4
+
+/* nstats (Float64Array), counted by C */
+#define WEFT_NS_TUN_READ_PACKETS 0
+#define WEFT_NS_TUN_READ_BYTES 1
+#define WEFT_NS_TUN_READ_BATCHES 2
+#define WEFT_NS_TUN_READ_ERRORS 3
+#define WEFT_NS_UDP_RECV_PACKETS 4
+#define WEFT_NS_UDP_RECV_BYTES 5
+#define WEFT_NS_UDP_RECV_BATCHES 6
+#define WEFT_NS_UDP_RECV_ERRORS 7
+#define WEFT_NS_UDP_SEND_PACKETS 8
+#define WEFT_NS_UDP_SEND_BYTES 9
+#define WEFT_NS_UDP_SEND_CALLS 10
+#define WEFT_NS_UDP_SEND_ERRORS 11
+#define WEFT_NS_UDP_SEND_DROPPED 12  /* socket buffer full (EAGAIN): dropped, as a NIC would */
+#define WEFT_NS_TUN_WRITE_PACKETS 13
+#define WEFT_NS_TUN_WRITE_BYTES 14
+#define WEFT_NS_TUN_WRITE_ERRORS 15
+#define WEFT_NS_CALLBACK_ERRORS 16
+#define WEFT_NS_SIZE 17
+
+/* openTun flags */
+#define WEFT_TUN_VNET_HDR 1    /* reserved for offloads */
+#define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
+
+#endif
