@@ -97,6 +97,8 @@ export async function run(cmd: string, args: readonly string[], opts: SpawnOptio
   let stderr = '';
   proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  // A command that exits without reading its stdin makes this write fail with EPIPE: not an error.
+  proc.stdin?.on('error', () => undefined);
   proc.stdin?.end(opts.input ?? '');
   const [code, signal] = (await once(proc, 'close')) as [number | null, NodeJS.Signals | null];
   if (code !== 0) {
