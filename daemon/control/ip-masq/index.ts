@@ -1,0 +1,52 @@
+// --ip-masq: install and remove weft's masquerade and forward rules (see rules.ts for the rules).
+// install is idempotent and safe to repeat (start, restart, lease change); remove undoes every
+// WEFT- chain and hook whatever options installed them, and is a no-op when nothing is there.
+import { Iptables, type IptablesRunner } from './iptables.js';
+import { allOwned, masqRules, restoreInput, type Hook, type MasqRuleOptions, type RuleSet } from './rules.js';
+
+export { MASQ_CHAIN, FORWARD_CHAIN, masqRules, type MasqRuleOptions } from './rules.js';
+export type { IptablesRunner } from './iptables.js';
+
+export interface IpMasqOptions extends MasqRuleOptions {
+  readonly iptables?: IptablesRunner;
+}
+
+/** Installs the chains (atomically per table) and then hooks them in once each. */
+export async function installIpMasq(opts: IpMasqOptions): Promise<RuleSet> {
+  const ipt = new Iptables(opts.iptables);
+  const rules = masqRules(opts);
+  await ipt.restoreNoFlush(restoreInput(rules.chains));
+  for (const hook of rules.hooks) {
+    if (!(await hookPresent(ipt, hook))) await ipt.run(hook.table, ['-A', hook.chain, ...hook.spec]);
+  }
+  // Without forward rules, a WEFT-FWD left by an earlier install must not keep accepting.
+  const unwanted = allOwned().chains.filter((c) => !rules.chains.some((r) => r.name === c.name));
+  const unwantedHooks = allOwned().hooks.filter((h) => unwanted.some((c) => h.spec.includes(c.name)));
+  await removeRules(ipt, { chains: unwanted, hooks: unwantedHooks });
+  return rules;
+}
+
+/** Unhooks, flushes and deletes every WEFT- chain that install may have created. */
+export async function removeIpMasq(opts: { readonly iptables?: IptablesRunner } = {}): Promise<void> {
+  await removeRules(new Iptables(opts.iptables), allOwned());
+}
+
+async function removeRules(ipt: Iptables, rules: RuleSet): Promise<void> {
+  for (const hook of rules.hooks) {
+    while (await hookPresent(ipt, hook)) await ipt.run(hook.table, ['-D', hook.chain, ...hook.spec]);
+  }
+  for (const chain of rules.chains) {
+    if ((await ipt.try(chain.table, ['-S', chain.name])).code !== 0) continue; // absent
+    await ipt.run(chain.table, ['-F', chain.name]);
+    await ipt.run(chain.table, ['-X', chain.name]);
+  }
+}
+
+/** `iptables -C`: exit 0 = present, 1 = absent (or its target chain is missing); anything else is an error. */
+async function hookPresent(ipt: Iptables, hook: Hook): Promise<boolean> {
+  const r = await ipt.try(hook.table, ['-C', hook.chain, ...hook.spec]);
+  if (r.code === 0) return true;
+  if (r.code === 1 || r.code === 2) return false;
+  await ipt.run(hook.table, ['-C', hook.chain, ...hook.spec]); // throws with iptables' message
+  return false;
+}

@@ -1,0 +1,129 @@
+// The iptables rules behind --ip-masq, in weft's own chains (Flannel's nat/FLANNEL-POSTRTG and
+// filter/FLANNEL-FWD, pkg/trafficmngr/iptables/iptables.go, with WEFT- names):
+//
+//   nat POSTROUTING ──-j──▶ WEFT-POSTRTG
+//     1. kube-proxy-marked (0x4000/0x4000)           RETURN      (kube-proxy masquerades those)
+//     2. -s <subnet>  -d <network>                   RETURN      (pod → cluster: keep pod source)
+//     3. -s <network> -d <subnet>                    RETURN      (cluster → pod)
+//     4. ! -s <network> -d <subnet>                  RETURN      (outside → local pod)
+//     5. -s <network> ! -d 224.0.0.0/4               MASQUERADE --random-fully (cluster → outside)
+//     6. ! -s <network> -d <network>                 MASQUERADE --random-fully (host → cluster)
+//   filter FORWARD ──-j──▶ WEFT-FWD: ACCEPT -s <network>, ACCEPT -d <network>
+//
+// Pure: builds argument vectors and iptables-restore input; running them is iptables.ts's job.
+import ipaddr from 'ipaddr.js';
+import { WeftError } from '../../errors.js';
+
+export const MASQ_CHAIN = 'WEFT-POSTRTG';
+export const FORWARD_CHAIN = 'WEFT-FWD';
+/** kube-proxy's masquerade mark: packets it marks are left to its own KUBE-POSTROUTING. */
+export const KUBE_PROXY_MARK = '0x4000/0x4000';
+const MULTICAST = '224.0.0.0/4';
+const MASQ_COMMENT = ['-m', 'comment', '--comment', 'weft masq'];
+const FORWARD_COMMENT = ['-m', 'comment', '--comment', 'weft forward'];
+
+export type Table = 'nat' | 'filter';
+
+/** A jump from a built-in chain into one of weft's chains. */
+export interface Hook {
+  readonly table: Table;
+  readonly chain: 'POSTROUTING' | 'FORWARD';
+  readonly spec: readonly string[];
+}
+
+/** One of weft's chains with its complete, ordered contents. */
+export interface OwnedChain {
+  readonly table: Table;
+  readonly name: string;
+  readonly rules: readonly (readonly string[])[];
+}
+
+export interface RuleSet {
+  readonly chains: readonly OwnedChain[];
+  readonly hooks: readonly Hook[];
+}
+
+export interface MasqRuleOptions {
+  /** The cluster network (Flannel's Network), e.g. 10.244.0.0/16. */
+  readonly network: string;
+  /** This node's leased subnet, e.g. 10.244.1.0/24 (an address inside it, 10.244.1.1/24, is accepted). */
+  readonly subnet: string;
+  /** MASQUERADE --random-fully (default true; Flannel's --ip-masq-fully-random-disable turns it off). */
+  readonly randomFully?: boolean;
+  /** Also accept forwarding to and from the network in filter/WEFT-FWD (default true, Flannel's --iptables-forward-rules). */
+  readonly forwardRules?: boolean;
+}
+
+/** `a.b.c.d/n` with host bits cleared; throws WEFT_ERR_CONFIG naming `what` when it is not an IPv4 CIDR. */
+export function normalizeCidr(cidr: string, what: string): string {
+  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    parsed = ipaddr.parseCIDR(cidr);
+  } catch {
+    throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16`);
+  }
+  const [addr, len] = parsed;
+  if (addr.kind() !== 'ipv4') throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" must be IPv4`);
+  const base = ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`);
+  return `${base.toString()}/${len}`;
+}
+
+export function masqRules(opts: MasqRuleOptions): RuleSet {
+  const network = normalizeCidr(opts.network, 'network');
+  const subnet = normalizeCidr(opts.subnet, 'subnet');
+  const masq = opts.randomFully === false ? ['-j', 'MASQUERADE'] : ['-j', 'MASQUERADE', '--random-fully'];
+  const chains: OwnedChain[] = [
+    {
+      table: 'nat',
+      name: MASQ_CHAIN,
+      rules: [
+        ['-m', 'mark', '--mark', KUBE_PROXY_MARK, ...MASQ_COMMENT, '-j', 'RETURN'],
+        ['-s', subnet, '-d', network, ...MASQ_COMMENT, '-j', 'RETURN'],
+        ['-s', network, '-d', subnet, ...MASQ_COMMENT, '-j', 'RETURN'],
+        ['!', '-s', network, '-d', subnet, ...MASQ_COMMENT, '-j', 'RETURN'],
+        ['-s', network, '!', '-d', MULTICAST, ...MASQ_COMMENT, ...masq],
+        ['!', '-s', network, '-d', network, ...MASQ_COMMENT, ...masq],
+      ],
+    },
+  ];
+  const hooks: Hook[] = [{ table: 'nat', chain: 'POSTROUTING', spec: [...MASQ_COMMENT, '-j', MASQ_CHAIN] }];
+  if (opts.forwardRules !== false) {
+    chains.push({
+      table: 'filter',
+      name: FORWARD_CHAIN,
+      rules: [
+        ['-s', network, ...FORWARD_COMMENT, '-j', 'ACCEPT'],
+        ['-d', network, ...FORWARD_COMMENT, '-j', 'ACCEPT'],
+      ],
+    });
+    hooks.push({ table: 'filter', chain: 'FORWARD', spec: [...FORWARD_COMMENT, '-j', FORWARD_CHAIN] });
+  }
+  return { chains, hooks };
+}
+
+/** Every chain and hook weft may have installed, whatever the options were: what removal undoes. */
+export function allOwned(): RuleSet {
+  return masqRules({ network: '10.244.0.0/16', subnet: '10.244.0.0/24' });
+}
+
+/**
+ * Input for `iptables-restore --noflush`: declaring a chain empties it and the rules that follow
+ * refill it, in one commit per table, so packets never see a half-built chain and a second
+ * install leaves exactly one copy of each rule.
+ */
+export function restoreInput(chains: readonly OwnedChain[]): string {
+  const lines: string[] = [];
+  for (const table of ['nat', 'filter'] as const) {
+    const own = chains.filter((c) => c.table === table);
+    if (own.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const c of own) lines.push(`:${c.name} - [0:0]`);
+    for (const c of own) for (const r of c.rules) lines.push(['-A', c.name, ...r.map(quote)].join(' '));
+    lines.push('COMMIT');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function quote(arg: string): string {
+  return /^[\w./:!-]+$/.test(arg) ? arg : `"${arg.replace(/["\\]/g, '\\$&')}"`;
+}

@@ -1,0 +1,147 @@
+// --ip-masq against the real kernel: a node namespace routes between a local pod (10.244.1.2), a
+// pod behind another node (10.244.2.2, standing in for the overlay) and the "outside world"
+// (198.19.0.2). Servers print the source address they see. Every iptables command runs inside
+// the node namespace; nothing touches the root namespace.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
+import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
+import type { TrackedChild } from '../helpers/processes.js';
+import { requireRoot } from '../helpers/root.js';
+
+const PORT = '7000';
+const SERVER = `
+const net = require('node:net'), dgram = require('node:dgram');
+const [host, port] = process.argv.slice(1);
+net.createServer((s) => { let d = ''; s.on('data', (c) => (d += c)); s.on('end', () => { console.log('tcp', d, s.remoteAddress); s.end(); }); })
+  .listen(+port, host, () => {
+    const u = dgram.createSocket('udp4');
+    u.on('message', (m, r) => console.log('udp', String(m), r.address));
+    u.bind(+port, host, () => console.log('listening'));
+  });
+`;
+const CLIENT = `
+const net = require('node:net'), dgram = require('node:dgram');
+const [host, port, tag] = process.argv.slice(1);
+const s = net.connect(+port, host, () => s.end(tag));
+s.setTimeout(5000, () => { console.error('tcp timeout'); process.exit(1); });
+s.on('error', (e) => { console.error(e.message); process.exit(1); });
+s.on('close', () => { const u = dgram.createSocket('udp4'); u.send(tag, +port, host, () => u.close()); });
+`;
+
+let node: Netns;
+let pod: Netns;
+let remote: Netns;
+let outside: Netns;
+let outsideServer: TrackedChild;
+let remoteServer: TrackedChild;
+let probes = 0;
+
+/** Source address (TCP and UDP) that `server` sees for a fresh connection from the pod to `host`. */
+async function sourceSeenBy(server: TrackedChild, host: string): Promise<{ tcp: string; udp: string }> {
+  const tag = `probe${++probes}`;
+  await pod.exec(process.execPath, ['-e', CLIENT, host, PORT, tag]);
+  const tcp = await server.waitForOutput(new RegExp(`tcp ${tag} (\\S+)`), 5_000);
+  const udp = await server.waitForOutput(new RegExp(`udp ${tag} (\\S+)`), 5_000);
+  return { tcp: tcp[1], udp: udp[1] };
+}
+
+const iptables = () => ({ prefix: ['ip', 'netns', 'exec', node.name] });
+const saved = () => node.exec('iptables-save', []);
+const weftLines = (dump: string) => dump.split('\n').filter((l) => l.includes('WEFT-'));
+
+beforeAll(async () => {
+  requireRoot();
+  node = await createNetns('node');
+  pod = await createNetns('pod');
+  remote = await createNetns('remote');
+  outside = await createNetns('outside');
+  await vethPair(node, 'pod0', pod, 'eth0');
+  await vethPair(node, 'rem0', remote, 'eth0');
+  await vethPair(node, 'out0', outside, 'eth0');
+  for (const [ns, dev, addr] of [
+    [node, 'pod0', '10.244.1.1/24'],
+    [node, 'rem0', '10.244.2.1/24'],
+    [node, 'out0', '198.19.0.1/24'],
+    [pod, 'eth0', '10.244.1.2/24'],
+    [remote, 'eth0', '10.244.2.2/24'],
+    [outside, 'eth0', '198.19.0.2/24'],
+  ] as const) {
+    await ns.ip('addr', 'add', addr, 'dev', dev);
+    await ns.ip('link', 'set', dev, 'up');
+  }
+  await pod.ip('route', 'add', 'default', 'via', '10.244.1.1');
+  await remote.ip('route', 'add', 'default', 'via', '10.244.2.1');
+  // The outside can route back to pods, so without masquerading it sees (and answers) the pod's
+  // own address: the source it reports is then decided by the NAT rules alone.
+  await outside.ip('route', 'add', '10.244.0.0/16', 'via', '198.19.0.1');
+  await node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  outsideServer = outside.spawn(process.execPath, ['-e', SERVER, '198.19.0.2', PORT]);
+  remoteServer = remote.spawn(process.execPath, ['-e', SERVER, '10.244.2.2', PORT]);
+  await outsideServer.waitForOutput(/listening/);
+  await remoteServer.waitForOutput(/listening/);
+});
+
+afterAll(async () => {
+  await outsideServer?.stop();
+  await remoteServer?.stop();
+  for (const ns of [pod, remote, outside, node]) await ns?.destroy();
+});
+
+describe('--ip-masq', () => {
+  it('without the rules, the outside sees the pod address', async () => {
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+  });
+
+  it('masquerades pod traffic to the outside behind the node address, not traffic to other pods', async () => {
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', iptables: iptables() });
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+    expect(await sourceSeenBy(remoteServer, '10.244.2.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+  });
+
+  it("installs Flannel's rules in weft's own chains, once however often it runs", async () => {
+    const first = weftLines(await saved());
+    // iptables-save lists tables in its own order; within a chain, order is what counts.
+    expect([...first.filter((l) => l.includes('POSTR')), ...first.filter((l) => l.includes('FWD'))]).toEqual([
+      ':WEFT-POSTRTG - [0:0]',
+      '-A POSTROUTING -m comment --comment "weft masq" -j WEFT-POSTRTG',
+      '-A WEFT-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "weft masq" -j RETURN',
+      '-A WEFT-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -m comment --comment "weft masq" -j RETURN',
+      '-A WEFT-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "weft masq" -j RETURN',
+      '-A WEFT-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -m comment --comment "weft masq" -j RETURN',
+      '-A WEFT-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "weft masq" -j MASQUERADE --random-fully',
+      '-A WEFT-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "weft masq" -j MASQUERADE --random-fully',
+      ':WEFT-FWD - [0:0]',
+      '-A FORWARD -m comment --comment "weft forward" -j WEFT-FWD',
+      '-A WEFT-FWD -s 10.244.0.0/16 -m comment --comment "weft forward" -j ACCEPT',
+      '-A WEFT-FWD -d 10.244.0.0/16 -m comment --comment "weft forward" -j ACCEPT',
+    ]);
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
+    expect(weftLines(await saved())).toEqual(first);
+  });
+
+  it('follows a changed subnet and drops the forward chain when forward rules are off', async () => {
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.7.0/24', forwardRules: false, randomFully: false, iptables: iptables() });
+    const lines = weftLines(await saved());
+    expect(lines.filter((l) => l.includes('10.244.1.0/24'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('10.244.7.0/24'))).toHaveLength(3);
+    expect(lines.filter((l) => l.includes('--random-fully'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('WEFT-FWD'))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(1);
+  });
+
+  it('removes every chain and hook, after which the outside sees the pod address again', async () => {
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
+    await removeIpMasq({ iptables: iptables() });
+    expect(weftLines(await saved())).toEqual([]);
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    await removeIpMasq({ iptables: iptables() }); // nothing left to remove: still fine
+    expect(weftLines(await saved())).toEqual([]);
+  });
+
+  it('rejects a network that is not an IPv4 CIDR, naming it', async () => {
+    await expect(installIpMasq({ network: '10.244.0.0', subnet: '10.244.1.0/24', iptables: iptables() })).rejects.toThrow(
+      /ip-masq: network "10.244.0.0" is not a CIDR/,
+    );
+  });
+});
