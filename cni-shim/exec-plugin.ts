@@ -37,7 +37,11 @@ export function execPlugin(binary: string, config: JsonObject, opts: ExecOptions
   const env = { ...process.env, ...opts.env, CNI_COMMAND: opts.command };
   const res = spawnSync(binary, [], { input: JSON.stringify(config), env, stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 16 << 20 });
   const name = binary.slice(binary.lastIndexOf('/') + 1);
-  if (res.error) throw new CniError(ErrCode.IoFailure, `could not run ${binary}: ${res.error.message}`);
+  // EPIPE: the plugin exited without reading stdin (Go's skel skips it for VERSION); its exit
+  // status and output still tell what happened.
+  if (res.error && !((res.error as NodeJS.ErrnoException).code === 'EPIPE' && res.status !== null)) {
+    throw new CniError(ErrCode.IoFailure, `could not run ${binary}: ${res.error.message}`);
+  }
   const out = res.stdout.toString('utf8').trim();
   let parsed: unknown = {};
   if (out !== '') {

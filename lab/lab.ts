@@ -1,0 +1,349 @@
+// A multi-node lab on one machine, entirely inside namespaces it creates (names start with the lab's
+// prefix; nothing touches the root namespace):
+//
+//   <prefix>sw      bridge br0 (the underlay switch, 198.18.0.0/15, MTU 1500)
+//   <prefix>etcd    etcd on 198.18.0.254:2379 (`<etcdPrefix>/config` put by the lab)
+//   <prefix>nodeN   eth0 198.18.0.N/15, ip_forward on, and one of:
+//                     kernel   the lab acts as flanneld: lease in etcd, subnet.env, flannel.1, peers
+//                     weft     weftd, which leases, writes subnet.env and carries the packets
+//                     underlay Flannel host-gw: lease, subnet.env, plain routes (no encapsulation)
+//   <prefix>nodeN-podM   a pod wired to nodeN's cni0 by a real CNI plugin (pods.ts)
+//
+// State (state.json, etcd data, subnet.env files, logs, host-local IPAM) lives under the state dir,
+// /run/weft-lab/<prefix>/ by default. Every step is recorded before the next, so destroy() (or
+// `npm run lab -- down` from another process) removes exactly what was created.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError } from './errors.js';
+import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
+import { nsRun, run, runs, stopPid } from './exec.js';
+import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
+import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
+import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
+import { defaultStateDir, loadState, saveState, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
+import { addNamespace, attach, createSwitch, enableForwarding, UNDERLAY_MTU, underlayIp } from './underlay.js';
+import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
+
+export const NETWORK = '10.244.0.0/16';
+export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+const LEASE_TTL_SECONDS = 24 * 3600;
+const VXLAN_OVERHEAD = 50;
+
+export interface LabOptions {
+  /** Namespace name prefix, e.g. `wl-`; also names the default state dir. */
+  prefix: string;
+  stateDir?: string;
+  etcdPrefix?: string;
+  /** How pods are wired (default: DEFAULT_POD_NETWORK). */
+  podNetwork?: PodNetwork;
+  /** Extra weftd flags for weft nodes. */
+  weftdArgs?: readonly string[];
+  /** Progress lines (the CLI prints them). */
+  log?: (line: string) => void;
+}
+
+export interface NodeStatus extends NodeRecord {
+  running: boolean | undefined;
+  /** Subnets this node routes to over the overlay (kernel: flannel.1 routes; weft: /status). */
+  peers: string[] | undefined;
+  weftStatus?: unknown;
+}
+
+export interface LabStatus {
+  prefix: string;
+  stateDir: string;
+  etcd: { ns: string; endpoint: string; healthy: boolean };
+  leases: Lease[];
+  nodes: NodeStatus[];
+  pods: PodRecord[];
+}
+
+export class Lab {
+  private readonly podNetwork: PodNetwork;
+  private readonly weftdExtra: readonly string[];
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly state: LabState, opts: Omit<LabOptions, 'prefix'>) {
+    this.podNetwork = opts.podNetwork ?? DEFAULT_POD_NETWORK;
+    this.weftdExtra = opts.weftdArgs ?? [];
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  /** Creates the switch and etcd, and puts the network config. Cleans up after itself on failure. */
+  static async create(opts: LabOptions): Promise<Lab> {
+    requireRoot();
+    const stateDir = opts.stateDir ?? defaultStateDir(opts.prefix);
+    if (loadState(stateDir)) {
+      throw new LabError(`a lab already exists in ${stateDir}: remove it with \`npm run lab -- down --prefix ${opts.prefix}\``);
+    }
+    const state: LabState = {
+      version: 1,
+      prefix: opts.prefix,
+      stateDir,
+      network: NETWORK,
+      etcdPrefix: opts.etcdPrefix ?? DEFAULT_ETCD_PREFIX,
+      etcdEndpoint: ETCD_ENDPOINT,
+      switchNs: `${opts.prefix}sw`,
+      etcdNs: `${opts.prefix}etcd`,
+      createdAt: new Date().toISOString(),
+      namespaces: [],
+      processes: [],
+      nodes: [],
+      pods: [],
+    };
+    const lab = new Lab(state, opts);
+    try {
+      saveState(state);
+      await lab.addNs(state.switchNs);
+      await createSwitch(state.switchNs);
+      await lab.addNs(state.etcdNs);
+      await attach(state.switchNs, 'etcd', state.etcdNs, ETCD_IP);
+      const etcd = startEtcd(state.etcdNs, stateDir);
+      lab.recordProcess(etcd);
+      await waitEtcdHealthy(state.etcdNs, etcd);
+      await lab.etcdctl('put', `${state.etcdPrefix}/config`, JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }));
+      lab.log(`etcd ready at ${ETCD_ENDPOINT} (namespace ${state.etcdNs})`);
+      return lab;
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+  }
+
+  /** The lab saved in `stateDir` (default for `prefix`), for status and down from another process. */
+  static open(prefix: string, stateDir = defaultStateDir(prefix), opts: Omit<LabOptions, 'prefix'> = {}): Lab | undefined {
+    const state = loadState(stateDir);
+    return state ? new Lab(state, opts) : undefined;
+  }
+
+  get nodes(): readonly NodeRecord[] {
+    return this.state.nodes;
+  }
+
+  get pods(): readonly PodRecord[] {
+    return this.state.pods;
+  }
+
+  node(name: string): NodeRecord {
+    const n = this.state.nodes.find((x) => x.name === name);
+    if (!n) throw new LabError(`no node ${name} in lab ${this.state.prefix} (nodes: ${this.state.nodes.map((x) => x.name).join(', ') || 'none'})`);
+    return n;
+  }
+
+  pod(name: string): PodRecord {
+    const p = this.state.pods.find((x) => x.name === name);
+    if (!p) throw new LabError(`no pod ${name} in lab ${this.state.prefix}`);
+    return p;
+  }
+
+  /**
+   * Adds node `node<index>` (default: the next free index) of `kind`, attached to the switch, with
+   * its network up: leased subnet, subnet.env, and (kernel, underlay) peers synced from etcd.
+   */
+  async addNode(kind: NodeKind, index = nextIndex(this.state.nodes)): Promise<NodeRecord> {
+    if (index < 1 || index > 253) throw new LabError(`node index ${index} outside 1..253`);
+    const name = `node${index}`;
+    if (this.state.nodes.some((n) => n.name === name)) throw new LabError(`${name} already exists`);
+    const dir = join(this.state.stateDir, name);
+    mkdirSync(dir, { recursive: true });
+    const node: NodeRecord = { name, index, kind, ns: `${this.state.prefix}${name}`, underlayIp: underlayIp(index), dir, subnetFile: join(dir, 'subnet.env') };
+    this.state.nodes.push(node);
+    await this.addNs(node.ns);
+    await attach(this.state.switchNs, `n${index}`, node.ns, node.underlayIp);
+    await enableForwarding(node.ns);
+    if (kind === 'weft') await this.startWeftNode(node);
+    else await this.startFlannelNode(node);
+    saveState(this.state);
+    this.log(`${name} (${kind}) up: ${node.underlayIp}, subnet ${node.subnet}, MTU ${node.mtu}`);
+    return node;
+  }
+
+  /** Adds a pod namespace wired to `nodeName`'s cni0; returns it with its IP. */
+  async addPod(nodeName: string): Promise<PodRecord> {
+    const node = this.node(nodeName);
+    const n = this.state.pods.filter((p) => p.node === nodeName).length + 1;
+    const name = `${nodeName}-pod${n}`;
+    const ns = `${this.state.prefix}${name}`;
+    await this.addNs(ns);
+    const ip = await this.podNetwork.add({ node, podNs: ns, containerId: ns });
+    const pod: PodRecord = { name, node: nodeName, ns, ip, containerId: ns };
+    this.state.pods.push(pod);
+    saveState(this.state);
+    this.log(`${name} up: ${ip} on ${nodeName}'s cni0 (${this.podNetwork.name})`);
+    return pod;
+  }
+
+  /** Re-reads every lease from etcd and reconciles the peers of each kernel and underlay node. */
+  async syncKernelPeers(): Promise<void> {
+    const leases = await this.leases();
+    for (const node of this.state.nodes) {
+      if (!node.subnet) continue;
+      if (node.kind === 'kernel') await syncVxlanPeers(node.ns, node.subnet, leases);
+      if (node.kind === 'underlay') await syncHostGwPeers(node.ns, node.subnet, this.state.network, leases);
+    }
+  }
+
+  leases(): Promise<Lease[]> {
+    return listLeases(this.state.etcdNs, this.state.etcdPrefix);
+  }
+
+  /** etcdctl against the lab's etcd (run in the etcd namespace). */
+  etcdctl(...args: string[]): Promise<string> {
+    return etcdctl(this.state.etcdNs, args);
+  }
+
+  /** Runs a command inside a lab namespace (a node's or a pod's, by ns name). */
+  exec(ns: string, cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<string> {
+    return nsRun(ns, cmd, args, { timeoutMs });
+  }
+
+  async status(): Promise<LabStatus> {
+    const s = this.state;
+    let leases: Lease[] = [];
+    let healthy = false;
+    try {
+      leases = await this.leases();
+      healthy = true;
+    } catch {
+      /* reported as unhealthy */
+    }
+    const nodes: NodeStatus[] = [];
+    for (const node of s.nodes) {
+      const proc = s.processes.find((p) => p.ns === node.ns);
+      const st: NodeStatus = { ...node, running: undefined, peers: undefined };
+      if (node.kind === 'weft') {
+        st.running = proc !== undefined && runs(proc.pid, proc.marker);
+        const body = await healthz(node.ns, '/status');
+        if (body !== undefined) {
+          st.weftStatus = parseJson(body);
+          st.peers = peersFromWeftStatus(st.weftStatus);
+        }
+      } else {
+        st.peers = await installedPeers(node.ns, node.kind).catch(() => undefined);
+      }
+      nodes.push(st);
+    }
+    return { prefix: s.prefix, stateDir: s.stateDir, etcd: { ns: s.etcdNs, endpoint: s.etcdEndpoint, healthy }, leases, nodes, pods: [...s.pods] };
+  }
+
+  /** Stops every process and removes every namespace and the state dir. Safe to call twice. */
+  async destroy(): Promise<void> {
+    const s = this.state;
+    for (const p of [...s.processes].reverse()) await stopPid(p.pid, p.marker);
+    const names = new Set([...s.namespaces].reverse());
+    for (const n of await labNamespaces(s.prefix)) names.add(n);
+    for (const ns of names) await deleteNamespace(ns);
+    rmSync(s.stateDir, { recursive: true, force: true });
+    s.processes = [];
+    s.namespaces = [];
+  }
+
+  private async startFlannelNode(node: NodeRecord): Promise<void> {
+    const kernel = node.kind === 'kernel';
+    node.mtu = kernel ? UNDERLAY_MTU - VXLAN_OVERHEAD : UNDERLAY_MTU;
+    if (kernel) node.vtepMac = await createFlannelDevice(node.ns, node.underlayIp, node.mtu);
+    const value = kernel ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string) : hostGwLeaseValue(node.underlayIp);
+    node.subnet = await this.acquireSubnet(node.index, value);
+    saveState(this.state);
+    writeFileSync(node.subnetFile, formatSubnetEnv({ network: this.state.network, subnet: node.subnet, mtu: node.mtu, ipMasq: false }));
+    if (kernel) await configureFlannelDevice(node.ns, node.subnet);
+    await this.syncKernelPeers();
+  }
+
+  private async startWeftNode(node: NodeRecord): Promise<void> {
+    const proc = startWeftd(node, this.state.etcdEndpoint, this.state.etcdPrefix, this.weftdExtra);
+    this.recordProcess(proc);
+    const env = await waitWeftdReady(node, proc);
+    node.subnet = env.subnet;
+    node.mtu = env.mtu;
+    const own = (await this.leases()).find((l) => l.subnet === env.subnet);
+    if (own?.vtepMac) node.vtepMac = own.vtepMac;
+    await this.syncKernelPeers();
+  }
+
+  /** flanneld's acquire, simplified: 10.244.<index>.0/24 if free, else the first free /24; create-if-absent. */
+  private async acquireSubnet(index: number, value: string): Promise<string> {
+    const taken = new Set((await this.leases()).map((l) => l.subnet));
+    const base = NETWORK.split('.').slice(0, 2).join('.');
+    const order = [index, ...Array.from({ length: 254 }, (_, i) => i + 1).filter((i) => i !== index)];
+    for (const third of order) {
+      const subnet = `${base}.${third}.0/24`;
+      if (taken.has(subnet)) continue;
+      if (await createUnderLease(this.state.etcdNs, leaseKey(this.state.etcdPrefix, subnet), value, LEASE_TTL_SECONDS)) return subnet;
+    }
+    throw new LabError(`no free /24 left in ${NETWORK}`);
+  }
+
+  private async addNs(ns: string): Promise<void> {
+    this.state.namespaces.push(ns);
+    saveState(this.state);
+    await addNamespace(ns);
+  }
+
+  private recordProcess(p: ProcessRecord): void {
+    this.state.processes.push(p);
+    saveState(this.state);
+  }
+}
+
+function nextIndex(nodes: readonly NodeRecord[]): number {
+  return nodes.reduce((m, n) => Math.max(m, n.index), 0) + 1;
+}
+
+function requireRoot(): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    throw new LabError('the lab creates network namespaces: run it as root');
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Subnets from weftd's /status: any `peers` array whose entries are subnets or have a `subnet`. */
+function peersFromWeftStatus(status: unknown): string[] | undefined {
+  const peers = (status as { peers?: unknown } | null)?.peers;
+  if (!Array.isArray(peers)) return undefined;
+  return peers.map((p: unknown) => (typeof p === 'string' ? p : String((p as { subnet?: unknown }).subnet ?? JSON.stringify(p))));
+}
+
+/** Lab namespaces that exist now: `<prefix>` followed by sw, etcd or nodeN. */
+export async function labNamespaces(prefix: string): Promise<string[]> {
+  const out = await run('ip', ['netns', 'list']);
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n) => n.startsWith(prefix) && /^(sw|etcd|node\d+)(-pod\d+)?$/.test(n.slice(prefix.length)));
+}
+
+/** Kills what still runs inside `ns` (the lab started it: the namespace is the lab's), then deletes it. */
+export async function deleteNamespace(ns: string): Promise<void> {
+  let pids: number[];
+  try {
+    pids = (await run('ip', ['netns', 'pids', ns])).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 50 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+  await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

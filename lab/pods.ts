@@ -1,0 +1,108 @@
+// Pod wiring: a pod is a namespace attached to its node's `cni0` by a real CNI plugin run inside the
+// node namespace. Which plugin is one choice, DEFAULT_POD_NETWORK: the reference plugins directly
+// (`bridge` + `host-local`, the netconf Flannel's CNI plugin would delegate), or `weft-cni`, which
+// reads subnet.env and delegates to them itself. host-local keeps its state under the node's own
+// folder, because every lab node shares one filesystem.
+import { join } from 'node:path';
+import { LabError } from './errors.js';
+import { nsRun } from './exec.js';
+import { readSubnetEnv, REPO_ROOT } from './weft-node.js';
+import type { NodeRecord } from './state.js';
+
+export const CNI_PATH = '/usr/lib/cni';
+export const CNI_NETWORK_NAME = 'weft-lab';
+
+export interface PodAttachment {
+  node: NodeRecord;
+  podNs: string;
+  containerId: string;
+}
+
+export interface PodNetwork {
+  readonly name: string;
+  /** Attaches the pod; returns its IPv4 address (no prefix length). */
+  add(a: PodAttachment): Promise<string>;
+  del(a: PodAttachment): Promise<void>;
+}
+
+function nodeEnv(a: PodAttachment): { network: string; subnet: string; mtu: number } {
+  const env = readSubnetEnv(a.node.subnetFile);
+  if (!env) throw new LabError(`${a.node.subnetFile} has no FLANNEL_SUBNET/FLANNEL_MTU yet: is ${a.node.name}'s network up?`);
+  return env;
+}
+
+async function invoke(a: PodAttachment, command: 'ADD' | 'DEL', exe: readonly string[], netconf: object): Promise<string> {
+  const env = {
+    ...process.env,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: a.containerId,
+    CNI_NETNS: `/run/netns/${a.podNs}`,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH,
+  };
+  try {
+    return await nsRun(a.node.ns, exe[0], exe.slice(1), { env, input: JSON.stringify(netconf) });
+  } catch (err) {
+    throw new LabError(`CNI ${command} of ${a.podNs} on ${a.node.name} (${exe.join(' ')}) failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function podIp(result: string): string {
+  const parsed = JSON.parse(result) as { ips?: { address: string }[] };
+  const address = parsed.ips?.find((i) => i.address.includes('.'))?.address;
+  if (!address) throw new LabError(`CNI result has no IPv4 address: ${result}`);
+  return address.split('/')[0];
+}
+
+/** `bridge` + `host-local` from /usr/lib/cni, configured from the node's subnet.env as Flannel's CNI plugin does. */
+export const bridgeHostLocal: PodNetwork = {
+  name: 'bridge+host-local',
+  async add(a) {
+    return podIp(await invoke(a, 'ADD', [join(CNI_PATH, 'bridge')], bridgeNetconf(a)));
+  },
+  async del(a) {
+    await invoke(a, 'DEL', [join(CNI_PATH, 'bridge')], bridgeNetconf(a));
+  },
+};
+
+function bridgeNetconf(a: PodAttachment): object {
+  const env = nodeEnv(a);
+  return {
+    cniVersion: '1.0.0',
+    name: CNI_NETWORK_NAME,
+    type: 'bridge',
+    bridge: 'cni0',
+    isGateway: true,
+    hairpinMode: true,
+    // Pod-to-pod traffic must keep pod source addresses across the overlay.
+    ipMasq: false,
+    mtu: env.mtu,
+    ipam: { type: 'host-local', ranges: [[{ subnet: env.subnet }]], routes: [{ dst: env.network }], dataDir: join(a.node.dir, 'ipam') },
+  };
+}
+
+/** `weft-cni` (bin/weft-cni.js), delegating to bridge + host-local from CNI_PATH. */
+export const weftCni: PodNetwork = {
+  name: 'weft-cni',
+  async add(a) {
+    return podIp(await invoke(a, 'ADD', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a)));
+  },
+  async del(a) {
+    await invoke(a, 'DEL', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a));
+  },
+};
+
+function weftNetconf(a: PodAttachment): object {
+  return {
+    cniVersion: '1.0.0',
+    name: CNI_NETWORK_NAME,
+    type: 'weft',
+    subnetFile: a.node.subnetFile,
+    dataDir: join(a.node.dir, 'cni'),
+    delegate: { hairpinMode: true, ipMasq: false },
+    ipam: { dataDir: join(a.node.dir, 'ipam') },
+  };
+}
+
+/** The plugin the lab wires pods with. Switch to `weftCni` once weft-cni is built. */
+export const DEFAULT_POD_NETWORK: PodNetwork = bridgeHostLocal;

@@ -1,0 +1,83 @@
+// The lab's state file, `<stateDir>/state.json`: everything the lab created (namespaces, processes,
+// nodes, pods), written after every step so that `down` (or cleanup after a failed `up`) can remove
+// exactly that, even from another process.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type NodeKind = 'kernel' | 'weft' | 'underlay';
+
+export interface ProcessRecord {
+  pid: number;
+  role: string;
+  ns: string;
+  /** A string of the command line that identifies the process (guards against PID reuse). */
+  marker: string;
+  log: string;
+}
+
+export interface NodeRecord {
+  name: string;
+  index: number;
+  kind: NodeKind;
+  ns: string;
+  underlayIp: string;
+  dir: string;
+  subnetFile: string;
+  /** Node subnet, e.g. `10.244.1.0/24`, once leased. */
+  subnet?: string;
+  mtu?: number;
+  vtepMac?: string;
+}
+
+export interface PodRecord {
+  name: string;
+  node: string;
+  ns: string;
+  ip: string;
+  containerId: string;
+}
+
+export interface LabState {
+  version: 1;
+  prefix: string;
+  stateDir: string;
+  network: string;
+  etcdPrefix: string;
+  etcdEndpoint: string;
+  switchNs: string;
+  etcdNs: string;
+  createdAt: string;
+  /** In creation order; removed in reverse. */
+  namespaces: string[];
+  processes: ProcessRecord[];
+  nodes: NodeRecord[];
+  pods: PodRecord[];
+}
+
+export const STATE_ROOT = '/run/weft-lab';
+
+export function defaultStateDir(prefix: string): string {
+  return join(STATE_ROOT, prefix.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
+export function stateFile(stateDir: string): string {
+  return join(stateDir, 'state.json');
+}
+
+export function saveState(state: LabState): void {
+  mkdirSync(state.stateDir, { recursive: true });
+  const file = stateFile(state.stateDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The saved state, or undefined when there is none. */
+export function loadState(stateDir: string): LabState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(stateFile(stateDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return JSON.parse(text) as LabState;
+}

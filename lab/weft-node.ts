@@ -1,0 +1,85 @@
+// A weft node: `weftd` started inside the node namespace with the lab's etcd, waited for until it has
+// written subnet.env and answers /readyz 200 on its health port. Fails with the log's tail when it
+// cannot start.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LabError } from './errors.js';
+import { nsRun, runs, startDetached, waitFor } from './exec.js';
+import { parseSubnetEnv, type SubnetEnv } from './flannel-format.js';
+import type { NodeRecord, ProcessRecord } from './state.js';
+
+export const HEALTHZ_PORT = 8471;
+
+/** The repository root (dist/lab/weft-node.js → ../..). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const WEFTD = join(REPO_ROOT, 'bin', 'weftd.js');
+
+export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
+  return [
+    WEFTD,
+    '--etcd-endpoints', etcdEndpoint,
+    '--etcd-prefix', etcdPrefix,
+    '--iface', 'eth0',
+    '--node-name', node.name,
+    '--subnet-file', node.subnetFile,
+    '--healthz-ip', '127.0.0.1',
+    '--healthz-port', String(HEALTHZ_PORT),
+    ...extra,
+  ];
+}
+
+export function startWeftd(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): ProcessRecord {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'daemon', 'main.js'))) {
+    throw new LabError(`weftd is not built (${join(REPO_ROOT, 'dist', 'daemon', 'main.js')} is missing): run \`npm run build\` first, or use --kind kernel`);
+  }
+  const log = join(node.dir, 'weftd.log');
+  const pid = startDetached(node.ns, process.execPath, weftdArgs(node, etcdEndpoint, etcdPrefix, extra), log);
+  return { pid, role: `weftd ${node.name}`, ns: node.ns, marker: node.subnetFile, log };
+}
+
+/** Waits until weftd has written subnet.env and /readyz answers 200; returns subnet.env. */
+export async function waitWeftdReady(node: NodeRecord, proc: ProcessRecord, timeoutMs = 20_000): Promise<SubnetEnv> {
+  let env: SubnetEnv | undefined;
+  return waitFor(
+    async () => {
+      if (!runs(proc.pid, proc.marker)) {
+        throw new LabError(`weftd on ${node.name} exited before becoming ready; last lines of ${proc.log}:\n${tail(proc.log, 20)}`);
+      }
+      env ??= readSubnetEnv(node.subnetFile);
+      if (!env) return undefined;
+      return (await healthz(node.ns, '/readyz')) === undefined ? undefined : env;
+    },
+    timeoutMs,
+    () =>
+      new LabError(
+        `weftd on ${node.name} was not ready within ${timeoutMs} ms (${env ? '/readyz not 200' : `no subnet file at ${node.subnetFile}`}); last lines of ${proc.log}:\n${tail(proc.log, 20)}`,
+      ),
+    100,
+  );
+}
+
+/** GET http://127.0.0.1:8471<path> inside the node namespace; the body, or undefined unless 200. */
+export async function healthz(ns: string, path: string): Promise<string | undefined> {
+  try {
+    return await nsRun(ns, 'curl', ['-sf', '--max-time', '1', `http://127.0.0.1:${HEALTHZ_PORT}${path}`]);
+  } catch {
+    return undefined;
+  }
+}
+
+export function readSubnetEnv(file: string): SubnetEnv | undefined {
+  try {
+    return parseSubnetEnv(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
