@@ -2,7 +2,8 @@
 //   up [N] [--kind kernel|weft|mixed] [--pods K] [--prefix P] [--state-dir D]
 //   status [--json]   sync   down        (each with the same --prefix / --state-dir)
 import { parseArgs } from 'node:util';
-import { deleteNamespace, Lab, labNamespaces } from './lab.js';
+import { destroyNetns } from '../test/helpers/netns.js';
+import { Lab, labNamespaces } from './lab.js';
 import { formatStatus, formatUp } from './report.js';
 import { defaultStateDir, type NodeKind } from './state.js';
 import { rmSync } from 'node:fs';
@@ -79,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
         await lab.destroy();
       } else {
         // No state file: remove what carries this lab's names (every process inside them is the lab's).
-        for (const ns of await labNamespaces(prefix)) await deleteNamespace(ns);
+        for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
         rmSync(stateDir, { recursive: true, force: true });
       }
       console.log(`lab ${prefix} removed`);

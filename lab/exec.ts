@@ -1,37 +1,14 @@
-// Commands the lab runs: to completion (inside a namespace or not), or detached into a log file so
-// daemons outlive the CLI that started them. Processes are only ever ended by the PID the lab
-// recorded, after checking that PID still runs the command the lab started.
+// Commands the lab runs: to completion (the harness's run(); spawn's `timeout` in ms bounds it), or
+// detached into a log file so daemons outlive the CLI that started them. Processes are only ever
+// ended by the PID the lab recorded, after checking that PID still runs what the lab started.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { once } from 'node:events';
+import { run } from '../test/helpers/processes.js';
 import { LabError } from './errors.js';
 
-export interface RunOptions {
-  input?: string;
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}
+export { run };
 
-/** Runs a command to completion; rejects with its output when it exits non-zero or times out. */
-export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
-  const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'] };
-  if (opts.env) spawnOpts.env = opts.env;
-  const proc = spawn(cmd, args, spawnOpts);
-  let stdout = '';
-  let stderr = '';
-  proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  proc.stdin?.on('error', () => undefined);
-  proc.stdin?.end(opts.input ?? '');
-  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs);
-  const [code, signal] = (await once(proc, 'close')) as [number | null, NodeJS.Signals | null];
-  if (timer) clearTimeout(timer);
-  if (code !== 0) {
-    const why = signal === 'SIGKILL' && opts.timeoutMs !== undefined ? `timed out after ${opts.timeoutMs} ms` : `exit ${code ?? signal}`;
-    throw new LabError(`${cmd} ${args.join(' ')} failed (${why}):\n${stderr}${stdout}`.trimEnd());
-  }
-  return stdout;
-}
+export type RunOptions = SpawnOptions & { input?: string };
 
 /** Runs `cmd` inside network namespace `ns`. */
 export function nsRun(ns: string, cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {

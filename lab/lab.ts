@@ -16,7 +16,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
-import { nsRun, run, runs, stopPid } from './exec.js';
+import { destroyNetns, listNetns } from '../test/helpers/netns.js';
+import { nsRun, runs, stopPid } from './exec.js';
 import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
 import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
@@ -194,7 +195,7 @@ export class Lab {
 
   /** Runs a command inside a lab namespace (a node's or a pod's, by ns name). */
   exec(ns: string, cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<string> {
-    return nsRun(ns, cmd, args, { timeoutMs });
+    return nsRun(ns, cmd, args, { timeout: timeoutMs });
   }
 
   async status(): Promise<LabStatus> {
@@ -231,8 +232,9 @@ export class Lab {
     const s = this.state;
     for (const p of [...s.processes].reverse()) await stopPid(p.pid, p.marker);
     const names = new Set([...s.namespaces].reverse());
-    for (const n of await labNamespaces(s.prefix)) names.add(n);
-    for (const ns of names) await deleteNamespace(ns);
+    for (const n of labNamespaces(s.prefix)) names.add(n);
+    // Whatever still runs inside a lab namespace is the lab's (started there by it); destroyNetns kills it.
+    for (const ns of names) await destroyNetns(ns);
     rmSync(s.stateDir, { recursive: true, force: true });
     s.processes = [];
     s.namespaces = [];
@@ -311,39 +313,7 @@ function peersFromWeftStatus(status: unknown): string[] | undefined {
   return peers.map((p: unknown) => (typeof p === 'string' ? p : String((p as { subnet?: unknown }).subnet ?? JSON.stringify(p))));
 }
 
-/** Lab namespaces that exist now: `<prefix>` followed by sw, etcd or nodeN. */
-export async function labNamespaces(prefix: string): Promise<string[]> {
-  const out = await run('ip', ['netns', 'list']);
-  return out
-    .split('\n')
-    .map((l) => l.split(' ')[0])
-    .filter((n) => n.startsWith(prefix) && /^(sw|etcd|node\d+)(-pod\d+)?$/.test(n.slice(prefix.length)));
-}
-
-/** Kills what still runs inside `ns` (the lab started it: the namespace is the lab's), then deletes it. */
-export async function deleteNamespace(ns: string): Promise<void> {
-  let pids: number[];
-  try {
-    pids = (await run('ip', ['netns', 'pids', ns])).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  for (let i = 0; i < 50 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
-  await run('ip', ['netns', 'del', ns]).catch(() => undefined);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** Lab namespaces that exist now: `<prefix>` followed by sw, etcd, nodeN or nodeN-podM. */
+export function labNamespaces(prefix: string): string[] {
+  return listNetns().filter((n) => n.startsWith(prefix) && /^(sw|etcd|node\d+)(-pod\d+)?$/.test(n.slice(prefix.length)));
 }

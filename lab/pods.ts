@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun } from './exec.js';
-import { readSubnetEnv, REPO_ROOT } from './weft-node.js';
+import { REPO_ROOT } from './paths.js';
+import { readSubnetEnv } from './weft-node.js';
 import type { NodeRecord } from './state.js';
 
 export const CNI_PATH = '/usr/lib/cni';

@@ -1,12 +1,13 @@
 // Traffic checks between lab namespaces: ping with per-packet RTTs, and a TCP exchange whose bytes
 // are verified end to end by SHA-256 (tcp-probe.ts on both sides).
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun, run } from './exec.js';
+import { DIST } from './paths.js';
 
-const TCP_PROBE = join(dirname(fileURLToPath(import.meta.url)), 'tcp-probe.js');
+/** Compiled probe script; run `npm run build` first (tests do, in pretest). */
+const TCP_PROBE = join(DIST, 'lab', 'tcp-probe.js');
 
 export interface PingOptions {
   count?: number;
@@ -42,7 +43,7 @@ export async function ping(ns: string, dst: string, opts: PingOptions = {}): Pro
   } catch (err) {
     // ping exits 1 when packets were lost; that is a result, not an error.
     const msg = (err as Error).message;
-    if (!/failed \(exit 1\)/.test(msg)) throw err;
+    if (!/ failed \(1\):/.test(msg)) throw err;
     out = msg;
   }
   return parsePing(out);
@@ -95,7 +96,7 @@ export async function tcpExchange(fromNs: string, toNs: string, toIp: string, by
     });
     let out: string;
     try {
-      out = await run('ip', ['netns', 'exec', fromNs, process.execPath, TCP_PROBE, 'client', toIp, String(port), String(bytes)], { timeoutMs: 30_000 });
+      out = await run('ip', ['netns', 'exec', fromNs, process.execPath, TCP_PROBE, 'client', toIp, String(port), String(bytes)], { timeout: 30_000 });
     } catch (err) {
       throw new LabError(`TCP ${fromNs} → ${toIp}:${port} failed: ${(err as Error).message}\nserver: ${serverOut}`, { cause: err });
     }

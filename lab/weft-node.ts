@@ -2,17 +2,15 @@
 // written subnet.env and answers /readyz 200 on its health port. Fails with the log's tail when it
 // cannot start.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun, runs, startDetached, waitFor } from './exec.js';
 import { parseSubnetEnv, type SubnetEnv } from './flannel-format.js';
+import { DIST, REPO_ROOT } from './paths.js';
 import type { NodeRecord, ProcessRecord } from './state.js';
 
 export const HEALTHZ_PORT = 8471;
 
-/** The repository root (dist/lab/weft-node.js → ../..). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const WEFTD = join(REPO_ROOT, 'bin', 'weftd.js');
 
 export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
@@ -30,8 +28,8 @@ export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: st
 }
 
 export function startWeftd(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): ProcessRecord {
-  if (!existsSync(join(REPO_ROOT, 'dist', 'daemon', 'main.js'))) {
-    throw new LabError(`weftd is not built (${join(REPO_ROOT, 'dist', 'daemon', 'main.js')} is missing): run \`npm run build\` first, or use --kind kernel`);
+  if (!existsSync(join(DIST, 'daemon', 'main.js'))) {
+    throw new LabError(`weftd is not built (${join(DIST, 'daemon', 'main.js')} is missing): run \`npm run build\` first, or use --kind kernel`);
   }
   const log = join(node.dir, 'weftd.log');
   const pid = startDetached(node.ns, process.execPath, weftdArgs(node, etcdEndpoint, etcdPrefix, extra), log);
