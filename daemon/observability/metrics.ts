@@ -94,127 +94,59 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
     registers,
   });
 
-  new Counter({
-    name: 'weft_packets_total',
-    help: 'Overlay packets exchanged with each peer (in = decapsulated to the TUN, out = encapsulated to the peer)',
-    labelNames: ['direction', 'peer'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of snap.dataplane?.peers ?? []) {
-        this.inc({ direction: 'in', peer: p.peer }, p.packetsIn);
-        this.inc({ direction: 'out', peer: p.peer }, p.packetsOut);
-      }
-    },
-  });
-  new Counter({
-    name: 'weft_bytes_total',
-    help: 'Inner IP bytes exchanged with each peer',
-    labelNames: ['direction', 'peer'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of snap.dataplane?.peers ?? []) {
-        this.inc({ direction: 'in', peer: p.peer }, p.bytesIn);
-        this.inc({ direction: 'out', peer: p.peer }, p.bytesOut);
-      }
-    },
-  });
-  new Counter({
-    name: 'weft_drops_total',
-    help: 'Packets the data plane dropped, by reason',
-    labelNames: ['reason'] as const,
-    registers,
-    collect() {
-      this.reset();
-      const drops = snap.dataplane?.drops ?? {};
-      for (const [reason, n] of Object.entries(drops)) this.inc({ reason }, n);
-    },
-  });
-  new Gauge({
-    name: 'weft_routes',
-    help: 'Entries in the route table the data plane uses',
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.dataplane;
-      if (s) this.set(s.routes);
-    },
-  });
-  new Counter({
-    name: 'weft_route_swaps_total',
-    help: 'Route tables installed in the data plane',
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.dataplane;
-      if (s) this.inc(s.routeSwaps);
-    },
-  });
-  new Counter({
-    name: 'weft_lease_renewals_total',
-    help: 'Subnet lease renewals that succeeded',
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.lease;
-      if (s) this.inc(s.renewals);
-    },
-  });
-  new Counter({
-    name: 'weft_lease_failures_total',
-    help: 'Subnet lease acquisitions or renewals that failed',
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.lease;
-      if (s) this.inc(s.failures);
-    },
-  });
-  new Gauge({
-    name: 'weft_gossip_members',
-    help: 'Gossip members known, by state',
-    labelNames: ['state'] as const,
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.gossip;
-      for (const [state, n] of Object.entries(s?.members ?? {})) this.set({ state }, n);
-    },
-  });
-  new Counter({
-    name: 'weft_gossip_messages_total',
-    help: 'Gossip messages sent (out) and received (in), by type',
-    labelNames: ['type', 'direction'] as const,
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.gossip;
-      if (!s) return;
-      for (const [type, n] of Object.entries(s.sent)) this.inc({ type, direction: 'out' }, n);
-      for (const [type, n] of Object.entries(s.received)) this.inc({ type, direction: 'in' }, n);
-    },
-  });
-  new Counter({
-    name: 'weft_gossip_rejected_total',
-    help: 'Gossip messages dropped (unauthenticated, forged, stale, malformed), by reason',
-    labelNames: ['reason'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(snap.gossip?.rejected ?? {})) this.inc({ reason }, n);
-    },
-  });
-  new Gauge({
-    name: 'weft_etcd_up',
-    help: '1 while etcd answers, 0 while it does not',
-    registers,
-    collect() {
-      this.reset();
-      const s = snap.etcd;
-      if (s) this.set(s.up ? 1 : 0);
-    },
-  });
+  type Labels = Record<string, string>;
+  type Samples = Iterable<readonly [Labels, number]>;
+  // Counters and gauges whose samples are recomputed from the snapshots at every collect().
+  const counter = (name: string, help: string, labelNames: readonly string[], samples: () => Samples): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, n] of samples()) this.inc(labels, n);
+      },
+    });
+  };
+  const gauge = (name: string, help: string, labelNames: readonly string[], samples: () => Samples): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, n] of samples()) this.set(labels, n);
+      },
+    });
+  };
+  const one = (n: number | undefined): Samples => (n === undefined ? [] : [[{}, n]]);
+  const byKey = (label: string, rec: Readonly<Record<string, number>> | undefined, extra: Labels = {}): Samples =>
+    Object.entries(rec ?? {}).map(([k, n]) => [{ [label]: k, ...extra }, n] as const);
+  const perPeer = (inOf: (p: PeerTraffic) => number, outOf: (p: PeerTraffic) => number): Samples =>
+    (snap.dataplane?.peers ?? []).flatMap((p) => [
+      [{ direction: 'in', peer: p.peer }, inOf(p)] as const,
+      [{ direction: 'out', peer: p.peer }, outOf(p)] as const,
+    ]);
+
+  counter('weft_packets_total', 'Overlay packets exchanged with each peer (in = decapsulated to the TUN, out = encapsulated to the peer)',
+    ['direction', 'peer'], () => perPeer((p) => p.packetsIn, (p) => p.packetsOut));
+  counter('weft_bytes_total', 'Inner IP bytes exchanged with each peer', ['direction', 'peer'], () => perPeer((p) => p.bytesIn, (p) => p.bytesOut));
+  counter('weft_drops_total', 'Packets the data plane dropped, by reason', ['reason'], () => byKey('reason', snap.dataplane?.drops));
+  gauge('weft_routes', 'Entries in the route table the data plane uses', [], () => one(snap.dataplane?.routes));
+  counter('weft_route_swaps_total', 'Route tables installed in the data plane', [], () => one(snap.dataplane?.routeSwaps));
+  counter('weft_lease_renewals_total', 'Subnet lease renewals that succeeded', [], () => one(snap.lease?.renewals));
+  counter('weft_lease_failures_total', 'Subnet lease acquisitions or renewals that failed', [], () => one(snap.lease?.failures));
+  gauge('weft_gossip_members', 'Gossip members known, by state', ['state'], () => byKey('state', snap.gossip?.members));
+  counter('weft_gossip_messages_total', 'Gossip messages sent (out) and received (in), by type', ['type', 'direction'], () => [
+    ...byKey('type', snap.gossip?.sent, { direction: 'out' }),
+    ...byKey('type', snap.gossip?.received, { direction: 'in' }),
+  ]);
+  counter('weft_gossip_rejected_total', 'Gossip messages dropped (unauthenticated, forged, stale, malformed), by reason', ['reason'],
+    () => byKey('reason', snap.gossip?.rejected));
+  gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
+    () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
