@@ -1,0 +1,37 @@
+// The validated daemon configuration. Built once by parseConfig(); everything else reads it.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface Config {
+  readonly etcdEndpoints: readonly string[];
+  /** Without a trailing slash, e.g. `/coreos.com/network`. */
+  readonly etcdPrefix: string;
+  readonly etcdCafile: string | undefined;
+  readonly etcdCertfile: string | undefined;
+  readonly etcdKeyfile: string | undefined;
+  readonly etcdUsername: string | undefined;
+  readonly etcdPassword: string | undefined;
+  /** Underlay interface name or IPv4 address; undefined = default-route interface. */
+  readonly iface: string | undefined;
+  readonly publicIp: string | undefined;
+  readonly subnetFile: string;
+  /** Folder for weft's own state; the subnet file's folder unless --state-dir is given. */
+  readonly stateDir: string;
+  readonly ipMasq: boolean;
+  readonly healthzIp: string;
+  /** 0 disables the health server. */
+  readonly healthzPort: number;
+  readonly gossipPort: number;
+  readonly gossipKeyFile: string | undefined;
+  readonly peers: readonly string[];
+  readonly tunName: string;
+  readonly nodeName: string;
+  readonly subnetLeaseTtlMs: number;
+  readonly subnetLeaseRenewMarginMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export type ParseResult =
+  | { readonly action: 'run'; readonly config: Readonly<Config> }
+  | { readonly action: 'help'; readonly text: string }
+  | { readonly action: 'version'; readonly text: string };

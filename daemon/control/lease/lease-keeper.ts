@@ -1,0 +1,264 @@
+// The lease keeper: acquires this node's subnet lease, renews it before it expires, and takes it
+// back if it is lost, without ever exiting.
+//
+//   acquire ──▶ held ──(expiresAt − margin)──▶ renew ──ok──▶ held
+//                 ▲                              │ etcd down: retry (backoff 250 ms → 5 s,
+//                 │                              │ woken at once when etcd answers again)
+//                 └──── re-acquire ◀── key deleted / expired / changed by someone else
+//
+// Acquire (Flannel's tryAcquireLease, raceRetries = 10): list → allocator choice (our PublicIP's
+// lease → previous subnet → random) → create-if-absent or replace-if-unchanged; a lost race lists
+// again. Renewal grants a fresh etcd lease and rewrites the key with a compare on its mod revision
+// (Flannel's updateSubnet, made conditional), then revokes the old etcd lease. This was chosen
+// over KeepAlive because it is two unary calls with deadlines (no stream to babysit through an
+// outage), it detects a key that was deleted or taken over atomically, and peers see a renewal
+// exactly as Flannel peers do. Re-acquire prefers the subnet just lost. close() stops all work and
+// keeps the lease in etcd, so a restart reuses it.
+import type { Etcd3 } from 'etcd3';
+import { WeftError, errorMessage, isWeftError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { Backoff, sleep } from '../etcd/backoff.js';
+import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { ResilientWatch, type KvChange } from '../etcd/resilient-watch.js';
+import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
+import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
+import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
+import type { LeaseStore } from './lease-store.js';
+import type { NetworkConfig } from './network-config.js';
+
+/** Flannel's raceRetries: immediate re-lists after losing a create race, before backing off. */
+export const RACE_RETRIES = 10;
+
+export interface HeldLease {
+  readonly subnet: Subnet4;
+  readonly key: string;
+  readonly leaseId: string;
+  readonly modRevision: string;
+  /** Local clock (ms) at which etcd expires the key unless it is renewed. */
+  readonly expiresAt: number;
+  readonly how: Allocation['kind'];
+}
+
+export type KeeperEvent =
+  | { readonly type: 'lost'; readonly lease: HeldLease; readonly reason: string }
+  | { readonly type: 'acquired'; readonly lease: HeldLease; readonly previous: HeldLease | undefined };
+
+export interface LeaseKeeperOptions {
+  readonly store: LeaseStore;
+  readonly client: Etcd3;
+  readonly health: EtcdHealth;
+  readonly log: Logger;
+  readonly network: NetworkConfig;
+  readonly attrs: OwnLeaseAttrs;
+  readonly ttlMs: number;
+  readonly renewMarginMs: number;
+  /** Subnet from the previous subnet file, preferred when free. */
+  readonly previousSubnet: Subnet4 | undefined;
+}
+
+function abortError(): WeftError {
+  return new WeftError('WEFT_ERR_LEASE_LOST', 'stopped before a lease was acquired');
+}
+
+export class LeaseKeeper {
+  private held: HeldLease | undefined;
+  private readonly value: string;
+  private readonly closed = new AbortController();
+  private wake: AbortController | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private ownWatch: ResilientWatch | undefined;
+  private working: Promise<void> | undefined;
+  private readonly listeners = new Set<(e: KeeperEvent) => void>();
+  private lastError = '';
+  /** Incremented on every acquisition; stale renewals and watch callbacks compare against it. */
+  private generation = 0;
+
+  constructor(private readonly o: LeaseKeeperOptions) {
+    this.value = encodeLeaseValue(o.attrs);
+    o.health.onReachable(() => this.wake?.abort());
+  }
+
+  get current(): HeldLease | undefined {
+    return this.held;
+  }
+
+  /** The lease value this node writes (byte-exact). */
+  get leaseValue(): string {
+    return this.value;
+  }
+
+  onEvent(fn: (e: KeeperEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Acquires the lease, retrying through etcd outages and subnet exhaustion (each distinct
+   * problem logged once) until it succeeds or close() is called (then it throws).
+   */
+  async acquire(preferred: Subnet4 | undefined = this.o.previousSubnet): Promise<HeldLease> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
+    let races = 0;
+    while (!this.closed.signal.aborted) {
+      try {
+        const held = await this.tryAcquire(preferred);
+        if (held) {
+          this.held = held;
+          this.generation++;
+          this.lastError = '';
+          this.o.log.info({ subnet: formatCidr(held.subnet), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
+          return held;
+        }
+        races++;
+        this.o.log.info({ attempt: races }, 'lost a race for a subnet; listing again');
+        if (races < RACE_RETRIES) continue;
+        races = 0;
+        this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
+      } catch (err) {
+        this.report(err);
+      }
+      await this.pause(backoff.next());
+    }
+    throw abortError();
+  }
+
+  /** Starts renewal and the watch on our own key. Call once, after acquire(). */
+  start(): void {
+    if (!this.held || this.closed.signal.aborted) return;
+    this.scheduleRenewal();
+    this.watchOwnKey();
+  }
+
+  /** Stops renewing and watching; the lease stays in etcd until its TTL runs out. */
+  async close(): Promise<void> {
+    this.closed.abort();
+    this.wake?.abort();
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    await this.ownWatch?.close();
+    await this.working?.catch(() => undefined);
+    this.listeners.clear();
+  }
+
+  private emit(e: KeeperEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private report(err: unknown): void {
+    const message = errorMessage(err);
+    if (message === this.lastError) return;
+    this.lastError = message;
+    if (isWeftError(err)) this.o.log.error({ code: err.code }, message);
+    else this.o.log.warn({ err: message }, 'lease attempt failed; retrying');
+  }
+
+  private async pause(ms: number): Promise<void> {
+    this.wake = new AbortController();
+    await sleep(ms, AbortSignal.any([this.closed.signal, this.wake.signal]));
+  }
+
+  private async tryAcquire(preferred: Subnet4 | undefined): Promise<HeldLease | null> {
+    const { store, network, attrs } = this.o;
+    const { leases, skipped } = await store.list();
+    for (const s of skipped) this.o.log.warn({ key: s.key, reason: s.reason }, 'ignoring unreadable lease (its subnet still counts as taken)');
+    const held = leases.map((l) => ({ subnet: l.subnet, publicIp: l.attrs.publicIp }));
+    for (const s of skipped) if (s.subnet) held.push({ subnet: s.subnet, publicIp: '' });
+    for (const stale of staleOwnLeases({ config: network, leases: held, publicIp: attrs.publicIp })) {
+      const l = leases.find((x) => sameSubnet(x.subnet, stale.subnet));
+      if (!l) continue;
+      this.o.log.info({ subnet: formatCidr(l.subnet) }, 'deleting our old lease that no longer fits the network config');
+      await store.deleteIfUnchanged(l.subnet, l.modRevision);
+      held.splice(held.findIndex((h) => sameSubnet(h.subnet, l.subnet)), 1);
+    }
+    const choice = chooseSubnet({ config: network, leases: held, publicIp: attrs.publicIp, previousSubnet: preferred, subnetsPrefix: store.subnetsPrefix });
+    const ttlSec = Math.round(this.o.ttlMs / 1000);
+    let written;
+    if (choice.kind === 'reuse-public-ip') {
+      const existing = leases.find((l) => sameSubnet(l.subnet, choice.subnet));
+      if (!existing) return null;
+      written = await store.replace(choice.subnet, this.value, ttlSec, existing.modRevision, existing.lease);
+    } else {
+      written = await store.create(choice.subnet, this.value, ttlSec);
+    }
+    if (!written) return null;
+    return { subnet: choice.subnet, key: store.keyOf(choice.subnet), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
+  }
+
+  private scheduleRenewal(): void {
+    if (!this.held || this.closed.signal.aborted) return;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    const delay = Math.max(0, this.held.expiresAt - this.o.renewMarginMs - Date.now());
+    this.renewTimer = setTimeout(() => this.run(() => this.renew()), delay);
+    this.renewTimer.unref();
+  }
+
+  /** Serialises renewal and re-acquisition. */
+  private run(job: () => Promise<void>): void {
+    const prev = this.working ?? Promise.resolve();
+    this.working = prev.then(job).catch((err) => this.o.log.error({ err: errorMessage(err) }, 'lease keeper job failed'));
+  }
+
+  private async renew(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
+    const generation = this.generation;
+    while (!this.closed.signal.aborted && generation === this.generation) {
+      const held = this.held;
+      if (!held) return;
+      try {
+        const written = await this.o.store.replace(held.subnet, this.value, Math.round(this.o.ttlMs / 1000), held.modRevision, held.leaseId);
+        if (!written) return this.reacquire('the lease key changed or vanished before renewal', generation);
+        this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
+        this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, expiresAt: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.scheduleRenewal();
+        return;
+      } catch (err) {
+        this.o.log.debug({ err: errorMessage(err) }, 'renewal failed; retrying');
+      }
+      await this.pause(backoff.next());
+    }
+  }
+
+  private async reacquire(reason: string, generation: number): Promise<void> {
+    const lost = this.held;
+    if (!lost || generation !== this.generation || this.closed.signal.aborted) return;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.held = undefined;
+    const watch = this.ownWatch;
+    this.ownWatch = undefined;
+    this.o.log.warn({ subnet: formatCidr(lost.subnet), reason }, 'lease lost; re-acquiring, preferring the same subnet');
+    this.emit({ type: 'lost', lease: lost, reason });
+    await watch?.close();
+    let held: HeldLease;
+    try {
+      held = await this.acquire(lost.subnet);
+    } catch {
+      return;
+    }
+    if (!sameSubnet(held.subnet, lost.subnet)) this.o.log.warn({ from: formatCidr(lost.subnet), to: formatCidr(held.subnet) }, 'subnet changed on re-acquire');
+    this.emit({ type: 'acquired', lease: held, previous: lost });
+    this.scheduleRenewal();
+    this.watchOwnKey();
+  }
+
+  private watchOwnKey(): void {
+    const held = this.held;
+    if (!held) return;
+    const generation = this.generation;
+    const onState = (present: KvChange | undefined): void => {
+      if (generation !== this.generation) return;
+      if (!present) return this.run(() => this.reacquire('the lease key was deleted or its etcd lease expired', generation));
+      if (present.value !== this.value) this.o.log.warn({ key: held.key }, 'our lease key was overwritten by another writer; the next renewal will take it back or re-acquire');
+    };
+    const watch = new ResilientWatch(
+      this.o.client,
+      { key: held.key },
+      {
+        reset: (kvs) => onState(kvs[0]),
+        apply: (changes) => onState(changes[changes.length - 1].type === 'delete' ? undefined : changes[changes.length - 1]),
+      },
+      this.o.health,
+      this.o.log,
+    );
+    this.ownWatch = watch;
+    void watch.start();
+  }
+}

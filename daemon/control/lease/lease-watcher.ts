@@ -1,0 +1,155 @@
+// Peer leases: every other node's subnet lease, as an immutable snapshot that is replaced (never
+// mutated) on each change. Consumers (peers → RouteTable, gossip seeds) subscribe with
+// onChange(snapshot) and may keep the map they are given.
+//
+// Follows `<prefix>/subnets/` with ResilientWatch (list, watch from revision + 1, list again after
+// compaction or any stream failure and diff). Leases whose BackendType is not "vxlan" are left out
+// with one log line per lease (as Flannel: "ignoring non-vxlan subnet"), as are unreadable ones.
+// Our own subnet is left out; setOwnKey() updates it when the keeper re-acquires.
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from '../../observability/logger.js';
+import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { ResilientWatch, type KvChange, type ResilientWatchHooks } from '../etcd/resilient-watch.js';
+import { formatCidr, type Subnet4 } from './ipv4.js';
+import type { LeaseStore } from './lease-store.js';
+import { normalizeMac } from './vtep-mac.js';
+
+/** One peer's lease, as the data plane needs it. */
+export interface PeerLease {
+  /** etcd key name, e.g. `10.244.2.0-24`. */
+  readonly subnetKey: string;
+  readonly subnet: Subnet4;
+  readonly publicIp: string;
+  readonly vni: number;
+  /** Lower-case `aa:bb:cc:dd:ee:ff`. */
+  readonly vtepMac: string;
+  /** Present for weft nodes; undefined for Flannel nodes. */
+  readonly gossipPort: number | undefined;
+  readonly nodeName: string | undefined;
+}
+
+export type PeerSnapshot = ReadonlyMap<string, PeerLease>;
+
+export interface LeaseWatcherOptions {
+  readonly client: Etcd3;
+  readonly store: LeaseStore;
+  readonly health: EtcdHealth;
+  readonly log: Logger;
+  /** Our own lease key (full path), excluded from snapshots. */
+  readonly ownKey: string | undefined;
+  readonly hooks?: ResilientWatchHooks;
+}
+
+export class LeaseWatcher {
+  private all = new Map<string, KvChange>();
+  private snap: PeerSnapshot = new Map();
+  private ownKey: string | undefined;
+  private readonly listeners = new Set<(s: PeerSnapshot) => void>();
+  /** Keys (with mod revision) already reported as ignored, so each is logged once. */
+  private readonly reported = new Set<string>();
+  private readonly watch: ResilientWatch;
+
+  constructor(private readonly o: LeaseWatcherOptions) {
+    this.ownKey = o.ownKey;
+    this.watch = new ResilientWatch(
+      o.client,
+      { prefix: `${o.store.subnetsPrefix}/` },
+      {
+        reset: (kvs) => {
+          this.all = new Map(kvs.map((kv) => [kv.key, kv]));
+          this.publish();
+        },
+        apply: (changes) => {
+          for (const c of changes) {
+            if (c.type === 'delete') this.all.delete(c.key);
+            else this.all.set(c.key, c);
+          }
+          this.publish();
+        },
+      },
+      o.health,
+      o.log,
+      o.hooks,
+    );
+  }
+
+  /** Starts following etcd; resolves once the first snapshot has been published. */
+  start(): Promise<void> {
+    return this.watch.start();
+  }
+
+  /** The current snapshot (our own lease excluded). */
+  snapshot(): PeerSnapshot {
+    return this.snap;
+  }
+
+  /**
+   * Calls `fn` with each new snapshot, only when the set of peers or any of their fields
+   * changed. Returns an unsubscribe function.
+   */
+  onChange(fn: (s: PeerSnapshot) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  setOwnKey(key: string | undefined): void {
+    this.ownKey = key;
+    this.publish();
+  }
+
+  async close(): Promise<void> {
+    await this.watch.close();
+    this.listeners.clear();
+  }
+
+  private publish(): void {
+    const next = new Map<string, PeerLease>();
+    for (const kv of this.all.values()) {
+      if (kv.key === this.ownKey) continue;
+      const peer = this.toPeer(kv);
+      if (peer) next.set(peer.subnetKey, Object.freeze(peer));
+    }
+    if (sameSnapshot(this.snap, next)) return;
+    this.snap = next;
+    for (const l of this.listeners) l(next);
+  }
+
+  private toPeer(kv: KvChange): PeerLease | undefined {
+    const d = this.o.store.decode(kv.key, kv.value, kv.lease, kv.modRevision);
+    const ignore = (why: string): undefined => {
+      const id = `${kv.key}@${kv.modRevision}`;
+      if (!this.reported.has(id)) {
+        this.reported.add(id);
+        this.o.log.warn({ key: kv.key }, `ignoring lease: ${why}`);
+      }
+      return undefined;
+    };
+    if (typeof d === 'string') return ignore(d);
+    const a = d.attrs;
+    if (a.backendType !== 'vxlan') return ignore(`non-vxlan subnet ${formatCidr(d.subnet)} (BackendType ${JSON.stringify(a.backendType)})`);
+    const mac = a.vtepMac === undefined ? null : normalizeMac(a.vtepMac);
+    if (mac === null) return ignore(`subnet ${formatCidr(d.subnet)} has no valid BackendData.VtepMAC`);
+    return {
+      subnetKey: kv.key.slice(kv.key.lastIndexOf('/') + 1),
+      subnet: d.subnet,
+      publicIp: a.publicIp,
+      vni: a.vni ?? 1,
+      vtepMac: mac,
+      gossipPort: a.gossipPort,
+      nodeName: a.nodeName,
+    };
+  }
+}
+
+function samePeer(a: PeerLease, b: PeerLease): boolean {
+  return a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac && a.gossipPort === b.gossipPort && a.nodeName === b.nodeName;
+}
+
+function sameSnapshot(a: PeerSnapshot, b: PeerSnapshot): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (!w || !samePeer(v, w)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,39 @@
+// Reads `<prefix>/config` from etcd and waits until it exists and is valid. Flannel polls every
+// second; so does weft, logging once when the key is missing (with the command that creates it)
+// and once per distinct validation error, so an operator can fix either while weftd waits.
+import type { Etcd3 } from 'etcd3';
+import { errorMessage, isWeftError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { sleep } from '../etcd/backoff.js';
+import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { exampleConfigCommand, parseNetworkConfig, type NetworkConfig } from './network-config.js';
+
+export const CONFIG_POLL_MS = 1_000;
+
+/** Resolves with the first valid config; resolves undefined if `signal` aborts first. */
+export async function waitForNetworkConfig(client: Etcd3, prefix: string, health: EtcdHealth, log: Logger, signal: AbortSignal): Promise<NetworkConfig | undefined> {
+  const key = `${prefix}/config`;
+  let last = '';
+  const once = (message: string, level: 'warn' | 'error', fields: Record<string, unknown> = {}): void => {
+    if (message === last) return;
+    last = message;
+    log[level]({ key, ...fields }, message);
+  };
+  while (!signal.aborted) {
+    try {
+      const text = await health.run(() => client.get(key).string());
+      if (text === null) {
+        once(`network config not found at ${key}; create it with: ${exampleConfigCommand(key)}`, 'warn');
+      } else {
+        const cfg = parseNetworkConfig(text);
+        if (last !== '') log.info({ key }, 'network config found');
+        return cfg;
+      }
+    } catch (err) {
+      if (isWeftError(err, 'WEFT_ERR_NETWORK_CONFIG_INVALID')) once(`${err.message}; fix it with: etcdctl put ${key} '<json>' (weftd retries every ${CONFIG_POLL_MS / 1000} s)`, 'error', { code: err.code });
+      else log.debug({ err: errorMessage(err) }, 'reading the network config failed; retrying');
+    }
+    await sleep(CONFIG_POLL_MS, signal);
+  }
+  return undefined;
+}
