@@ -1,0 +1,44 @@
+// The time seam of the SWIM state machine: the real clock uses unref'd Node timers, tests inject a
+// fake one and advance it by hand.
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Runs `fn` once after `ms`. `name` identifies the timer in tests and traces. Never keeps the process alive. */
+  setTimer(name: string, ms: number, fn: () => void): TimerHandle;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimer(_name, ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** `ms` scaled by a random factor in [1 − fraction, 1 + fraction]. */
+export function jitter(ms: number, fraction: number, random: () => number): number {
+  return Math.max(1, Math.round(ms * (1 - fraction + 2 * fraction * random())));
+}
+
+/** Resolves with `p`'s value, or with `undefined` when `ms` pass first or `p` rejects. */
+export function within<T>(clock: Clock, name: string, ms: number, p: Promise<T>): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimer(name, ms, () => resolve(undefined));
+    p.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      () => {
+        timer.cancel();
+        resolve(undefined);
+      },
+    );
+  });
+}

@@ -1,0 +1,118 @@
+// Bodies of gossip envelopes ↔ the state machine's messages. Decoding validates every record, so
+// the state machine only ever sees well-formed members; anything else throws MalformedMessage.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ipaddr from 'ipaddr.js';
+import protobuf from 'protobufjs';
+import type { Ack__Output } from '../../../proto/generated/weft/gossip/v1/Ack.js';
+import type { GossipUpdates__Output } from '../../../proto/generated/weft/gossip/v1/GossipUpdates.js';
+import type { Member, Member__Output } from '../../../proto/generated/weft/gossip/v1/Member.js';
+import type { MemberState as WireState } from '../../../proto/generated/weft/gossip/v1/MemberState.js';
+import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.js';
+import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
+import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
+import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
+import { MAX_SENDER_LENGTH } from './auth.js';
+import type { MemberRecord, MemberState } from './types.js';
+
+/** Options shared with @grpc/proto-loader, so decoded objects match the generated `__Output` types. */
+export const PROTO_OPTIONS = { keepCase: false, longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true } as const;
+
+export class MalformedMessage extends Error {}
+
+/** proto/gossip.proto, found from this module in the source tree and in dist/. */
+export function gossipProtoPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'proto', 'gossip.proto');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('proto/gossip.proto not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+const root = protobuf.loadSync(gossipProtoPath());
+const types = {
+  Ping: root.lookupType('weft.gossip.v1.Ping'),
+  Ack: root.lookupType('weft.gossip.v1.Ack'),
+  PingReq: root.lookupType('weft.gossip.v1.PingReq'),
+  PushPull: root.lookupType('weft.gossip.v1.PushPull'),
+  GossipUpdates: root.lookupType('weft.gossip.v1.GossipUpdates'),
+};
+
+const TO_WIRE: Record<MemberState, WireState> = {
+  alive: 'MEMBER_STATE_ALIVE',
+  suspect: 'MEMBER_STATE_SUSPECT',
+  dead: 'MEMBER_STATE_DEAD',
+  left: 'MEMBER_STATE_LEFT',
+};
+const FROM_WIRE: Record<string, MemberState> = {
+  MEMBER_STATE_ALIVE: 'alive',
+  MEMBER_STATE_SUSPECT: 'suspect',
+  MEMBER_STATE_DEAD: 'dead',
+  MEMBER_STATE_LEFT: 'left',
+};
+const MAX_MEMBERS_PER_MESSAGE = 65_536;
+
+function encode(type: protobuf.Type, obj: object): Buffer {
+  const b = type.encode(type.fromObject(obj)).finish();
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function decode<T>(type: protobuf.Type, body: Buffer): T {
+  try {
+    return type.toObject(type.decode(body), PROTO_OPTIONS) as T;
+  } catch (err) {
+    throw new MalformedMessage(`undecodable ${type.name}: ${(err as Error).message}`);
+  }
+}
+
+function toWire(r: MemberRecord): Member {
+  return { name: r.name, publicIp: r.publicIp, gossipPort: r.gossipPort, subnet: r.subnet, vtepMac: r.vtepMac, vni: r.vni, incarnation: r.incarnation, state: TO_WIRE[r.state] };
+}
+
+function fromWire(m: Member__Output | null | undefined): MemberRecord {
+  if (!m) throw new MalformedMessage('missing member');
+  const state = FROM_WIRE[m.state];
+  if (!state) throw new MalformedMessage(`member ${m.name}: unknown state ${m.state}`);
+  if (!m.name || m.name.length > MAX_SENDER_LENGTH) throw new MalformedMessage('member without a valid name');
+  if (!ipaddr.isValid(m.publicIp)) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
+  if (m.gossipPort < 1 || m.gossipPort > 65_535) throw new MalformedMessage(`member ${m.name}: invalid gossip port ${m.gossipPort}`);
+  if (m.subnet.length > 64 || m.vtepMac.length > 64) throw new MalformedMessage(`member ${m.name}: oversized field`);
+  return { name: m.name, publicIp: m.publicIp, gossipPort: m.gossipPort, subnet: m.subnet, vtepMac: m.vtepMac, vni: m.vni, incarnation: m.incarnation, state };
+}
+
+function fromWireList(list: Member__Output[]): MemberRecord[] {
+  if (list.length > MAX_MEMBERS_PER_MESSAGE) throw new MalformedMessage(`too many members (${list.length})`);
+  return list.map(fromWire);
+}
+
+export const codec = {
+  encodePing: (m: PingMsg): Buffer => encode(types.Ping, { target: m.target, seq: m.seq, updates: m.updates.map(toWire) }),
+  decodePing(b: Buffer): PingMsg {
+    const o = decode<Ping__Output>(types.Ping, b);
+    return { target: o.target, seq: o.seq, updates: fromWireList(o.updates) };
+  },
+  encodeAck: (m: AckMsg): Buffer => encode(types.Ack, { seq: m.seq, ok: m.ok, updates: m.updates.map(toWire) }),
+  decodeAck(b: Buffer): AckMsg {
+    const o = decode<Ack__Output>(types.Ack, b);
+    return { seq: o.seq, ok: o.ok, updates: fromWireList(o.updates) };
+  },
+  encodePingReq: (m: PingReqMsg): Buffer => encode(types.PingReq, { target: toWire(m.target), seq: m.seq, updates: m.updates.map(toWire) }),
+  decodePingReq(b: Buffer): PingReqMsg {
+    const o = decode<PingReq__Output>(types.PingReq, b);
+    return { target: fromWire(o.target), seq: o.seq, updates: fromWireList(o.updates) };
+  },
+  encodePushPull: (m: PushPullMsg): Buffer => encode(types.PushPull, { join: m.join, members: m.members.map(toWire) }),
+  decodePushPull(b: Buffer): PushPullMsg {
+    const o = decode<PushPull__Output>(types.PushPull, b);
+    return { join: o.join, members: fromWireList(o.members) };
+  },
+  encodeGossip: (m: GossipMsg): Buffer => encode(types.GossipUpdates, { updates: m.updates.map(toWire) }),
+  decodeGossip(b: Buffer): GossipMsg {
+    const o = decode<GossipUpdates__Output>(types.GossipUpdates, b);
+    return { updates: fromWireList(o.updates) };
+  },
+};

@@ -1,0 +1,10 @@
+// Public surface of the gossip module (what daemon/main.ts and control/peers.ts use).
+export { startGossip, type GossipNode, type GossipNodeOptions, type GossipStatus, type MemberStatus } from './node.js';
+export { mergeRoutes, type LeasePeer, type GossipPeer, type RoutePeer, type MergeResult, type Refusal } from './merge.js';
+export { RefusalReporter } from './refusal-reporter.js';
+export { loadOrCreateClusterKey, readKeyFile, gossipKeyPath } from './cluster-key.js';
+export { parsePeers, seedsFromLeases, DEFAULT_GOSSIP_PORT } from './seeds.js';
+export { registerGossipMetrics } from './metrics.js';
+export { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim-config.js';
+export type { MemberChange } from './membership.js';
+export type { MemberInfo, MemberRecord, MemberState, MemberView } from './types.js';

@@ -1,0 +1,474 @@
+// SWIM membership (Das, Gupta, Motivala 2002, with HashiCorp memberlist's refinements), as a pure
+// state machine: time comes from an injected Clock, messages go through an injected Transport.
+//
+// Per member, for one incarnation:
+//
+//   ALIVE ──probe and k indirect probes fail──▶ SUSPECT ──suspicion timeout──▶ DEAD
+//     ▲                                            │                            │
+//     └────── the member refutes: ALIVE with a higher incarnation ◀────────────┘
+//   any ──graceful leave──▶ LEFT
+//
+// Rounds (each on its own named, jittered, unref'd timer):
+//   probe:        ping the next member of a shuffled round-robin; on no ack within probeTimeoutMs,
+//                 ask k others to ping it (PingReq); no ack by the end of the round → suspect.
+//   disseminate:  while updates are pending, send them to gossipFanout random members.
+//   push-pull:    exchange full state with one random member (anti-entropy).
+//   join:         push-pull with every seed; retried while no other member is alive.
+// Every ping, ack and gossip message piggybacks pending updates (BroadcastQueue).
+import type { Logger } from 'pino';
+import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
+import { jitter, within, type Clock, type TimerHandle } from './clock.js';
+import type { AckMsg, GossipHandler, GossipMsg, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
+import type { SwimConfig } from './swim-config.js';
+import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
+
+export interface MemberChange {
+  member: MemberView;
+  /** undefined when the member was not known before. */
+  previous: MemberState | undefined;
+}
+
+export interface MembershipCounters {
+  probes: number;
+  probeFailures: number;
+  indirectProbes: number;
+  suspicions: number;
+  deaths: number;
+  refutations: number;
+  joins: number;
+}
+
+export interface MembershipOptions {
+  self: MemberInfo;
+  /** Starting incarnation (a restarted member refutes its old records anyway). */
+  incarnation?: number;
+  config: Readonly<SwimConfig>;
+  clock: Clock;
+  transport: Transport;
+  logger: Logger;
+  random?: () => number;
+}
+
+interface Entry {
+  record: MemberRecord;
+  lastSeen: number;
+  stateSince: number;
+  suspicion: TimerHandle | undefined;
+}
+
+export class Membership implements GossipHandler {
+  private readonly self: MemberRecord;
+  private readonly entries = new Map<string, Entry>();
+  private readonly queue = new BroadcastQueue();
+  private readonly listeners = new Set<(c: MemberChange) => void>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly cfg: Readonly<SwimConfig>;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private seeds: string[] = [];
+  private probeOrder: string[] = [];
+  private probeIndex = 0;
+  private probing = false;
+  private seq = 0;
+  private running = false;
+  private left = false;
+  readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0 };
+
+  constructor(opts: MembershipOptions) {
+    this.self = { ...opts.self, incarnation: opts.incarnation ?? 0, state: 'alive' };
+    this.cfg = opts.config;
+    this.clock = opts.clock;
+    this.transport = opts.transport;
+    this.log = opts.logger;
+    this.random = opts.random ?? Math.random;
+  }
+
+  get name(): string {
+    return this.self.name;
+  }
+
+  /** Starts the rounds and joins through `seeds` ("host:port"). */
+  start(seeds: readonly string[] = []): void {
+    if (this.running || this.left) return;
+    this.running = true;
+    this.seeds = [...seeds];
+    this.queue.enqueue(this.self);
+    this.schedule('gossip-probe', this.random() * this.cfg.probeIntervalMs, () => this.probeRound());
+    this.schedule('gossip-disseminate', this.cfg.gossipIntervalMs, () => this.disseminateRound());
+    this.schedule('gossip-push-pull', jitter(this.cfg.pushPullIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
+    void this.join();
+  }
+
+  /** Replaces the seed list; new seeds are contacted at once. */
+  setSeeds(seeds: readonly string[]): void {
+    const known = new Set(this.seeds);
+    this.seeds = [...seeds];
+    const fresh = seeds.filter((s) => !known.has(s) && s !== memberAddress(this.self));
+    if (this.running && fresh.length > 0) void this.joinVia(fresh);
+  }
+
+  /** This member's own record. */
+  selfRecord(): MemberRecord {
+    return { ...this.self };
+  }
+
+  /** Every other member known, including dead and left ones (until forgotten). */
+  members(): MemberView[] {
+    return [...this.entries.values()].map((e) => ({ ...e.record, lastSeen: e.lastSeen, stateSince: e.stateSince }));
+  }
+
+  member(name: string): MemberView | undefined {
+    const e = this.entries.get(name);
+    return e && { ...e.record, lastSeen: e.lastSeen, stateSince: e.stateSince };
+  }
+
+  /** Calls `fn` after every change of a member's state, incarnation or info. Returns an unsubscribe. */
+  subscribe(fn: (c: MemberChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Pending update about `name` and how often it was sent (tests and diagnostics). */
+  pendingTransmits(name: string): number | undefined {
+    return this.queue.transmits(name);
+  }
+
+  /** Updates are sent at most this many times at the current size. */
+  retransmitLimit(): number {
+    return retransmitLimit(this.cfg.retransmitMult, this.liveCount() + 1);
+  }
+
+  /**
+   * Marks this member LEFT and tells every live member directly, waiting at most `timeoutMs`.
+   * Stops all rounds; idempotent.
+   */
+  async leave(timeoutMs = 500): Promise<void> {
+    if (this.left) return;
+    this.left = true;
+    this.stopTimers();
+    if (!this.running) return;
+    this.running = false;
+    this.self.state = 'left';
+    const targets = this.liveEntries();
+    const msg: GossipMsg = { updates: [{ ...this.self }] };
+    await Promise.all(targets.map((e) => within(this.clock, 'gossip-leave', timeoutMs, this.transport.gossip(memberAddress(e.record), msg, timeoutMs))));
+  }
+
+  /** Stops all rounds without telling anyone (tests: a crash). */
+  stop(): void {
+    this.running = false;
+    this.left = true;
+    this.stopTimers();
+  }
+
+  // ---- inbound ----
+
+  onPing(sender: string, msg: PingMsg): AckMsg | undefined {
+    if (msg.target !== this.self.name) return undefined;
+    this.heard(sender);
+    this.mergeAll(msg.updates);
+    return { seq: msg.seq, ok: true, updates: this.piggyback() };
+  }
+
+  async onPingReq(sender: string, msg: PingReqMsg): Promise<AckMsg> {
+    this.heard(sender);
+    this.mergeAll(msg.updates);
+    const t = msg.target;
+    const ack = await within(
+      this.clock,
+      'gossip-indirect-ping',
+      this.cfg.probeTimeoutMs,
+      this.transport.ping(memberAddress(t), { target: t.name, seq: msg.seq, updates: this.piggyback() }, this.cfg.probeTimeoutMs),
+    );
+    if (ack) {
+      this.heard(t.name);
+      this.mergeAll(ack.updates);
+    }
+    return { seq: msg.seq, ok: ack !== undefined, updates: this.piggyback() };
+  }
+
+  onPushPull(sender: string, msg: PushPullMsg): PushPullMsg {
+    this.heard(sender);
+    this.mergeAll(msg.members);
+    return { join: false, members: this.fullState() };
+  }
+
+  onGossip(sender: string, msg: GossipMsg): AckMsg {
+    this.heard(sender);
+    this.mergeAll(msg.updates);
+    return { seq: 0, ok: true, updates: this.piggyback() };
+  }
+
+  /** Applies updates from any source (piggyback, gossip, push-pull). */
+  mergeAll(records: readonly MemberRecord[]): void {
+    for (const r of records) this.apply(r);
+  }
+
+  // ---- rounds ----
+
+  private async join(): Promise<void> {
+    if (!this.running) return;
+    if (this.seeds.length > 0) await this.joinVia(this.seeds.filter((s) => s !== memberAddress(this.self)));
+    if (this.running && this.liveCount() === 0) {
+      this.schedule('gossip-join-retry', jitter(this.cfg.joinRetryMs, this.cfg.jitter, this.random), () => void this.join());
+    }
+  }
+
+  private async joinVia(addresses: readonly string[]): Promise<void> {
+    const msg = (): PushPullMsg => ({ join: true, members: this.fullState() });
+    const results = await Promise.all(
+      addresses.map((a) => within(this.clock, 'gossip-join', this.cfg.rpcTimeoutMs, this.transport.pushPull(a, msg(), this.cfg.rpcTimeoutMs))),
+    );
+    for (const r of results) {
+      if (!r || !this.running) continue;
+      this.counters.joins++;
+      this.mergeAll(r.members);
+    }
+  }
+
+  private probeRound(): void {
+    if (!this.running) return;
+    this.schedule('gossip-probe', jitter(this.cfg.probeIntervalMs, this.cfg.jitter, this.random), () => this.probeRound());
+    if (this.probing) return;
+    const target = this.nextProbeTarget();
+    if (!target) return;
+    this.probing = true;
+    void this.probe(target).finally(() => {
+      this.probing = false;
+    });
+  }
+
+  private async probe(target: MemberRecord): Promise<void> {
+    this.counters.probes++;
+    const seq = ++this.seq;
+    const started = this.clock.now();
+    const addr = memberAddress(target);
+    const t = this.cfg.probeTimeoutMs;
+    const ack = await within(this.clock, 'gossip-probe-timeout', t, this.transport.ping(addr, { target: target.name, seq, updates: this.piggyback() }, t));
+    if (!this.running) return;
+    if (ack) {
+      this.heard(target.name);
+      this.mergeAll(ack.updates);
+      return;
+    }
+    const helpers = this.pick(this.cfg.indirectChecks, (e) => e.record.name !== target.name);
+    const remaining = Math.max(t, this.cfg.probeIntervalMs - (this.clock.now() - started));
+    let ok = false;
+    if (helpers.length > 0) {
+      this.counters.indirectProbes++;
+      ok = await new Promise<boolean>((resolve) => {
+        let pending = helpers.length;
+        const timer = this.clock.setTimer('gossip-indirect-timeout', remaining, () => resolve(false));
+        for (const h of helpers) {
+          const msg: PingReqMsg = { target: { ...target }, seq, updates: this.piggyback() };
+          this.transport.pingReq(memberAddress(h.record), msg, remaining).then(
+            (a) => {
+              if (this.running) this.mergeAll(a.updates);
+              if (a.ok) {
+                timer.cancel();
+                resolve(true);
+              } else if (--pending === 0) {
+                timer.cancel();
+                resolve(false);
+              }
+            },
+            () => {
+              if (--pending === 0) {
+                timer.cancel();
+                resolve(false);
+              }
+            },
+          );
+        }
+      });
+    }
+    if (!this.running) return;
+    if (ok) {
+      this.heard(target.name);
+      return;
+    }
+    this.counters.probeFailures++;
+    const current = this.entries.get(target.name)?.record;
+    if (current && current.state === 'alive') this.apply({ ...current, state: 'suspect' });
+  }
+
+  private disseminateRound(): void {
+    if (!this.running) return;
+    this.schedule('gossip-disseminate', this.cfg.gossipIntervalMs, () => this.disseminateRound());
+    if (this.queue.size === 0) return;
+    for (const e of this.pick(this.cfg.gossipFanout, () => true)) {
+      const updates = this.piggyback();
+      if (updates.length === 0) break;
+      this.transport.gossip(memberAddress(e.record), { updates }, this.cfg.rpcTimeoutMs).then(
+        (a) => this.running && this.mergeAll(a.updates),
+        () => undefined,
+      );
+    }
+  }
+
+  private pushPullRound(): void {
+    if (!this.running) return;
+    this.schedule('gossip-push-pull', jitter(this.cfg.pushPullIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
+    this.forgetDead();
+    const [peer] = this.pick(1, () => true);
+    if (!peer) {
+      if (!this.timers.has('gossip-join-retry')) void this.join();
+      return;
+    }
+    this.transport.pushPull(memberAddress(peer.record), { join: false, members: this.fullState() }, this.cfg.rpcTimeoutMs).then(
+      (r) => this.running && this.mergeAll(r.members),
+      () => undefined,
+    );
+  }
+
+  // ---- state ----
+
+  private apply(u: MemberRecord): void {
+    if (u.name === this.self.name) return this.applyAboutSelf(u);
+    const now = this.clock.now();
+    const e = this.entries.get(u.name);
+    if (!e) {
+      const entry: Entry = { record: { ...u }, lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
+      this.entries.set(u.name, entry);
+      if (u.state === 'alive' || u.state === 'suspect') {
+        this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
+        this.queue.enqueue(u);
+      }
+      if (u.state === 'suspect') this.startSuspicion(entry);
+      this.changed(entry, undefined);
+      return;
+    }
+    if (!supersedes(u, e.record)) return;
+    const previous = e.record.state;
+    e.record = { ...u };
+    if (u.state !== previous) e.stateSince = now;
+    if (u.state === 'alive') e.lastSeen = now;
+    e.suspicion?.cancel();
+    e.suspicion = undefined;
+    if (u.state === 'suspect') this.startSuspicion(e);
+    if (u.state === 'dead' && previous !== 'dead') this.counters.deaths++;
+    if ((u.state === 'alive' || u.state === 'suspect') && !this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
+    this.queue.enqueue(u);
+    this.changed(e, previous);
+  }
+
+  private applyAboutSelf(u: MemberRecord): void {
+    if (this.left || !this.running) return;
+    const sameInfo = u.publicIp === this.self.publicIp && u.gossipPort === this.self.gossipPort && u.subnet === this.self.subnet && u.vtepMac === this.self.vtepMac && u.vni === this.self.vni;
+    const needsRefute = u.state === 'alive' ? u.incarnation > this.self.incarnation || (u.incarnation === this.self.incarnation && !sameInfo) : u.incarnation >= this.self.incarnation;
+    if (!needsRefute) return;
+    this.self.incarnation = u.incarnation + 1;
+    this.counters.refutations++;
+    this.log.info({ incarnation: this.self.incarnation, claimed: u.state }, 'gossip: refuting a stale record about this member');
+    this.queue.enqueue(this.self);
+  }
+
+  private startSuspicion(e: Entry): void {
+    this.counters.suspicions++;
+    const n = this.liveCount() + 1;
+    const timeout = Math.max(this.cfg.suspicionTimeoutMs, this.cfg.suspicionMult * Math.log10(Math.max(n, 1)) * this.cfg.probeIntervalMs);
+    const incarnation = e.record.incarnation;
+    e.suspicion = this.clock.setTimer(`gossip-suspicion:${e.record.name}`, timeout, () => {
+      e.suspicion = undefined;
+      if (!this.running || e.record.state !== 'suspect' || e.record.incarnation !== incarnation) return;
+      this.apply({ ...e.record, state: 'dead' });
+    });
+  }
+
+  private heard(name: string): void {
+    const e = this.entries.get(name);
+    if (e && (e.record.state === 'alive' || e.record.state === 'suspect')) e.lastSeen = this.clock.now();
+  }
+
+  private changed(e: Entry, previous: MemberState | undefined): void {
+    const r = e.record;
+    this.log.info(
+      { member: r.name, publicIp: r.publicIp, subnet: r.subnet, from: previous ?? 'unknown', to: r.state, incarnation: r.incarnation },
+      `gossip: member ${r.name} ${previous ?? 'unknown'} → ${r.state}`,
+    );
+    const change: MemberChange = { member: { ...r, lastSeen: e.lastSeen, stateSince: e.stateSince }, previous };
+    for (const fn of this.listeners) {
+      try {
+        fn(change);
+      } catch (err) {
+        this.log.error({ err }, 'gossip: membership listener threw');
+      }
+    }
+  }
+
+  private piggyback(): MemberRecord[] {
+    return this.queue.take(this.cfg.maxPiggyback, this.retransmitLimit());
+  }
+
+  private fullState(): MemberRecord[] {
+    return [{ ...this.self }, ...[...this.entries.values()].map((e) => ({ ...e.record }))];
+  }
+
+  private liveEntries(): Entry[] {
+    return [...this.entries.values()].filter((e) => e.record.state === 'alive' || e.record.state === 'suspect');
+  }
+
+  private liveCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.record.state === 'alive' || e.record.state === 'suspect') n++;
+    return n;
+  }
+
+  /** Up to `n` distinct random live members satisfying `filter`. */
+  private pick(n: number, filter: (e: Entry) => boolean): Entry[] {
+    const pool = this.liveEntries().filter(filter);
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, n);
+  }
+
+  private nextProbeTarget(): MemberRecord | undefined {
+    for (let tries = 0; tries <= this.probeOrder.length; tries++) {
+      if (this.probeIndex >= this.probeOrder.length) {
+        this.probeOrder = this.liveEntries().map((e) => e.record.name);
+        for (let i = this.probeOrder.length - 1; i > 0; i--) {
+          const j = Math.floor(this.random() * (i + 1));
+          [this.probeOrder[i], this.probeOrder[j]] = [this.probeOrder[j], this.probeOrder[i]];
+        }
+        this.probeIndex = 0;
+        if (this.probeOrder.length === 0) return undefined;
+      }
+      const e = this.entries.get(this.probeOrder[this.probeIndex++]);
+      if (e && (e.record.state === 'alive' || e.record.state === 'suspect')) return e.record;
+    }
+    return undefined;
+  }
+
+  private forgetDead(): void {
+    const now = this.clock.now();
+    const gone = [...this.entries.values()].filter((e) => e.record.state === 'dead' || e.record.state === 'left').sort((a, b) => a.stateSince - b.stateSince);
+    const excess = gone.length - this.cfg.maxDeadMembers;
+    gone.forEach((e, i) => {
+      if (i < excess || now - e.stateSince > this.cfg.deadRetentionMs) this.entries.delete(e.record.name);
+    });
+  }
+
+  private schedule(name: string, ms: number, fn: () => void): void {
+    this.timers.get(name)?.cancel();
+    this.timers.set(
+      name,
+      this.clock.setTimer(name, ms, () => {
+        this.timers.delete(name);
+        fn();
+      }),
+    );
+  }
+
+  private stopTimers(): void {
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+    for (const e of this.entries.values()) {
+      e.suspicion?.cancel();
+      e.suspicion = undefined;
+    }
+  }
+}

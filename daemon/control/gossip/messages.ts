@@ -1,0 +1,51 @@
+// Decoded gossip messages and the transport seam between the SWIM state machine and the network.
+// The gRPC transport implements it for real; unit tests route calls between in-memory members.
+import type { MemberRecord } from './types.js';
+
+export interface PingMsg {
+  target: string;
+  seq: number;
+  updates: MemberRecord[];
+}
+
+export interface AckMsg {
+  seq: number;
+  ok: boolean;
+  updates: MemberRecord[];
+}
+
+export interface PingReqMsg {
+  target: MemberRecord;
+  seq: number;
+  updates: MemberRecord[];
+}
+
+export interface PushPullMsg {
+  join: boolean;
+  members: MemberRecord[];
+}
+
+export interface GossipMsg {
+  updates: MemberRecord[];
+}
+
+export type MessageKind = 'Ping' | 'PingReq' | 'PushPull' | 'Gossip';
+
+/**
+ * Outbound calls to the member at `address` ("host:port"). Each promise settles within about
+ * `timeoutMs` (rejecting on timeout, refusal or an unauthenticated reply).
+ */
+export interface Transport {
+  ping(address: string, msg: PingMsg, timeoutMs: number): Promise<AckMsg>;
+  pingReq(address: string, msg: PingReqMsg, timeoutMs: number): Promise<AckMsg>;
+  pushPull(address: string, msg: PushPullMsg, timeoutMs: number): Promise<PushPullMsg>;
+  gossip(address: string, msg: GossipMsg, timeoutMs: number): Promise<AckMsg>;
+}
+
+/** Inbound calls, answered by the state machine. `sender` is the authenticated envelope's sender. */
+export interface GossipHandler {
+  onPing(sender: string, msg: PingMsg): AckMsg | undefined;
+  onPingReq(sender: string, msg: PingReqMsg): Promise<AckMsg>;
+  onPushPull(sender: string, msg: PushPullMsg): PushPullMsg;
+  onGossip(sender: string, msg: GossipMsg): AckMsg;
+}

@@ -1,0 +1,51 @@
+// Seed addresses ("host:port") from --peers and from the lease registry.
+import ipaddr from 'ipaddr.js';
+import { WeftError } from '../../errors.js';
+import { memberAddress } from './types.js';
+
+export const DEFAULT_GOSSIP_PORT = 8473;
+
+/**
+ * Parses a --peers value: comma-separated "host:port", "host" (default port), "[v6]:port".
+ * Hosts may be IPs or names. Throws WEFT_ERR_CONFIG naming the bad entry.
+ */
+export function parsePeers(value: string | readonly string[], defaultPort = DEFAULT_GOSSIP_PORT): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : value).map((s) => s.trim()).filter(Boolean);
+  return [...new Set(items.map((item) => parsePeer(item, defaultPort)))];
+}
+
+function parsePeer(item: string, defaultPort: number): string {
+  const bad = (why: string): never => {
+    throw new WeftError('WEFT_ERR_CONFIG', `--peers: "${item}" ${why}; expected host:port, e.g. 198.18.0.2:${DEFAULT_GOSSIP_PORT}`);
+  };
+  let host: string;
+  let port = String(defaultPort);
+  const v6 = item.match(/^\[([^\]]+)\](?::(\d+))?$/);
+  if (v6) {
+    host = v6[1];
+    port = v6[2] ?? port;
+    if (!ipaddr.IPv6.isValid(host)) bad('is not a valid IPv6 address');
+  } else if (ipaddr.IPv6.isValid(item) && item.includes('::')) {
+    host = item;
+  } else {
+    const m = item.match(/^([^:]+)(?::(\d+))?$/);
+    if (!m) return bad('is not host:port');
+    host = m[1];
+    port = m[2] ?? port;
+    if (!/^[A-Za-z0-9.-]+$/.test(host)) bad('has an invalid host');
+  }
+  const p = Number(port);
+  if (!Number.isInteger(p) || p < 1 || p > 65_535) bad('has an invalid port');
+  return memberAddress({ publicIp: host, gossipPort: p });
+}
+
+/** Gossip endpoints of leased peers that advertise one (weft nodes); Flannel nodes have none. */
+export function seedsFromLeases(leases: readonly { publicIp: string; gossipPort?: number | undefined }[], selfAddress?: string): string[] {
+  const out = new Set<string>();
+  for (const l of leases) {
+    if (!l.gossipPort || !ipaddr.isValid(l.publicIp)) continue;
+    const a = memberAddress({ publicIp: l.publicIp, gossipPort: l.gossipPort });
+    if (a !== selfAddress) out.add(a);
+  }
+  return [...out];
+}

@@ -1,0 +1,25 @@
+// Gossip traffic counters: messages and envelope bytes by kind and direction, rejections by reason.
+import { REJECT_REASONS, type RejectReason } from './auth.js';
+import type { MessageKind } from './messages.js';
+
+export const MESSAGE_KINDS: readonly MessageKind[] = ['Ping', 'PingReq', 'PushPull', 'Gossip'];
+
+export interface GossipStats {
+  /** Requests sent / received, by kind (responses are counted with their request). */
+  sent: Record<MessageKind, number>;
+  received: Record<MessageKind, number>;
+  /** Envelopes (requests and responses) dropped, by reason. */
+  rejected: Record<RejectReason, number>;
+  /** Serialized envelope bytes sent and received (requests and responses; HTTP/2 framing excluded). */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Outbound calls that failed (timeout, refused, or a rejected reply). */
+  callFailures: number;
+}
+
+const perKind = (): Record<MessageKind, number> => ({ Ping: 0, PingReq: 0, PushPull: 0, Gossip: 0 });
+
+export function newGossipStats(): GossipStats {
+  const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  return { sent: perKind(), received: perKind(), rejected, bytesSent: 0, bytesReceived: 0, callFailures: 0 };
+}

@@ -1,0 +1,68 @@
+// SWIM timing and fan-out. Defaults are tuned for a LAN/loopback cluster: a new member is known by
+// all within about 1 s, a killed one is declared dead by all within about 3 s (probe, indirect
+// probes, then suspicion), and gossip stays well under a few KB/s per member.
+import { WeftError } from '../../errors.js';
+
+export interface SwimConfig {
+  /** Time between two probes of one member (jittered). */
+  probeIntervalMs: number;
+  /** How long a direct ping may take before indirect probes start. */
+  probeTimeoutMs: number;
+  /** Members asked to probe a target that did not answer (SWIM's k). */
+  indirectChecks: number;
+  /** Floor of the suspicion timeout; it grows as suspicionMult × log10(n) × probeIntervalMs. */
+  suspicionTimeoutMs: number;
+  suspicionMult: number;
+  /** Time between two dissemination rounds while updates are pending. */
+  gossipIntervalMs: number;
+  /** Members each dissemination round sends to. */
+  gossipFanout: number;
+  /** An update is retransmitted at most retransmitMult × ⌈log10(n + 1)⌉ times (SWIM's λ log n). */
+  retransmitMult: number;
+  /** Updates piggybacked on one message. */
+  maxPiggyback: number;
+  /** Time between two anti-entropy full-state exchanges with a random member (jittered). */
+  pushPullIntervalMs: number;
+  /** While no other member is alive, seeds are retried this often (jittered). */
+  joinRetryMs: number;
+  /** Deadline of one push-pull or gossip RPC. */
+  rpcTimeoutMs: number;
+  /** Dead and left members are forgotten after this long (and the oldest beyond maxDeadMembers). */
+  deadRetentionMs: number;
+  maxDeadMembers: number;
+  /** Fraction of jitter applied to periodic timers. */
+  jitter: number;
+}
+
+export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
+  probeIntervalMs: 300,
+  probeTimeoutMs: 150,
+  indirectChecks: 3,
+  suspicionTimeoutMs: 1_500,
+  suspicionMult: 4,
+  gossipIntervalMs: 100,
+  gossipFanout: 3,
+  retransmitMult: 4,
+  maxPiggyback: 16,
+  pushPullIntervalMs: 5_000,
+  joinRetryMs: 1_000,
+  rpcTimeoutMs: 1_000,
+  deadRetentionMs: 24 * 3600_000,
+  maxDeadMembers: 1_024,
+  jitter: 0.1,
+});
+
+/** Defaults overridden by `overrides`, every field checked. */
+export function swimConfig(overrides: Partial<SwimConfig> = {}): Readonly<SwimConfig> {
+  const c: SwimConfig = { ...DEFAULT_SWIM_CONFIG, ...overrides };
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new WeftError('WEFT_ERR_CONFIG', `gossip: ${k} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (c.probeTimeoutMs >= c.probeIntervalMs) {
+    throw new WeftError('WEFT_ERR_CONFIG', `gossip: probeTimeoutMs (${c.probeTimeoutMs}) must be below probeIntervalMs (${c.probeIntervalMs})`);
+  }
+  if (c.jitter >= 1) throw new WeftError('WEFT_ERR_CONFIG', `gossip: jitter must be below 1, got ${c.jitter}`);
+  return Object.freeze(c);
+}
