@@ -1,0 +1,70 @@
+// Wire and layout constants of the data plane. Specification constants come from VXLAN (RFC 7348),
+// Ethernet, IPv4/IPv6 and Flannel's vxlan backend; implementation constants describe weft's own
+// buffers and must match daemon/dataplane/native/weft_native.h.
+
+// ---- Specification ----
+export const VXLAN_HEADER_SIZE = 8;
+export const VXLAN_FLAGS_OFFSET = 0;
+export const VXLAN_VNI_OFFSET = 4;
+/** Flags byte: only the I bit (VNI valid) is set. */
+export const VXLAN_FLAG_VNI = 0x08;
+export const VXLAN_MAX_VNI = 0xffffff;
+export const ETH_ADDR_SIZE = 6;
+export const INNER_ETH_SIZE = 14;
+export const ETH_DST_OFFSET = 0;
+export const ETH_SRC_OFFSET = 6;
+export const ETH_TYPE_OFFSET = 12;
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETHERTYPE_IPV6 = 0x86dd;
+/** VXLAN header + inner Ethernet: what weft writes in front of each inner packet. */
+export const ENCAP_SIZE = VXLAN_HEADER_SIZE + INNER_ETH_SIZE;
+/** Outer IPv4 (20) + UDP (8) + ENCAP_SIZE: underlay MTU − OVERHEAD = TUN MTU = FLANNEL_MTU. */
+export const OVERHEAD = 20 + 8 + ENCAP_SIZE;
+export const DEFAULT_VXLAN_PORT = 8472;
+export const DEFAULT_VNI = 1;
+
+export const IPV4_MIN_HEADER_SIZE = 20;
+export const IPV6_HEADER_SIZE = 40;
+export const IP_PROTO_ICMP = 1;
+export const IP_PROTO_TCP = 6;
+export const IP_PROTO_UDP = 17;
+export const IP_PROTO_ICMPV6 = 58;
+export const TCP_CHECKSUM_OFFSET = 16;
+export const UDP_CHECKSUM_OFFSET = 6;
+export const TCP_MIN_HEADER_SIZE = 20;
+export const UDP_HEADER_SIZE = 8;
+export const ICMP_HEADER_SIZE = 8;
+export const ICMP_DEST_UNREACHABLE = 3;
+export const ICMP_NET_UNREACHABLE = 0;
+
+// ---- Implementation ----
+/** Bytes reserved before each packet read from the TUN; the encap header is written at its end. */
+export const HEADROOM = 64;
+/** Where a received datagram lands in its slot; keeps the inner IP header 8-byte aligned. */
+export const UDP_RX_OFFSET = HEADROOM - ENCAP_SIZE;
+export const DEFAULT_BATCH = 64;
+export const MAX_BATCH = 1024;
+/** Socket buffers sized for bursts (ANCHORS.md: 4 MiB removed most loss). */
+export const DEFAULT_SOCKET_BUFFER = 4 << 20;
+
+/** int32 fields per batch entry in the native meta arrays (tunIn, udpIn, udpOut, tunOut). */
+export const META_STRIDE = 8;
+export const IN_OFFSET = 0;
+export const IN_LENGTH = 1;
+export const IN_ADDR = 2;
+export const IN_PORT = 3;
+export const IN_FLAGS = 4;
+export const IN_FLAG_TRUNCATED = 1;
+export const UDP_OUT_OFFSET = 0;
+export const UDP_OUT_LENGTH = 1;
+export const UDP_OUT_ADDR = 2;
+export const UDP_OUT_PORT = 3;
+export const TUN_OUT_OFFSET = 0;
+export const TUN_OUT_LENGTH = 1;
+export const CTL_UDP_OUT = 0;
+export const CTL_TUN_OUT = 1;
+export const CTL_SIZE = 4;
+
+/** openTun flags, reserved for offloads (issue 7). */
+export const TUN_FLAG_VNET_HDR = 1;
+export const TUN_FLAG_MULTI_QUEUE = 2;

@@ -1,0 +1,78 @@
+// Drop reasons and the counters the hot path bumps. A drop is `drops[reason]++`: no exception, no
+// log line, no allocation. Names are stable: they become metric labels and stats() keys.
+
+export const Drop = {
+  // TUN -> UDP (outbound)
+  /** Destination inside no leased subnet; answered with ICMP net unreachable. */
+  NO_ROUTE: 0,
+  /** Destination outside the overlay Network, or in our own subnet (would loop). */
+  NOT_OVERLAY: 1,
+  /** IPv6 on the TUN: the overlay is IPv4 only for now. */
+  IPV6_UNSUPPORTED: 2,
+  /** Shorter than an IP header, bad version or lengths. */
+  MALFORMED_OUTBOUND: 3,
+  // UDP -> TUN (inbound)
+  /** Datagram shorter than VXLAN + Ethernet + IP header, or cut by the receive buffer. */
+  TRUNCATED: 4,
+  /** VXLAN flags byte other than 0x08. */
+  BAD_FLAGS: 5,
+  /** Reserved VXLAN bits set. */
+  BAD_RESERVED: 6,
+  WRONG_VNI: 7,
+  /** Outer source address belongs to no peer. */
+  UNKNOWN_SENDER: 8,
+  /** Inner Ethernet destination is not our VtepMAC. */
+  WRONG_DST_MAC: 9,
+  /** Inner ethertype neither IPv4 nor IPv6 (ARP and friends never cross a Flannel VXLAN). */
+  NON_IP: 10,
+  /** Inner IPv6 (dropped until the overlay carries IPv6). */
+  INNER_IPV6: 11,
+  /** Inner IP header inconsistent: version, header length, total length. */
+  MALFORMED_INNER: 12,
+  /** Inner source outside the subnet leased to the outer sender. */
+  SPOOFED_SOURCE: 13,
+  /** Inner destination outside this node's subnet. */
+  NOT_FOR_US: 14,
+  /** Inner TCP/UDP checksum wrong and not a partial (pseudo-header only) one. */
+  BAD_L4_CHECKSUM: 15,
+} as const;
+
+export type DropReason = (typeof Drop)[keyof typeof Drop];
+
+export const DROP_NAMES: readonly string[] = [
+  'noRoute',
+  'notOverlay',
+  'ipv6Unsupported',
+  'malformedOutbound',
+  'truncated',
+  'badFlags',
+  'badReserved',
+  'wrongVni',
+  'unknownSender',
+  'wrongDstMac',
+  'nonIp',
+  'innerIpv6',
+  'malformedInner',
+  'spoofedSource',
+  'notForUs',
+  'badL4Checksum',
+];
+
+export const DROP_COUNT = DROP_NAMES.length;
+
+/** Counters kept by TypeScript per data plane (native ones are in native.ts). */
+export const Count = {
+  TX_PACKETS: 0,
+  TX_BYTES: 1,
+  RX_PACKETS: 2,
+  RX_BYTES: 3,
+  ICMP_SENT: 4,
+  /** Inner L4 checksums finished for a kernel VXLAN sender (CHECKSUM_PARTIAL over veth). */
+  CHECKSUMS_FINISHED: 5,
+} as const;
+
+export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished'];
+
+/** Per-peer counter fields, PEER_FIELDS per peer in RouteTable.peerCounters. */
+export const PeerCount = { TX_PACKETS: 0, TX_BYTES: 1, RX_PACKETS: 2, RX_BYTES: 3 } as const;
+export const PEER_FIELDS = 4;

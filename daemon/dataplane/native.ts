@@ -1,0 +1,122 @@
+// Typed loader for the N-API addon (daemon/dataplane/native/weft_native.c, built by node-gyp into
+// build/Release/weft_native.node). Loaded lazily, once per JS environment (main thread or worker).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WeftError } from '../errors.js';
+import { CTL_SIZE, META_STRIDE } from './constants.js';
+
+/** Native counters (Float64Array nstats), indices as in weft_native.h. */
+export const NativeStat = {
+  TUN_READ_PACKETS: 0,
+  TUN_READ_BYTES: 1,
+  TUN_READ_BATCHES: 2,
+  TUN_READ_ERRORS: 3,
+  UDP_RECV_PACKETS: 4,
+  UDP_RECV_BYTES: 5,
+  UDP_RECV_BATCHES: 6,
+  UDP_RECV_ERRORS: 7,
+  UDP_SEND_PACKETS: 8,
+  UDP_SEND_BYTES: 9,
+  UDP_SEND_CALLS: 10,
+  UDP_SEND_ERRORS: 11,
+  UDP_SEND_DROPPED: 12,
+  TUN_WRITE_PACKETS: 13,
+  TUN_WRITE_BYTES: 14,
+  TUN_WRITE_ERRORS: 15,
+  CALLBACK_ERRORS: 16,
+} as const;
+
+export const NATIVE_STAT_NAMES: readonly string[] = [
+  'tunReadPackets',
+  'tunReadBytes',
+  'tunReadBatches',
+  'tunReadErrors',
+  'udpRecvPackets',
+  'udpRecvBytes',
+  'udpRecvBatches',
+  'udpRecvErrors',
+  'udpSendPackets',
+  'udpSendBytes',
+  'udpSendCalls',
+  'udpSendErrors',
+  'udpSendDropped',
+  'tunWritePackets',
+  'tunWriteBytes',
+  'tunWriteErrors',
+  'callbackErrors',
+];
+
+export interface EngineOptions {
+  /** Both fds become the engine's: closed by closeEngine (or when the environment exits). */
+  readonly tunFd: number;
+  readonly udpFd: number;
+  readonly arena: ArrayBuffer;
+  readonly tunIn: Int32Array;
+  readonly udpIn: Int32Array;
+  readonly udpOut: Int32Array;
+  readonly tunOut: Int32Array;
+  readonly ctl: Int32Array;
+  readonly nstats: Float64Array;
+  readonly tunRxBase: number;
+  readonly udpRxBase: number;
+  readonly slotSize: number;
+  readonly headroom: number;
+  readonly udpRxOffset: number;
+  readonly batch: number;
+  readonly onTun: (count: number) => void;
+  readonly onUdp: (count: number) => void;
+}
+
+/** Opaque handle of a running engine. */
+export interface Engine {
+  readonly __brand: 'weft-engine';
+}
+
+export interface NativeAddon {
+  /** Opens /dev/net/tun as `name` (IFF_TUN | IFF_NO_PI | flags), non-blocking. Throws with errno text. */
+  openTun(name: string, flags: number): { fd: number; name: string };
+  /** Sets MTU, IPv4 address/prefixLen and IFF_UP on the link. */
+  configureLink(name: string, mtu: number, addr: number, prefixLen: number): void;
+  /** Adds dst/prefixLen dev name; returns false when the route already existed. */
+  addRoute(name: string, dst: number, prefixLen: number): boolean;
+  /** Non-blocking UDP socket bound to addr:port; buffer sizes in bytes, 0 = kernel default. */
+  openUdp(addr: number, port: number, sndbuf: number, rcvbuf: number): number;
+  closeFd(fd: number): void;
+  createEngine(opts: EngineOptions): Engine;
+  /** Idempotent. */
+  closeEngine(engine: Engine): void;
+  readonly META_STRIDE: number;
+  readonly CTL_SIZE: number;
+  readonly NS_SIZE: number;
+}
+
+const ADDON = 'weft_native.node';
+let addon: NativeAddon | undefined;
+
+/** Where the addon is searched: $WEFT_NATIVE_ADDON, then build/Release above this file. */
+function candidates(): string[] {
+  const out: string[] = [];
+  if (process.env.WEFT_NATIVE_ADDON) out.push(process.env.WEFT_NATIVE_ADDON);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    out.push(join(dir, 'build', 'Release', ADDON));
+    dir = dirname(dir);
+  }
+  return out;
+}
+
+export function loadNative(): NativeAddon {
+  if (addon) return addon;
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) {
+    throw new WeftError('WEFT_ERR_NATIVE', `native addon ${ADDON} not found (looked in ${candidates().join(', ')}): run \`npm run build:native\``);
+  }
+  const loaded = createRequire(import.meta.url)(path) as NativeAddon;
+  if (loaded.META_STRIDE !== META_STRIDE || loaded.CTL_SIZE !== CTL_SIZE || loaded.NS_SIZE !== NATIVE_STAT_NAMES.length) {
+    throw new WeftError('WEFT_ERR_NATIVE', `native addon ${path} has a different batch layout than this build: run \`npm run build\``);
+  }
+  addon = loaded;
+  return addon;
+}
