@@ -14,7 +14,8 @@ export type WeftErrorCode =
   | 'WEFT_ERR_UNDERLAY'
   | 'WEFT_ERR_NATIVE'
   | 'WEFT_ERR_GOSSIP'
-  | 'WEFT_ERR_IPTABLES';
+  | 'WEFT_ERR_IPTABLES'
+  | 'WEFT_ERR_STATUS_UNAVAILABLE';
 
 export class WeftError extends Error {
   readonly code: WeftErrorCode;
