@@ -74,6 +74,8 @@ export interface WeftMetrics {
   setSources(sources: MetricsSources): void;
   /** Reads every source, then returns the exposition text: call this, not registry.metrics(). */
   render(): Promise<string>;
+  /** render() with its content type: the shape HealthServer.setMetrics() takes. */
+  scrape(): Promise<{ contentType: string; body: string }>;
 }
 
 export interface MetricsOptions {
@@ -171,6 +173,9 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
       );
       snap = next;
       return registry.metrics();
+    },
+    async scrape() {
+      return { contentType: registry.contentType, body: await this.render() };
     },
   };
 }

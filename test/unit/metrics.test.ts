@@ -81,6 +81,9 @@ describe('metrics', () => {
     expect(samples(text, 'weft_gossip_rejected_total')).toEqual(['weft_gossip_rejected_total{reason="badSignature"} 4']);
     expect(samples(text, 'weft_etcd_up')).toEqual(['weft_etcd_up 1']);
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const scraped = await m.scrape();
+    expect(scraped.contentType).toBe(m.contentType);
+    expect(samples(scraped.body, 'weft_routes')).toEqual(['weft_routes 3']);
   });
 
   it('reads sources at each scrape only: new totals appear, departed peers vanish', async () => {
