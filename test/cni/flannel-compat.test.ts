@@ -1,0 +1,50 @@
+// Flannel's expectations hold: a subnet.env exactly as flanneld writes it (here dual-stack, with
+// FLANNEL_IPMASQ=false) drives weft-cni through the shipped deploy/10-weft.conflist, as a runtime
+// would call its first plugin: cniVersion and name from the list, the plugin's own keys.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { requireRoot } from '../helpers/root.js';
+import { CniSandbox, ROOT, cniOk } from './cni-runner.js';
+
+let node: Netns;
+let box: CniSandbox;
+
+beforeAll(async () => {
+  requireRoot();
+  node = await createNetns('node');
+  box = new CniSandbox();
+});
+
+afterAll(async () => {
+  await node?.destroy();
+  box?.remove();
+});
+
+describe('weft-cni with a flanneld subnet.env and the shipped conflist', () => {
+  it('wires a pod: subnet, MTU, default and cluster routes via the gateway, masquerade when flanneld does not', async () => {
+    writeFileSync(
+      box.subnetFile,
+      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.12.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:c::1/64\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=false\n',
+    );
+    const list = JSON.parse(readFileSync(join(ROOT, 'deploy/10-weft.conflist'), 'utf8'));
+    expect(list.plugins.map((p: { type: string }) => p.type)).toEqual(['weft', 'portmap']);
+    const conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0], subnetFile: box.subnetFile, dataDir: box.dataDir, readyzURL: '' };
+
+    const pod = await createNetns('pod');
+    const res = await cniOk({ command: 'ADD', conf, containerId: 'flannel-compat', pod, node });
+    expect(res.ips[0].address).toMatch(/^10\.244\.12\.\d+\/24$/);
+    expect(JSON.parse(await pod.ip('-j', 'link', 'show', 'dev', 'eth0'))[0].mtu).toBe(1400);
+    const routes = await pod.ip('route', 'show');
+    expect(routes).toContain('default via 10.244.12.1 dev eth0');
+    expect(routes).toContain('10.244.0.0/16 via 10.244.12.1 dev eth0');
+    const nat = await node.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']);
+    expect(nat).toMatch(/-s 10\.244\.12\.\d+\/32 .*-j CNI-/);
+
+    await cniOk({ command: 'CHECK', conf: { ...conf, prevResult: res }, containerId: 'flannel-compat', pod, node });
+    await cniOk({ command: 'DEL', conf: { ...conf, prevResult: res }, containerId: 'flannel-compat', pod, node });
+    expect(await node.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING'])).not.toMatch(/-j CNI-/);
+    await pod.destroy();
+  });
+});
