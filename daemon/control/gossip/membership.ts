@@ -11,7 +11,8 @@
 // Rounds (each on its own named, jittered, unref'd timer):
 //   probe:        ping the next member of a shuffled round-robin; on no ack within probeTimeoutMs,
 //                 ask k others to ping it (PingReq); no ack by the end of the round → suspect.
-//   disseminate:  while updates are pending, send them to gossipFanout random members.
+//   disseminate:  while updates are pending, send them to gossipFanout random members (members
+//                 dead for less than gossipToTheDeadMs included, so a wrongly declared one can refute).
 //   push-pull:    exchange full state with one random member (anti-entropy).
 //   join:         push-pull with every seed; retried while no other member is alive.
 // Every ping, ack and gossip message piggybacks pending updates (BroadcastQueue).
@@ -211,7 +212,7 @@ export class Membership implements GossipHandler {
   private async join(): Promise<void> {
     if (!this.running) return;
     if (this.seeds.length > 0) await this.joinVia(this.seeds.filter((s) => s !== memberAddress(this.self)));
-    if (this.running && this.liveCount() === 0) {
+    if (this.running && this.seeds.length > 0 && this.liveCount() === 0) {
       this.schedule('gossip-join-retry', jitter(this.cfg.joinRetryMs, this.cfg.jitter, this.random), () => void this.join());
     }
   }
@@ -298,7 +299,7 @@ export class Membership implements GossipHandler {
     if (!this.running) return;
     this.schedule('gossip-disseminate', this.cfg.gossipIntervalMs, () => this.disseminateRound());
     if (this.queue.size === 0) return;
-    for (const e of this.pick(this.cfg.gossipFanout, () => true)) {
+    for (const e of this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs)) {
       const updates = this.piggyback();
       if (updates.length === 0) break;
       this.transport.gossip(memberAddress(e.record), { updates }, this.cfg.rpcTimeoutMs).then(
@@ -416,9 +417,12 @@ export class Membership implements GossipHandler {
     return n;
   }
 
-  /** Up to `n` distinct random live members satisfying `filter`. */
-  private pick(n: number, filter: (e: Entry) => boolean): Entry[] {
-    const pool = this.liveEntries().filter(filter);
+  /** Up to `n` distinct random live members satisfying `filter` (and members dead for less than `deadForMs`). */
+  private pick(n: number, filter: (e: Entry) => boolean, deadForMs = 0): Entry[] {
+    const now = this.clock.now();
+    const pool = [...this.entries.values()].filter(
+      (e) => (e.record.state === 'alive' || e.record.state === 'suspect' || (e.record.state === 'dead' && now - e.stateSince < deadForMs)) && filter(e),
+    );
     for (let i = pool.length - 1; i > 0; i--) {
       const j = Math.floor(this.random() * (i + 1));
       [pool[i], pool[j]] = [pool[j], pool[i]];

@@ -17,6 +17,8 @@ export interface SwimConfig {
   gossipIntervalMs: number;
   /** Members each dissemination round sends to. */
   gossipFanout: number;
+  /** Dissemination also targets members declared dead this recently (memberlist's GossipToTheDeadTime). */
+  gossipToTheDeadMs: number;
   /** An update is retransmitted at most retransmitMult × ⌈log10(n + 1)⌉ times (SWIM's λ log n). */
   retransmitMult: number;
   /** Updates piggybacked on one message. */
@@ -42,6 +44,7 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   suspicionMult: 4,
   gossipIntervalMs: 100,
   gossipFanout: 3,
+  gossipToTheDeadMs: 10_000,
   retransmitMult: 4,
   maxPiggyback: 16,
   pushPullIntervalMs: 5_000,
