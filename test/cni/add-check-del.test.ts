@@ -4,23 +4,16 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { requireRoot } from '../helpers/root.js';
-import { CniSandbox, cni, cniOk } from './cni-runner.js';
+import { type CniSandbox, cni, cniOk, startNode, stopNode } from './cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;
 
 beforeAll(async () => {
-  requireRoot();
-  node = await createNetns('node');
-  box = new CniSandbox();
+  ({ node, box } = await startNode());
   box.writeSubnetEnv({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', mtu: 1450, ipMasq: true });
 });
-
-afterAll(async () => {
-  await node?.destroy();
-  box?.remove();
-});
+afterAll(() => stopNode(node, box));
 
 function leases(): string[] {
   return existsSync(box.leaseDir) ? readdirSync(box.leaseDir).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)) : [];

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Netns } from '../helpers/netns.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { requireRoot } from '../helpers/root.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const PLUGIN = join(ROOT, 'bin/weft-cni.js');
@@ -94,4 +95,15 @@ export class CniSandbox {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A node namespace (where cni0 goes) and a sandbox, for a test file's beforeAll. */
+export async function startNode(): Promise<{ node: Netns; box: CniSandbox }> {
+  requireRoot();
+  return { node: await createNetns('node'), box: new CniSandbox() };
+}
+
+export async function stopNode(node: Netns | undefined, box: CniSandbox | undefined): Promise<void> {
+  await node?.destroy();
+  box?.remove();
 }

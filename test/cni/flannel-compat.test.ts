@@ -5,22 +5,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { requireRoot } from '../helpers/root.js';
-import { CniSandbox, ROOT, cniOk } from './cni-runner.js';
+import { type CniSandbox, ROOT, cniOk, startNode, stopNode } from './cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;
 
-beforeAll(async () => {
-  requireRoot();
-  node = await createNetns('node');
-  box = new CniSandbox();
-});
-
-afterAll(async () => {
-  await node?.destroy();
-  box?.remove();
-});
+beforeAll(async () => ({ node, box } = await startNode()));
+afterAll(() => stopNode(node, box));
 
 describe('weft-cni with a flanneld subnet.env and the shipped conflist', () => {
   it('wires a pod: subnet, MTU, default and cluster routes via the gateway, masquerade when flanneld does not', async () => {

@@ -5,23 +5,16 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { requireRoot } from '../helpers/root.js';
-import { CniSandbox, cni, cniOk } from './cni-runner.js';
+import { type CniSandbox, cni, cniOk, startNode, stopNode } from './cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;
 
 beforeAll(async () => {
-  requireRoot();
-  node = await createNetns('node');
-  box = new CniSandbox();
+  ({ node, box } = await startNode());
   box.writeSubnetEnv({ subnet: '10.244.3.1/24' });
 });
-
-afterAll(async () => {
-  await node?.destroy();
-  box?.remove();
-});
+afterAll(() => stopNode(node, box));
 
 function leaseOwners(): Map<string, string> {
   const out = new Map<string, string>();

@@ -5,22 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
 import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
-import { requireRoot } from '../helpers/root.js';
-import { CniSandbox, ROOT, cni, cniOk, type CniOutcome } from './cni-runner.js';
+import { type CniSandbox, ROOT, cni, cniOk, startNode, stopNode, type CniOutcome } from './cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;
 
-beforeAll(async () => {
-  requireRoot();
-  node = await createNetns('node');
-  box = new CniSandbox();
-});
-
-afterAll(async () => {
-  await node?.destroy();
-  box?.remove();
-});
+beforeAll(async () => ({ node, box } = await startNode()));
+afterAll(() => stopNode(node, box));
 
 const status = (extra: Record<string, unknown>): Promise<CniOutcome> => cni({ command: 'STATUS', conf: box.conf(extra), node });
 
