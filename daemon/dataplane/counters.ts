@@ -69,9 +69,11 @@ export const Count = {
   ICMP_SENT: 4,
   /** Inner L4 checksums finished for a kernel VXLAN sender (CHECKSUM_PARTIAL over veth). */
   CHECKSUMS_FINISHED: 5,
+  /** Inner TCP super-packets (kernel TSO over veth) cut to the MTU. */
+  SEGMENTED: 6,
 } as const;
 
-export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished'];
+export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished', 'segmented'];
 
 /** Per-peer counter fields, PEER_FIELDS per peer in RouteTable.peerCounters. */
 export const PeerCount = { TX_PACKETS: 0, TX_BYTES: 1, RX_PACKETS: 2, RX_BYTES: 3 } as const;

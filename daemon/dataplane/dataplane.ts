@@ -25,7 +25,7 @@ import {
   VXLAN_MAX_VNI,
 } from './constants.js';
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, type Engine } from './native.js';
 import { RouteTable } from './route-table.js';
 
@@ -127,17 +127,27 @@ export class Dataplane {
 
     const native = loadNative();
     const slotSize = Math.ceil((HEADROOM + mtu + OVERHEAD) / 64) * 64;
-    const arena = new ArrayBuffer(2 * batch * slotSize);
+    const segments = maxSegments(mtu);
+    // A UDP slot holds a 64 KiB datagram plus the headers its segmentation adds (segment.ts).
+    const udpSlotSize = Math.ceil((UDP_RX_OFFSET + 65535 + segments * 120) / 64) * 64;
+    const arena = new ArrayBuffer(batch * (slotSize + udpSlotSize));
     const mem = {
       arena,
       tunIn: new Int32Array(batch * META_STRIDE),
       udpIn: new Int32Array(batch * META_STRIDE),
       udpOut: new Int32Array(batch * META_STRIDE),
-      tunOut: new Int32Array(batch * META_STRIDE),
+      tunOut: new Int32Array(batch * segments * META_STRIDE),
       ctl: new Int32Array(CTL_SIZE),
     };
     const nstats = new Float64Array(NATIVE_STAT_NAMES.length);
-    const forwarder = new Forwarder(mem, routes, { vni, port, localSubnetBase: local.base, localVtepMac: mac });
+    const forwarder = new Forwarder(mem, routes, {
+      vni,
+      port,
+      localSubnetBase: local.base,
+      localVtepMac: mac,
+      mtu,
+      udpCapacity: udpSlotSize - UDP_RX_OFFSET,
+    });
 
     let tun: { fd: number; name: string };
     try {
@@ -166,6 +176,7 @@ export class Dataplane {
         tunRxBase: 0,
         udpRxBase: batch * slotSize,
         slotSize,
+        udpSlotSize,
         headroom: HEADROOM,
         udpRxOffset: UDP_RX_OFFSET,
         batch,

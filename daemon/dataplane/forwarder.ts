@@ -28,6 +28,7 @@ import {
   IN_LENGTH,
   IN_OFFSET,
   IP_PROTO_ICMP,
+  IP_PROTO_TCP,
   IPV4_MIN_HEADER_SIZE,
   META_STRIDE,
   TUN_OUT_LENGTH,
@@ -41,6 +42,7 @@ import {
 } from './constants.js';
 import { Count, Drop, DROP_COUNT, PEER_FIELDS, PeerCount } from './counters.js';
 import type { RouteTable } from './route-table.js';
+import { segmentSlack, segmentTcpInPlace } from './segment.js';
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
 export interface BatchMemory {
@@ -59,6 +61,15 @@ export interface ForwarderOptions {
   /** This node's subnet (uint32 base, prefix length = routes.subnetLen). */
   readonly localSubnetBase: number;
   readonly localVtepMac: Uint8Array;
+  /** TUN MTU: larger inner TCP packets (kernel TSO super-packets) are cut to it. */
+  readonly mtu: number;
+  /** Bytes from a received datagram's offset to the end of its slot. */
+  readonly udpCapacity: number;
+}
+
+/** tunOut entries one received datagram may need (a 64 KiB super-packet cut to the MTU). */
+export function maxSegments(mtu: number): number {
+  return Math.ceil(65535 / (mtu - 60 - 60)) + 1;
 }
 
 /** Headroom a packet needs in front of it: ENCAP_SIZE outbound, 28 for an ICMP reply. */
@@ -73,6 +84,10 @@ export class Forwarder {
   /** Result of the last decapOne that returned −1: the inner packet to write to the TUN. */
   innerOffset = 0;
   innerLength = 0;
+  /** 0: one packet; k > 0: k segments at innerOffset + i * segmentStride, the last one shorter. */
+  segments = 0;
+  segmentStride = 0;
+  private segmentHeader = 0;
 
   private readonly u8: Uint8Array;
   private readonly tunIn: Int32Array;
@@ -81,6 +96,8 @@ export class Forwarder {
   private readonly tunOut: Int32Array;
   private readonly ctl: Int32Array;
   private readonly vni: number;
+  private readonly mtu: number;
+  private readonly udpCapacity: number;
   private readonly port: number;
   private readonly localBase: number;
   private readonly localMask: number;
@@ -103,6 +120,8 @@ export class Forwarder {
     this.ctl = mem.ctl;
     this.routes = routes;
     this.vni = opts.vni;
+    this.mtu = opts.mtu;
+    this.udpCapacity = opts.udpCapacity;
     this.vni0 = (opts.vni >>> 16) & 0xff;
     this.vni1 = (opts.vni >>> 8) & 0xff;
     this.vni2 = opts.vni & 0xff;
@@ -163,10 +182,21 @@ export class Forwarder {
         this.drops[reason]++;
         continue;
       }
-      const o = tunN * META_STRIDE;
-      tunOut[o + TUN_OUT_OFFSET] = this.innerOffset;
-      tunOut[o + TUN_OUT_LENGTH] = this.innerLength;
-      tunN++;
+      if (this.segments === 0) {
+        const o = tunN * META_STRIDE;
+        tunOut[o + TUN_OUT_OFFSET] = this.innerOffset;
+        tunOut[o + TUN_OUT_LENGTH] = this.innerLength;
+        tunN++;
+        continue;
+      }
+      const k = this.segments;
+      const stride = this.segmentStride;
+      for (let s = 0; s < k; s++) {
+        const o = tunN * META_STRIDE;
+        tunOut[o + TUN_OUT_OFFSET] = this.innerOffset + s * stride;
+        tunOut[o + TUN_OUT_LENGTH] = s < k - 1 ? stride : this.innerLength - s * (stride - this.segmentHeader);
+        tunN++;
+      }
     }
     this.ctl[CTL_UDP_OUT] = 0;
     this.ctl[CTL_TUN_OUT] = tunN;
@@ -283,6 +313,24 @@ export class Forwarder {
     this.counts[Count.RX_BYTES] += total;
     this.innerOffset = ip;
     this.innerLength = total;
+    this.segments = 0;
+    if (total > this.mtu) return this.cut(ip, ihl, total, len);
+    return -1;
+  }
+
+  /** Cuts an oversized inner TCP packet (see segment.ts); other oversized packets go out whole. */
+  private cut(ip: number, ihl: number, total: number, len: number): number {
+    const u8 = this.u8;
+    const h = ihl + ((u8[ip + ihl + 12] >> 4) << 2);
+    if (u8[ip + 9] !== IP_PROTO_TCP || h + 8 > this.mtu) return -1;
+    if (segmentSlack(total, h, this.mtu) > this.udpCapacity - len) return Drop.MALFORMED_INNER;
+    const k = segmentTcpInPlace(u8, ip, total, this.mtu);
+    if (k > 1) {
+      this.segments = k;
+      this.segmentStride = this.mtu;
+      this.segmentHeader = h;
+      this.counts[Count.SEGMENTED]++;
+    }
     return -1;
   }
 

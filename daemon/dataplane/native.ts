@@ -62,6 +62,7 @@ export interface EngineOptions {
   readonly tunRxBase: number;
   readonly udpRxBase: number;
   readonly slotSize: number;
+  readonly udpSlotSize: number;
   readonly headroom: number;
   readonly udpRxOffset: number;
   readonly batch: number;

@@ -253,7 +253,7 @@ typedef struct engine {
   size_t arena_len;
   int32_t *tun_in, *udp_in, *udp_out, *tun_out, *ctl;
   double *ns;
-  uint32_t tun_rx_base, udp_rx_base, slot, headroom, udp_rx_offset, batch;
+  uint32_t tun_rx_base, udp_rx_base, slot, udp_slot, headroom, udp_rx_offset, batch;
   uint32_t udp_out_cap, tun_out_cap;
   napi_ref refs[REF_COUNT];
   napi_async_context actx;
@@ -568,12 +568,12 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
     bad = "tunFd, udpFd: fds";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
-           get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
+           get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "udpSlotSize", &e->udp_slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
            get_u32_prop(env, o, "udpRxOffset", &e->udp_rx_offset) || get_u32_prop(env, o, "batch", &e->batch))
-    bad = "tunRxBase, udpRxBase, slotSize, headroom, udpRxOffset, batch: uint32";
-  else if (e->batch == 0 || e->batch > 1024 || e->headroom >= e->slot || e->udp_rx_offset >= e->slot ||
+    bad = "tunRxBase, udpRxBase, slotSize, udpSlotSize, headroom, udpRxOffset, batch: uint32";
+  else if (e->batch == 0 || e->batch > 1024 || e->headroom >= e->slot || e->udp_rx_offset >= e->udp_slot ||
            (size_t)e->tun_rx_base + (size_t)e->batch * e->slot > e->arena_len ||
-           (size_t)e->udp_rx_base + (size_t)e->batch * e->slot > e->arena_len ||
+           (size_t)e->udp_rx_base + (size_t)e->batch * e->udp_slot > e->arena_len ||
            tun_in_len < (size_t)e->batch * WEFT_META_STRIDE || udp_in_len < (size_t)e->batch * WEFT_META_STRIDE ||
            udp_out_len < WEFT_META_STRIDE || tun_out_len < WEFT_META_STRIDE)
     bad = "layout: batch 1-1024, slots inside the arena, meta arrays of batch * META_STRIDE";
@@ -597,8 +597,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     return throw_errno(env, "createEngine", ENOMEM);
   }
   for (uint32_t i = 0; i < e->batch; i++) {
-    e->riov[i].iov_base = e->arena + e->udp_rx_base + (size_t)i * e->slot + e->udp_rx_offset;
-    e->riov[i].iov_len = e->slot - e->udp_rx_offset;
+    e->riov[i].iov_base = e->arena + e->udp_rx_base + (size_t)i * e->udp_slot + e->udp_rx_offset;
+    e->riov[i].iov_len = e->udp_slot - e->udp_rx_offset;
     e->rmsgs[i].msg_hdr.msg_iov = &e->riov[i];
     e->rmsgs[i].msg_hdr.msg_iovlen = 1;
     e->rmsgs[i].msg_hdr.msg_name = &e->raddr[i];

@@ -9,7 +9,8 @@
  *                    -> tunIn[i*META_STRIDE + {OFFSET, LENGTH, ...}]
  *                    -> onTun(count)          (JS fills udpOut/tunOut, sets ctl[CTL_*_OUT])
  *                    -> sendmmsg(udpOut), write(tunOut)
- *   UDP readable  -> recvmmsg() up to `batch` datagrams, i at arena[udpRxBase + i*slot + UDP_RX_OFFSET]
+ *   UDP readable  -> recvmmsg() up to `batch` datagrams, i at arena[udpRxBase + i*udpSlot + UDP_RX_OFFSET]
+ *                    (udpSlot holds a 64 KiB datagram: kernel peers on one host send TSO super-packets)
  *                    -> udpIn[i*META_STRIDE + {OFFSET, LENGTH, ADDR, PORT, FLAGS}]
  *                    -> onUdp(count)          (same out lists)
  *                    -> write(tunOut), sendmmsg(udpOut)

@@ -1,0 +1,82 @@
+// TCP segmentation of an inner IPv4 super-packet, in place.
+//
+// A kernel VXLAN peer on the same host (flannel.1 over veth) hands its TSO segments to the UDP
+// layer unsegmented, and a plain UDP socket receives them as one datagram of up to 64 KiB carrying
+// one TCP super-segment (with a partial checksum). The TUN takes MTU-sized packets, so it is cut
+// here into segments of at most `mtu` bytes: any cut is a valid TCP segmentation. The same cut
+// serves TUN TSO reads once offloads exist (issue 7).
+//
+// Layout: segment i is written at ip + i * (H + M) (H = IP + TCP header bytes, M = payload per
+// segment). Its payload comes from ip + H + i * M, never behind where it goes, so working from the
+// last segment to the first needs no scratch memory; the buffer needs (k − 1) * H bytes of slack
+// after the packet.
+import { finish, ipv4PseudoSum, sum16 } from './checksum.js';
+import { IP_PROTO_TCP, TCP_CHECKSUM_OFFSET } from './constants.js';
+
+const TCP_FIN = 0x01;
+const TCP_PSH = 0x08;
+const TCP_CWR = 0x80;
+
+/** Bytes of slack a super-packet of `total` bytes needs after it to be cut for `mtu`. */
+export function segmentSlack(total: number, headerLen: number, mtu: number): number {
+  const m = mtu - headerLen;
+  const k = Math.ceil((total - headerLen) / m);
+  return (k - 1) * headerLen;
+}
+
+/**
+ * Cuts the IPv4/TCP packet at u8[ip, ip+total) into segments of at most mtu bytes, in place.
+ * The packet's TCP checksum must already be known good (it is recomputed per segment). Returns
+ * the number of segments k (segment i at ip + i * stride, stride = H + M; the last one shorter),
+ * 0 if the packet cannot be cut (not TCP, fragment, headers leave no room).
+ */
+export function segmentTcpInPlace(u8: Uint8Array, ip: number, total: number, mtu: number): number {
+  const ihl = (u8[ip] & 0x0f) << 2;
+  if (u8[ip + 9] !== IP_PROTO_TCP || (((u8[ip + 6] << 8) | u8[ip + 7]) & 0x3fff) !== 0) return 0;
+  const tcp = ip + ihl;
+  const thl = (u8[tcp + 12] >> 4) << 2;
+  const h = ihl + thl;
+  const m = mtu - h;
+  if (thl < 20 || m < 8 || total <= h) return 0;
+  const payload = total - h;
+  const k = Math.ceil(payload / m);
+  const stride = h + m;
+  const id = (u8[ip + 4] << 8) | u8[ip + 5];
+  const seq = ((u8[tcp + 4] << 24) | (u8[tcp + 5] << 16) | (u8[tcp + 6] << 8) | u8[tcp + 7]) >>> 0;
+  const flags = u8[tcp + 13];
+  for (let i = k - 1; i >= 0; i--) {
+    const out = ip + i * stride;
+    const len = i === k - 1 ? payload - i * m : m;
+    if (i > 0) {
+      u8.copyWithin(out + h, ip + h + i * m, ip + h + i * m + len);
+      u8.copyWithin(out, ip, ip + h);
+    }
+    const segTotal = h + len;
+    u8[out + 2] = segTotal >>> 8;
+    u8[out + 3] = segTotal & 0xff;
+    const segId = (id + i) & 0xffff;
+    u8[out + 4] = segId >>> 8;
+    u8[out + 5] = segId & 0xff;
+    u8[out + 10] = 0;
+    u8[out + 11] = 0;
+    const hc = finish(sum16(u8, out, ihl, 0));
+    u8[out + 10] = hc >>> 8;
+    u8[out + 11] = hc & 0xff;
+    const t = out + ihl;
+    const s = (seq + i * m) >>> 0;
+    u8[t + 4] = s >>> 24;
+    u8[t + 5] = (s >>> 16) & 0xff;
+    u8[t + 6] = (s >>> 8) & 0xff;
+    u8[t + 7] = s & 0xff;
+    let f = flags;
+    if (i !== k - 1) f &= ~(TCP_FIN | TCP_PSH);
+    if (i !== 0) f &= ~TCP_CWR;
+    u8[t + 13] = f;
+    u8[t + TCP_CHECKSUM_OFFSET] = 0;
+    u8[t + TCP_CHECKSUM_OFFSET + 1] = 0;
+    const c = finish(sum16(u8, t, thl + len, ipv4PseudoSum(u8, out, IP_PROTO_TCP, thl + len)));
+    u8[t + TCP_CHECKSUM_OFFSET] = c >>> 8;
+    u8[t + TCP_CHECKSUM_OFFSET + 1] = c & 0xff;
+  }
+  return k;
+}
