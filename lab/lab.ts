@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
 import { destroyNetns, listNetns } from '../test/helpers/netns.js';
-import { nsRun, runs, stopPid } from './exec.js';
+import { nsRun, runs, startDetached, stopPid } from './exec.js';
 import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
 import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
@@ -193,6 +193,25 @@ export class Lab {
     return etcdctl(this.state.etcdNs, args);
   }
 
+  /**
+   * Starts a long-running `cmd` inside a lab namespace, logged to `<stateDir>/<role>.log` and recorded,
+   * so destroy() (or `down`) stops it by PID.
+   */
+  startProcess(ns: string, role: string, cmd: string, args: readonly string[]): ProcessRecord {
+    const log = join(this.state.stateDir, `${role.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`);
+    const pid = startDetached(ns, cmd, args, log);
+    const proc: ProcessRecord = { pid, role, ns, marker: cmd, log };
+    this.recordProcess(proc);
+    return proc;
+  }
+
+  /** Stops a process started by startProcess() (by PID) and forgets it. */
+  async stopProcess(proc: ProcessRecord): Promise<void> {
+    await stopPid(proc.pid, proc.marker);
+    this.state.processes = this.state.processes.filter((p) => p !== proc);
+    saveState(this.state);
+  }
+
   /** Runs a command inside a lab namespace (a node's or a pod's, by ns name). */
   exec(ns: string, cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<string> {
     return nsRun(ns, cmd, args, { timeout: timeoutMs });
@@ -306,11 +325,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Subnets from weftd's /status: any `peers` array whose entries are subnets or have a `subnet`. */
+/** Peers from weftd's /status (`peers: [{subnet, state, …}]`), as `subnet (state)`. */
 function peersFromWeftStatus(status: unknown): string[] | undefined {
   const peers = (status as { peers?: unknown } | null)?.peers;
   if (!Array.isArray(peers)) return undefined;
-  return peers.map((p: unknown) => (typeof p === 'string' ? p : String((p as { subnet?: unknown }).subnet ?? JSON.stringify(p))));
+  return peers.map((p: { subnet?: unknown; state?: unknown }) => `${String(p.subnet)}${typeof p.state === 'string' ? ` (${p.state})` : ''}`);
 }
 
 /** Lab namespaces that exist now: `<prefix>` followed by sw, etcd, nodeN or nodeN-podM. */

@@ -44,7 +44,7 @@ export async function ping(ns: string, dst: string, opts: PingOptions = {}): Pro
     // ping exits 1 when packets were lost; that is a result, not an error.
     const msg = (err as Error).message;
     if (!/ failed \(1\):/.test(msg)) throw err;
-    out = msg;
+    out = msg.slice(msg.indexOf('\n') + 1);
   }
   return parsePing(out);
 }

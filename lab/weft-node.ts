@@ -42,7 +42,7 @@ export async function waitWeftdReady(node: NodeRecord, proc: ProcessRecord, time
   return waitFor(
     async () => {
       if (!runs(proc.pid, proc.marker)) {
-        throw new LabError(`weftd on ${node.name} exited before becoming ready; last lines of ${proc.log}:\n${tail(proc.log, 20)}`);
+        throw new LabError(`weftd on ${node.name} exited before becoming ready; last lines of ${proc.log}:\n${logTail(proc.log, 20)}`);
       }
       env ??= readSubnetEnv(node.subnetFile);
       if (!env) return undefined;
@@ -51,7 +51,7 @@ export async function waitWeftdReady(node: NodeRecord, proc: ProcessRecord, time
     timeoutMs,
     () =>
       new LabError(
-        `weftd on ${node.name} was not ready within ${timeoutMs} ms (${env ? '/readyz not 200' : `no subnet file at ${node.subnetFile}`}); last lines of ${proc.log}:\n${tail(proc.log, 20)}`,
+        `weftd on ${node.name} was not ready within ${timeoutMs} ms (${env ? '/readyz not 200' : `no subnet file at ${node.subnetFile}`}); last lines of ${proc.log}:\n${logTail(proc.log, 20)}`,
       ),
     100,
   );
@@ -74,7 +74,8 @@ export function readSubnetEnv(file: string): SubnetEnv | undefined {
   }
 }
 
-function tail(file: string, lines: number): string {
+/** The last `lines` lines of a log file, for error messages. */
+export function logTail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {

@@ -1,0 +1,94 @@
+// One measurement of one plane: iperf3 (client in pod 1, server in pod 2) or ping, parsed into
+// numbers. A failed measurement is a sample with an error, so one bad plane cannot end the run.
+import { nsRun } from '../../lab/exec.js';
+import { ping } from '../../lab/probe.js';
+import type { PlaneLab } from './planes.js';
+
+export type MetricId = 'tcp1' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99';
+
+export interface MetricInfo {
+  id: MetricId;
+  label: string;
+  unit: string;
+}
+
+export const METRICS: readonly MetricInfo[] = [
+  { id: 'tcp1', label: 'TCP 1 stream (iperf3 -C cubic)', unit: 'Mbit/s' },
+  { id: 'tcp4', label: 'TCP 4 streams', unit: 'Mbit/s' },
+  { id: 'udp1400', label: 'UDP 1400 B received (loss)', unit: 'kpps' },
+  { id: 'udp64', label: 'UDP 64 B received (loss)', unit: 'kpps' },
+  { id: 'pingAvg', label: 'ping RTT avg', unit: 'ms' },
+  { id: 'pingP99', label: 'ping RTT p99', unit: 'ms' },
+];
+
+export interface Sample {
+  metric: MetricId;
+  value: number | null;
+  /** UDP: percent of datagrams lost. */
+  lossPct?: number;
+  error?: string;
+}
+
+/** The tests of one round, in order; `ping` yields both RTT metrics. */
+export const TESTS = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping'] as const;
+export type TestId = (typeof TESTS)[number];
+
+export async function measure(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
+  try {
+    switch (test) {
+      case 'tcp1':
+        return [{ metric: 'tcp1', value: await tcp(p, duration, 1) }];
+      case 'tcp4':
+        return [{ metric: 'tcp4', value: await tcp(p, duration, 4) }];
+      case 'udp1400':
+        return [await udp(p, duration, 1400, 'udp1400')];
+      case 'udp64':
+        return [await udp(p, duration, 64, 'udp64')];
+      case 'ping': {
+        const r = await ping(p.client.ns, p.server.ip, { count: pings, intervalS: 0.01, deadlineS: Math.ceil(pings * 0.01 + 5) });
+        if (r.received === 0) throw new Error(`no ping reply out of ${r.sent}`);
+        return [
+          { metric: 'pingAvg', value: r.avgMs, lossPct: (100 * (r.sent - r.received)) / r.sent },
+          { metric: 'pingP99', value: r.p99Ms },
+        ];
+      }
+    }
+  } catch (err) {
+    const error = (err as Error).message.split('\n').slice(0, 3).join(' ');
+    return test === 'ping' ? [{ metric: 'pingAvg', value: null, error }, { metric: 'pingP99', value: null, error }] : [{ metric: test, value: null, error }];
+  }
+}
+
+interface IperfSum {
+  seconds: number;
+  bits_per_second: number;
+  packets?: number;
+  lost_packets?: number;
+  lost_percent?: number;
+}
+
+async function iperf(p: PlaneLab, duration: number, extra: string[]): Promise<{ sum_received: IperfSum }> {
+  let out: string;
+  try {
+    out = await nsRun(p.client.ns, 'iperf3', ['-c', p.server.ip, '-t', String(duration), '-J', ...extra], { timeout: (duration + 20) * 1000 });
+  } catch (err) {
+    // iperf3 -J reports its own failures as JSON on stdout, with a non-zero exit.
+    const m = /"error":\s*"([^"]+)"/.exec((err as Error).message);
+    throw m ? new Error(`iperf3: ${m[1]}`) : err;
+  }
+  const body = JSON.parse(out) as { error?: string; end?: { sum_received: IperfSum } };
+  if (body.error || !body.end) throw new Error(`iperf3: ${body.error ?? 'no result'}`);
+  return body.end;
+}
+
+async function tcp(p: PlaneLab, duration: number, streams: number): Promise<number> {
+  const end = await iperf(p, duration, ['-C', 'cubic', '-P', String(streams)]);
+  return end.sum_received.bits_per_second / 1e6;
+}
+
+async function udp(p: PlaneLab, duration: number, size: number, metric: MetricId): Promise<Sample> {
+  const end = await iperf(p, duration, ['-u', '-b', '10G', '-l', String(size)]);
+  const s = end.sum_received;
+  const received = (s.packets ?? 0) - (s.lost_packets ?? 0);
+  return { metric, value: received / s.seconds / 1000, lossPct: s.lost_percent ?? 0 };
+}

@@ -1,0 +1,53 @@
+// One 2-node lab per plane, each in its own namespaces (prefix wb<plane>-), one pod per node; the
+// iperf3 server runs in pod 2 and the client in pod 1, as in shared/lab/ANCHORS.md.
+import { destroyNetns } from '../../test/helpers/netns.js';
+import { Lab, labNamespaces } from '../../lab/lab.js';
+import type { PodRecord, ProcessRecord } from '../../lab/state.js';
+import { waitFor } from '../../lab/exec.js';
+import { ping } from '../../lab/probe.js';
+import { logTail } from '../../lab/weft-node.js';
+import type { Plane } from './options.js';
+
+export interface PlaneLab {
+  plane: Plane;
+  lab: Lab;
+  client: PodRecord;
+  server: PodRecord;
+  iperfServer: ProcessRecord;
+}
+
+const KIND = { kernel: 'kernel', weft: 'weft', underlay: 'underlay' } as const;
+
+export function planePrefix(plane: Plane): string {
+  return `wb${plane[0]}-`;
+}
+
+/** Builds the plane's lab; removes a stale one left by an interrupted run first. */
+export async function buildPlane(plane: Plane): Promise<PlaneLab> {
+  const prefix = planePrefix(plane);
+  await Lab.open(prefix)?.destroy();
+  for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
+  const lab = await Lab.create({ prefix });
+  try {
+    await lab.addNode(KIND[plane]);
+    await lab.addNode(KIND[plane]);
+    await lab.syncKernelPeers();
+    const client = await lab.addPod('node1');
+    const server = await lab.addPod('node2');
+    const probe = await ping(client.ns, server.ip, { count: 3, intervalS: 0.1, deadlineS: 3 });
+    if (probe.received === 0) {
+      const logs = lab.state.processes.filter((x) => x.role.startsWith('weftd')).map((x) => `--- ${x.role} log (last lines):\n${logTail(x.log, 8)}`);
+      throw new Error(`pod ${client.ip} cannot reach pod ${server.ip} across the ${plane} plane:\n${probe.output.trim()}\n${logs.join('\n')}`);
+    }
+    const iperfServer = lab.startProcess(server.ns, 'iperf3-server', 'iperf3', ['-s', '-B', server.ip]);
+    await waitFor(
+      async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', 'sport = :5201'])).includes('5201') ? true : undefined),
+      5_000,
+      () => new Error(`iperf3 server did not listen in ${server.ns}; see ${iperfServer.log}`),
+    );
+    return { plane, lab, client, server, iperfServer };
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+}

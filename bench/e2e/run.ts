@@ -1,0 +1,73 @@
+// npm run bench:e2e: the 2-node lab once per plane (kernel VXLAN configured as Flannel's flannel.1,
+// weft, and optionally the unencapsulated underlay), measured interleaved: in each round every test
+// runs on every plane before the next test starts, so slow drift of this shared 2-core machine hits
+// all planes alike. Prints the table (median (min–max) over rounds, ratio to kernel VXLAN in the
+// same round) and writes JSON to bench/results/e2e-<timestamp>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../lab/paths.js';
+import { measure, TESTS } from './measure.js';
+import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js';
+import { buildPlane, type PlaneLab } from './planes.js';
+import { renderTable, summarize, type RoundSample } from './summary.js';
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(err.message ? `${err.message}\n\n${USAGE}` : USAGE);
+    return err.message ? 2 : 0;
+  }
+  const started = new Date();
+  const log = (line: string): void => console.error(`bench:e2e: ${line}`);
+  log(`planes ${opts.planes.join(', ')}; ${opts.rounds} round(s) of ${opts.duration} s tests and ${opts.pings} pings`);
+
+  const labs: PlaneLab[] = [];
+  const stop = (): void => void Promise.all(labs.map((l) => l.lab.destroy())).finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for (const plane of opts.planes) {
+      try {
+        labs.push(await buildPlane(plane));
+      } catch (err) {
+        const hint = plane === 'weft' ? `\nMeasure without weft: npm run bench:e2e -- --planes ${opts.planes.filter((p) => p !== 'weft').join(',') || 'kernel'}` : '';
+        throw new Error(`the ${plane} plane could not be built: ${(err as Error).message}${hint}`, { cause: err });
+      }
+      log(`${plane} plane ready`);
+    }
+    const samples: RoundSample[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const test of TESTS) {
+        for (const p of labs) {
+          for (const s of await measure(p, test, opts.duration, opts.pings)) {
+            samples.push({ ...s, round, plane: p.plane });
+            log(`round ${round} ${p.plane} ${s.metric}: ${s.value === null ? `FAILED ${s.error}` : s.value.toFixed(3)}${s.lossPct !== undefined && s.metric.startsWith('udp') ? ` (loss ${s.lossPct.toFixed(1)}%)` : ''}`);
+          }
+        }
+      }
+    }
+    const summary = summarize(samples, opts.planes);
+    const table = renderTable(summary, opts.planes);
+    const out = opts.out ?? join(REPO_ROOT, 'bench', 'results', `e2e-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+    mkdirSync(join(out, '..'), { recursive: true });
+    const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version };
+    writeFileSync(out, `${JSON.stringify({ startedAt: started.toISOString(), host, options: opts, summary, samples }, null, 2)}\n`);
+    console.log(table);
+    console.log(`\n(×) = median over rounds of the ratio to kernel VXLAN in the same round. JSON: ${out}`);
+    return samples.some((s) => s.value === null) ? 1 : 0;
+  } finally {
+    for (const l of labs) await l.lab.destroy();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench:e2e: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
