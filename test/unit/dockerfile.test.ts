@@ -1,0 +1,222 @@
+// The Dockerfile against the repository: its build stage runs the CI build recipe (so the image
+// cannot drift from CI), every path its runtime stage copies exists after that build, the copied
+// daemon needs nothing that is not copied or pruned away, and deploy/install-cni.sh installs a
+// working plugin into (temporary) host directories, atomically and idempotently.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const read = (p: string): string => readFileSync(join(root, p), 'utf8');
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+
+/** Dockerfile instructions per stage (continuation lines joined, comments dropped). */
+function stages(text: string): { from: string; instructions: Instruction[] }[] {
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const out: { from: string; instructions: Instruction[] }[] = [];
+  for (const line of logical) {
+    const [op, ...rest] = line.split(/\s+/);
+    const args = rest.join(' ');
+    if (op.toUpperCase() === 'FROM') out.push({ from: args, instructions: [] });
+    else out.at(-1)?.instructions.push({ op: op.toUpperCase(), args });
+  }
+  return out;
+}
+
+const [build, runtime] = stages(read('Dockerfile'));
+const runs = (s: typeof build): string[] => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+/** [source in the build stage, destination] of every `COPY --from=build`. */
+const copies = runtime.instructions
+  .filter((i) => i.op === 'COPY')
+  .map((i) => {
+    const parts = i.args.split(/\s+/);
+    expect(parts[0]).toBe('--from=build');
+    expect(parts).toHaveLength(3);
+    return [parts[1], parts[2]] as const;
+  });
+const STAGED_CNI = '/opt/weft/cni';
+
+const temps: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'weft-dockerfile-'));
+  temps.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+const stagedPayload = (() => {
+  let dir: string | undefined;
+  return (): string => {
+    if (dir === undefined) {
+      dir = join(tempDir(), 'cni');
+      execFileSync('sh', [join(root, 'deploy/stage-cni.sh'), dir]);
+    }
+    return dir;
+  };
+})();
+
+/** Where a build-stage path is in this checkout after `bash .ci/build`. */
+function localPath(buildPath: string): string {
+  if (buildPath.startsWith('/src/')) return join(root, buildPath.slice('/src/'.length));
+  if (buildPath.startsWith(STAGED_CNI)) return join(stagedPayload(), buildPath.slice(STAGED_CNI.length));
+  throw new Error(`runtime stage copies ${buildPath}, which this test does not know how to find`);
+}
+
+describe('Dockerfile build stage', () => {
+  it('builds on node:20-bookworm and runs the CI build recipe, not its own', () => {
+    expect(build.from).toBe('node:20-bookworm AS build');
+    expect(build.instructions.filter((i) => i.op === 'COPY').map((i) => i.args)).toEqual(['. .']);
+    const r = runs(build);
+    expect(r.filter((cmd) => cmd === 'bash .ci/build')).toHaveLength(1);
+    for (const cmd of r) expect(cmd).not.toMatch(/npm (ci|install|run build)|\btsc\b|node-gyp/);
+    expect(r.findIndex((cmd) => cmd.startsWith('npm prune --omit=dev'))).toBeGreaterThan(r.indexOf('bash .ci/build'));
+  });
+
+  it('is the recipe CI runs: .ci/run → .ci/install → .ci/build → npm ci + npm run build', () => {
+    expect(read('.ci/run')).toMatch(/^bash \.ci\/install$/m);
+    const install = read('.ci/install');
+    expect(install).toMatch(/^bash \.ci\/build$/m);
+    expect(install).not.toMatch(/npm (ci|run build)/);
+    const ciBuild = read('.ci/build');
+    expect(ciBuild).toMatch(/^npm ci\b/m);
+    expect(ciBuild).toMatch(/^npm run build$/m);
+    expect(ciBuild).toMatch(/npm_config_nodedir/);
+  });
+
+  it('keeps what the build produces out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    for (const p of ['.git', 'node_modules', 'dist', 'build']) expect(ignored).toContain(p);
+  });
+});
+
+describe('Dockerfile runtime stage', () => {
+  it('is node:20-bookworm-slim with iproute2 and iptables, entry point weftd', () => {
+    expect(runtime.from).toBe('node:20-bookworm-slim');
+    expect(runs(runtime).join(' ')).toMatch(/apt-get install -y --no-install-recommends iproute2 iptables/);
+    expect(runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').map((i) => i.args)).toEqual(['["weftd"]']);
+    const link = runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'));
+    expect(link).toBe('ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd');
+    expect(copies).toContainEqual(['/src/bin/', '/opt/weft/bin/']);
+    expect(read('bin/weftd.js')).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
+  it('copies paths that exist after the build', () => {
+    const missing = copies.map(([src]) => src).filter((src) => !existsSync(localPath(src)));
+    expect(missing).toEqual([]);
+    const sources = copies.map(([src]) => src);
+    for (const p of ['/src/package.json', '/src/dist/daemon/', '/src/node_modules/', '/src/proto/gossip.proto', STAGED_CNI + '/']) {
+      expect(sources).toContain(p);
+    }
+    expect(existsSync(join(root, 'dist/daemon/main.js'))).toBe(true);
+    if (existsSync(join(root, 'binding.gyp'))) {
+      const addon = sources.filter((s) => s.startsWith('/src/build/Release/'));
+      expect(addon.length).toBeGreaterThan(0);
+      for (const a of addon) expect(statSync(localPath(a)).isFile()).toBe(true);
+    }
+  });
+
+  it('gives the daemon every module it imports: relative ones copied, packages in production dependencies', () => {
+    const copiedDist = copies.map(([src]) => src).filter((s) => s.startsWith('/src/dist/')).map((s) => localPath(s));
+    const deps = Object.keys(JSON.parse(read('package.json')).dependencies as Record<string, string>);
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const spec = m[1] ?? m[2];
+        if (spec.startsWith('node:')) continue;
+        if (spec.startsWith('.')) {
+          const target = resolve(dirname(file), spec);
+          if (!copiedDist.some((d) => target.startsWith(d))) problems.push(`${relative(root, file)} imports ${spec}, not copied`);
+          else if (!existsSync(target)) problems.push(`${relative(root, file)} imports ${spec}, missing`);
+          else visit(target);
+        } else {
+          const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+          if (!deps.includes(pkg)) problems.push(`${relative(root, file)} imports ${spec}, not a production dependency`);
+        }
+      }
+    };
+    visit(join(root, 'dist/daemon/main.js'));
+    expect(seen.size).toBeGreaterThan(1);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('CNI payload and deploy/install-cni.sh', () => {
+  const install = (payload: string, bin: string, conf: string, what: string[] = [], extra: Record<string, string> = {}): string =>
+    execFileSync('sh', [join(root, 'deploy/install-cni.sh'), ...what], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'], // a failure's stderr ends up in the thrown error's message
+      env: { PATH: process.env.PATH, WEFT_CNI_PAYLOAD: payload, CNI_BIN_DIR: bin, CNI_CONF_DIR: conf, ...extra },
+    });
+  const entries = (dir: string): string[] => readdirSync(dir).sort();
+
+  it('stages node, the shim and the conflist; installs a plugin the runtime can run as "type": "weft"', () => {
+    const payload = stagedPayload();
+    expect(entries(payload)).toEqual(['10-weft.conflist', 'weft-cni']);
+    expect(entries(join(payload, 'weft-cni'))).toEqual(['cni-shim', 'node', 'package.json']);
+    const t = tempDir();
+    const out = install(payload, join(t, 'bin'), join(t, 'net.d'));
+    expect(out).toMatch(/installed .*\/bin\/weft \(weft-cni-[0-9a-f]{12}\)/);
+    const bins = entries(join(t, 'bin'));
+    expect(bins).toHaveLength(2);
+    expect(bins[0]).toBe('weft');
+    expect(bins[1]).toMatch(/^weft-cni-[0-9a-f]{12}$/);
+    const conflist = JSON.parse(readFileSync(join(t, 'net.d/10-weft.conflist'), 'utf8'));
+    expect(conflist).toEqual(JSON.parse(read('deploy/10-weft.conflist')));
+    expect(conflist.plugins[0].type).toBe('weft'); // the runtime executes CNI_BIN_DIR/<type>
+    // The runtime runs the plugin with a minimal environment: it must find its own node.
+    const version = execFileSync(join(t, 'bin/weft'), [], { encoding: 'utf8', env: { CNI_COMMAND: 'VERSION', NODE_OPTIONS: '--bogus' }, input: '' });
+    expect(JSON.parse(version).supportedVersions).toContain('1.0.0');
+  });
+
+  it('repeats without duplicating, and replaces an older payload only after the wrapper moved', () => {
+    const t = tempDir();
+    const payload = join(t, 'payload');
+    execFileSync('cp', ['-R', stagedPayload(), payload]);
+    install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
+    const first = entries(join(t, 'bin'));
+    install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
+    expect(entries(join(t, 'bin'))).toEqual(first);
+    expect(existsSync(join(t, 'net.d'))).toBe(false); // plugin only
+    writeFileSync(join(payload, 'weft-cni/cni-shim/extra.js'), '// a new version\n');
+    install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
+    const second = entries(join(t, 'bin'));
+    expect(second).toHaveLength(2);
+    expect(second[1]).not.toBe(first[1]);
+    expect(readFileSync(join(t, 'bin/weft'), 'utf8')).toContain(second[1]);
+    expect(second.some((e) => e.includes('.tmp'))).toBe(false);
+  });
+
+  it('installs a conflist given by CONFLIST (the ConfigMap) under CNI_CONF_NAME, replacing the old one', () => {
+    const t = tempDir();
+    const src = join(t, 'cni-conf.json');
+    writeFileSync(src, '{"cniVersion":"1.0.0","name":"weft","plugins":[{"type":"weft"}]}\n');
+    install(stagedPayload(), join(t, 'bin'), join(t, 'net.d'), ['conf'], { CONFLIST: src });
+    install(stagedPayload(), join(t, 'bin'), join(t, 'net.d'), ['conf'], { CONFLIST: src });
+    expect(entries(join(t, 'net.d'))).toEqual(['10-weft.conflist']);
+    expect(readFileSync(join(t, 'net.d/10-weft.conflist'), 'utf8')).toBe(readFileSync(src, 'utf8'));
+    expect(existsSync(join(t, 'bin'))).toBe(false); // conf only
+  });
+
+  it('fails with a message when the payload or the conflist is missing', () => {
+    const t = tempDir();
+    expect(() => install(join(t, 'nothing'), join(t, 'bin'), join(t, 'net.d'), ['plugin'])).toThrow(/no CNI payload in/);
+    expect(() => install(join(t, 'nothing'), join(t, 'bin'), join(t, 'net.d'), ['conf'])).toThrow(/CNI config .* is missing or empty/);
+    expect(() => install(join(t, 'nothing'), join(t, 'bin'), join(t, 'net.d'), ['everything'])).toThrow(/unknown argument/);
+  });
+});
