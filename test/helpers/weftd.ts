@@ -1,0 +1,77 @@
+// weftd as a real process for tests: `node dist/daemon/main.js` (build first) with a per-node
+// subnet file under a temp dir, loopback underlay and a 198.18/15 public IP. Logs are pino JSON
+// lines, readable with logLines().
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { EtcdServer } from './etcd.js';
+import { spawnTracked, type TrackedChild } from './processes.js';
+
+/** The compiled daemon (tests run from source; `npm test` builds dist/ first). */
+export const WEFTD_MAIN = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
+
+export interface WeftdOptions {
+  readonly etcd: EtcdServer;
+  readonly prefix: string;
+  readonly node: string;
+  readonly publicIp: string;
+  /** Parent folder; the node's subnet file is `<dir>/<node>/subnet.env`. */
+  readonly dir: string;
+  /** Default 0 (health server off). */
+  readonly healthzPort?: number;
+  readonly extra?: readonly string[];
+}
+
+export interface Weftd extends TrackedChild {
+  readonly subnetFile: string;
+}
+
+export function weftdArgs(o: WeftdOptions): string[] {
+  return [
+    '--etcd-endpoints', o.etcd.endpoint,
+    '--etcd-prefix', o.prefix,
+    '--iface', 'lo',
+    '--public-ip', o.publicIp,
+    '--node-name', o.node,
+    '--subnet-file', join(o.dir, o.node, 'subnet.env'),
+    '--healthz-ip', '127.0.0.1',
+    '--healthz-port', String(o.healthzPort ?? 0),
+    ...(o.extra ?? []),
+  ];
+}
+
+export function startWeftd(o: WeftdOptions): Weftd {
+  const child = spawnTracked(process.execPath, [WEFTD_MAIN, ...weftdArgs(o)]);
+  return Object.assign(child, { subnetFile: join(o.dir, o.node, 'subnet.env') });
+}
+
+export interface LogLine {
+  readonly msg: string;
+  readonly level: number;
+  readonly [field: string]: unknown;
+}
+
+/** The JSON log lines printed so far (non-JSON lines are skipped). */
+export function logLines(child: TrackedChild): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of child.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a partial line at the end
+    }
+  }
+  return out;
+}
+
+/** Waits for a log line whose msg matches, at or after the `after`-th line; returns it. */
+export async function waitForLog(child: TrackedChild, msg: RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const found = logLines(child).slice(opts.after ?? 0).find((l) => msg.test(l.msg));
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for log ${msg}:\n${child.output()}`);
+    if (child.proc.exitCode !== null) throw new Error(`weftd exited (${child.proc.exitCode}) before logging ${msg}:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

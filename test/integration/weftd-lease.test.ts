@@ -1,0 +1,136 @@
+// weftd against a real etcd, as real processes: the lease and subnet.env Flannel would write,
+// restart reuse (by PublicIP, then from the subnet file), re-acquire after the key is deleted,
+// a clean SIGTERM, the health endpoints, and bad flags.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdServer, freePorts } from '../helpers/etcd.js';
+import { liveChildren, run } from '../helpers/processes.js';
+import { WEFTD_MAIN, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
+
+const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
+
+let etcd: EtcdServer;
+let dir: string;
+
+beforeAll(async () => {
+  etcd = await EtcdServer.start();
+  dir = mkdtempSync(join(tmpdir(), 'weft-lease-'));
+});
+
+afterEach(async () => {
+  // a failed test may leave its daemons running; etcd is the only child that outlives a test
+  await Promise.all(liveChildren().filter((c) => c.pid !== etcd.pid).map((c) => c.stop('SIGKILL')));
+});
+
+afterAll(async () => {
+  await etcd?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function etcdValue(key: string): Promise<string> {
+  return (await etcd.etcdctl('get', '--print-value-only', key)).replace(/\n$/, '');
+}
+
+/** The etcd lease ID (hex, as etcdctl prints it) holding `key`, and its remaining TTL. */
+async function etcdLease(key: string): Promise<{ id: string; ttl: number }> {
+  const json = await etcd.etcdctl('get', key, '-w', 'json');
+  const id = BigInt(/"lease":(\d+)/.exec(json)?.[1] ?? 0).toString(16);
+  const ttl = Number(/remaining\((-?\d+)s\)/.exec(await etcd.etcdctl('lease', 'timetolive', id))?.[1]);
+  return { id, ttl };
+}
+
+async function stopClean(d: Weftd): Promise<void> {
+  const exit = await d.stop('SIGTERM', 5_000);
+  expect(exit).toEqual({ code: 0, signal: null });
+}
+
+describe('weftd lease', () => {
+  it('acquires a lease whose key and value are byte-for-byte what Flannel writes, and writes subnet.env', async () => {
+    const prefix = '/t1/network';
+    await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
+    const [port] = await freePorts(1);
+    const d = startWeftd({ etcd, prefix, node: 'node1', publicIp: '198.18.0.1', dir, healthzPort: port, extra: ['--ip-masq'] });
+    const ready = await waitForLog(d, /^ready$/);
+    const acquired = logLines(d).find((l) => l.msg === 'lease acquired');
+    const subnet = String(acquired?.subnet);
+    expect(subnet).toMatch(/^10\.244\.\d+\.0\/24$/);
+    expect(acquired?.how).toBe('random');
+    const third = Number(subnet.split('.')[2]);
+    expect(third).toBeGreaterThanOrEqual(1);
+
+    const key = `${prefix}/subnets/10.244.${third}.0-24`;
+    expect(await etcd.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).toBe(`${key}\n\n`);
+    expect(await etcdValue(key)).toBe(
+      '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"3e:32:da:5f:2d:52","WeftGossipPort":8473,"WeftNodeName":"node1"}}',
+    );
+    expect(ready.vtepMac).toBe('3e:32:da:5f:2d:52');
+    const lease = await etcdLease(key);
+    expect(lease.ttl).toBeGreaterThan(86_000);
+    expect(lease.ttl).toBeLessThanOrEqual(86_400);
+
+    expect(readFileSync(d.subnetFile, 'utf8')).toBe(`FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${third}.1/24\nFLANNEL_MTU=65486\nFLANNEL_IPMASQ=true\n`);
+    expect(statSync(d.subnetFile).mode & 0o777).toBe(0o644);
+
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const readyz = await fetch(`${base}/readyz`);
+    expect([readyz.status, await readyz.text()]).toEqual([200, 'ok\n']);
+    const status = (await (await fetch(`${base}/status`)).json()) as Record<string, unknown>;
+    expect(status).toMatchObject({ node: 'node1', subnet, vtepMac: '3e:32:da:5f:2d:52', publicIp: '198.18.0.1', etcd: 'reachable', leaseKey: key, ready: true });
+    expect(Date.parse(String(status.leaseExpiresAt)) - Date.now()).toBeGreaterThan(86_000_000);
+
+    await stopClean(d);
+    expect(await etcdValue(key)).toContain('"WeftNodeName":"node1"');
+  });
+
+  it('keeps subnet and VtepMAC across restarts: by PublicIP while the key lives, from subnet.env after it is gone', async () => {
+    const prefix = '/t2/network';
+    await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
+    const opts = { etcd, prefix, node: 'node2', publicIp: '198.18.0.2', dir };
+    let d = startWeftd(opts);
+    const first = await waitForLog(d, /^ready$/);
+    await stopClean(d);
+    const key = `${prefix}/subnets/${String(first.subnet).replace('/', '-')}`;
+    const value = await etcdValue(key);
+
+    d = startWeftd(opts);
+    const second = await waitForLog(d, /^ready$/);
+    expect(logLines(d).find((l) => l.msg === 'lease acquired')?.how).toBe('reuse-public-ip');
+    expect([second.subnet, second.vtepMac]).toEqual([first.subnet, first.vtepMac]);
+    expect(await etcdValue(key)).toBe(value);
+    await stopClean(d);
+
+    await etcd.etcdctl('del', key);
+    d = startWeftd(opts);
+    const third = await waitForLog(d, /^ready$/);
+    expect(logLines(d).find((l) => l.msg === 'lease acquired')?.how).toBe('previous-subnet');
+    expect([third.subnet, third.vtepMac]).toEqual([first.subnet, first.vtepMac]);
+    await stopClean(d);
+  });
+
+  it('re-acquires the same subnet without exiting when its key is deleted', async () => {
+    const prefix = '/t3/network';
+    await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
+    const d = startWeftd({ etcd, prefix, node: 'node3', publicIp: '198.18.0.3', dir });
+    const ready = await waitForLog(d, /^ready$/);
+    const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
+    const n = logLines(d).length;
+    await etcd.etcdctl('del', key);
+    const lost = await waitForLog(d, /^lease lost/, { after: n });
+    expect(lost.reason).toBe('the lease key was deleted or its etcd lease expired');
+    const again = await waitForLog(d, /^lease acquired$/, { after: n });
+    expect([again.subnet, again.how]).toEqual([ready.subnet, 'previous-subnet']);
+    expect(await etcdValue(key)).toContain('"PublicIP":"198.18.0.3"');
+    expect(d.proc.exitCode).toBeNull();
+    await stopClean(d);
+  });
+
+  it('exits 2 with a one-line message naming a bad flag', async () => {
+    await expect(run(process.execPath, [WEFTD_MAIN, '--subnet-lease-renew-margin', '2000'])).rejects.toThrow(
+      /failed \(2\):\nweftd: --subnet-lease-renew-margin: "2000" is not a renew margin; expected minutes, more than 0 and at most 1439 \(fractions allowed\)\n$/,
+    );
+    expect(await run(process.execPath, [WEFTD_MAIN, '--help'])).toContain('env WEFTD_SUBNET_LEASE_RENEW_MARGIN, default 60');
+  });
+});
