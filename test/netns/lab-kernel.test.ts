@@ -2,12 +2,15 @@
 // Flannel's format, flannel.1 configured per peer, pods wired by the real CNI plugins, traffic both
 // ways, and nothing left behind by destroy().
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runs } from '../../lab/exec.js';
 import { Lab } from '../../lab/lab.js';
 import { ping, tcpExchange } from '../../lab/probe.js';
 import type { PodRecord } from '../../lab/state.js';
+import { DIST } from '../../lab/paths.js';
 import { listNetns, ownPrefix } from '../helpers/netns.js';
+import { run } from '../helpers/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('lab: two kernel VXLAN nodes', () => {
@@ -76,5 +79,30 @@ describe('lab: two kernel VXLAN nodes', () => {
     expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([]);
     expect(existsSync(stateDir)).toBe(false);
     for (const p of procs) expect(runs(p.pid, p.marker)).toBe(false);
+  });
+});
+
+describe('lab CLI: up, status, down', () => {
+  const prefix = `${ownPrefix()}c-`;
+  const cli = (...args: string[]): Promise<string> => run(process.execPath, [join(DIST, 'lab', 'cli.js'), ...args, '--prefix', prefix]);
+
+  afterAll(async () => {
+    await cli('down').catch(() => undefined);
+  });
+
+  it('up prints the nodes, pods and how to reach them; status shows leases and routes; down removes everything', async () => {
+    requireRoot();
+    const up = await cli('up', '2', '--kind', 'kernel');
+    expect(up).toMatch(/node1\s+kernel\s+\S+node1\s+198\.18\.0\.1\s+10\.244\.1\.0\/24\s+1450/);
+    expect(up).toMatch(/node2-pod1\s+node2\s+\S+node2-pod1\s+10\.244\.2\.2/);
+    expect(up).toContain(`ip netns exec ${prefix}node1-pod1 ping -c 3 10.244.2.2`);
+    expect((await ping(`${prefix}node1-pod1`, '10.244.2.2', { count: 2, intervalS: 0.05 })).received).toBe(2);
+
+    const status = await cli('status');
+    expect(status).toMatch(/node1\s+kernel\s+198\.18\.0\.1\s+10\.244\.1\.0\/24\s+.*10\.244\.2\.0\/24/);
+    expect(status).toMatch(/10\.244\.2\.0\/24\s+198\.18\.0\.2\s+vxlan\s+[0-9a-f:]{17}/);
+
+    await cli('down');
+    expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([]);
   });
 });
