@@ -1,0 +1,48 @@
+// 16 weftd processes started at the same moment against one etcd all get distinct subnets
+// (create-if-absent transactions plus re-listing on a lost race), and each one's subnet.env
+// names its own subnet.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdServer } from '../helpers/etcd.js';
+import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+
+let etcd: EtcdServer;
+let dir: string;
+
+beforeAll(async () => {
+  etcd = await EtcdServer.start();
+  dir = mkdtempSync(join(tmpdir(), 'weft-many-'));
+});
+
+afterAll(async () => {
+  await etcd?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('16 daemons at once', () => {
+  it('get 16 distinct subnets, even when the network leaves only 20 to choose from', async () => {
+    const prefix = '/m/network';
+    // SubnetMin..SubnetMax spans 20 /24s, so random picks collide often and races must be retried.
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0","SubnetMax":"10.244.20.0","Backend":{"Type":"vxlan"}}');
+    const daemons = Array.from({ length: 16 }, (_, i) => startWeftd({ etcd, prefix, node: `m${i}`, publicIp: `198.18.3.${i + 1}`, dir }));
+    try {
+      const ready = await Promise.all(daemons.map((d) => waitForLog(d, /^ready$/, { timeoutMs: 30_000 })));
+      const subnets = ready.map((l) => String(l.subnet));
+      expect(new Set(subnets).size).toBe(16);
+      const races = daemons.reduce((n, d) => n + logLines(d).filter((l) => l.msg.startsWith('lost a race')).length, 0);
+      console.log(`16 daemons ready; ${races} lost create races were retried`);
+      const keys = (await etcd.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).split('\n').filter(Boolean);
+      expect(keys.sort()).toEqual(subnets.map((s) => `${prefix}/subnets/${s.replace('/', '-')}`).sort());
+      for (let i = 0; i < 16; i++) {
+        const expected = subnets[i].replace(/\.0\/24$/, '.1/24');
+        expect(readFileSync(daemons[i].subnetFile, 'utf8')).toContain(`FLANNEL_SUBNET=${expected}\n`);
+        expect(await etcd.etcdctl('get', '--print-value-only', `${prefix}/subnets/${subnets[i].replace('/', '-')}`)).toContain(`"PublicIP":"198.18.3.${i + 1}"`);
+      }
+    } finally {
+      const exits = await Promise.all(daemons.map((d) => d.stop('SIGTERM')));
+      expect(exits.every((e) => e.code === 0)).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,85 @@
+// weftd and the network config: a missing key gives the documented message once and is waited
+// for; an invalid one names the field and is waited for too; a tiny network reports exhaustion
+// clearly while /readyz says what is missing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdServer, freePorts } from '../helpers/etcd.js';
+import { liveChildren } from '../helpers/processes.js';
+import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+
+let etcd: EtcdServer;
+let dir: string;
+
+beforeAll(async () => {
+  etcd = await EtcdServer.start();
+  dir = mkdtempSync(join(tmpdir(), 'weft-netcfg-'));
+});
+
+afterEach(async () => {
+  await Promise.all(liveChildren().filter((c) => c.pid !== etcd.pid).map((c) => c.stop('SIGKILL')));
+});
+
+afterAll(async () => {
+  await etcd?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('weftd network config', () => {
+  it('says how to create a missing config, once, and proceeds when it appears', async () => {
+    const prefix = '/n1/network';
+    const d = startWeftd({ etcd, prefix, node: 'a', publicIp: '198.18.1.1', dir });
+    const missing = await waitForLog(d, /^network config not found/);
+    expect(missing.msg).toBe(
+      `network config not found at ${prefix}/config; create it with: etcdctl put ${prefix}/config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'`,
+    );
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(logLines(d).filter((l) => l.msg.startsWith('network config not found'))).toHaveLength(1);
+    expect(d.proc.exitCode).toBeNull();
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
+    await waitForLog(d, /^ready$/);
+    expect((await d.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('names the invalid field and proceeds once an operator fixes it', async () => {
+    const prefix = '/n2/network';
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}');
+    const d = startWeftd({ etcd, prefix, node: 'b', publicIp: '198.18.1.2', dir });
+    const bad = await waitForLog(d, /^invalid network config/);
+    expect(bad.msg).toMatch(/^invalid network config: Backend.Type is "udp"; weft implements only the "vxlan" backend/);
+    expect(bad.code).toBe('WEFT_ERR_NETWORK_CONFIG_INVALID');
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","SubnetLen":31,"Backend":{"Type":"vxlan"}}');
+    await waitForLog(d, /^invalid network config: SubnetLen is 31; SubnetLen must be less than \/31/);
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","SubnetLen":26,"Backend":{"Type":"vxlan","VNI":7,"MTU":1500}}');
+    const ready = await waitForLog(d, /^ready$/);
+    expect(String(ready.subnet)).toMatch(/\/26$/);
+    expect(logLines(d).find((l) => l.msg === 'subnet file written')?.mtu).toBe(1450);
+    expect((await d.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('reports exhaustion of a /28 split into /30s (3 usable subnets) and waits, not ready', async () => {
+    const prefix = '/n3/network';
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
+    const nodes = ['c1', 'c2', 'c3'].map((node, i) => startWeftd({ etcd, prefix, node, publicIp: `198.18.2.${i + 1}`, dir }));
+    const subnets = await Promise.all(nodes.map(async (d) => String((await waitForLog(d, /^ready$/)).subnet)));
+    expect(subnets.sort()).toEqual(['10.244.0.12/30', '10.244.0.4/30', '10.244.0.8/30']);
+
+    const [port] = await freePorts(1);
+    const late = startWeftd({ etcd, prefix, node: 'c4', publicIp: '198.18.2.4', dir, healthzPort: port });
+    const err = await waitForLog(late, /^no free/);
+    expect(err.msg).toBe(
+      `no free /30 left in 10.244.0.0/28 between SubnetMin 10.244.0.4 and SubnetMax 10.244.0.12 (3 leases held); widen Network or delete stale leases with etcdctl del ${prefix}/subnets/<subnet>`,
+    );
+    expect(err.code).toBe('WEFT_ERR_SUBNETS_EXHAUSTED');
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect([readyz.status, await readyz.text()]).toEqual([503, 'not ready: lease, subnet-file\n']);
+
+    expect((await nodes[0].stop('SIGTERM')).code).toBe(0);
+    await etcd.etcdctl('del', `${prefix}/subnets/${subnets.sort()[0].replace('/', '-')}`);
+    const ready = await waitForLog(late, /^ready$/, { timeoutMs: 10_000 });
+    expect(ready.subnet).toBe(subnets.sort()[0]);
+    expect(logLines(late).filter((l) => l.msg.startsWith('no free'))).toHaveLength(1);
+    await Promise.all([...nodes.slice(1), late].map(async (d) => expect((await d.stop('SIGTERM')).code).toBe(0)));
+  });
+});
