@@ -1,13 +1,9 @@
 // weft-cni entry: one CNI invocation per process. Reads CNI_* and the netconf on stdin, prints
 // the result (ADD, VERSION) or a CNI error on stdout and exits 1 on failure; logs go to stderr.
-// Imports are node builtins and this folder only: start-up time is most of an ADD.
+// Imports are node builtins and this folder only, and each command loads only its own modules:
+// start-up time is most of an ADD.
 import { readFileSync, writeSync } from 'node:fs';
 import { readCniEnv, type CniEnv } from './cni-env.js';
-import { cmdAdd } from './cmd-add.js';
-import { cmdCheck } from './cmd-check.js';
-import { cmdDel } from './cmd-del.js';
-import { cmdGc } from './cmd-gc.js';
-import { cmdStatus } from './cmd-status.js';
 import { CniError, ErrCode } from './errors.js';
 import { parseNetConf, peekVersion, type JsonObject } from './netconf.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, isSupported } from './version.js';
@@ -25,18 +21,18 @@ async function dispatch(env: CniEnv, stdin: string): Promise<JsonObject | undefi
   const conf = parseNetConf(stdin);
   switch (env.command) {
     case 'ADD':
-      return cmdAdd(env, conf);
+      return (await import('./cmd-add.js')).cmdAdd(env, conf);
     case 'DEL':
-      cmdDel(env, conf);
+      (await import('./cmd-del.js')).cmdDel(env, conf);
       return undefined;
     case 'CHECK':
-      cmdCheck(env, conf);
+      (await import('./cmd-check.js')).cmdCheck(env, conf);
       return undefined;
     case 'GC':
-      cmdGc(env, conf);
+      (await import('./cmd-gc.js')).cmdGc(env, conf);
       return undefined;
     case 'STATUS':
-      await cmdStatus(env, conf);
+      await (await import('./cmd-status.js')).cmdStatus(env, conf);
       return undefined;
   }
 }
