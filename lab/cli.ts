@@ -1,9 +1,10 @@
 // `npm run lab -- <command>`:
-//   up [N] [--kind kernel|weft|mixed] [--pods K] [--prefix P] [--state-dir D]
+//   up [N] [--kind kernel|weft|mixed] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
 //   status [--json]   sync   down        (each with the same --prefix / --state-dir)
 import { parseArgs } from 'node:util';
 import { destroyNetns } from '../test/helpers/netns.js';
 import { Lab, labNamespaces } from './lab.js';
+import { bridgeHostLocal, DEFAULT_POD_NETWORK, weftCni, type PodNetwork } from './pods.js';
 import { formatStatus, formatUp } from './report.js';
 import { defaultStateDir, type NodeKind } from './state.js';
 import { rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ const USAGE = `usage: npm run lab -- <command> [options]
   up [N]        create a lab of N nodes (default 2) with pods, and print where everything is
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
                   --pods K                   pods per node (default 1)
+                  --cni bridge|weft-cni      pod wiring: /usr/lib/cni bridge + host-local, or bin/weft-cni.js
   status        nodes, subnets, leases and peers        (--json for machine-readable output)
   sync          re-read leases from etcd and reconcile the kernel nodes' peers
   down          stop every lab process, delete every lab namespace and the state dir
@@ -26,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       kind: { type: 'string', default: 'kernel' },
       pods: { type: 'string', default: '1' },
+      cni: { type: 'string' },
       prefix: { type: 'string', default: 'wl-' },
       'state-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -49,7 +52,9 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(pods) || pods < 0 || pods > 50) return usage(`--pods must be 0..50, got ${values.pods}`);
       const kinds = nodeKinds(values.kind, count);
       if (!kinds) return usage(`--kind must be kernel, weft or mixed, got ${values.kind}`);
-      const lab = await Lab.create({ prefix, stateDir, log });
+      const podNetwork = values.cni === undefined ? DEFAULT_POD_NETWORK : POD_NETWORKS[values.cni];
+      if (!podNetwork) return usage(`--cni must be ${Object.keys(POD_NETWORKS).join(' or ')}, got ${values.cni}`);
+      const lab = await Lab.create({ prefix, stateDir, log, podNetwork });
       try {
         for (const kind of kinds) await lab.addNode(kind);
         await lab.syncKernelPeers();
@@ -90,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       return usage(`unknown command ${command}`);
   }
 }
+
+const POD_NETWORKS: Record<string, PodNetwork | undefined> = { bridge: bridgeHostLocal, 'weft-cni': weftCni };
 
 function nodeKinds(kind: string, count: number): NodeKind[] | undefined {
   if (kind === 'kernel' || kind === 'weft') return Array.from({ length: count }, () => kind);

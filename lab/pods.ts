@@ -100,8 +100,8 @@ function weftNetconf(a: PodAttachment): object {
     type: 'weft',
     subnetFile: a.node.subnetFile,
     dataDir: join(a.node.dir, 'cni'),
-    delegate: { hairpinMode: true, ipMasq: false },
-    ipam: { dataDir: join(a.node.dir, 'ipam') },
+    // As in bridgeHostLocal: pod-to-pod traffic keeps pod source addresses.
+    delegate: { ipMasq: false },
   };
 }
 
