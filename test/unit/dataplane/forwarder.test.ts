@@ -1,0 +1,220 @@
+// Encap and decap byte layouts against hand-written bytes, every drop reason, partial checksum
+// finishing, ICMP net unreachable, and a fuzz of decap with random garbage.
+import { describe, expect, it } from 'vitest';
+import { HEADROOM, IN_ADDR, IN_FLAGS, IN_LENGTH, IN_OFFSET, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
+import { Drop, DROP_NAMES } from '../../../daemon/dataplane/counters.js';
+import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from './packets.js';
+
+function putTun(r: Rig, i: number, packet: number[]): number {
+  const off = i * SLOT + HEADROOM;
+  r.u8.set(packet, off);
+  r.tunIn[i * META_STRIDE + IN_OFFSET] = off;
+  r.tunIn[i * META_STRIDE + IN_LENGTH] = packet.length;
+  return off;
+}
+
+function putUdp(r: Rig, i: number, datagram: number[], src = PEER_IP, flags = 0): number {
+  const off = i * SLOT + UDP_RX_OFFSET;
+  r.u8.set(datagram, off);
+  const m = i * META_STRIDE;
+  r.udpIn[m + IN_OFFSET] = off;
+  r.udpIn[m + IN_LENGTH] = datagram.length;
+  r.udpIn[m + IN_ADDR] = u32(src) | 0;
+  r.udpIn[m + IN_FLAGS] = flags;
+  return off;
+}
+
+const bytes = (r: Rig, off: number, len: number): number[] => [...r.u8.subarray(off, off + len)];
+
+describe('encap (TUN → UDP)', () => {
+  it('writes VXLAN (flags 0x08, VNI 1) and inner Ethernet (peer MAC, our MAC, 0x0800) in the headroom', () => {
+    const r = rig();
+    const packet = udpPacket('10.244.1.2', '10.244.2.2', [1, 2, 3, 4]);
+    const off = putTun(r, 0, packet);
+    r.fwd.onTun(1);
+    expect(r.ctl[0]).toBe(1);
+    expect(r.ctl[1]).toBe(0);
+    expect([...r.udpOut.subarray(0, 4)]).toEqual([off - 22, packet.length + 22, u32(PEER_IP) | 0, 8472]);
+    // prettier-ignore
+    expect(bytes(r, off - 22, 22)).toEqual([
+      0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+      0x0e, 0x00, 0x00, 0x00, 0x00, 0x02,
+      0x0e, 0x00, 0x00, 0x00, 0x00, 0x01,
+      0x08, 0x00,
+    ]);
+    expect(bytes(r, off, packet.length)).toEqual(packet);
+    expect(r.fwd.counts[0]).toBe(1);
+  });
+
+  it('routes each packet of a batch to its own peer', () => {
+    const r = rig();
+    putTun(r, 0, udpPacket('10.244.1.2', '10.244.3.7', [1]));
+    putTun(r, 1, udpPacket('10.244.1.2', '10.244.2.9', [2]));
+    r.fwd.onTun(2);
+    expect(r.ctl[0]).toBe(2);
+    expect(r.udpOut[2]).toBe(u32('198.18.0.3') | 0);
+    expect(r.udpOut[META_STRIDE + 2]).toBe(u32(PEER_IP) | 0);
+  });
+
+  it('drops and counts what it cannot route', () => {
+    const r = rig();
+    putTun(r, 0, udpPacket('10.244.1.2', '192.168.1.1', [1])); // outside the network
+    putTun(r, 1, udpPacket('10.244.1.2', '10.244.1.9', [1])); // our own subnet
+    putTun(r, 2, [0x60, 0, 0, 0, ...new Array(36).fill(0)]); // IPv6
+    putTun(r, 3, [0x45, 0, 0]); // too short
+    r.fwd.onTun(4);
+    expect(r.ctl[0]).toBe(0);
+    expect(r.fwd.drops[Drop.NOT_OVERLAY]).toBe(2);
+    expect(r.fwd.drops[Drop.IPV6_UNSUPPORTED]).toBe(1);
+    expect(r.fwd.drops[Drop.MALFORMED_OUTBOUND]).toBe(1);
+  });
+
+  it('answers a subnet without a lease with ICMP net unreachable written back to the TUN', () => {
+    const r = rig();
+    const packet = udpPacket('10.244.1.2', '10.244.9.9', [9, 9, 9, 9, 9, 9, 9, 9, 9, 9]);
+    const off = putTun(r, 0, packet);
+    r.fwd.onTun(1);
+    expect(r.fwd.drops[Drop.NO_ROUTE]).toBe(1);
+    expect(r.ctl[0]).toBe(0);
+    expect(r.ctl[1]).toBe(1);
+    const [o, len] = [r.tunOut[0], r.tunOut[1]];
+    expect(o).toBe(off - 28);
+    expect(len).toBe(28 + 20 + 8);
+    const reply = bytes(r, o, len);
+    expect(refChecksum(reply.slice(0, 20))).toBe(0);
+    expect(reply.slice(12, 16)).toEqual([10, 244, 9, 9]);
+    expect(reply.slice(16, 20)).toEqual([10, 244, 1, 2]);
+    expect(reply.slice(20, 22)).toEqual([3, 0]);
+    expect(refChecksum(reply.slice(20))).toBe(0);
+    expect(reply.slice(28)).toEqual(packet.slice(0, 28));
+  });
+
+  it('never answers an ICMP error with one', () => {
+    const r = rig();
+    const icmpErr = [...ipvHeaderIcmp(), 3, 1, 0, 0, 0, 0, 0, 0];
+    putTun(r, 0, icmpErr);
+    r.fwd.onTun(1);
+    expect(r.fwd.drops[Drop.NO_ROUTE]).toBe(1);
+    expect(r.ctl[1]).toBe(0);
+  });
+});
+
+function ipvHeaderIcmp(): number[] {
+  return [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 10, 244, 1, 2, 10, 244, 9, 9];
+}
+
+describe('decap (UDP → TUN)', () => {
+  const inner = (): number[] => udpPacket('10.244.2.2', '10.244.1.2', [1, 2, 3, 4, 5]);
+
+  it('hands the inner IP packet to the TUN', () => {
+    const r = rig();
+    const off = putUdp(r, 0, vxlan(1, LOCAL_MAC, PEER_MAC, inner()));
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(1);
+    expect([r.tunOut[0], r.tunOut[1]]).toEqual([off + 22, inner().length]);
+    expect(bytes(r, off + 22, inner().length)).toEqual(inner());
+    expect(r.fwd.drops.every((d) => d === 0)).toBe(true);
+    expect(r.fwd.routes.peerCounters[2]).toBe(1); // rxPackets of peer 0
+  });
+
+  it('trims Ethernet padding after the IP total length', () => {
+    const r = rig();
+    putUdp(r, 0, [...vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 0, 0, 0, 0]);
+    r.fwd.onUdp(1);
+    expect(r.tunOut[1]).toBe(inner().length);
+  });
+
+  const cases: [string, number, () => { d: number[]; src?: string; flags?: number }][] = [
+    ['truncated (short)', Drop.TRUNCATED, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, inner()).slice(0, 30) })],
+    ['truncated (MSG_TRUNC)', Drop.TRUNCATED, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, inner()), flags: 1 })],
+    ['bad flags', Drop.BAD_FLAGS, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 0, 0x0c) })],
+    ['reserved bits', Drop.BAD_RESERVED, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 7, 1) })],
+    ['reserved bits after flags', Drop.BAD_RESERVED, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 2, 0x80) })],
+    ['wrong VNI', Drop.WRONG_VNI, () => ({ d: vxlan(2, LOCAL_MAC, PEER_MAC, inner()) })],
+    ['unknown sender', Drop.UNKNOWN_SENDER, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, inner()), src: '198.18.0.77' })],
+    ['inner dst MAC not ours', Drop.WRONG_DST_MAC, () => ({ d: vxlan(1, '0e:00:00:00:00:09', PEER_MAC, inner()) })],
+    ['ARP', Drop.NON_IP, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, inner(), 0x0806) })],
+    ['inner IPv6', Drop.INNER_IPV6, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, inner(), 0x86dd) })],
+    ['inner version 5', Drop.MALFORMED_INNER, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 22, 0x55) })],
+    ['inner IHL < 5', Drop.MALFORMED_INNER, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 22, 0x44) })],
+    ['inner total length beyond the datagram', Drop.MALFORMED_INNER, () => ({ d: set(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 25, 200) })],
+    ['inner source in another peer’s subnet', Drop.SPOOFED_SOURCE, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, udpPacket('10.244.3.2', '10.244.1.2', [1])) })],
+    ['inner source outside the network', Drop.SPOOFED_SOURCE, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, udpPacket('8.8.8.8', '10.244.1.2', [1])) })],
+    ['inner destination not in our subnet', Drop.NOT_FOR_US, () => ({ d: vxlan(1, LOCAL_MAC, PEER_MAC, udpPacket('10.244.2.2', '10.244.3.2', [1])) })],
+    ['bad inner UDP checksum', Drop.BAD_L4_CHECKSUM, () => ({ d: flip(vxlan(1, LOCAL_MAC, PEER_MAC, inner()), 22 + 28) })],
+    ['bad inner TCP checksum', Drop.BAD_L4_CHECKSUM, () => ({ d: flip(vxlan(1, LOCAL_MAC, PEER_MAC, tcpPacket('10.244.2.2', '10.244.1.2', [1, 2, 3])), 22 + 40) })],
+  ];
+  for (const [name, reason, make] of cases) {
+    it(`drops and counts: ${name} → ${DROP_NAMES[reason]}`, () => {
+      const r = rig();
+      const { d, src, flags } = make();
+      putUdp(r, 0, d, src, flags);
+      putUdp(r, 1, vxlan(1, LOCAL_MAC, PEER_MAC, inner())); // a good one after it still passes
+      r.fwd.onUdp(2);
+      expect(r.fwd.drops[reason]).toBe(1);
+      expect([...r.fwd.drops].reduce((a, b) => a + b, 0)).toBe(1);
+      expect(r.ctl[1]).toBe(1);
+    });
+  }
+
+  it('finishes a partial inner TCP checksum (kernel VXLAN over veth) so that it verifies', () => {
+    const r = rig();
+    const src = '10.244.2.2';
+    const dst = '10.244.1.2';
+    const good = tcpPacket(src, dst, [5, 6, 7, 8, 9], 'good');
+    const partial = tcpPacket(src, dst, [5, 6, 7, 8, 9], 'partial');
+    expect(partial).not.toEqual(good);
+    const off = putUdp(r, 0, vxlan(1, LOCAL_MAC, PEER_MAC, partial));
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(1);
+    const out = bytes(r, off + 22, good.length);
+    expect(out).toEqual(good);
+    expect(refChecksum([...pseudo(src, dst, 6, 25), ...out.slice(20)])).toBe(0);
+    expect(r.fwd.counts[5]).toBe(1);
+  });
+
+  it('accepts UDP without a checksum (0)', () => {
+    const r = rig();
+    const p = inner();
+    p[26] = 0;
+    p[27] = 0;
+    putUdp(r, 0, vxlan(1, LOCAL_MAC, PEER_MAC, p));
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(1);
+  });
+
+  it('never throws on random garbage, and every outcome is a counted drop or an in-bounds packet', () => {
+    const r = rig(4);
+    let seed = 12345;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 0xff;
+    const template = vxlan(1, LOCAL_MAC, PEER_MAC, tcpPacket('10.244.2.2', '10.244.1.2', [1, 2, 3, 4, 5, 6, 7, 8]));
+    let passed = 0;
+    for (let iter = 0; iter < 20000; iter++) {
+      // Half pure noise, half a valid datagram with a few bytes changed and a random length.
+      const d = iter % 2 === 0 ? Array.from({ length: rnd() % 120 }, rnd) : template.map((b) => (rnd() < 8 ? rnd() : b)).slice(0, 22 + (rnd() % 80));
+      if (iter % 2 === 1 && rnd() < 128) d[0] = 0x08;
+      putUdp(r, 0, d, rnd() < 200 ? PEER_IP : '198.18.0.9');
+      const before = [...r.fwd.drops].reduce((a, b) => a + b, 0);
+      r.fwd.onUdp(1);
+      const after = [...r.fwd.drops].reduce((a, b) => a + b, 0);
+      if (r.ctl[1] === 1) {
+        passed++;
+        expect(r.tunOut[0]).toBeGreaterThanOrEqual(UDP_RX_OFFSET + 22);
+        expect(r.tunOut[0] + r.tunOut[1]).toBeLessThanOrEqual(UDP_RX_OFFSET + d.length);
+      } else {
+        expect(after).toBe(before + 1);
+      }
+    }
+    expect(passed).toBeGreaterThan(0);
+  });
+});
+
+function set(d: number[], i: number, v: number): number[] {
+  d[i] = v;
+  return d;
+}
+
+function flip(d: number[], i: number): number[] {
+  d[i] ^= 0x40;
+  return d;
+}
