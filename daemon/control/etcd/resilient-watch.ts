@@ -126,7 +126,9 @@ export class ResilientWatch {
         finish(delivered ? 'ran' : 'failed', err);
       });
       w.on('error', (err: unknown) => {
-        if (/compacted/i.test(errorMessage(err))) this.log.info({ target: this.target }, 'watch revision was compacted; listing again');
+        // etcd cancels a watch whose start revision was compacted; etcd3 passes on only the
+        // (empty) cancel reason, not compact_revision.
+        if (/^Watcher canceled/.test(errorMessage(err))) this.log.info({ target: this.target, revision: revision.toString(), reason: errorMessage(err) }, 'watch canceled by etcd (compacted revision); listing again');
         finish(delivered ? 'ran' : 'failed', err);
       });
       w.on('end', () => finish(delivered ? 'ran' : 'failed'));

@@ -1,20 +1,26 @@
 // --ip-masq: install and remove weft's masquerade and forward rules (see rules.ts for the rules).
 // install is idempotent and safe to repeat (start, restart, lease change); remove undoes every
-// WEFT- chain and hook whatever options installed them, and is a no-op when nothing is there.
-import { Iptables, type IptablesRunner } from './iptables.js';
+// WEFT- chain and hook whatever options installed them, in whichever iptables backend holds
+// them, and is a no-op when nothing is there.
+import { Iptables, saveOf, type IptablesBackend, type IptablesRunner } from './iptables.js';
 import { allOwned, masqRules, restoreInput, type Hook, type MasqRuleOptions, type RuleSet } from './rules.js';
 
 export { MASQ_CHAIN, FORWARD_CHAIN, masqRules, type MasqRuleOptions } from './rules.js';
-export type { IptablesRunner } from './iptables.js';
+export type { IptablesBackend, IptablesRunner } from './iptables.js';
 
 export interface IpMasqOptions extends MasqRuleOptions {
   readonly iptables?: IptablesRunner;
 }
 
+export interface InstalledIpMasq extends RuleSet {
+  /** The iptables backend the rules went into. */
+  readonly backend: IptablesBackend;
+}
+
 /** Installs the chains (atomically per table) and then hooks them in once each. */
-export async function installIpMasq(opts: IpMasqOptions): Promise<RuleSet> {
-  const ipt = new Iptables(opts.iptables);
-  const rules = masqRules(opts);
+export async function installIpMasq(opts: IpMasqOptions): Promise<InstalledIpMasq> {
+  const rules = masqRules(opts); // validates before any command runs
+  const ipt = await Iptables.open(opts.iptables);
   await ipt.restoreNoFlush(restoreInput(rules.chains));
   for (const hook of rules.hooks) {
     if (!(await hookPresent(ipt, hook))) await ipt.run(hook.table, ['-A', hook.chain, ...hook.spec]);
@@ -23,12 +29,24 @@ export async function installIpMasq(opts: IpMasqOptions): Promise<RuleSet> {
   const unwanted = allOwned().chains.filter((c) => !rules.chains.some((r) => r.name === c.name));
   const unwantedHooks = allOwned().hooks.filter((h) => unwanted.some((c) => h.spec.includes(c.name)));
   await removeRules(ipt, { chains: unwanted, hooks: unwantedHooks });
-  return rules;
+  return { ...rules, backend: ipt.backend };
 }
 
-/** Unhooks, flushes and deletes every WEFT- chain that install may have created. */
+/**
+ * Unhooks, flushes and deletes every WEFT- chain that install may have created: in the given
+ * backend, or with 'auto' in each backend whose rules mention WEFT-.
+ */
 export async function removeIpMasq(opts: { readonly iptables?: IptablesRunner } = {}): Promise<void> {
-  await removeRules(new Iptables(opts.iptables), allOwned());
+  const prefix = opts.iptables?.prefix ?? [];
+  const wanted = opts.iptables?.backend;
+  let backends: IptablesBackend[];
+  if (wanted !== undefined && wanted !== 'auto') backends = [wanted];
+  else {
+    backends = [];
+    for (const b of ['nft', 'legacy'] as const) if ((await saveOf(prefix, b))?.includes('WEFT-')) backends.push(b);
+    if (backends.length === 0 && (await saveOf(prefix, 'system'))?.includes('WEFT-')) backends.push('system');
+  }
+  for (const b of backends) await removeRules(new Iptables(b, prefix), allOwned());
 }
 
 async function removeRules(ipt: Iptables, rules: RuleSet): Promise<void> {

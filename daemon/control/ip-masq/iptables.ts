@@ -1,5 +1,12 @@
-// Runs Debian's `iptables` (legacy or nft backend) and `iptables-restore`, always with -w so that
-// weft waits for the xtables lock instead of failing beside kube-proxy.
+// Runs iptables and iptables-restore, always with -w so that weft waits for the xtables lock
+// instead of failing beside kube-proxy.
+//
+// Which iptables: a host's rules live either in the nf_tables backend or in the legacy one, and
+// rules added through the other backend still run but sit beside, not among, kube-proxy's (the
+// mixing hazard kubernetes-sigs/iptables-wrappers exists for). With backend 'auto' weft does what
+// those wrappers do: the backend holding kubelet's KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain,
+// else the one with more rules, nft on a tie; when the iptables-nft/-legacy commands are not
+// installed, plain `iptables`.
 import { spawn } from 'node:child_process';
 import { WeftError } from '../../errors.js';
 
@@ -9,12 +16,16 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+export type IptablesBackend = 'nft' | 'legacy' | 'system';
+
 /**
  * How to reach iptables. `prefix` is prepended to every command, e.g.
  * `['ip', 'netns', 'exec', 'node1']` to work inside a namespace; empty for the daemon's own.
+ * `backend` (default 'auto', see above) picks iptables-nft, iptables-legacy or plain iptables.
  */
 export interface IptablesRunner {
   readonly prefix?: readonly string[];
+  readonly backend?: IptablesBackend | 'auto';
 }
 
 export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
@@ -33,28 +44,63 @@ export function runCommand(argv: readonly string[], input?: string): Promise<Com
   });
 }
 
-export class Iptables {
-  private readonly prefix: readonly string[];
+const KUBELET_HINT = /KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY/;
 
-  constructor(runner: IptablesRunner = {}) {
-    this.prefix = runner.prefix ?? [];
+/** `iptables-<backend>-save` output, or undefined when that command is not installed or fails. */
+export async function saveOf(prefix: readonly string[], backend: IptablesBackend): Promise<string | undefined> {
+  const cmd = backend === 'system' ? 'iptables-save' : `iptables-${backend}-save`;
+  try {
+    const r = await runCommand([...prefix, cmd]);
+    return r.code === 0 ? r.stdout : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function detectBackend(prefix: readonly string[] = []): Promise<IptablesBackend> {
+  const nft = await saveOf(prefix, 'nft');
+  const legacy = await saveOf(prefix, 'legacy');
+  if (nft === undefined || legacy === undefined) return 'system';
+  if (KUBELET_HINT.test(nft)) return 'nft';
+  if (KUBELET_HINT.test(legacy)) return 'legacy';
+  const rules = (dump: string): number => dump.split('\n').filter((l) => l.startsWith('-')).length;
+  return rules(legacy) > rules(nft) ? 'legacy' : 'nft';
+}
+
+export class Iptables {
+  private readonly iptables: string;
+  private readonly restore: string;
+
+  constructor(
+    readonly backend: IptablesBackend,
+    private readonly prefix: readonly string[] = [],
+  ) {
+    this.iptables = backend === 'system' ? 'iptables' : `iptables-${backend}`;
+    this.restore = `${this.iptables}-restore`;
+  }
+
+  /** An Iptables for `runner`, detecting the backend when it is 'auto' (the default). */
+  static async open(runner: IptablesRunner = {}): Promise<Iptables> {
+    const prefix = runner.prefix ?? [];
+    const backend = runner.backend === undefined || runner.backend === 'auto' ? await detectBackend(prefix) : runner.backend;
+    return new Iptables(backend, prefix);
   }
 
   /** `iptables -w -t <table> <args>`; the raw result, for callers that expect failures (-C, -S). */
   try(table: string, args: readonly string[]): Promise<CommandResult> {
-    return runCommand([...this.prefix, 'iptables', '-w', '-t', table, ...args]);
+    return runCommand([...this.prefix, this.iptables, '-w', '-t', table, ...args]);
   }
 
   /** Like try(), but a non-zero exit is a WEFT_ERR_IPTABLES error quoting iptables' message. */
   async run(table: string, args: readonly string[]): Promise<string> {
     const r = await this.try(table, args);
-    if (r.code !== 0) throw failure(`iptables -t ${table} ${args.join(' ')}`, r);
+    if (r.code !== 0) throw failure(`${this.iptables} -t ${table} ${args.join(' ')}`, r);
     return r.stdout;
   }
 
   async restoreNoFlush(input: string): Promise<void> {
-    const r = await runCommand([...this.prefix, 'iptables-restore', '-w', '--noflush'], input);
-    if (r.code !== 0) throw failure(`iptables-restore --noflush of:\n${input}`, r);
+    const r = await runCommand([...this.prefix, this.restore, '-w', '--noflush'], input);
+    if (r.code !== 0) throw failure(`${this.restore} --noflush of:\n${input}`, r);
   }
 }
 

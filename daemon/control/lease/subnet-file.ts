@@ -31,7 +31,8 @@ export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void>
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const created = await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) await chmod(d, 0o755);
     const fh = await open(tmp, 'w', 0o644);
     try {
       await fh.writeFile(formatSubnetEnv(e));
@@ -39,10 +40,10 @@ export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void>
     } finally {
       await fh.close();
     }
-    await chmod(tmp, 0o644);
+    await chmod(tmp, 0o644); // whatever the umask
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw new WeftError('WEFT_ERR_SUBNET_FILE', `cannot write ${path}: ${(err as Error).message}; check that its folder is writable (--subnet-file)`, { cause: err });
   }
 }
