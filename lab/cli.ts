@@ -15,6 +15,7 @@ const USAGE = `usage: npm run lab -- <command> [options]
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
                   --pods K                   pods per node (default 1)
                   --cni bridge|weft-cni      pod wiring: /usr/lib/cni bridge + host-local, or bin/weft-cni.js
+                  --weftd-args "..."         extra flags for every weftd
   status        nodes, subnets, leases and peers        (--json for machine-readable output)
   sync          re-read leases from etcd and reconcile the kernel nodes' peers
   down          stop every lab process, delete every lab namespace and the state dir
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
       kind: { type: 'string', default: 'kernel' },
       pods: { type: 'string', default: '1' },
       cni: { type: 'string' },
+      'weftd-args': { type: 'string', default: '' },
       prefix: { type: 'string', default: 'wl-' },
       'state-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -54,7 +56,8 @@ async function main(argv: string[]): Promise<number> {
       if (!kinds) return usage(`--kind must be kernel, weft or mixed, got ${values.kind}`);
       const podNetwork = values.cni === undefined ? DEFAULT_POD_NETWORK : POD_NETWORKS[values.cni];
       if (!podNetwork) return usage(`--cni must be ${Object.keys(POD_NETWORKS).join(' or ')}, got ${values.cni}`);
-      const lab = await Lab.create({ prefix, stateDir, log, podNetwork });
+      const weftdArgs = values['weftd-args'].split(' ').filter(Boolean);
+      const lab = await Lab.create({ prefix, stateDir, log, podNetwork, weftdArgs });
       try {
         for (const kind of kinds) await lab.addNode(kind);
         await lab.syncKernelPeers();

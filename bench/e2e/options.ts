@@ -1,4 +1,4 @@
-// bench:e2e options: flags win over env (ROUNDS, DURATION, PLANES, PINGS), which win over defaults.
+// bench:e2e options: flags win over env (ROUNDS, DURATION, PLANES, PINGS, WEFTD_ARGS), which win over defaults.
 import { parseArgs } from 'node:util';
 
 export const PLANES = ['kernel', 'weft', 'underlay'] as const;
@@ -13,10 +13,12 @@ export interface BenchOptions {
   planes: Plane[];
   /** JSON results file. */
   out: string | undefined;
+  /** Extra weftd flags for the weft plane. */
+  weftdArgs: string[];
 }
 
-export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE]
-  env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft), PINGS (default 200)
+export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args "..."]
+  env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft), PINGS (default 200), WEFTD_ARGS
   --quick  CI smoke: 1 round of 1-second tests and 50 pings`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
@@ -28,6 +30,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       planes: { type: 'string' },
       pings: { type: 'string' },
       out: { type: 'string' },
+      'weftd-args': { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -40,7 +43,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   const planeList = (values.planes ?? env.PLANES ?? 'kernel,weft').split(',').map((p) => p.trim()).filter(Boolean);
   for (const p of planeList) if (!(PLANES as readonly string[]).includes(p)) throw new UsageError(`--planes: unknown plane ${p} (known: ${PLANES.join(', ')})`);
   if (planeList.length === 0) throw new UsageError('--planes: name at least one plane');
-  return { rounds, duration, pings, planes: planeList as Plane[], out: values.out };
+  const weftdArgs = (values['weftd-args'] ?? env.WEFTD_ARGS ?? '').split(' ').filter(Boolean);
+  return { rounds, duration, pings, planes: planeList as Plane[], out: values.out, weftdArgs };
 }
 
 export class UsageError extends Error {}

@@ -23,11 +23,11 @@ export function planePrefix(plane: Plane): string {
 }
 
 /** Builds the plane's lab; removes a stale one left by an interrupted run first. */
-export async function buildPlane(plane: Plane): Promise<PlaneLab> {
+export async function buildPlane(plane: Plane, weftdArgs: readonly string[] = []): Promise<PlaneLab> {
   const prefix = planePrefix(plane);
   await Lab.open(prefix)?.destroy();
   for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
-  const lab = await Lab.create({ prefix });
+  const lab = await Lab.create({ prefix, weftdArgs });
   try {
     await lab.addNode(KIND[plane]);
     await lab.addNode(KIND[plane]);
