@@ -93,7 +93,8 @@ describe('--ip-masq', () => {
   });
 
   it('masquerades pod traffic to the outside behind the node address, not traffic to other pods', async () => {
-    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', iptables: iptables() });
+    const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', iptables: iptables() });
+    expect(installed.backend).toBe('nft'); // no rules in either backend: nft, like iptables-wrappers
     expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
     expect(await sourceSeenBy(remoteServer, '10.244.2.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
   });
@@ -137,6 +138,19 @@ describe('--ip-masq', () => {
     expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
     await removeIpMasq({ iptables: iptables() }); // nothing left to remove: still fine
     expect(weftLines(await saved())).toEqual([]);
+  });
+
+  it("uses the iptables backend kube-proxy uses: legacy when the host's rules are there", async () => {
+    await node.exec('iptables-legacy', ['-w', '-t', 'nat', '-N', 'KUBE-POSTROUTING']);
+    await node.exec('iptables-legacy', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'KUBE-POSTROUTING']);
+    const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
+    expect(installed.backend).toBe('legacy');
+    expect(weftLines(await node.exec('iptables-legacy-save', []))).toHaveLength(12);
+    expect(weftLines(await node.exec('iptables-nft-save', []))).toEqual([]);
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+    await removeIpMasq({ iptables: iptables() });
+    expect(weftLines(await node.exec('iptables-legacy-save', []))).toEqual([]);
+    expect(await node.exec('iptables-legacy-save', ['-t', 'nat'])).toContain('-A POSTROUTING -j KUBE-POSTROUTING');
   });
 
   it('rejects a network that is not an IPv4 CIDR, naming it', async () => {
