@@ -16,8 +16,10 @@ WORKDIR /src
 COPY . .
 # The same recipe as CI: .ci/install ends with it.
 RUN bash .ci/build
+# The payload's node is the runtime image's own (linked below), not a second copy in the image.
 RUN npm prune --omit=dev --no-audit --no-fund \
  && bash deploy/stage-cni.sh /opt/weft/cni \
+ && rm /opt/weft/cni/weft-cni/node \
  && chmod 0755 bin/weftd.js deploy/install-cni.sh
 
 # ---- runtime: production dependencies, the addon, iproute2, iptables ------------------------
@@ -35,5 +37,6 @@ COPY --from=build /src/build/Release/weft_native.node /opt/weft/build/Release/we
 COPY --from=build /src/node_modules/ /opt/weft/node_modules/
 COPY --from=build /opt/weft/cni/ /opt/weft/cni/
 COPY --from=build /src/deploy/install-cni.sh /opt/weft/install-cni.sh
-RUN ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd
+RUN ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd \
+ && ln -s /usr/local/bin/node /opt/weft/cni/weft-cni/node
 ENTRYPOINT ["weftd"]

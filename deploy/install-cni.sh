@@ -29,11 +29,12 @@ install_plugin() {
   [ -x "$payload/weft-cni/node" ] && [ -f "$payload/weft-cni/cni-shim/main.js" ] ||
     fail "no CNI payload in $payload (expected weft-cni/node and weft-cni/cni-shim/main.js; see deploy/stage-cni.sh)"
   mkdir -p "$bin_dir"
-  id=$(cd "$payload/weft-cni" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+  # -L: in the image weft-cni/node is a symlink to the image's own node; the host gets the file.
+  id=$(cd "$payload/weft-cni" && find -L . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
   dir=weft-cni-$id
   if [ ! -f "$bin_dir/$dir/cni-shim/main.js" ]; then
     rm -rf "$bin_dir/.$dir.tmp"
-    cp -R "$payload/weft-cni" "$bin_dir/.$dir.tmp"
+    cp -RL "$payload/weft-cni" "$bin_dir/.$dir.tmp"
     rm -rf "$bin_dir/$dir"
     mv "$bin_dir/.$dir.tmp" "$bin_dir/$dir"
   fi

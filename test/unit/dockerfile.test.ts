@@ -3,7 +3,7 @@
 // daemon needs nothing that is not copied or pruned away, and deploy/install-cni.sh installs a
 // working plugin into (temporary) host directories, atomically and idempotently.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,8 +106,10 @@ describe('Dockerfile runtime stage', () => {
     expect(runtime.from).toBe('node:20-bookworm-slim');
     expect(runs(runtime).join(' ')).toMatch(/apt-get install -y --no-install-recommends iproute2 iptables/);
     expect(runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').map((i) => i.args)).toEqual(['["weftd"]']);
-    const link = runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'));
-    expect(link).toBe('ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd');
+    const links = runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'));
+    expect(links).toBe('ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd && ln -s /usr/local/bin/node /opt/weft/cni/weft-cni/node');
+    // The build stage drops the staged node that this link replaces.
+    expect(runs(build).join(' ')).toContain('rm /opt/weft/cni/weft-cni/node');
     expect(copies).toContainEqual(['/src/bin/', '/opt/weft/bin/']);
     expect(read('bin/weftd.js')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
@@ -188,8 +190,13 @@ describe('CNI payload and deploy/install-cni.sh', () => {
     const t = tempDir();
     const payload = join(t, 'payload');
     execFileSync('cp', ['-R', stagedPayload(), payload]);
+    // As in the image: node is a link to the image's own runtime; the host must get the file.
+    rmSync(join(payload, 'weft-cni/node'));
+    symlinkSync(realpathSync(process.execPath), join(payload, 'weft-cni/node'));
     install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
     const first = entries(join(t, 'bin'));
+    expect(lstatSync(join(t, 'bin', first[1], 'node')).isFile()).toBe(true);
+    expect(execFileSync(join(t, 'bin/weft'), [], { encoding: 'utf8', env: { CNI_COMMAND: 'VERSION' }, input: '' })).toMatch(/supportedVersions/);
     install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
     expect(entries(join(t, 'bin'))).toEqual(first);
     expect(existsSync(join(t, 'net.d'))).toBe(false); // plugin only
