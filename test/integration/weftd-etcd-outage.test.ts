@@ -85,6 +85,34 @@ describe('etcd outage', () => {
   });
 });
 
+describe('etcd down at start', () => {
+  it('waits with one log line, proceeds when etcd comes up, and stops cleanly on SIGTERM while waiting', async () => {
+    const prefix = '/s/network';
+    await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
+    await etcd.stop();
+    const d = startWeftd({ etcd, prefix, node: 's1', publicIp: '198.18.4.2', dir });
+    const waiting = startWeftd({ etcd, prefix, node: 's2', publicIp: '198.18.4.3', dir });
+    try {
+      await waitForLog(d, /^etcd unreachable/);
+      await waitForLog(waiting, /^etcd unreachable/);
+      const t0 = Date.now();
+      expect(await waiting.stop('SIGTERM', 3_000)).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(1_500);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await etcd.resume();
+      const ready = await waitForLog(d, /^ready$/, { timeoutMs: 5_000 });
+      expect(String(ready.subnet)).toMatch(/^10\.244\.\d+\.0\/24$/);
+      const lines = logLines(d).map((l) => l.msg);
+      expect(lines.filter((m) => m.startsWith('etcd unreachable'))).toHaveLength(1);
+      expect(lines.filter((m) => m === 'etcd reachable again')).toHaveLength(1);
+      expect(lines.filter((m) => !m.startsWith('etcd unreachable') && /fail|retry/i.test(m))).toEqual([]);
+    } finally {
+      expect((await d.stop('SIGTERM')).code).toBe(0);
+      if (!etcd.running) await etcd.resume();
+    }
+  });
+});
+
 describe('etcd client fault handling', () => {
   it("answers on the first call after etcd returns, where etcd3's default circuit breaker still refuses", async () => {
     const parsed = parseConfig(['--etcd-endpoints', etcd.endpoint], {}, { hostname: 'h', version: 'test' });

@@ -63,7 +63,7 @@ describe('weftd network config', () => {
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
     const nodes = ['c1', 'c2', 'c3'].map((node, i) => startWeftd({ etcd, prefix, node, publicIp: `198.18.2.${i + 1}`, dir }));
     const subnets = await Promise.all(nodes.map(async (d) => String((await waitForLog(d, /^ready$/)).subnet)));
-    expect(subnets.sort()).toEqual(['10.244.0.12/30', '10.244.0.4/30', '10.244.0.8/30']);
+    expect([...subnets].sort()).toEqual(['10.244.0.12/30', '10.244.0.4/30', '10.244.0.8/30']);
 
     const [port] = await freePorts(1);
     const late = startWeftd({ etcd, prefix, node: 'c4', publicIp: '198.18.2.4', dir, healthzPort: port });
@@ -75,10 +75,11 @@ describe('weftd network config', () => {
     const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect([readyz.status, await readyz.text()]).toEqual([503, 'not ready: lease, subnet-file\n']);
 
+    // c1 leaves for good: stopped, and its (kept) lease deleted by the operator
     expect((await nodes[0].stop('SIGTERM')).code).toBe(0);
-    await etcd.etcdctl('del', `${prefix}/subnets/${subnets.sort()[0].replace('/', '-')}`);
+    await etcd.etcdctl('del', `${prefix}/subnets/${subnets[0].replace('/', '-')}`);
     const ready = await waitForLog(late, /^ready$/, { timeoutMs: 10_000 });
-    expect(ready.subnet).toBe(subnets.sort()[0]);
+    expect(ready.subnet).toBe(subnets[0]);
     expect(logLines(late).filter((l) => l.msg.startsWith('no free'))).toHaveLength(1);
     await Promise.all([...nodes.slice(1), late].map(async (d) => expect((await d.stop('SIGTERM')).code).toBe(0)));
   });

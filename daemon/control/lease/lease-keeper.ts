@@ -18,7 +18,7 @@ import type { Etcd3 } from 'etcd3';
 import { WeftError, errorMessage, isWeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { Backoff, sleep } from '../etcd/backoff.js';
-import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { isUnreachableError, type EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch, type KvChange } from '../etcd/resilient-watch.js';
 import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
 import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
@@ -144,6 +144,7 @@ export class LeaseKeeper {
   }
 
   private report(err: unknown): void {
+    if (isUnreachableError(err)) return void this.o.log.debug({ err: errorMessage(err) }, 'lease attempt failed: etcd unreachable');
     const message = errorMessage(err);
     if (message === this.lastError) return;
     this.lastError = message;
