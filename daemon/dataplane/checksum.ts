@@ -7,8 +7,32 @@
 // else → dropped and counted.
 import { IP_PROTO_TCP, IP_PROTO_UDP, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER_SIZE, UDP_CHECKSUM_OFFSET, UDP_HEADER_SIZE } from './constants.js';
 
-/** Ones-complement sum of big-endian 16-bit words in u8[off, off+len), added to acc, not folded. */
+let wordsOf: ArrayBufferLike | null = null;
+let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/**
+ * Ones-complement sum of big-endian 16-bit words in u8[off, off+len), added to acc, not folded.
+ * 4-byte aligned ranges are summed as little-endian 32-bit words (RFC 1071: the sum is byte-order
+ * independent up to a final byte swap); the Uint32Array view is cached per buffer, so the data
+ * plane's arena costs one view for its lifetime.
+ */
 export function sum16(u8: Uint8Array, off: number, len: number, acc: number): number {
+  if (len < 32 || ((u8.byteOffset + off) & 3) !== 0) return sum16Bytes(u8, off, len, acc);
+  const buf = u8.buffer;
+  if (buf !== wordsOf) {
+    words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+    wordsOf = buf;
+  }
+  const w = words;
+  const first = (u8.byteOffset + off) >>> 2;
+  const n = len >>> 2;
+  let s = 0;
+  for (let i = first, end = first + n; i < end; i++) s += w[i];
+  const f = fold(s);
+  return sum16Bytes(u8, off + (n << 2), len & 3, acc + (((f & 0xff) << 8) | (f >>> 8)));
+}
+
+function sum16Bytes(u8: Uint8Array, off: number, len: number, acc: number): number {
   const end = off + len;
   const even = off + (len & ~1);
   let i = off;
