@@ -24,7 +24,12 @@ export function cmdCheck(env: CniEnv, conf: NetConf): void {
       `pod was wired in subnet ${podSubnet}, but this node now holds ${subnet.subnet} (weftd's lease changed): the pod cannot be routed; recreate it`,
     );
   }
-  execPlugin(delegation.binary, withPrevResult(delegation.config, conf.prevResult), { command: 'CHECK' });
+  try {
+    execPlugin(delegation.binary, withPrevResult(delegation.config, conf.prevResult), { command: 'CHECK' });
+  } catch (err) {
+    if (!(err instanceof CniError)) throw err;
+    throw new CniError(err.code, `${err.message} (the pod's interface, address or route no longer matches its ADD result: recreate the pod)`, err.details);
+  }
 }
 
 function savedSubnet(config: JsonObject): string | undefined {
