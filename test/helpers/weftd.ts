@@ -75,3 +75,12 @@ export async function waitForLog(child: TrackedChild, msg: RegExp, opts: { after
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The etcd lease holding `key` (hex ID, as etcdctl prints it) and its remaining TTL in seconds. */
+export async function etcdLeaseOf(etcd: EtcdServer, key: string): Promise<{ id: string; ttl: number }> {
+  // lease IDs exceed 2^53, so they are read from the JSON text, not through JSON.parse
+  const json = await etcd.etcdctl('get', key, '-w', 'json');
+  const id = BigInt(/"lease":(\d+)/.exec(json)?.[1] ?? 0).toString(16);
+  const ttl = Number(/remaining\((-?\d+)s\)/.exec(await etcd.etcdctl('lease', 'timetolive', id))?.[1]);
+  return { id, ttl };
+}

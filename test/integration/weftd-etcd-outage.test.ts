@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../daemon/config/parse-config.js';
 import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
 import { EtcdServer, freePorts } from '../helpers/etcd.js';
-import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+import { etcdLeaseOf, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
 let etcd: EtcdServer;
 let dir: string;
@@ -25,12 +25,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function leaseOf(key: string): Promise<{ id: string; ttl: number }> {
-  const json = await etcd.etcdctl('get', key, '-w', 'json');
-  const id = BigInt(/"lease":(\d+)/.exec(json)?.[1] ?? 0).toString(16);
-  const ttl = Number(/remaining\((-?\d+)s\)/.exec(await etcd.etcdctl('lease', 'timetolive', id))?.[1]);
-  return { id, ttl };
-}
 
 describe('etcd outage', () => {
   it('keeps the lease and subnet, logs one line per state change, and renews as soon as etcd is back', async () => {
@@ -41,7 +35,7 @@ describe('etcd outage', () => {
     try {
       const ready = await waitForLog(d, /^ready$/);
       const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
-      const before = await leaseOf(key);
+      const before = await etcdLeaseOf(etcd, key);
       const subnetEnv = readFileSync(d.subnetFile, 'utf8');
 
       await etcd.stop();
@@ -63,7 +57,7 @@ describe('etcd outage', () => {
       expect(renewedIn).toBeLessThan(1_500);
 
       expect(renewed.subnet).toBe(ready.subnet);
-      const after = await leaseOf(key);
+      const after = await etcdLeaseOf(etcd, key);
       expect(after.id).not.toBe(before.id);
       expect(after.ttl).toBeGreaterThan(3);
       expect(readFileSync(d.subnetFile, 'utf8')).toBe(subnetEnv);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer, freePorts } from '../helpers/etcd.js';
 import { liveChildren, run } from '../helpers/processes.js';
-import { WEFTD_MAIN, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
+import { WEFTD_MAIN, etcdLeaseOf, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 
@@ -33,13 +33,6 @@ async function etcdValue(key: string): Promise<string> {
   return (await etcd.etcdctl('get', '--print-value-only', key)).replace(/\n$/, '');
 }
 
-/** The etcd lease ID (hex, as etcdctl prints it) holding `key`, and its remaining TTL. */
-async function etcdLease(key: string): Promise<{ id: string; ttl: number }> {
-  const json = await etcd.etcdctl('get', key, '-w', 'json');
-  const id = BigInt(/"lease":(\d+)/.exec(json)?.[1] ?? 0).toString(16);
-  const ttl = Number(/remaining\((-?\d+)s\)/.exec(await etcd.etcdctl('lease', 'timetolive', id))?.[1]);
-  return { id, ttl };
-}
 
 async function stopClean(d: Weftd): Promise<void> {
   const exit = await d.stop('SIGTERM', 5_000);
@@ -66,7 +59,7 @@ describe('weftd lease', () => {
       '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"3e:32:da:5f:2d:52","WeftGossipPort":8473,"WeftNodeName":"node1"}}',
     );
     expect(ready.vtepMac).toBe('3e:32:da:5f:2d:52');
-    const lease = await etcdLease(key);
+    const lease = await etcdLeaseOf(etcd, key);
     expect(lease.ttl).toBeGreaterThan(86_000);
     expect(lease.ttl).toBeLessThanOrEqual(86_400);
 
