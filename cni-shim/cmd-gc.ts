@@ -56,8 +56,7 @@ export function cmdGc(env: CniEnv, conf: NetConf): void {
   }
 
   if (errors.length > 0) {
-    const first = new CniError(ErrCode.IoFailure, `GC could not release everything: ${errors[0]}`, errors.join('\n'));
-    throw first;
+    throw new CniError(ErrCode.IoFailure, `GC could not release everything: ${errors[0]}`, errors.join('\n'));
   }
 }
 
