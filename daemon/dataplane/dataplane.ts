@@ -4,11 +4,14 @@
 //   Dataplane.open(opts) ──► up ──setRoutes(table)*──► up ──close()──► closed
 //   (open: TUN created, addressed <subnet>.0/32, route Network dev TUN, UDP bound, polling.)
 //
-// Thread: the engine runs on the event loop of the thread that opens it. It runs on the main
-// thread: measured in the 2-node netns test (two weft nodes on one 2-vCPU machine) a worker thread
-// changed neither TCP throughput nor ping RTT measurably — the cost is the kernel's per-packet work
-// (ANCHORS.md), and the control plane's work per batch is nil. The addon is context-aware, so
-// moving it into a worker later only needs setRoutes/stats over a MessagePort.
+// Thread: the engine runs on the event loop of the thread that opens it, and weftd opens it on the
+// main thread. Measured (two weft nodes in namespaces on this 2-vCPU machine, iperf3 -C cubic 4 s +
+// 50 pings, interleaved, main vs worker, under a load average of ~13 from other work): TCP 378/524
+// vs 480/317 Mbit/s, RTT avg 0.46/0.45 vs 0.36/0.32 ms — no throughput difference beyond noise; the
+// worker's RTT edge is within the spread. The cost is the kernel's per-packet work (ANCHORS.md) and
+// the control plane does nothing per batch, so the simpler main-thread design stays. The addon is
+// context-aware and was run in a worker (test/fixtures/dataplane/node.ts `worker: true`), so moving
+// it needs only setRoutes/stats over a MessagePort.
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireCidr, requireIpv4, requireMac } from './addr.js';
 import {
