@@ -52,8 +52,9 @@ async function addPod(node: Netns, spec: NodeSpec, label: string, host: number, 
   return p;
 }
 
-function startWeft(spec: NodeSpec, peers: NodeSpec[]): TrackedChild {
+function startWeft(spec: NodeSpec, peers: NodeSpec[], worker = false): TrackedChild {
   const args = {
+    worker,
     options: { tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
     peers: peers.map(peerOf),
   };
@@ -85,6 +86,14 @@ async function stats(spec: NodeSpec): Promise<{ drops: Record<string, number>; t
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`no stats from node:\n${child.output()}`);
+}
+
+async function command(spec: NodeSpec, line: string, reply: RegExp): Promise<void> {
+  const child = daemons.get(spec)!;
+  const from = child.output().length;
+  child.proc.stdin!.write(`${line}\n`);
+  for (let i = 0; i < 200 && !reply.test(child.output().slice(from)); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(child.output().slice(from)).toMatch(reply);
 }
 
 async function ping(from: Netns, to: string, extra: string[] = []): Promise<string> {
@@ -190,5 +199,24 @@ describe('data plane in namespaces', () => {
     expect(g2).toBe(s2);
     const st = await stats(A);
     expect(st.totals.checksumsFinished).toBeGreaterThan(0);
+  });
+
+  it('stops routing a peer as soon as a table without it is swapped in, and resumes with it', async () => {
+    await command(A, `routes ${JSON.stringify([peerOf(C)])}`, /ROUTES 1/);
+    const out = await pods.get(A)!.exec('ping', ['-c', '1', '-W', '2', pod(B)]).catch((e: Error) => e.message);
+    expect(out).toMatch(/Destination Net Unreachable/);
+    await command(A, `routes ${JSON.stringify([peerOf(B), peerOf(C)])}`, /ROUTES 2/);
+    expect(await ping(pods.get(A)!, pod(B))).toMatch(/3 received/);
+  });
+
+  it('runs in a worker thread (context-aware addon) and closes cleanly there', async () => {
+    await daemons.get(B)!.stop();
+    const b = startWeft(B, [A, C], true);
+    await b.waitForOutput(/READY weft0/);
+    expect(await ping(pods.get(A)!, pod(B))).toMatch(/3 received/);
+    expect(await ping(pods.get(B)!, pod(A))).toMatch(/3 received/);
+    expect((await stats(B)).totals.rxPackets).toBeGreaterThanOrEqual(3);
+    expect(await b.stop()).toEqual({ code: 0, signal: null });
+    expect(await nodes.get(B)!.ip('-o', 'link')).not.toMatch(/weft0/);
   });
 });
