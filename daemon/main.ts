@@ -9,13 +9,11 @@ import { weftVersion } from './config/version.js';
 import type { Config } from './config/config.js';
 import { createEtcdClient } from './control/etcd/etcd-client.js';
 import { EtcdHealth } from './control/etcd/etcd-health.js';
-import { formatCidr, formatIPv4, sameSubnet } from './control/lease/ipv4.js';
-import { LeaseKeeper, type HeldLease } from './control/lease/lease-keeper.js';
-import { LeaseStore } from './control/lease/lease-store.js';
-import { LeaseWatcher } from './control/lease/lease-watcher.js';
+import { formatCidr, formatIPv4 } from './control/lease/ipv4.js';
+import type { HeldLease } from './control/lease/lease-keeper.js';
+import { NodeLease } from './control/lease/node-lease.js';
 import { VXLAN_OVERHEAD, type NetworkConfig } from './control/lease/network-config.js';
 import { waitForNetworkConfig } from './control/lease/network-config-source.js';
-import { readPreviousSubnet, writeSubnetFile } from './control/lease/subnet-file.js';
 import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { errorMessage, isWeftError } from './errors.js';
 import { HealthServer } from './observability/health-server.js';
@@ -65,17 +63,15 @@ async function main(): Promise<number> {
   const fileReady = readiness.register('subnet-file');
   const etcd = createEtcdClient(cfg);
   const health = new EtcdHealth(subsystemLogger(log, 'etcd'), cfg.etcdEndpoints, () => etcd.maintenance.status());
-  let keeper: LeaseKeeper | undefined;
-  let watcher: LeaseWatcher | undefined;
+  let nodeLease: NodeLease | undefined;
   let network: NetworkConfig | undefined;
   const vtepMac = deriveVtepMac(cfg.nodeName, underlay.publicIp);
   const server = cfg.healthzPort === 0 ? undefined : new HealthServer({
     host: cfg.healthzIp,
     port: cfg.healthzPort,
     readiness,
-    status: () => statusOf(cfg, underlay, vtepMac, network, keeper?.current, health.state, watcher?.snapshot().size, readiness.missing()),
+    status: () => statusOf(cfg, underlay, vtepMac, network, nodeLease?.lease, health.state, nodeLease?.watcher.snapshot().size, readiness.missing()),
   });
-  stop.signal.addEventListener('abort', () => void keeper?.close());
 
   try {
     if (server) {
@@ -90,52 +86,39 @@ async function main(): Promise<number> {
     log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIPv4(network.subnetMin), subnetMax: formatIPv4(network.subnetMax), backend: network.backend }, 'network config');
     const mtu = (network.backend.mtu ?? underlay.mtu) - VXLAN_OVERHEAD;
 
-    const previous = readPreviousSubnet(cfg.subnetFile);
-    if (previous.problem) log.warn({ file: cfg.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
-    const store = new LeaseStore(etcd, cfg.etcdPrefix, health);
-    const leaseLog = subsystemLogger(log, 'lease');
-    const attrs = { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName };
-    keeper = new LeaseKeeper({ store, client: etcd, health, log: leaseLog, network, attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet: previous.subnet });
-    const lease = await keeper.acquire().catch((err: unknown) => {
-      if (stop.signal.aborted) return undefined;
-      throw err;
-    });
-    if (!lease) return 0;
-
-    const subnetEnv = (l: HeldLease) => ({ network: network!.network, subnet: l.subnet, mtu, ipMasq: cfg.ipMasq });
-    await writeSubnetFile(cfg.subnetFile, subnetEnv(lease));
-    log.info({ file: cfg.subnetFile, subnet: formatCidr(lease.subnet), mtu, ipMasq: cfg.ipMasq }, 'subnet file written');
-
-    watcher = new LeaseWatcher({ client: etcd, store, health, log: leaseLog, ownKey: lease.key });
-    keeper.onEvent((e) => {
-      if (e.type === 'lost') return leaseReady.set(false);
-      watcher?.setOwnKey(e.lease.key);
-      if (e.previous && sameSubnet(e.previous.subnet, e.lease.subnet)) return leaseReady.set(true);
-      writeSubnetFile(cfg.subnetFile, subnetEnv(e.lease)).then(
-        () => {
-          log.info({ file: cfg.subnetFile, subnet: formatCidr(e.lease.subnet) }, 'subnet file rewritten for the new subnet');
-          leaseReady.set(true);
-        },
-        (err: unknown) => log.error(errorMessage(err)),
-      );
-    });
-    keeper.start();
-    await watcher.start();
-    log.info({ peers: watcher.snapshot().size }, 'watching peer leases');
+    const node = await NodeLease.start(
+      {
+        client: etcd,
+        health,
+        log: subsystemLogger(log, 'lease'),
+        prefix: cfg.etcdPrefix,
+        network,
+        attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName },
+        ttlMs: cfg.subnetLeaseTtlMs,
+        renewMarginMs: cfg.subnetLeaseRenewMarginMs,
+        subnetFile: cfg.subnetFile,
+        mtu,
+        ipMasq: cfg.ipMasq,
+        onHeld: (held) => leaseReady.set(held),
+      },
+      stop.signal,
+    );
+    if (!node) return 0;
+    nodeLease = node;
 
     // ── After the lease, before ready: the data plane goes here (TUN up with `mtu`, routes from
-    //    watcher.onChange(snapshot)), then registers and sets its own readiness condition. ──
+    //    node.watcher.onChange(snapshot)), then registers and sets its own readiness condition. ──
 
     leaseReady.set(true);
     fileReady.set(true);
-    log.info({ subnet: formatCidr(lease.subnet), vtepMac, publicIp: underlay.publicIp }, 'ready');
+    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMac, publicIp: underlay.publicIp }, 'ready');
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
     return 0;
   } catch (err) {
     log.fatal({ code: isWeftError(err) ? err.code : undefined }, errorMessage(err));
     return 1;
   } finally {
-    await shutdown(log, [() => watcher?.close(), () => keeper?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
+    await shutdown(log, [() => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
     clearInterval(keepAlive);
   }
 }

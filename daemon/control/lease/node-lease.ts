@@ -1,0 +1,95 @@
+// This node's place in the overlay, end to end: acquire the subnet lease (preferring the subnet
+// of the previous subnet file), write subnet.env, keep renewing, rewrite subnet.env if a lost
+// lease comes back as a different subnet, and follow the peers' leases.
+import type { Etcd3 } from 'etcd3';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { formatCidr, sameSubnet } from './ipv4.js';
+import type { OwnLeaseAttrs } from './lease-codec.js';
+import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
+import { LeaseStore } from './lease-store.js';
+import { LeaseWatcher } from './lease-watcher.js';
+import type { NetworkConfig } from './network-config.js';
+import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
+
+export interface NodeLeaseOptions {
+  readonly client: Etcd3;
+  readonly health: EtcdHealth;
+  readonly log: Logger;
+  readonly prefix: string;
+  readonly network: NetworkConfig;
+  readonly attrs: OwnLeaseAttrs;
+  readonly ttlMs: number;
+  readonly renewMarginMs: number;
+  readonly subnetFile: string;
+  /** FLANNEL_MTU: the inner MTU (underlay or Backend.MTU − 50). */
+  readonly mtu: number;
+  readonly ipMasq: boolean;
+  /** Told false while the lease is lost and being re-acquired, true once it is held again. */
+  readonly onHeld: (held: boolean) => void;
+}
+
+export class NodeLease {
+  private constructor(
+    readonly keeper: LeaseKeeper,
+    readonly watcher: LeaseWatcher,
+  ) {}
+
+  /** The lease currently held; undefined while re-acquiring. */
+  get lease(): HeldLease | undefined {
+    return this.keeper.current;
+  }
+
+  /**
+   * Acquires the lease (waiting through etcd outages and exhaustion), writes subnet.env and
+   * starts renewal and the peer watcher. Resolves undefined if `signal` aborts first.
+   */
+  static async start(o: NodeLeaseOptions, signal: AbortSignal): Promise<NodeLease | undefined> {
+    const previous = readPreviousSubnet(o.subnetFile);
+    if (previous.problem) o.log.warn({ file: o.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
+    const store = new LeaseStore(o.client, o.prefix, o.health);
+    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: previous.subnet });
+    let watcher: LeaseWatcher | undefined;
+    const stop = (): void => {
+      void keeper.close();
+      void watcher?.close();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    const lease = signal.aborted ? undefined : await keeper.acquire().catch((err: unknown) => {
+      if (signal.aborted) return undefined;
+      throw err;
+    });
+    if (!lease) return undefined;
+
+    const write = async (l: HeldLease): Promise<void> => {
+      await writeSubnetFile(o.subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq: o.ipMasq });
+      o.log.info({ file: o.subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq: o.ipMasq }, 'subnet file written');
+    };
+    await write(lease);
+
+    const peers = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: lease.key });
+    watcher = peers;
+    keeper.onEvent((e) => {
+      if (e.type === 'lost') return o.onHeld(false);
+      peers.setOwnKey(e.lease.key);
+      if (e.previous && sameSubnet(e.previous.subnet, e.lease.subnet)) return o.onHeld(true);
+      write(e.lease).then(
+        () => o.onHeld(true),
+        (err: unknown) => o.log.error(errorMessage(err)),
+      );
+    });
+    keeper.start();
+    await peers.start();
+    signal.removeEventListener('abort', stop);
+    if (signal.aborted) return undefined;
+    o.log.info({ peers: peers.snapshot().size }, 'watching peer leases');
+    return new NodeLease(keeper, peers);
+  }
+
+  /** Stops renewal and watching; the lease stays in etcd for the next start. */
+  async close(): Promise<void> {
+    await this.watcher.close();
+    await this.keeper.close();
+  }
+}
