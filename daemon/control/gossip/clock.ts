@@ -12,12 +12,25 @@ export interface Clock {
   setTimer(name: string, ms: number, fn: () => void): TimerHandle;
 }
 
+/**
+ * Node timers, unref'd. A due timer runs in the check phase after the next I/O poll, so a reply
+ * that arrived while the event loop was busy is seen before the timeout that races it.
+ */
 export const realClock: Clock = {
   now: () => performance.now(),
   setTimer(_name, ms, fn) {
-    const t = setTimeout(fn, ms);
+    let immediate: NodeJS.Immediate | undefined;
+    const t = setTimeout(() => {
+      immediate = setImmediate(fn);
+      immediate.unref();
+    }, ms);
     t.unref();
-    return { cancel: () => clearTimeout(t) };
+    return {
+      cancel: () => {
+        clearTimeout(t);
+        if (immediate) clearImmediate(immediate);
+      },
+    };
   },
 };
 

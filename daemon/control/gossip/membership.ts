@@ -14,7 +14,8 @@
 //   disseminate:  while updates are pending, send them to gossipFanout random members (members
 //                 dead for less than gossipToTheDeadMs included, so a wrongly declared one can refute).
 //   push-pull:    exchange full state with one random member (anti-entropy).
-//   join:         push-pull with every seed; retried while no other member is alive.
+//   join:         push-pull with every seed; retried while no other member is alive. Once joined,
+//                 announce this member to every member learned, and push-pull again soon.
 // Every ping, ack and gossip message piggybacks pending updates (BroadcastQueue).
 import type { Logger } from 'pino';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
@@ -37,6 +38,8 @@ export interface MembershipCounters {
   deaths: number;
   refutations: number;
   joins: number;
+  /** Current local-health score (0 = healthy); probes slow down by (1 + awareness). */
+  awareness: number;
 }
 
 export interface MembershipOptions {
@@ -73,9 +76,11 @@ export class Membership implements GossipHandler {
   private probeIndex = 0;
   private probing = false;
   private seq = 0;
+  private awareness = 0;
   private running = false;
+  private announced = false;
   private left = false;
-  readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0 };
+  readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0, awareness: 0 };
 
   constructor(opts: MembershipOptions) {
     this.self = { ...opts.self, incarnation: opts.incarnation ?? 0, state: 'alive' };
@@ -222,16 +227,36 @@ export class Membership implements GossipHandler {
     const results = await Promise.all(
       addresses.map((a) => within(this.clock, 'gossip-join', this.cfg.rpcTimeoutMs, this.transport.pushPull(a, msg(), this.cfg.rpcTimeoutMs))),
     );
+    let joined = false;
     for (const r of results) {
       if (!r || !this.running) continue;
       this.counters.joins++;
       this.mergeAll(r.members);
+      joined = true;
     }
+    if (joined && !this.announced) this.announce();
+  }
+
+  /**
+   * Once, after the first successful join: tell every member learned so far that this one is alive
+   * (one small message each), rather than leave it to epidemic luck, and exchange full state with
+   * a random member soon, to catch members that joined concurrently.
+   */
+  private announce(): void {
+    this.announced = true;
+    const msg: GossipMsg = { updates: [{ ...this.self }] };
+    for (const e of this.liveEntries()) {
+      this.transport.gossip(memberAddress(e.record), msg, this.cfg.rpcTimeoutMs).then(
+        (a) => this.running && this.mergeAll(a.updates),
+        () => undefined,
+      );
+    }
+    this.schedule('gossip-push-pull', jitter(2 * this.cfg.probeIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
   }
 
   private probeRound(): void {
     if (!this.running) return;
-    this.schedule('gossip-probe', jitter(this.cfg.probeIntervalMs, this.cfg.jitter, this.random), () => this.probeRound());
+    this.schedule('gossip-probe', jitter(this.scaled(this.cfg.probeIntervalMs), this.cfg.jitter, this.random), () => this.probeRound());
     if (this.probing) return;
     const target = this.nextProbeTarget();
     if (!target) return;
@@ -246,17 +271,21 @@ export class Membership implements GossipHandler {
     const seq = ++this.seq;
     const started = this.clock.now();
     const addr = memberAddress(target);
-    const t = this.cfg.probeTimeoutMs;
-    const ack = await within(this.clock, 'gossip-probe-timeout', t, this.transport.ping(addr, { target: target.name, seq, updates: this.piggyback() }, t));
+    const t = this.scaled(this.cfg.probeTimeoutMs);
+    // A suspect target is told first (Lifeguard's buddy system), so it can refute at once.
+    const updates = target.state === 'suspect' ? [{ ...target }, ...this.piggyback().filter((u) => u.name !== target.name)] : this.piggyback();
+    const ack = await within(this.clock, 'gossip-probe-timeout', t, this.transport.ping(addr, { target: target.name, seq, updates }, t));
     if (!this.running) return;
     if (ack) {
+      this.adjustAwareness(-1);
       this.heard(target.name);
       this.mergeAll(ack.updates);
       return;
     }
     const helpers = this.pick(this.cfg.indirectChecks, (e) => e.record.name !== target.name);
-    const remaining = Math.max(t, this.cfg.probeIntervalMs - (this.clock.now() - started));
+    const remaining = Math.max(t, this.scaled(this.cfg.probeIntervalMs) - (this.clock.now() - started));
     let ok = false;
+    let replies = 0;
     if (helpers.length > 0) {
       this.counters.indirectProbes++;
       ok = await new Promise<boolean>((resolve) => {
@@ -266,6 +295,7 @@ export class Membership implements GossipHandler {
           const msg: PingReqMsg = { target: { ...target }, seq, updates: this.piggyback() };
           this.transport.pingReq(memberAddress(h.record), msg, remaining).then(
             (a) => {
+              replies++;
               if (this.running) this.mergeAll(a.updates);
               if (a.ok) {
                 timer.cancel();
@@ -290,6 +320,8 @@ export class Membership implements GossipHandler {
       this.heard(target.name);
       return;
     }
+    // Helpers that did not answer either point at this member being slow, not the target dead.
+    if (replies < helpers.length) this.adjustAwareness(1);
     this.counters.probeFailures++;
     const current = this.entries.get(target.name)?.record;
     if (current && current.state === 'alive') this.apply({ ...current, state: 'suspect' });
@@ -362,6 +394,7 @@ export class Membership implements GossipHandler {
     if (!needsRefute) return;
     this.self.incarnation = u.incarnation + 1;
     this.counters.refutations++;
+    this.adjustAwareness(1);
     this.log.info({ incarnation: this.self.incarnation, claimed: u.state }, 'gossip: refuting a stale record about this member');
     this.queue.enqueue(this.self);
   }
@@ -376,6 +409,20 @@ export class Membership implements GossipHandler {
       if (!this.running || e.record.state !== 'suspect' || e.record.incarnation !== incarnation) return;
       this.apply({ ...e.record, state: 'dead' });
     });
+  }
+
+  /**
+   * Lifeguard's local health: 0 (healthy) … awarenessMax. Probe interval and timeout are scaled by
+   * (1 + awareness), so a member whose own event loop or network is slow probes more patiently
+   * instead of suspecting healthy peers.
+   */
+  private adjustAwareness(delta: number): void {
+    this.awareness = Math.min(this.cfg.awarenessMax, Math.max(0, this.awareness + delta));
+    this.counters.awareness = this.awareness;
+  }
+
+  private scaled(ms: number): number {
+    return ms * (1 + this.awareness);
   }
 
   private heard(name: string): void {

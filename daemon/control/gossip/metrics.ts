@@ -69,7 +69,15 @@ export function registerGossipMetrics(registry: Registry, node: GossipNode, refu
     registers: [registry],
     collect() {
       this.reset();
-      for (const [k, v] of Object.entries(node.counters)) this.inc({ event: k }, v);
+      for (const [k, v] of Object.entries(node.counters)) if (k !== 'awareness') this.inc({ event: k }, v);
+    },
+  });
+  new Gauge({
+    name: 'weft_gossip_local_health',
+    help: 'Lifeguard local-health score: 0 is healthy; probing is slowed by (1 + score)',
+    registers: [registry],
+    collect() {
+      this.set(node.counters.awareness);
     },
   });
   if (refusals) {

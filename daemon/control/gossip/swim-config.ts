@@ -32,6 +32,8 @@ export interface SwimConfig {
   /** Dead and left members are forgotten after this long (and the oldest beyond maxDeadMembers). */
   deadRetentionMs: number;
   maxDeadMembers: number;
+  /** Highest local-health score: probing slows down at most (1 + awarenessMax) times. */
+  awarenessMax: number;
   /** Fraction of jitter applied to periodic timers. */
   jitter: number;
 }
@@ -45,13 +47,14 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   gossipIntervalMs: 100,
   gossipFanout: 3,
   gossipToTheDeadMs: 10_000,
-  retransmitMult: 4,
+  retransmitMult: 6,
   maxPiggyback: 16,
   pushPullIntervalMs: 5_000,
   joinRetryMs: 1_000,
   rpcTimeoutMs: 1_000,
   deadRetentionMs: 24 * 3600_000,
   maxDeadMembers: 1_024,
+  awarenessMax: 8,
   jitter: 0.1,
 });
 

@@ -21,6 +21,13 @@ describe('SWIM membership', () => {
     }
   });
 
+  it('a joining member announces itself to every member it learned, without waiting for a round', async () => {
+    const c = await cluster(6);
+    c.add(6, { seeds: [addressOf(2)] });
+    await c.clock.advance(1);
+    expect(c.viewsOf('n6')).toEqual(['alive', 'alive', 'alive', 'alive', 'alive', 'alive']);
+  });
+
   it('a member that stops answering becomes suspect, then dead everywhere after the suspicion timeout', async () => {
     const c = await cluster(6);
     c.net.down.add(addressOf(5));
