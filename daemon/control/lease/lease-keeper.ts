@@ -72,10 +72,11 @@ export class LeaseKeeper {
   private lastError = '';
   /** Incremented on every acquisition; stale renewals and watch callbacks compare against it. */
   private generation = 0;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.value = encodeLeaseValue(o.attrs);
-    o.health.onReachable(() => this.wake?.abort());
+    this.unsubscribe = o.health.onReachable(() => this.wake?.abort());
   }
 
   get current(): HeldLease | undefined {
@@ -133,6 +134,7 @@ export class LeaseKeeper {
   async close(): Promise<void> {
     this.closed.abort();
     this.wake?.abort();
+    this.unsubscribe();
     if (this.renewTimer) clearTimeout(this.renewTimer);
     await this.ownWatch?.close();
     await this.working?.catch(() => undefined);
