@@ -21,7 +21,7 @@ export function cmdDel(env: CniEnv, conf: NetConf): void {
       delegation = rebuiltDelegation(env, conf);
     } catch (err) {
       // Nothing to hand the delegate: succeed (DEL must), GC releases the address later.
-      log(`no saved state and no usable subnet file (${(err as Error).message}); nothing to release now, GC will free any address left`);
+      log(`nothing to release: no saved state for ${attachment.containerID}/${attachment.ifname} and ${(err as Error).message.split(':')[0]}; GC frees any address left behind`);
       return;
     }
   }

@@ -12,21 +12,20 @@ import { readSubnetEnv } from './subnet-env.js';
 export interface Delegation {
   readonly binary: string;
   readonly config: JsonObject;
-  readonly saved: boolean;
 }
 
 export function savedDelegation(env: CniEnv, conf: NetConf, a: Attachment): Delegation | 'corrupt' | undefined {
   const s = loadState(conf.dataDir, a);
   if (s === undefined || s === 'corrupt') return s;
   const type = typeof s.delegate.type === 'string' ? s.delegate.type : delegateType(conf);
-  return { binary: findPlugin(type, env.path), config: s.delegate, saved: true };
+  return { binary: findPlugin(type, env.path), config: s.delegate };
 }
 
 /** Throws the subnet.env error (code 11/6/5) when it cannot be rebuilt. */
 export function rebuiltDelegation(env: CniEnv, conf: NetConf): Delegation {
   const subnet = readSubnetEnv(conf.subnetFile);
   const binary = findPlugin(delegateType(conf), env.path);
-  return { binary, config: buildDelegateConfig(conf, subnet, delegateVersion(binary, conf.cniVersion)), saved: false };
+  return { binary, config: buildDelegateConfig(conf, subnet, delegateVersion(binary, conf.cniVersion)) };
 }
 
 /** The config with the runtime's prevResult attached, in the delegate's own version. */
