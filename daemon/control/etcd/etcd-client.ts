@@ -9,6 +9,7 @@
 // afresh), and succeeds on the first call after etcd returns. Unary calls carry a deadline so a
 // hung connection cannot stall the keeper; watch streams reconnect after 100 ms..2 s.
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { Config } from '../../config/config.js';
 
@@ -47,7 +48,8 @@ export function createEtcdClient(cfg: Readonly<Config>): Etcd3 {
   };
   if (cfg.etcdCafile || cfg.etcdCertfile) {
     options.credentials = {
-      rootCertificate: cfg.etcdCafile ? readFileSync(cfg.etcdCafile) : Buffer.alloc(0),
+      // without --etcd-cafile, the system's trusted roots (as for an https:// endpoint alone)
+      rootCertificate: cfg.etcdCafile ? readFileSync(cfg.etcdCafile) : Buffer.from(rootCertificates.join('\n')),
       privateKey: cfg.etcdKeyfile ? readFileSync(cfg.etcdKeyfile) : undefined,
       certChain: cfg.etcdCertfile ? readFileSync(cfg.etcdCertfile) : undefined,
     };
