@@ -174,6 +174,24 @@ export class Lab {
     return pod;
   }
 
+  /** Stops `nodeName`'s weftd (SIGTERM, then SIGKILL after `graceMs`); its lease stays in etcd. */
+  async stopWeftd(nodeName: string, graceMs = 3_000): Promise<void> {
+    const node = this.node(nodeName);
+    for (const p of this.state.processes.filter((x) => x.ns === node.ns && x.role.startsWith('weftd'))) {
+      await stopPid(p.pid, p.marker, graceMs);
+      this.state.processes = this.state.processes.filter((x) => x !== p);
+    }
+    saveState(this.state);
+  }
+
+  /** Starts `nodeName`'s weftd again (after stopWeftd) and waits until it is ready. */
+  async startWeftd(nodeName: string): Promise<void> {
+    const node = this.node(nodeName);
+    if (node.kind !== 'weft') throw new LabError(`${nodeName} is a ${node.kind} node, not a weft node`);
+    await this.startWeftNode(node);
+    saveState(this.state);
+  }
+
   /** Re-reads every lease from etcd and reconciles the peers of each kernel and underlay node. */
   async syncKernelPeers(): Promise<void> {
     const leases = await this.leases();

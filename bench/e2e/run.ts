@@ -3,8 +3,8 @@
 // runs on every plane before the next test starts, so slow drift of this shared 2-core machine hits
 // all planes alike. Prints the table (median (min–max) over rounds, ratio to kernel VXLAN in the
 // same round) and writes JSON to bench/results/e2e-<timestamp>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/paths.js';
 import { measure, TESTS } from './measure.js';
@@ -24,6 +24,9 @@ async function main(): Promise<number> {
   const started = new Date();
   const log = (line: string): void => console.error(`bench:e2e: ${line}`);
   log(`planes ${opts.planes.join(', ')}; ${opts.rounds} round(s) of ${opts.duration} s tests and ${opts.pings} pings`);
+  const loadBefore = loadavg()[0];
+  const pressureBefore = cpuPressure();
+  if (loadBefore > 1) log(`load average ${loadBefore.toFixed(1)} on ${cpus().length} CPUs: other work shares the CPUs, so absolute figures will be low; compare ratios`);
 
   const labs: PlaneLab[] = [];
   const stop = (): void => void Promise.all(labs.map((l) => l.lab.destroy())).finally(() => process.exit(130));
@@ -54,13 +57,23 @@ async function main(): Promise<number> {
     const table = renderTable(summary, opts.planes);
     const out = opts.out ?? join(REPO_ROOT, 'bench', 'results', `e2e-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(join(out, '..'), { recursive: true });
-    const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version };
+    const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg()[0], cpuPressureBefore: pressureBefore, cpuPressureAfter: cpuPressure() };
     writeFileSync(out, `${JSON.stringify({ startedAt: started.toISOString(), host, options: opts, summary, samples }, null, 2)}\n`);
     console.log(table);
     console.log(`\n(×) = median over rounds of the ratio to kernel VXLAN in the same round. JSON: ${out}`);
     return samples.some((s) => s.value === null) ? 1 : 0;
   } finally {
     for (const l of labs) await l.lab.destroy();
+  }
+}
+
+/** /proc/pressure/cpu "some avg60": percent of the last minute some task waited for a CPU. */
+function cpuPressure(): number | null {
+  try {
+    const m = /some avg10=[\d.]+ avg60=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
 
