@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { errorMessage, isWeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { sleep } from '../etcd/backoff.js';
-import type { EtcdHealth } from '../etcd/etcd-health.js';
+import { isUnreachableError, type EtcdHealth } from '../etcd/etcd-health.js';
 import { exampleConfigCommand, parseNetworkConfig, type NetworkConfig } from './network-config.js';
 
 export const CONFIG_POLL_MS = 1_000;
@@ -31,7 +31,8 @@ export async function waitForNetworkConfig(client: Etcd3, prefix: string, health
       }
     } catch (err) {
       if (isWeftError(err, 'WEFT_ERR_NETWORK_CONFIG_INVALID')) once(`${err.message}; fix it with: etcdctl put ${key} '<json>' (weftd retries every ${CONFIG_POLL_MS / 1000} s)`, 'error', { code: err.code });
-      else log.debug({ err: errorMessage(err) }, 'reading the network config failed; retrying');
+      else if (isUnreachableError(err)) log.debug({ err: errorMessage(err) }, 'reading the network config failed; retrying');
+      else once(`cannot read ${key}: ${errorMessage(err)} (weftd retries every ${CONFIG_POLL_MS / 1000} s)`, 'error');
     }
     await sleep(CONFIG_POLL_MS, signal);
   }
