@@ -7,7 +7,7 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import { errorMessage } from '../../errors.js';
 import { Backoff, sleep } from './backoff.js';
-import type { EtcdHealth } from './etcd-health.js';
+import { isUnreachableError, type EtcdHealth } from './etcd-health.js';
 
 export interface KvChange {
   readonly type: 'put' | 'delete';
@@ -73,10 +73,12 @@ export class ResilientWatch {
   private async run(): Promise<void> {
     const backoff = new Backoff({ initialMs: 100, maxMs: 2_000 });
     let hook = this.hooks.afterFirstList;
+    let lastProblem = '';
     while (!this.closed.signal.aborted) {
       try {
         const t = this.target;
         const res = await this.health.run(() => ('prefix' in t ? this.client.getAll().prefix(t.prefix) : this.client.get(t.key)).exec());
+        lastProblem = '';
         this.sink.reset(res.kvs.map((kv) => toChange('put', kv)), res.header.revision);
         this.firstListDone?.();
         this.firstListDone = undefined;
@@ -89,7 +91,10 @@ export class ResilientWatch {
         this.log.debug({ target: this.target, reason }, 'watch ended; listing again');
         if (reason === 'ran') backoff.reset();
       } catch (err) {
-        this.log.debug({ target: this.target, err: errorMessage(err) }, 'listing failed; retrying');
+        const message = errorMessage(err);
+        if (isUnreachableError(err) || message === lastProblem) this.log.debug({ target: this.target, err: message }, 'listing failed; retrying');
+        else this.log.warn({ target: this.target, err: message }, 'etcd refused a listing; retrying');
+        lastProblem = message;
       }
       this.wake = new AbortController();
       await sleep(backoff.next(), AbortSignal.any([this.closed.signal, this.wake.signal]));

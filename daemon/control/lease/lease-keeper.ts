@@ -151,7 +151,7 @@ export class LeaseKeeper {
     if (message === this.lastError) return;
     this.lastError = message;
     if (isWeftError(err)) this.o.log.error({ code: err.code }, message);
-    else this.o.log.warn({ err: message }, 'lease attempt failed; retrying');
+    else this.o.log.warn({ err: message }, 'etcd refused a lease request; retrying');
   }
 
   private async pause(ms: number): Promise<void> {
@@ -210,11 +210,12 @@ export class LeaseKeeper {
         const written = await this.o.store.replace(held.subnet, this.value, Math.round(this.o.ttlMs / 1000), held.modRevision, held.leaseId);
         if (!written) return this.reacquire('the lease key changed or vanished before renewal', generation);
         this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
+        this.lastError = '';
         this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, expiresAt: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.scheduleRenewal();
         return;
       } catch (err) {
-        this.o.log.debug({ err: errorMessage(err) }, 'renewal failed; retrying');
+        this.report(err);
       }
       await this.pause(backoff.next());
     }
