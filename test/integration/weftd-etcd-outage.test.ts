@@ -54,7 +54,7 @@ describe('etcd outage', () => {
       const renewed = await waitForLog(d, /^lease renewed$/, { after: n, timeoutMs: 5_000 });
       const renewedIn = Date.parse(String(renewed.time)) - resumedAt;
       console.log(`etcd outage: renewed ${renewedIn} ms after etcd was healthy again (down ${Number(back.downMs)} ms as weftd saw it)`);
-      expect(renewedIn).toBeLessThan(1_500);
+      expect(renewedIn).toBeLessThan(2_500); // probe interval ≤ 1 s; the stock client refuses for up to 5 s
 
       expect(renewed.subnet).toBe(ready.subnet);
       const after = await etcdLeaseOf(etcd, key);
@@ -91,7 +91,7 @@ describe('etcd down at start', () => {
       await waitForLog(waiting, /^etcd unreachable/);
       const t0 = Date.now();
       expect(await waiting.stop('SIGTERM', 3_000)).toEqual({ code: 0, signal: null });
-      expect(Date.now() - t0).toBeLessThan(1_500);
+      expect(Date.now() - t0).toBeLessThan(2_500);
       await new Promise((r) => setTimeout(r, 1_500));
       await etcd.resume();
       const ready = await waitForLog(d, /^ready$/, { timeoutMs: 5_000 });
