@@ -73,6 +73,8 @@ export class LeaseKeeper {
   /** Incremented on every acquisition; stale renewals and watch callbacks compare against it. */
   private generation = 0;
   private readonly unsubscribe: () => void;
+  private renewals = 0;
+  private failures = 0;
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.value = encodeLeaseValue(o.attrs);
@@ -81,6 +83,11 @@ export class LeaseKeeper {
 
   get current(): HeldLease | undefined {
     return this.held;
+  }
+
+  /** Counters since start, for /metrics: renewals done, and renewal attempts that failed. */
+  stats(): { renewals: number; failures: number } {
+    return { renewals: this.renewals, failures: this.failures };
   }
 
   /** The lease value this node writes (byte-exact). */
@@ -211,10 +218,12 @@ export class LeaseKeeper {
         if (!written) return this.reacquire('the lease key changed or vanished before renewal', generation);
         this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
         this.lastError = '';
+        this.renewals++;
         this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, expiresAt: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.scheduleRenewal();
         return;
       } catch (err) {
+        this.failures++;
         this.report(err);
       }
       await this.pause(backoff.next());
