@@ -55,6 +55,8 @@ export const IN_ADDR = 2;
 export const IN_PORT = 3;
 export const IN_FLAGS = 4;
 export const IN_FLAG_TRUNCATED = 1;
+/** udpIn: UDP GRO segment size (0 = one datagram); IN_LENGTH is then the total of several. */
+export const IN_GSO_SIZE = 5;
 export const UDP_OUT_OFFSET = 0;
 export const UDP_OUT_LENGTH = 1;
 export const UDP_OUT_ADDR = 2;
@@ -68,3 +70,5 @@ export const CTL_SIZE = 4;
 /** openTun flags, reserved for offloads (issue 7). */
 export const TUN_FLAG_VNET_HDR = 1;
 export const TUN_FLAG_MULTI_QUEUE = 2;
+/** openUdp flags. */
+export const UDP_FLAG_GRO = 1;

@@ -24,6 +24,7 @@ import {
   MAX_BATCH,
   META_STRIDE,
   OVERHEAD,
+  UDP_FLAG_GRO,
   UDP_RX_OFFSET,
   VXLAN_MAX_VNI,
 } from './constants.js';
@@ -55,6 +56,12 @@ export interface DataplaneOptions {
   /** UDP socket buffer sizes in bytes (default 4 MiB each; forced past rmem_max when root). */
   readonly sendBuffer?: number;
   readonly receiveBuffer?: number;
+  /**
+   * UDP GSO on send (runs of equal-size datagrams to one peer as one UDP_SEGMENT message) and
+   * UDP GRO on receive. The wire is unchanged: every datagram is a standard VXLAN frame, and a
+   * peer without offloads (kernel VXLAN, older weft) receives them one by one. Default true.
+   */
+  readonly udpOffloads?: boolean;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
 }
@@ -115,6 +122,7 @@ export class Dataplane {
     const batch = opts.batchSize ?? DEFAULT_BATCH;
     const tunName = opts.tunName ?? 'weft0';
     const mtu = opts.tunMtu;
+    const offloads = opts.udpOffloads ?? true;
     checkRange('vni', vni, 0, VXLAN_MAX_VNI);
     checkRange('port', port, 1, 65535);
     checkRange('batchSize', batch, 1, MAX_BATCH);
@@ -167,7 +175,13 @@ export class Dataplane {
         throw new WeftError('WEFT_ERR_TUN', `cannot configure ${tun.name} (mtu ${mtu}, ${formatIpv4(local.base)}/32, route ${opts.network}): ${(err as Error).message}`, { cause: err });
       }
       try {
-        udpFd = native.openUdp(localIp, port, opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER, opts.receiveBuffer ?? DEFAULT_SOCKET_BUFFER);
+        udpFd = native.openUdp(
+          localIp,
+          port,
+          opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER,
+          opts.receiveBuffer ?? DEFAULT_SOCKET_BUFFER,
+          offloads ? UDP_FLAG_GRO : 0,
+        );
       } catch (err) {
         throw new WeftError('WEFT_ERR_UNDERLAY', `cannot bind UDP ${opts.localIp}:${port}: ${(err as Error).message} (is localIp an address of this node, and the port free?)`, { cause: err });
       }
@@ -183,6 +197,7 @@ export class Dataplane {
         headroom: HEADROOM,
         udpRxOffset: UDP_RX_OFFSET,
         batch,
+        udpGso: offloads ? 1 : 0,
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });

@@ -25,6 +25,7 @@ import {
   IN_ADDR,
   IN_FLAG_TRUNCATED,
   IN_FLAGS,
+  IN_GSO_SIZE,
   IN_LENGTH,
   IN_OFFSET,
   IP_PROTO_ICMP,
@@ -170,37 +171,57 @@ export class Forwarder {
     this.ctl[CTL_TUN_OUT] = tunN;
   };
 
-  /** Native callback: `count` datagrams received are described in udpIn. */
+  /**
+   * Native callback: `count` receive buffers are described in udpIn. A buffer with a UDP GRO
+   * segment size holds several datagrams back to back (all of that size, the last one shorter),
+   * unless it is one kernel TSO super-datagram (its inner IP length covers it all).
+   */
   readonly onUdp = (count: number): void => {
     const udpIn = this.udpIn;
-    const tunOut = this.tunOut;
+    const u8 = this.u8;
     let tunN = 0;
     for (let i = 0; i < count; i++) {
       const m = i * META_STRIDE;
-      const reason = this.decapOne(udpIn[m + IN_OFFSET], udpIn[m + IN_LENGTH], udpIn[m + IN_ADDR], udpIn[m + IN_FLAGS]);
-      if (reason >= 0) {
-        this.drops[reason]++;
+      const off = udpIn[m + IN_OFFSET];
+      const len = udpIn[m + IN_LENGTH];
+      const src = udpIn[m + IN_ADDR];
+      const flags = udpIn[m + IN_FLAGS];
+      const gso = udpIn[m + IN_GSO_SIZE];
+      const whole = len >= ENCAP_SIZE + 4 && ((u8[off + ENCAP_SIZE + 2] << 8) | u8[off + ENCAP_SIZE + 3]) + ENCAP_SIZE === len;
+      if (gso <= 0 || gso >= len || whole) {
+        tunN = this.deliver(off, len, src, flags, this.udpCapacity - len, tunN);
         continue;
       }
-      if (this.segments === 0) {
-        const o = tunN * META_STRIDE;
-        tunOut[o + TUN_OUT_OFFSET] = this.innerOffset;
-        tunOut[o + TUN_OUT_LENGTH] = this.innerLength;
-        tunN++;
-        continue;
-      }
-      const k = this.segments;
-      const stride = this.segmentStride;
-      for (let s = 0; s < k; s++) {
-        const o = tunN * META_STRIDE;
-        tunOut[o + TUN_OUT_OFFSET] = this.innerOffset + s * stride;
-        tunOut[o + TUN_OUT_LENGTH] = s < k - 1 ? stride : this.innerLength - s * (stride - this.segmentHeader);
-        tunN++;
-      }
+      const end = off + len;
+      for (let f = off; f < end; f += gso) tunN = this.deliver(f, Math.min(gso, end - f), src, flags, 0, tunN);
     }
     this.ctl[CTL_UDP_OUT] = 0;
     this.ctl[CTL_TUN_OUT] = tunN;
   };
+
+  /** Decaps one datagram and appends its packet(s) to tunOut from index tunN; returns the new count. */
+  private deliver(off: number, len: number, src: number, flags: number, room: number, tunN: number): number {
+    const reason = this.decapOne(off, len, src, flags, room);
+    if (reason >= 0) {
+      this.drops[reason]++;
+      return tunN;
+    }
+    const tunOut = this.tunOut;
+    if (this.segments === 0) {
+      const o = tunN * META_STRIDE;
+      tunOut[o + TUN_OUT_OFFSET] = this.innerOffset;
+      tunOut[o + TUN_OUT_LENGTH] = this.innerLength;
+      return tunN + 1;
+    }
+    const k = this.segments;
+    const stride = this.segmentStride;
+    for (let s = 0; s < k; s++) {
+      const o = (tunN + s) * META_STRIDE;
+      tunOut[o + TUN_OUT_OFFSET] = this.innerOffset + s * stride;
+      tunOut[o + TUN_OUT_LENGTH] = s < k - 1 ? stride : this.innerLength - s * (stride - this.segmentHeader);
+    }
+    return tunN + k;
+  }
 
   /**
    * Routes the IP packet at u8[off, off+len) and writes VXLAN + inner Ethernet into the
@@ -267,9 +288,11 @@ export class Forwarder {
 
   /**
    * Validates the VXLAN datagram at u8[off, off+len) from outer source srcIp (int32). Returns a
-   * Drop reason (not yet counted), or −1 with innerOffset/innerLength set to the IP packet.
+   * Drop reason (not yet counted), or −1 with innerOffset/innerLength set to the IP packet (and
+   * segments > 0 when an oversized TCP packet was cut; `room` = bytes free after the datagram
+   * that the cut may use).
    */
-  decapOne(off: number, len: number, srcIp: number, flags: number): number {
+  decapOne(off: number, len: number, srcIp: number, flags: number, room: number): number {
     const u8 = this.u8;
     if ((flags & IN_FLAG_TRUNCATED) !== 0 || len < ENCAP_SIZE + IPV4_MIN_HEADER_SIZE) return Drop.TRUNCATED;
     if (u8[off] !== VXLAN_FLAG_VNI) return Drop.BAD_FLAGS;
@@ -314,16 +337,16 @@ export class Forwarder {
     this.innerOffset = ip;
     this.innerLength = total;
     this.segments = 0;
-    if (total > this.mtu) return this.cut(ip, ihl, total, len);
+    if (total > this.mtu) return this.cut(ip, ihl, total, room + (len - ENCAP_SIZE - total));
     return -1;
   }
 
   /** Cuts an oversized inner TCP packet (see segment.ts); other oversized packets go out whole. */
-  private cut(ip: number, ihl: number, total: number, len: number): number {
+  private cut(ip: number, ihl: number, total: number, room: number): number {
     const u8 = this.u8;
     const h = ihl + ((u8[ip + ihl + 12] >> 4) << 2);
     if (u8[ip + 9] !== IP_PROTO_TCP || h + 8 > this.mtu) return -1;
-    if (segmentSlack(total, h, this.mtu) > this.udpCapacity - len) return Drop.MALFORMED_INNER;
+    if (segmentSlack(total, h, this.mtu) > room) return Drop.MALFORMED_INNER;
     const k = segmentTcpInPlace(u8, ip, total, this.mtu);
     if (k > 1) {
       this.segments = k;

@@ -26,6 +26,8 @@ export const NativeStat = {
   TUN_WRITE_BYTES: 14,
   TUN_WRITE_ERRORS: 15,
   CALLBACK_ERRORS: 16,
+  UDP_SEND_GSO: 17,
+  UDP_RECV_GRO: 18,
 } as const;
 
 export const NATIVE_STAT_NAMES: readonly string[] = [
@@ -46,6 +48,8 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'tunWriteBytes',
   'tunWriteErrors',
   'callbackErrors',
+  'udpSendGso',
+  'udpRecvGro',
 ];
 
 export interface EngineOptions {
@@ -66,6 +70,8 @@ export interface EngineOptions {
   readonly headroom: number;
   readonly udpRxOffset: number;
   readonly batch: number;
+  /** 1: send runs of equal-size datagrams to one peer as one UDP_SEGMENT message. */
+  readonly udpGso: number;
   readonly onTun: (count: number) => void;
   readonly onUdp: (count: number) => void;
 }
@@ -82,8 +88,8 @@ export interface NativeAddon {
   configureLink(name: string, mtu: number, addr: number, prefixLen: number): void;
   /** Adds dst/prefixLen dev name; returns false when the route already existed. */
   addRoute(name: string, dst: number, prefixLen: number): boolean;
-  /** Non-blocking UDP socket bound to addr:port; buffer sizes in bytes, 0 = kernel default. */
-  openUdp(addr: number, port: number, sndbuf: number, rcvbuf: number): number;
+  /** Non-blocking UDP socket bound to addr:port; buffer sizes in bytes, 0 = kernel default; flags UDP_FLAG_GRO. */
+  openUdp(addr: number, port: number, sndbuf: number, rcvbuf: number, flags: number): number;
   closeFd(fd: number): void;
   createEngine(opts: EngineOptions): Engine;
   /** Idempotent. */

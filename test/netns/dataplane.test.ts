@@ -26,6 +26,7 @@ const nodes = new Map<NodeSpec, Netns>();
 const pods = new Map<NodeSpec, Netns>();
 let jumboPod: Netns;
 const daemons = new Map<NodeSpec, TrackedChild>();
+let udpOffloads = true;
 
 async function addNode(spec: NodeSpec, label: string): Promise<Netns> {
   const ns = await createNetns(label);
@@ -55,7 +56,7 @@ async function addPod(node: Netns, spec: NodeSpec, label: string, host: number, 
 function startWeft(spec: NodeSpec, peers: NodeSpec[], worker = false): TrackedChild {
   const args = {
     worker,
-    options: { tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
+    options: { udpOffloads, tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
     peers: peers.map(peerOf),
   };
   const child = nodes.get(spec)!.spawn('node', [`${FIXTURES}/node.js`, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -76,7 +77,7 @@ async function setupKernelVxlan(spec: NodeSpec, peers: NodeSpec[]): Promise<void
   }
 }
 
-async function stats(spec: NodeSpec): Promise<{ drops: Record<string, number>; totals: Record<string, number> }> {
+async function stats(spec: NodeSpec): Promise<{ drops: Record<string, number>; totals: Record<string, number>; io: Record<string, number> }> {
   const child = daemons.get(spec)!;
   const from = child.output().length;
   child.proc.stdin!.write('stats\n');
@@ -112,9 +113,10 @@ async function tcpTransfer(src: Netns, dst: Netns, dstIp: string, bytes: number)
   return [sent[1], got[1]];
 }
 
-describe('data plane in namespaces', () => {
+describe.each([true, false])('data plane in namespaces (UDP GSO/GRO %s)', (offloads) => {
   beforeAll(async () => {
     requireRoot();
+    udpOffloads = offloads;
     underlay = await createNetns('ul');
     await underlay.ip('link', 'add', 'br0', 'type', 'bridge');
     await underlay.ip('link', 'set', 'br0', 'up');
@@ -131,6 +133,9 @@ describe('data plane in namespaces', () => {
   afterAll(async () => {
     await Promise.all([...daemons.values()].map((d) => d.stop()));
     for (const ns of [...pods.values(), jumboPod, ...nodes.values(), underlay]) await ns?.destroy();
+    daemons.clear();
+    pods.clear();
+    nodes.clear();
   });
 
   it('configures the TUN as Flannel does: <subnet>.0/32, MTU underlay − 50, route for the Network', async () => {
@@ -152,6 +157,9 @@ describe('data plane in namespaces', () => {
     expect(got).toBe(sent);
     const [sent2, got2] = await tcpTransfer(pods.get(B)!, pods.get(A)!, pod(A), 8 << 20);
     expect(got2).toBe(sent2);
+    const [a, b] = [await stats(A), await stats(B)];
+    expect(a.io.udpSendGso > 0).toBe(offloads);
+    expect(b.io.udpRecvGro > 0).toBe(offloads);
   });
 
   it('passes a DF ping of exactly the inner MTU and refuses one byte more with "fragmentation needed"', async () => {

@@ -5,7 +5,8 @@
  *   openTun(name, flags) -> { fd, name }       /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking
  *   configureLink(name, mtu, addr, prefixLen)  MTU, IPv4 address, flags up (ioctls)
  *   addRoute(name, dst, prefixLen) -> bool     route dst/prefixLen dev name; false if it existed
- *   openUdp(addr, port, sndbuf, rcvbuf) -> fd  non-blocking UDP socket bound to addr:port
+ *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
+ *                                              (flags: WEFT_UDP_GRO)
  *   closeFd(fd)                                for fds never handed to an engine
  *   createEngine(opts) -> engine               takes ownership of both fds, starts polling
  *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
@@ -25,6 +26,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -201,16 +203,23 @@ static void set_buf(int fd, int force_opt, int opt, uint32_t size) {
 }
 
 static napi_value open_udp(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
-  uint32_t addr, port, sndbuf, rcvbuf;
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint32_t addr, port, sndbuf, rcvbuf, flags;
   if (arg_u32(env, argv[0], &addr) || arg_u32(env, argv[1], &port) || port > 65535 ||
-      arg_u32(env, argv[2], &sndbuf) || arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30))
-    return throw_range(env, "openUdp(addr: uint32, port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default)");
+      arg_u32(env, argv[2], &sndbuf) || arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30) ||
+      arg_u32(env, argv[4], &flags))
+    return throw_range(env, "openUdp(addr: uint32, port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default, flags)");
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "UDP socket", errno);
   set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
   set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+  int one = 1;
+  if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt UDP_GRO", err);
+  }
   struct sockaddr_in sin;
   set_sin((struct sockaddr *)&sin, addr);
   sin.sin_port = htons((uint16_t)port);
@@ -261,6 +270,8 @@ typedef struct engine {
   struct mmsghdr *rmsgs, *smsgs;
   struct iovec *riov, *siov;
   struct sockaddr_in *raddr, *saddr;
+  char *sctl, *rctl; /* cmsg buffers: UDP_SEGMENT per send message, UDP_GRO per receive */
+  int gso;           /* send runs with UDP_SEGMENT; cleared if the kernel refuses it */
 } engine;
 
 static void engine_release(engine *e) {
@@ -271,6 +282,8 @@ static void engine_release(engine *e) {
   free(e->siov);
   free(e->raddr);
   free(e->saddr);
+  free(e->sctl);
+  free(e->rctl);
   free(e);
 }
 
@@ -376,12 +389,39 @@ static void flush_tun(engine *e) {
   }
 }
 
+#define WEFT_GSO_MAX_SEGMENTS 64
+#define WEFT_GSO_MAX_BYTES 65000
+#define WEFT_SCTL_LEN CMSG_SPACE(sizeof(uint16_t))
+#define WEFT_RCTL_LEN CMSG_SPACE(sizeof(int))
+
+/* Sends the datagrams of one message one by one (after the kernel refused UDP_SEGMENT). */
+static void send_each(engine *e, struct msghdr *h) {
+  for (size_t i = 0; i < h->msg_iovlen; i++) {
+    struct msghdr one = *h;
+    one.msg_iov = &h->msg_iov[i];
+    one.msg_iovlen = 1;
+    one.msg_control = NULL;
+    one.msg_controllen = 0;
+    ssize_t r = sendmsg(e->udp_fd, &one, MSG_DONTWAIT);
+    if (r < 0) {
+      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+    } else {
+      e->ns[WEFT_NS_UDP_SEND_PACKETS] += 1;
+      e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)r;
+    }
+  }
+}
+
+/* udpOut → messages. With GSO on, a run of consecutive entries to one address whose lengths are
+ * equal (the last may be shorter) becomes one message of several iovecs with UDP_SEGMENT. */
 static void flush_udp(engine *e) {
   int32_t n = e->ctl[WEFT_CTL_UDP_OUT];
   e->ctl[WEFT_CTL_UDP_OUT] = 0;
   if (n <= 0) return;
   if ((uint32_t)n > e->udp_out_cap) n = (int32_t)e->udp_out_cap;
-  int32_t k = 0;
+  int32_t k = 0;   /* messages */
+  int32_t v = 0;   /* iovecs */
+  int32_t open_seg = 0, open_bytes = 0; /* the message being extended: segment size, bytes */
   for (int32_t i = 0; i < n; i++) {
     const int32_t *m = e->udp_out + (size_t)i * WEFT_META_STRIDE;
     int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH];
@@ -389,18 +429,50 @@ static void flush_udp(engine *e) {
       e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
       continue;
     }
-    e->siov[k].iov_base = e->arena + off;
-    e->siov[k].iov_len = (size_t)len;
+    uint32_t addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
+    uint16_t port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
+    e->siov[v].iov_base = e->arena + off;
+    e->siov[v].iov_len = (size_t)len;
+    if (e->gso && k > 0 && open_seg > 0) {
+      struct msghdr *h = &e->smsgs[k - 1].msg_hdr;
+      if (e->saddr[k - 1].sin_addr.s_addr == addr && e->saddr[k - 1].sin_port == port && len <= open_seg &&
+          h->msg_iovlen < WEFT_GSO_MAX_SEGMENTS && open_bytes + len <= WEFT_GSO_MAX_BYTES) {
+        h->msg_iovlen++;
+        open_bytes += len;
+        if (len < open_seg) open_seg = 0; /* a shorter datagram ends the run */
+        v++;
+        continue;
+      }
+    }
     e->saddr[k].sin_family = AF_INET;
-    e->saddr[k].sin_addr.s_addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
-    e->saddr[k].sin_port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
+    e->saddr[k].sin_addr.s_addr = addr;
+    e->saddr[k].sin_port = port;
     struct msghdr *h = &e->smsgs[k].msg_hdr;
     memset(h, 0, sizeof *h);
     h->msg_name = &e->saddr[k];
     h->msg_namelen = sizeof e->saddr[k];
-    h->msg_iov = &e->siov[k];
+    h->msg_iov = &e->siov[v];
     h->msg_iovlen = 1;
+    open_seg = len;
+    open_bytes = len;
     k++;
+    v++;
+  }
+  if (e->gso) {
+    for (int32_t j = 0; j < k; j++) {
+      struct msghdr *h = &e->smsgs[j].msg_hdr;
+      if (h->msg_iovlen < 2) continue;
+      char *buf = e->sctl + (size_t)j * WEFT_SCTL_LEN;
+      memset(buf, 0, WEFT_SCTL_LEN);
+      h->msg_control = buf;
+      h->msg_controllen = WEFT_SCTL_LEN;
+      struct cmsghdr *c = CMSG_FIRSTHDR(h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = (uint16_t)h->msg_iov[0].iov_len;
+      memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    }
   }
   int32_t sent = 0;
   while (sent < k) {
@@ -409,15 +481,25 @@ static void flush_udp(engine *e) {
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)(k - sent);
+        for (int32_t j = sent; j < k; j++) e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)e->smsgs[j].msg_hdr.msg_iovlen;
         break;
       }
-      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1; /* this datagram is refused: skip it, keep the rest */
+      struct msghdr *h = &e->smsgs[sent].msg_hdr;
+      if (h->msg_controllen > 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+        e->gso = 0; /* the kernel or the route refuses UDP GSO: send plainly from now on */
+        send_each(e, h);
+      } else {
+        e->ns[WEFT_NS_UDP_SEND_ERRORS] += (double)h->msg_iovlen; /* refused: skip it, keep the rest */
+      }
       sent++;
       continue;
     }
-    for (int i = 0; i < r; i++) e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
-    e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)r;
+    for (int i = 0; i < r; i++) {
+      struct msghdr *h = &e->smsgs[sent + i].msg_hdr;
+      e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
+      e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)h->msg_iovlen;
+      if (h->msg_iovlen > 1) e->ns[WEFT_NS_UDP_SEND_GSO] += 1;
+    }
     sent += r;
   }
 }
@@ -470,6 +552,7 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     for (uint32_t i = 0; i < e->batch; i++) {
       e->rmsgs[i].msg_hdr.msg_namelen = sizeof e->raddr[i];
+      e->rmsgs[i].msg_hdr.msg_controllen = WEFT_RCTL_LEN;
       e->rmsgs[i].msg_hdr.msg_flags = 0;
       e->rmsgs[i].msg_len = 0;
     }
@@ -488,6 +571,16 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
       m[WEFT_IN_ADDR] = (int32_t)ntohl(e->raddr[i].sin_addr.s_addr);
       m[WEFT_IN_PORT] = (int32_t)ntohs(e->raddr[i].sin_port);
       m[WEFT_IN_FLAGS] = (e->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? WEFT_IN_FLAG_TRUNCATED : 0;
+      m[WEFT_IN_GSO_SIZE] = 0;
+      struct msghdr *h = &e->rmsgs[i].msg_hdr;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int gso;
+          memcpy(&gso, CMSG_DATA(c), sizeof gso);
+          m[WEFT_IN_GSO_SIZE] = gso;
+          if (gso > 0 && (unsigned)gso < e->rmsgs[i].msg_len) e->ns[WEFT_NS_UDP_RECV_GRO] += 1;
+        }
+      }
       e->ns[WEFT_NS_UDP_RECV_BYTES] += (double)e->rmsgs[i].msg_len;
     }
     e->ns[WEFT_NS_UDP_RECV_PACKETS] += (double)r;
@@ -565,6 +658,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     bad = "nstats: Float64Array(>= NS_SIZE)";
   else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
     bad = "onTun, onUdp: functions";
+  else if (get_i32_prop(env, o, "udpGso", &e->gso))
+    bad = "udpGso: 0 or 1";
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
     bad = "tunFd, udpFd: fds";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
@@ -590,7 +685,9 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   e->smsgs = calloc(e->udp_out_cap, sizeof *e->smsgs);
   e->siov = calloc(e->udp_out_cap, sizeof *e->siov);
   e->saddr = calloc(e->udp_out_cap, sizeof *e->saddr);
-  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr) {
+  e->sctl = calloc(e->udp_out_cap, WEFT_SCTL_LEN);
+  e->rctl = calloc(e->batch, WEFT_RCTL_LEN);
+  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr || !e->sctl || !e->rctl) {
     free_refs(env, e);
     e->live = 1;
     engine_release(e);
@@ -602,6 +699,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     e->rmsgs[i].msg_hdr.msg_iov = &e->riov[i];
     e->rmsgs[i].msg_hdr.msg_iovlen = 1;
     e->rmsgs[i].msg_hdr.msg_name = &e->raddr[i];
+    e->rmsgs[i].msg_hdr.msg_control = e->rctl + (size_t)i * WEFT_RCTL_LEN;
   }
 
   uv_loop_t *loop;

@@ -30,7 +30,8 @@
 #define WEFT_IN_ADDR 2   /* udpIn: source IPv4, host order, as int32 */
 #define WEFT_IN_PORT 3   /* udpIn: source port */
 #define WEFT_IN_FLAGS 4  /* WEFT_IN_FLAG_* */
-/* 5..7 reserved: gso type, gso size, csum start (offloads) */
+#define WEFT_IN_GSO_SIZE 5 /* udpIn: UDP GRO segment size (0 = one datagram); LENGTH is the total */
+/* 6..7 reserved: virtio-net gso type, csum start (TUN offloads) */
 
 #define WEFT_IN_FLAG_TRUNCATED 1
 
@@ -39,7 +40,8 @@
 #define WEFT_UDP_OUT_LENGTH 1
 #define WEFT_UDP_OUT_ADDR 2  /* destination IPv4, host order, as int32 */
 #define WEFT_UDP_OUT_PORT 3
-/* 4: reserved, UDP GSO segment size (0 = one datagram); 5..7 reserved */
+/* 4..7 reserved. With UDP GSO on, the engine itself sends each run of consecutive entries to the
+ * same address with equal lengths (the last may be shorter) as one sendmsg with UDP_SEGMENT. */
 
 /* tunOut fields */
 #define WEFT_TUN_OUT_OFFSET 0
@@ -69,10 +71,15 @@
 #define WEFT_NS_TUN_WRITE_BYTES 14
 #define WEFT_NS_TUN_WRITE_ERRORS 15
 #define WEFT_NS_CALLBACK_ERRORS 16
-#define WEFT_NS_SIZE 17
+#define WEFT_NS_UDP_SEND_GSO 17  /* sendmmsg messages carrying UDP_SEGMENT */
+#define WEFT_NS_UDP_RECV_GRO 18  /* received buffers that were several datagrams (UDP_GRO) */
+#define WEFT_NS_SIZE 19
 
 /* openTun flags */
 #define WEFT_TUN_VNET_HDR 1    /* reserved for offloads */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
+
+/* openUdp flags */
+#define WEFT_UDP_GRO 1 /* setsockopt UDP_GRO: coalesced receives, split by TypeScript */
 
 #endif

@@ -1,7 +1,7 @@
 // Encap and decap byte layouts against hand-written bytes, every drop reason, partial checksum
 // finishing, ICMP net unreachable, and a fuzz of decap with random garbage.
 import { describe, expect, it } from 'vitest';
-import { HEADROOM, IN_ADDR, IN_FLAGS, IN_LENGTH, IN_OFFSET, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
+import { HEADROOM, IN_ADDR, IN_FLAGS, IN_GSO_SIZE, IN_LENGTH, IN_OFFSET, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
 import { Drop, DROP_NAMES } from '../../../daemon/dataplane/counters.js';
 import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from './packets.js';
 
@@ -218,3 +218,47 @@ function flip(d: number[], i: number): number[] {
   d[i] ^= 0x40;
   return d;
 }
+
+describe('UDP GRO buffers', () => {
+  const frame = (n: number, size: number): number[] => {
+    const inner = udpPacket('10.244.2.2', '10.244.1.2', new Array(size - 28 - 22).fill(n));
+    return vxlan(1, LOCAL_MAC, PEER_MAC, inner);
+  };
+
+  it('splits a coalesced buffer into its datagrams (equal size, the last shorter) and decaps each', () => {
+    const r = rig();
+    const frames = [frame(1, 1472), frame(2, 1472), frame(3, 1472), frame(4, 300)];
+    const off = putUdp(r, 0, frames.flat());
+    r.udpIn[IN_GSO_SIZE] = 1472;
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      expect(r.tunOut[i * META_STRIDE]).toBe(off + i * 1472 + 22);
+      expect(r.tunOut[i * META_STRIDE + 1]).toBe(frames[i].length - 22);
+      expect(r.u8[r.tunOut[i * META_STRIDE] + 40]).toBe(i + 1);
+    }
+  });
+
+  it('drops only the bad datagram of a coalesced buffer', () => {
+    const r = rig();
+    const bad = frame(2, 1472);
+    bad[6] = 9; // VNI 9
+    putUdp(r, 0, [...frame(1, 1472), ...bad, ...frame(3, 1472)]);
+    r.udpIn[IN_GSO_SIZE] = 1472;
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(2);
+    expect(r.fwd.drops[Drop.WRONG_VNI]).toBe(1);
+  });
+
+  it('treats a kernel TSO super-datagram (inner length covers it all) as one packet, not as GRO segments', () => {
+    const r = rig();
+    const payload = Array.from({ length: 4000 }, (_, i) => i & 0xff);
+    const off = putUdp(r, 0, vxlan(1, LOCAL_MAC, PEER_MAC, tcpPacket('10.244.2.2', '10.244.1.2', payload, 'partial')));
+    r.udpIn[IN_GSO_SIZE] = 1398; // the inner MSS, as the kernel reports it for tunnel GSO
+    r.fwd.onUdp(1);
+    expect(r.ctl[1]).toBe(3);
+    expect(r.tunOut[0]).toBe(off + 22);
+    expect([r.tunOut[1], r.tunOut[META_STRIDE + 1], r.tunOut[2 * META_STRIDE + 1]]).toEqual([1450, 1450, 40 + 4000 - 2 * 1410]);
+    expect(r.fwd.counts[6]).toBe(1);
+  });
+});
