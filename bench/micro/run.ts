@@ -73,7 +73,7 @@ function makeForwarder(): { fwd: Forwarder; u8: Uint8Array; tunIn: Int32Array; u
     tunOut: new Int32Array(BATCH * maxSegments(MTU) * META_STRIDE),
     ctl: new Int32Array(CTL_SIZE),
   };
-  const fwd = new Forwarder(mem, routes, { vni: 1, port: 8472, localSubnetBase: ip(10, 244, 1, 0), localVtepMac: localMac, mtu: MTU, udpCapacity: SLOT - UDP_RX_OFFSET });
+  const fwd = new Forwarder(mem, routes, { vni: 1, port: 8472, localSubnetBase: ip(10, 244, 1, 0), localVtepMac: localMac, mtu: MTU, udpCapacity: SLOT - UDP_RX_OFFSET, tunCapacity: SLOT - HEADROOM });
   return { fwd, u8: new Uint8Array(arena), tunIn: mem.tunIn, udpIn: mem.udpIn };
 }
 

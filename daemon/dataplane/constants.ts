@@ -55,6 +55,12 @@ export const IN_ADDR = 2;
 export const IN_PORT = 3;
 export const IN_FLAGS = 4;
 export const IN_FLAG_TRUNCATED = 1;
+/** tunIn (vnet header): the L4 checksum at IN_CSUM is partial (pseudo-header sum only). */
+export const IN_FLAG_NEEDS_CSUM = 2;
+/** tunIn (vnet header): VIRTIO_NET_HDR_GSO_*; IN_GSO_SIZE is then the MSS. */
+export const IN_GSO_TYPE = 6;
+/** tunIn (vnet header): csum_start | csum_offset << 16. */
+export const IN_CSUM = 7;
 /** udpIn: UDP GRO segment size (0 = one datagram); IN_LENGTH is then the total of several. */
 export const IN_GSO_SIZE = 5;
 export const UDP_OUT_OFFSET = 0;
@@ -63,6 +69,13 @@ export const UDP_OUT_ADDR = 2;
 export const UDP_OUT_PORT = 3;
 export const TUN_OUT_OFFSET = 0;
 export const TUN_OUT_LENGTH = 1;
+/** With a vnet-header TUN: virtio-net header flags and gso type (0, 0 = plain packet). */
+export const TUN_OUT_FLAGS = 2;
+export const TUN_OUT_GSO_TYPE = 3;
+export const VIRTIO_GSO_TCPV4 = 1;
+export const VIRTIO_GSO_ECN = 0x80;
+/** A vnet-header TUN's slots hold a 64 KiB TSO super-packet plus the headers its segments add. */
+export const TSO_SLACK = 16384;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;
 export const CTL_SIZE = 4;

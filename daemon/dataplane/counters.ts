@@ -35,6 +35,8 @@ export const Drop = {
   NOT_FOR_US: 14,
   /** Inner TCP/UDP checksum wrong and not a partial (pseudo-header only) one. */
   BAD_L4_CHECKSUM: 15,
+  /** TUN super-packet that cannot be segmented: unsupported GSO type, inconsistent lengths, MSS. */
+  BAD_SUPER_PACKET: 16,
 } as const;
 
 export type DropReason = (typeof Drop)[keyof typeof Drop];
@@ -56,6 +58,7 @@ export const DROP_NAMES: readonly string[] = [
   'spoofedSource',
   'notForUs',
   'badL4Checksum',
+  'badSuperPacket',
 ];
 
 export const DROP_COUNT = DROP_NAMES.length;
@@ -71,9 +74,11 @@ export const Count = {
   CHECKSUMS_FINISHED: 5,
   /** Inner TCP super-packets (kernel TSO over veth) cut to the MTU. */
   SEGMENTED: 6,
+  /** TSO super-packets read from a vnet-header TUN and cut into datagrams. */
+  SUPER_PACKETS: 7,
 } as const;
 
-export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished', 'segmented'];
+export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished', 'segmented', 'superPackets'];
 
 /** Per-peer counter fields, PEER_FIELDS per peer in RouteTable.peerCounters. */
 export const PeerCount = { TX_PACKETS: 0, TX_BYTES: 1, RX_PACKETS: 2, RX_BYTES: 3 } as const;

@@ -24,6 +24,8 @@ import {
   MAX_BATCH,
   META_STRIDE,
   OVERHEAD,
+  TSO_SLACK,
+  TUN_FLAG_VNET_HDR,
   UDP_FLAG_GRO,
   UDP_RX_OFFSET,
   VXLAN_MAX_VNI,
@@ -62,6 +64,11 @@ export interface DataplaneOptions {
    * peer without offloads (kernel VXLAN, older weft) receives them one by one. Default true.
    */
   readonly udpOffloads?: boolean;
+  /**
+   * TUN offloads: IFF_VNET_HDR with TSO and checksum offload, so the kernel hands over up to 64 KiB
+   * of one TCP flow per read; it is cut into MTU-sized VXLAN datagrams here. Default false.
+   */
+  readonly tunOffloads?: boolean;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
 }
@@ -123,6 +130,7 @@ export class Dataplane {
     const tunName = opts.tunName ?? 'weft0';
     const mtu = opts.tunMtu;
     const offloads = opts.udpOffloads ?? true;
+    const tso = opts.tunOffloads ?? false;
     checkRange('vni', vni, 0, VXLAN_MAX_VNI);
     checkRange('port', port, 1, 65535);
     checkRange('batchSize', batch, 1, MAX_BATCH);
@@ -137,7 +145,7 @@ export class Dataplane {
     }
 
     const native = loadNative();
-    const slotSize = Math.ceil((HEADROOM + mtu + OVERHEAD) / 64) * 64;
+    const slotSize = Math.ceil((HEADROOM + (tso ? 65535 + TSO_SLACK : mtu + OVERHEAD)) / 64) * 64;
     const segments = maxSegments(mtu);
     // A UDP slot holds a 64 KiB datagram plus the headers its segmentation adds (segment.ts).
     const udpSlotSize = Math.ceil((UDP_RX_OFFSET + 65535 + segments * 120) / 64) * 64;
@@ -146,7 +154,7 @@ export class Dataplane {
       arena,
       tunIn: new Int32Array(batch * META_STRIDE),
       udpIn: new Int32Array(batch * META_STRIDE),
-      udpOut: new Int32Array(batch * META_STRIDE),
+      udpOut: new Int32Array(batch * (tso ? segments : 1) * META_STRIDE),
       tunOut: new Int32Array(batch * segments * META_STRIDE),
       ctl: new Int32Array(CTL_SIZE),
     };
@@ -158,11 +166,12 @@ export class Dataplane {
       localVtepMac: mac,
       mtu,
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
+      tunCapacity: slotSize - HEADROOM,
     });
 
     let tun: { fd: number; name: string };
     try {
-      tun = native.openTun(tunName, 0);
+      tun = native.openTun(tunName, tso ? TUN_FLAG_VNET_HDR : 0);
     } catch (err) {
       throw new WeftError('WEFT_ERR_TUN', `cannot create TUN ${tunName}: ${(err as Error).message} (needs CAP_NET_ADMIN and /dev/net/tun)`, { cause: err });
     }
@@ -198,6 +207,7 @@ export class Dataplane {
         udpRxOffset: UDP_RX_OFFSET,
         batch,
         udpGso: offloads ? 1 : 0,
+        tunVnetHdr: tso ? 1 : 0,
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });

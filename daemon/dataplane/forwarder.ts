@@ -25,6 +25,9 @@ import {
   IN_ADDR,
   IN_FLAG_TRUNCATED,
   IN_FLAGS,
+  IN_FLAG_NEEDS_CSUM,
+  IN_CSUM,
+  IN_GSO_TYPE,
   IN_GSO_SIZE,
   IN_LENGTH,
   IN_OFFSET,
@@ -33,6 +36,10 @@ import {
   IPV4_MIN_HEADER_SIZE,
   META_STRIDE,
   TUN_OUT_LENGTH,
+  TUN_OUT_FLAGS,
+  TUN_OUT_GSO_TYPE,
+  VIRTIO_GSO_ECN,
+  VIRTIO_GSO_TCPV4,
   TUN_OUT_OFFSET,
   UDP_OUT_ADDR,
   UDP_OUT_LENGTH,
@@ -66,6 +73,8 @@ export interface ForwarderOptions {
   readonly mtu: number;
   /** Bytes from a received datagram's offset to the end of its slot. */
   readonly udpCapacity: number;
+  /** Bytes from a TUN packet's offset to the end of its slot (room for segmenting a TSO read). */
+  readonly tunCapacity: number;
 }
 
 /** tunOut entries one received datagram may need (a 64 KiB super-packet cut to the MTU). */
@@ -99,6 +108,7 @@ export class Forwarder {
   private readonly vni: number;
   private readonly mtu: number;
   private readonly udpCapacity: number;
+  private readonly tunCapacity: number;
   private readonly port: number;
   private readonly localBase: number;
   private readonly localMask: number;
@@ -123,6 +133,7 @@ export class Forwarder {
     this.vni = opts.vni;
     this.mtu = opts.mtu;
     this.udpCapacity = opts.udpCapacity;
+    this.tunCapacity = opts.tunCapacity;
     this.vni0 = (opts.vni >>> 16) & 0xff;
     this.vni1 = (opts.vni >>> 8) & 0xff;
     this.vni2 = opts.vni & 0xff;
@@ -149,6 +160,12 @@ export class Forwarder {
       const m = i * META_STRIDE;
       const off = tunIn[m + IN_OFFSET];
       const len = tunIn[m + IN_LENGTH];
+      const gsoType = tunIn[m + IN_GSO_TYPE] & ~VIRTIO_GSO_ECN;
+      if (gsoType !== 0) {
+        udpN = this.encapSuper(off, len, gsoType, tunIn[m + IN_GSO_SIZE], udpN);
+        continue;
+      }
+      if ((tunIn[m + IN_FLAGS] & IN_FLAG_NEEDS_CSUM) !== 0) finishPartial(this.u8, off, len, tunIn[m + IN_CSUM]);
       const peer = this.encapOne(off, len);
       if (peer >= 0) {
         const o = udpN * META_STRIDE;
@@ -163,6 +180,8 @@ export class Forwarder {
           const o = tunN * META_STRIDE;
           tunOut[o + TUN_OUT_OFFSET] = off - ICMP_REPLY_HEADER;
           tunOut[o + TUN_OUT_LENGTH] = replyLen;
+          tunOut[o + TUN_OUT_FLAGS] = 0;
+          tunOut[o + TUN_OUT_GSO_TYPE] = 0;
           tunN++;
         }
       }
@@ -211,6 +230,8 @@ export class Forwarder {
       const o = tunN * META_STRIDE;
       tunOut[o + TUN_OUT_OFFSET] = this.innerOffset;
       tunOut[o + TUN_OUT_LENGTH] = this.innerLength;
+      tunOut[o + TUN_OUT_FLAGS] = 0;
+      tunOut[o + TUN_OUT_GSO_TYPE] = 0;
       return tunN + 1;
     }
     const k = this.segments;
@@ -219,8 +240,53 @@ export class Forwarder {
       const o = (tunN + s) * META_STRIDE;
       tunOut[o + TUN_OUT_OFFSET] = this.innerOffset + s * stride;
       tunOut[o + TUN_OUT_LENGTH] = s < k - 1 ? stride : this.innerLength - s * (stride - this.segmentHeader);
+      tunOut[o + TUN_OUT_FLAGS] = 0;
+      tunOut[o + TUN_OUT_GSO_TYPE] = 0;
     }
     return tunN + k;
+  }
+
+  /**
+   * A TSO super-packet read from a vnet-header TUN: one route decision, then cut in place into
+   * MSS-sized segments spaced ENCAP_SIZE apart, each given its own VXLAN + Ethernet header, and
+   * appended to udpOut (where the engine sends them with UDP GSO). Returns the new udpOut count.
+   */
+  private encapSuper(off: number, len: number, gsoType: number, mss: number, udpN: number): number {
+    const u8 = this.u8;
+    const ihl = (u8[off] & 0x0f) << 2;
+    const total = len >= IPV4_MIN_HEADER_SIZE ? (u8[off + 2] << 8) | u8[off + 3] : 0;
+    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
+    if (
+      gsoType !== VIRTIO_GSO_TCPV4 ||
+      total !== len ||
+      u8[off] >> 4 !== 4 ||
+      u8[off + 9] !== IP_PROTO_TCP ||
+      mss <= 0 ||
+      h + mss > this.mtu ||
+      segmentSlack(len, h, this.mtu, ENCAP_SIZE, mss) > this.tunCapacity - len
+    ) {
+      this.drops[Drop.BAD_SUPER_PACKET]++;
+      return udpN;
+    }
+    const peer = this.encapOne(off, len);
+    if (peer < 0) return udpN; // counted; no ICMP for a super-packet (TCP learns from its timeout)
+    const k = segmentTcpInPlace(u8, off, len, this.mtu, ENCAP_SIZE, mss);
+    const stride = ENCAP_SIZE + h + mss;
+    const ip = this.routes.peerPublicIp[peer];
+    const udpOut = this.udpOut;
+    for (let s = 0; s < k; s++) {
+      const seg = off + s * stride;
+      if (s > 0) u8.copyWithin(seg - ENCAP_SIZE, off - ENCAP_SIZE, off);
+      const o = (udpN + s) * META_STRIDE;
+      udpOut[o + UDP_OUT_OFFSET] = seg - ENCAP_SIZE;
+      udpOut[o + UDP_OUT_LENGTH] = (s < k - 1 ? h + mss : len - s * mss) + ENCAP_SIZE;
+      udpOut[o + UDP_OUT_ADDR] = ip;
+      udpOut[o + UDP_OUT_PORT] = this.port;
+    }
+    this.counts[Count.TX_PACKETS] += k - 1;
+    this.routes.peerCounters[peer * PEER_FIELDS + PeerCount.TX_PACKETS] += k - 1;
+    this.counts[Count.SUPER_PACKETS]++;
+    return udpN + k;
   }
 
   /**
@@ -415,6 +481,17 @@ export class Forwarder {
     this.counts[Count.ICMP_SENT]++;
     return total;
   }
+}
+
+/** Finishes a partial L4 checksum (vnet header NEEDS_CSUM): csum = csum_start | csum_offset << 16. */
+function finishPartial(u8: Uint8Array, off: number, len: number, csum: number): void {
+  const start = csum & 0xffff;
+  const at = off + start + (csum >>> 16);
+  if (start >= len || at + 2 > off + len) return;
+  let c = finish(sum16(u8, off + start, len - start, 0));
+  if (c === 0 && u8[off + 9] === 17) c = 0xffff;
+  u8[at] = c >>> 8;
+  u8[at + 1] = c & 0xff;
 }
 
 /** ICMP types that are queries (may be answered with an error); errors never are. */

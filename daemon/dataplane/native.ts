@@ -72,6 +72,8 @@ export interface EngineOptions {
   readonly batch: number;
   /** 1: send runs of equal-size datagrams to one peer as one UDP_SEGMENT message. */
   readonly udpGso: number;
+  /** 1: the TUN was opened with TUN_FLAG_VNET_HDR (virtio-net header before every packet). */
+  readonly tunVnetHdr: number;
   readonly onTun: (count: number) => void;
   readonly onUdp: (count: number) => void;
 }

@@ -6,10 +6,11 @@
 // here into segments of at most `mtu` bytes: any cut is a valid TCP segmentation. The same cut
 // serves TUN TSO reads once offloads exist (issue 7).
 //
-// Layout: segment i is written at ip + i * (H + M) (H = IP + TCP header bytes, M = payload per
-// segment). Its payload comes from ip + H + i * M, never behind where it goes, so working from the
-// last segment to the first needs no scratch memory; the buffer needs (k − 1) * H bytes of slack
-// after the packet.
+// Layout: segment i is written at ip + i * (gap + H + M) (H = IP + TCP header bytes, M = payload
+// per segment, gap = bytes left free before each segment after the first, e.g. for its VXLAN
+// header). Its payload comes from ip + H + i * M, never behind where it goes, so working from the
+// last segment to the first needs no scratch memory; the buffer needs (k − 1) * (gap + H) bytes
+// of slack after the packet.
 import { finish, ipv4PseudoSum, sum16 } from './checksum.js';
 import { IP_PROTO_TCP, TCP_CHECKSUM_OFFSET } from './constants.js';
 
@@ -18,29 +19,29 @@ const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
 
 /** Bytes of slack a super-packet of `total` bytes needs after it to be cut for `mtu`. */
-export function segmentSlack(total: number, headerLen: number, mtu: number): number {
-  const m = mtu - headerLen;
-  const k = Math.ceil((total - headerLen) / m);
-  return (k - 1) * headerLen;
+export function segmentSlack(total: number, headerLen: number, mtu: number, gap = 0, mss = mtu - headerLen): number {
+  const k = Math.ceil((total - headerLen) / mss);
+  return (k - 1) * (headerLen + gap);
 }
 
 /**
- * Cuts the IPv4/TCP packet at u8[ip, ip+total) into segments of at most mtu bytes, in place.
- * The packet's TCP checksum must already be known good (it is recomputed per segment). Returns
- * the number of segments k (segment i at ip + i * stride, stride = H + M; the last one shorter),
- * 0 if the packet cannot be cut (not TCP, fragment, headers leave no room).
+ * Cuts the IPv4/TCP packet at u8[ip, ip+total) into segments of at most mtu bytes (payload at most
+ * mss), in place. The TCP checksum is recomputed per segment, so the packet's own may be partial;
+ * verify it first when it may be wrong. Returns the number of segments k (segment i at
+ * ip + i * (gap + H + M); the last one shorter), 0 if the packet cannot be cut (not TCP,
+ * fragment, headers leave no room).
  */
-export function segmentTcpInPlace(u8: Uint8Array, ip: number, total: number, mtu: number): number {
+export function segmentTcpInPlace(u8: Uint8Array, ip: number, total: number, mtu: number, gap = 0, mssLimit = 0): number {
   const ihl = (u8[ip] & 0x0f) << 2;
   if (u8[ip + 9] !== IP_PROTO_TCP || (((u8[ip + 6] << 8) | u8[ip + 7]) & 0x3fff) !== 0) return 0;
   const tcp = ip + ihl;
   const thl = (u8[tcp + 12] >> 4) << 2;
   const h = ihl + thl;
-  const m = mtu - h;
+  const m = mssLimit > 0 && mssLimit < mtu - h ? mssLimit : mtu - h;
   if (thl < 20 || m < 8 || total <= h) return 0;
   const payload = total - h;
   const k = Math.ceil(payload / m);
-  const stride = h + m;
+  const stride = gap + h + m;
   const id = (u8[ip + 4] << 8) | u8[ip + 5];
   const seq = ((u8[tcp + 4] << 24) | (u8[tcp + 5] << 16) | (u8[tcp + 6] << 8) | u8[tcp + 7]) >>> 0;
   const flags = u8[tcp + 13];

@@ -34,6 +34,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <linux/virtio_net.h>
 #include <unistd.h>
 
 #include "weft_native.h"
@@ -112,6 +114,11 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETIFF", err);
+  }
+  if ((flags & WEFT_TUN_VNET_HDR) && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETOFFLOAD", err);
   }
 
   napi_value result, vfd, vname;
@@ -272,6 +279,7 @@ typedef struct engine {
   struct sockaddr_in *raddr, *saddr;
   char *sctl, *rctl; /* cmsg buffers: UDP_SEGMENT per send message, UDP_GRO per receive */
   int gso;           /* send runs with UDP_SEGMENT; cleared if the kernel refuses it */
+  int vnet;          /* the TUN carries a virtio_net_hdr before each packet */
 } engine;
 
 static void engine_release(engine *e) {
@@ -378,8 +386,25 @@ static void flush_tun(engine *e) {
       continue;
     }
     ssize_t w;
-    do w = write(e->tun_fd, e->arena + off, (size_t)len);
-    while (w < 0 && errno == EINTR);
+    if (e->vnet) {
+      struct virtio_net_hdr vh;
+      memset(&vh, 0, sizeof vh);
+      if (m[WEFT_TUN_OUT_FLAGS] != 0 || m[WEFT_TUN_OUT_GSO_TYPE] != 0) {
+        vh.flags = (uint8_t)m[WEFT_TUN_OUT_FLAGS];
+        vh.gso_type = (uint8_t)m[WEFT_TUN_OUT_GSO_TYPE];
+        vh.hdr_len = (uint16_t)m[WEFT_TUN_OUT_HDR_LEN];
+        vh.gso_size = (uint16_t)m[WEFT_TUN_OUT_GSO_SIZE];
+        vh.csum_start = (uint16_t)m[WEFT_TUN_OUT_CSUM_START];
+        vh.csum_offset = (uint16_t)m[WEFT_TUN_OUT_CSUM_OFFSET];
+      }
+      struct iovec iov[2] = {{&vh, sizeof vh}, {e->arena + off, (size_t)len}};
+      do w = writev(e->tun_fd, iov, 2);
+      while (w < 0 && errno == EINTR);
+      if (w > 0) w -= (ssize_t)sizeof vh;
+    } else {
+      do w = write(e->tun_fd, e->arena + off, (size_t)len);
+      while (w < 0 && errno == EINTR);
+    }
     if (w < 0) {
       e->ns[WEFT_NS_TUN_WRITE_ERRORS] += 1;
     } else {
@@ -512,22 +537,35 @@ static void on_tun_readable(uv_poll_t *h, int status, int events) {
     e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
     return;
   }
-  const size_t cap = e->slot - e->headroom;
+  const size_t vh_len = e->vnet ? sizeof(struct virtio_net_hdr) : 0;
+  const size_t cap = e->slot - e->headroom + vh_len;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     uint32_t n = 0;
     while (n < e->batch) {
       size_t off = e->tun_rx_base + (size_t)n * e->slot + e->headroom;
-      ssize_t r = read(e->tun_fd, e->arena + off, cap);
+      ssize_t r = read(e->tun_fd, e->arena + off - vh_len, cap);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
         break;
       }
-      if (r == 0) break;
+      if (r <= (ssize_t)vh_len) {
+        if (r == 0) break;
+        e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
+        continue;
+      }
       int32_t *m = e->tun_in + (size_t)n * WEFT_META_STRIDE;
       m[WEFT_IN_OFFSET] = (int32_t)off;
-      m[WEFT_IN_LENGTH] = (int32_t)r;
+      m[WEFT_IN_LENGTH] = (int32_t)(r - (ssize_t)vh_len);
       m[WEFT_IN_FLAGS] = 0;
+      if (e->vnet) {
+        struct virtio_net_hdr vh;
+        memcpy(&vh, e->arena + off - vh_len, sizeof vh);
+        if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) m[WEFT_IN_FLAGS] |= WEFT_IN_FLAG_NEEDS_CSUM;
+        m[WEFT_IN_GSO_SIZE] = vh.gso_size;
+        m[WEFT_IN_GSO_TYPE] = vh.gso_type;
+        m[WEFT_IN_CSUM] = (int32_t)((uint32_t)vh.csum_start | ((uint32_t)vh.csum_offset << 16));
+      }
       e->ns[WEFT_NS_TUN_READ_PACKETS] += 1;
       e->ns[WEFT_NS_TUN_READ_BYTES] += (double)r;
       n++;
@@ -658,15 +696,15 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     bad = "nstats: Float64Array(>= NS_SIZE)";
   else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
     bad = "onTun, onUdp: functions";
-  else if (get_i32_prop(env, o, "udpGso", &e->gso))
-    bad = "udpGso: 0 or 1";
+  else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet))
+    bad = "udpGso, tunVnetHdr: 0 or 1";
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
     bad = "tunFd, udpFd: fds";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
            get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "udpSlotSize", &e->udp_slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
            get_u32_prop(env, o, "udpRxOffset", &e->udp_rx_offset) || get_u32_prop(env, o, "batch", &e->batch))
     bad = "tunRxBase, udpRxBase, slotSize, udpSlotSize, headroom, udpRxOffset, batch: uint32";
-  else if (e->batch == 0 || e->batch > 1024 || e->headroom >= e->slot || e->udp_rx_offset >= e->udp_slot ||
+  else if (e->batch == 0 || e->batch > 1024 || e->headroom >= e->slot || e->headroom < sizeof(struct virtio_net_hdr) || e->udp_rx_offset >= e->udp_slot ||
            (size_t)e->tun_rx_base + (size_t)e->batch * e->slot > e->arena_len ||
            (size_t)e->udp_rx_base + (size_t)e->batch * e->udp_slot > e->arena_len ||
            tun_in_len < (size_t)e->batch * WEFT_META_STRIDE || udp_in_len < (size_t)e->batch * WEFT_META_STRIDE ||

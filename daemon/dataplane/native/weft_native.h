@@ -30,10 +30,13 @@
 #define WEFT_IN_ADDR 2   /* udpIn: source IPv4, host order, as int32 */
 #define WEFT_IN_PORT 3   /* udpIn: source port */
 #define WEFT_IN_FLAGS 4  /* WEFT_IN_FLAG_* */
-#define WEFT_IN_GSO_SIZE 5 /* udpIn: UDP GRO segment size (0 = one datagram); LENGTH is the total */
-/* 6..7 reserved: virtio-net gso type, csum start (TUN offloads) */
+#define WEFT_IN_GSO_SIZE 5 /* udpIn: UDP GRO segment size (0 = one datagram); LENGTH is the total.
+                             tunIn (vnet header): TSO segment size (MSS) */
+#define WEFT_IN_GSO_TYPE 6 /* tunIn (vnet header): VIRTIO_NET_HDR_GSO_* */
+#define WEFT_IN_CSUM 7     /* tunIn (vnet header): csum_start | csum_offset << 16, from the packet */
 
 #define WEFT_IN_FLAG_TRUNCATED 1
+#define WEFT_IN_FLAG_NEEDS_CSUM 2 /* tunIn (vnet header): L4 checksum at CSUM to be finished */
 
 /* udpOut fields */
 #define WEFT_UDP_OUT_OFFSET 0
@@ -46,7 +49,14 @@
 /* tunOut fields */
 #define WEFT_TUN_OUT_OFFSET 0
 #define WEFT_TUN_OUT_LENGTH 1
-/* 2..7 reserved: virtio-net header fields (flags, gso type, hdr len, gso size, csum start/offset) */
+/* With a vnet-header TUN, fields 2..7 are the virtio-net header written before the packet;
+ * JS sets FLAGS and GSO_TYPE on every entry (0, 0 = a plain packet). */
+#define WEFT_TUN_OUT_FLAGS 2
+#define WEFT_TUN_OUT_GSO_TYPE 3
+#define WEFT_TUN_OUT_HDR_LEN 4
+#define WEFT_TUN_OUT_GSO_SIZE 5
+#define WEFT_TUN_OUT_CSUM_START 6
+#define WEFT_TUN_OUT_CSUM_OFFSET 7
 
 /* ctl (Int32Array) */
 #define WEFT_CTL_UDP_OUT 0   /* entries in udpOut to send after the callback */
@@ -76,7 +86,7 @@
 #define WEFT_NS_SIZE 19
 
 /* openTun flags */
-#define WEFT_TUN_VNET_HDR 1    /* reserved for offloads */
+#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
 
 /* openUdp flags */

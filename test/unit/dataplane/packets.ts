@@ -1,7 +1,7 @@
 // Plain, slow packet builders for data plane unit tests: an independent reference for the hot path.
 import { RouteTable } from '../../../daemon/dataplane/route-table.js';
 import { Forwarder, maxSegments } from '../../../daemon/dataplane/forwarder.js';
-import { CTL_SIZE, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
+import { CTL_SIZE, HEADROOM, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
 
 export function ip4(s: string): number[] {
   return s.split('.').map(Number);
@@ -109,6 +109,7 @@ export function rig(batch = 8, mtu = MTU): Rig {
     localVtepMac: Uint8Array.from(mac(LOCAL_MAC)),
     mtu,
     udpCapacity: SLOT - UDP_RX_OFFSET,
+    tunCapacity: SLOT - HEADROOM,
   });
   return { fwd, u8: new Uint8Array(arena), ...mem };
 }
