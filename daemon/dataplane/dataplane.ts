@@ -65,8 +65,9 @@ export interface DataplaneOptions {
    */
   readonly udpOffloads?: boolean;
   /**
-   * TUN offloads: IFF_VNET_HDR with TSO and checksum offload, so the kernel hands over up to 64 KiB
-   * of one TCP flow per read; it is cut into MTU-sized VXLAN datagrams here. Default false.
+   * TUN offloads: IFF_VNET_HDR with TSO4 and checksum offload, so the kernel hands over up to 64 KiB
+   * of one TCP flow per read, cut here into MTU-sized VXLAN datagrams; and received TCP runs are
+   * coalesced into one GSO write. The wire is unchanged. Default true.
    */
   readonly tunOffloads?: boolean;
   /** Initial routes (default: none). */
@@ -84,7 +85,10 @@ export interface PeerStats {
 }
 
 export interface DataplaneStats {
-  /** txPackets, txBytes, rxPackets, rxBytes (inner IP), icmpSent, checksumsFinished. */
+  /**
+   * txPackets, txBytes, rxPackets, rxBytes (inner IP), icmpSent, checksumsFinished, segmented,
+   * superPackets, coalescedRuns, coalescedSegments.
+   */
   totals: Record<string, number>;
   /** Drops by reason (names in counters.ts DROP_NAMES), including zeros. */
   drops: Record<string, number>;
@@ -130,7 +134,7 @@ export class Dataplane {
     const tunName = opts.tunName ?? 'weft0';
     const mtu = opts.tunMtu;
     const offloads = opts.udpOffloads ?? true;
-    const tso = opts.tunOffloads ?? false;
+    const tso = opts.tunOffloads ?? true;
     checkRange('vni', vni, 0, VXLAN_MAX_VNI);
     checkRange('port', port, 1, 65535);
     checkRange('batchSize', batch, 1, MAX_BATCH);
@@ -167,6 +171,7 @@ export class Dataplane {
       mtu,
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunCapacity: slotSize - HEADROOM,
+      tunOffloads: tso,
     });
 
     let tun: { fd: number; name: string };
@@ -241,8 +246,9 @@ export class Dataplane {
     const peers = new Map<string, PeerStats>();
     for (const [k, v] of this.retired) peers.set(k, { ...v });
     addPeerCounters(peers, this.forwarder.routes);
+    const c = this.forwarder.coalescer;
     return {
-      totals: named(COUNT_NAMES, this.forwarder.counts),
+      totals: { ...named(COUNT_NAMES, this.forwarder.counts), coalescedRuns: c?.runs ?? 0, coalescedSegments: c?.merged ?? 0 },
       drops: named(DROP_NAMES, this.forwarder.drops),
       io: named(NATIVE_STAT_NAMES, this.nstats),
       peers: [...peers.values()],

@@ -51,6 +51,7 @@ import {
 import { Count, Drop, DROP_COUNT, PEER_FIELDS, PeerCount } from './counters.js';
 import type { RouteTable } from './route-table.js';
 import { segmentSlack, segmentTcpInPlace } from './segment.js';
+import { TcpCoalescer } from './coalesce.js';
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
 export interface BatchMemory {
@@ -75,6 +76,8 @@ export interface ForwarderOptions {
   readonly udpCapacity: number;
   /** Bytes from a TUN packet's offset to the end of its slot (room for segmenting a TSO read). */
   readonly tunCapacity: number;
+  /** The TUN carries virtio-net headers: TCP runs of a UDP GRO buffer are coalesced into GSO writes. */
+  readonly tunOffloads?: boolean;
 }
 
 /** tunOut entries one received datagram may need (a 64 KiB super-packet cut to the MTU). */
@@ -109,6 +112,8 @@ export class Forwarder {
   private readonly mtu: number;
   private readonly udpCapacity: number;
   private readonly tunCapacity: number;
+  /** Set with tunOffloads; its counters are reported as totals. */
+  readonly coalescer: TcpCoalescer | null;
   private readonly port: number;
   private readonly localBase: number;
   private readonly localMask: number;
@@ -134,6 +139,7 @@ export class Forwarder {
     this.mtu = opts.mtu;
     this.udpCapacity = opts.udpCapacity;
     this.tunCapacity = opts.tunCapacity;
+    this.coalescer = opts.tunOffloads ? new TcpCoalescer(this.u8, this.tunOut) : null;
     this.vni0 = (opts.vni >>> 16) & 0xff;
     this.vni1 = (opts.vni >>> 8) & 0xff;
     this.vni2 = opts.vni & 0xff;
@@ -212,7 +218,18 @@ export class Forwarder {
         continue;
       }
       const end = off + len;
-      for (let f = off; f < end; f += gso) tunN = this.deliver(f, Math.min(gso, end - f), src, flags, 0, tunN);
+      const c = this.coalescer;
+      for (let f = off; f < end; f += gso) {
+        const n = Math.min(gso, end - f);
+        if (c === null) {
+          tunN = this.deliver(f, n, src, flags, 0, tunN);
+          continue;
+        }
+        const reason = this.decapOne(f, n, src, flags, 0);
+        if (reason >= 0) this.drops[reason]++;
+        else tunN = c.add(this.innerOffset, this.innerLength, tunN);
+      }
+      if (c !== null) c.close();
     }
     this.ctl[CTL_UDP_OUT] = 0;
     this.ctl[CTL_TUN_OUT] = tunN;

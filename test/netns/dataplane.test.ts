@@ -26,7 +26,7 @@ const nodes = new Map<NodeSpec, Netns>();
 const pods = new Map<NodeSpec, Netns>();
 let jumboPod: Netns;
 const daemons = new Map<NodeSpec, TrackedChild>();
-let udpOffloads = true;
+let offloads = { udp: true, tun: true };
 
 async function addNode(spec: NodeSpec, label: string): Promise<Netns> {
   const ns = await createNetns(label);
@@ -56,7 +56,7 @@ async function addPod(node: Netns, spec: NodeSpec, label: string, host: number, 
 function startWeft(spec: NodeSpec, peers: NodeSpec[], worker = false): TrackedChild {
   const args = {
     worker,
-    options: { udpOffloads, tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
+    options: { udpOffloads: offloads.udp, tunOffloads: offloads.tun, tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
     peers: peers.map(peerOf),
   };
   const child = nodes.get(spec)!.spawn('node', [`${FIXTURES}/node.js`, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -113,10 +113,14 @@ async function tcpTransfer(src: Netns, dst: Netns, dstIp: string, bytes: number)
   return [sent[1], got[1]];
 }
 
-describe.each([true, false])('data plane in namespaces (UDP GSO/GRO %s)', (offloads) => {
+describe.each([
+  { udp: true, tun: true },
+  { udp: true, tun: false },
+  { udp: false, tun: false },
+])('data plane in namespaces (UDP GSO/GRO $udp, TUN offloads $tun)', (config) => {
   beforeAll(async () => {
     requireRoot();
-    udpOffloads = offloads;
+    offloads = config;
     underlay = await createNetns('ul');
     await underlay.ip('link', 'add', 'br0', 'type', 'bridge');
     await underlay.ip('link', 'set', 'br0', 'up');
@@ -158,8 +162,10 @@ describe.each([true, false])('data plane in namespaces (UDP GSO/GRO %s)', (offlo
     const [sent2, got2] = await tcpTransfer(pods.get(B)!, pods.get(A)!, pod(A), 8 << 20);
     expect(got2).toBe(sent2);
     const [a, b] = [await stats(A), await stats(B)];
-    expect(a.io.udpSendGso > 0).toBe(offloads);
-    expect(b.io.udpRecvGro > 0).toBe(offloads);
+    expect(a.io.udpSendGso > 0).toBe(config.udp);
+    expect(b.io.udpRecvGro > 0).toBe(config.udp);
+    expect(a.totals.superPackets > 0).toBe(config.tun);
+    expect(b.totals.coalescedRuns > 0).toBe(config.tun && config.udp);
   });
 
   it('passes a DF ping of exactly the inner MTU and refuses one byte more with "fragmentation needed"', async () => {

@@ -115,7 +115,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "TUNSETIFF", err);
   }
-  if ((flags & WEFT_TUN_VNET_HDR) && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+  if ((flags & WEFT_TUN_VNET_HDR) && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETOFFLOAD", err);

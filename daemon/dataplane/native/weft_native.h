@@ -86,7 +86,7 @@
 #define WEFT_NS_SIZE 19
 
 /* openTun flags */
-#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */
+#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
 
 /* openUdp flags */

@@ -92,13 +92,13 @@ export const SLOT = 70 * 1024;
 export const MTU = 1450;
 
 /** A Forwarder over plain memory laid out as the native engine would (no syscalls). */
-export function rig(batch = 8, mtu = MTU): Rig {
+export function rig(batch = 8, mtu = MTU, tunOffloads = false): Rig {
   const arena = new ArrayBuffer(batch * SLOT);
   const mem = {
     arena,
     tunIn: new Int32Array(batch * META_STRIDE),
     udpIn: new Int32Array(batch * META_STRIDE),
-    udpOut: new Int32Array(batch * META_STRIDE),
+    udpOut: new Int32Array(batch * maxSegments(mtu) * META_STRIDE),
     tunOut: new Int32Array(batch * maxSegments(mtu) * META_STRIDE),
     ctl: new Int32Array(CTL_SIZE),
   };
@@ -110,6 +110,7 @@ export function rig(batch = 8, mtu = MTU): Rig {
     mtu,
     udpCapacity: SLOT - UDP_RX_OFFSET,
     tunCapacity: SLOT - HEADROOM,
+    tunOffloads,
   });
   return { fwd, u8: new Uint8Array(arena), ...mem };
 }
