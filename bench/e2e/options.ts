@@ -15,9 +15,11 @@ export interface BenchOptions {
   out: string | undefined;
   /** Extra weftd flags for the weft plane. */
   weftdArgs: string[];
+  /** Namespace prefix base; plane labs are `<base><k|w|u>-`. */
+  prefix: string;
 }
 
-export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args "..."]
+export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args "..."] [--prefix wb]
   env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft), PINGS (default 200), WEFTD_ARGS
   --quick  CI smoke: 1 round of 1-second tests and 50 pings`;
 
@@ -31,6 +33,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       pings: { type: 'string' },
       out: { type: 'string' },
       'weftd-args': { type: 'string' },
+      prefix: { type: 'string', default: 'wb' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -44,7 +47,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   for (const p of planeList) if (!(PLANES as readonly string[]).includes(p)) throw new UsageError(`--planes: unknown plane ${p} (known: ${PLANES.join(', ')})`);
   if (planeList.length === 0) throw new UsageError('--planes: name at least one plane');
   const weftdArgs = (values['weftd-args'] ?? env.WEFTD_ARGS ?? '').split(' ').filter(Boolean);
-  return { rounds, duration, pings, planes: planeList as Plane[], out: values.out, weftdArgs };
+  return { rounds, duration, pings, planes: planeList as Plane[], out: values.out, weftdArgs, prefix: values.prefix };
 }
 
 export class UsageError extends Error {}

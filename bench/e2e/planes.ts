@@ -1,4 +1,4 @@
-// One 2-node lab per plane, each in its own namespaces (prefix wb<plane>-), one pod per node; the
+// One 2-node lab per plane, each in its own namespaces (prefix <base><k|w|u>-, base `wb` by default), one pod per node; the
 // iperf3 server runs in pod 2 and the client in pod 1, as in shared/lab/ANCHORS.md.
 import { destroyNetns } from '../../test/helpers/netns.js';
 import { Lab, labNamespaces } from '../../lab/lab.js';
@@ -18,13 +18,13 @@ export interface PlaneLab {
 
 const KIND = { kernel: 'kernel', weft: 'weft', underlay: 'underlay' } as const;
 
-export function planePrefix(plane: Plane): string {
-  return `wb${plane[0]}-`;
+export function planePrefix(base: string, plane: Plane): string {
+  return `${base}${plane[0]}-`;
 }
 
 /** Builds the plane's lab; removes a stale one left by an interrupted run first. */
-export async function buildPlane(plane: Plane, weftdArgs: readonly string[] = []): Promise<PlaneLab> {
-  const prefix = planePrefix(plane);
+export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly string[] = []): Promise<PlaneLab> {
+  const prefix = planePrefix(base, plane);
   await Lab.open(prefix)?.destroy();
   for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
   const lab = await Lab.create({ prefix, weftdArgs });

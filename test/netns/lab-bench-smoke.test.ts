@@ -1,0 +1,26 @@
+// CI smoke of `npm run bench:e2e`: one short round on the kernel VXLAN and underlay planes, checking
+// that every figure was measured and the table and JSON carry it. Not a performance test.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DIST } from '../../lab/paths.js';
+import { ownPrefix } from '../helpers/netns.js';
+import { run } from '../helpers/processes.js';
+import { requireRoot } from '../helpers/root.js';
+
+describe('bench:e2e --quick', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('measures every figure on both planes and writes the table and JSON', async () => {
+    requireRoot();
+    const out = join(dir, 'e2e.json');
+    const table = await run(process.execPath, [join(DIST, 'bench', 'e2e', 'run.js'), '--quick', '--planes', 'kernel,underlay', '--pings', '20', '--out', out, '--prefix', `${ownPrefix()}b`]);
+    expect(table).toMatch(/\| TCP 1 stream \(iperf3 -C cubic\), Mbit\/s \| \d+ \| \d+ \*\*[\d.]+×\*\* \|/);
+    expect(table).toMatch(/\| UDP 64 B received \(loss\), kpps \| [\d.]+, loss [\d.]+% \| [\d.]+, loss [\d.]+% \*\*[\d.]+×\*\* \|/);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as { samples: { plane: string; metric: string; value: number | null }[] };
+    expect(json.samples).toHaveLength(2 * 6);
+    for (const s of json.samples) expect(s.value, `${s.plane} ${s.metric}`).toBeGreaterThan(0);
+  }, 90_000);
+});
