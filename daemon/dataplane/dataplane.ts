@@ -4,6 +4,12 @@
 //   Dataplane.open(opts) ──► up ──setRoutes(table)*──► up ──close()──► closed
 //   (open: TUN created, addressed <subnet>.0/32, route Network dev TUN, UDP bound, polling.)
 //
+// Offloads (both on by default, each a flag; the wire format never changes): UDP GSO/GRO on the
+// underlay socket, and a TUN with virtio-net headers (TSO reads cut into datagrams, received TCP
+// runs coalesced into GSO writes). Measured in one run on this machine (2 weft nodes in netns,
+// iperf3 -C cubic, 4 s; kernel VXLAN 10.6–13.0 Gbit/s): none 771–798 Mbit/s, UDP only
+// 823–1215, UDP + TUN 3463–4337 (0.27–0.41× kernel VXLAN).
+//
 // Thread: the engine runs on the event loop of the thread that opens it, and weftd opens it on the
 // main thread. Measured (two weft nodes in namespaces on this 2-vCPU machine, iperf3 -C cubic 4 s +
 // 50 pings, interleaved, main vs worker, under a load average of ~13 from other work): TCP 378/524

@@ -7,7 +7,10 @@
 //      ICMP net-unreachable back to the TUN (built in the headroom, quoting the packet in place).
 // Inbound (UDP → TUN), per datagram: validate VXLAN header, sender, inner Ethernet and IPv4,
 //   source-in-sender's-subnet, destination-in-our-subnet, inner L4 checksum (finishing partial
-//   ones); append (inner offset, inner length) to tunOut.
+//   ones); append (inner offset, inner length) to tunOut. A UDP GRO buffer is split into its
+//   datagrams; a kernel TSO super-datagram is cut to the MTU (segment.ts).
+// With TUN offloads: a TSO read is routed once and cut into MSS-sized datagrams (encapSuper), and
+//   TCP runs of a GRO buffer are merged into one GSO write (coalesce.ts).
 //
 // Contracts: single-threaded; `onTun`/`onUdp` run synchronously inside the native callback and set
 // ctl[CTL_UDP_OUT]/ctl[CTL_TUN_OUT]; every buffer is borrowed from the engine and only valid
