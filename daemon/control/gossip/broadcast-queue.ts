@@ -39,6 +39,12 @@ export class BroadcastQueue {
     return chosen.map((p) => p.record);
   }
 
+  /** True when some pending update has been sent fewer than `transmits` times. */
+  hasFresh(transmits: number): boolean {
+    for (const p of this.pending.values()) if (p.transmits < transmits) return true;
+    return false;
+  }
+
   /** Transmissions so far of the pending update about `name` (undefined when none is pending). */
   transmits(name: string): number | undefined {
     return this.pending.get(name)?.transmits;

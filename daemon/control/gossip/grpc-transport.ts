@@ -1,14 +1,15 @@
 // The gRPC side of gossip: a server that authenticates, decodes and hands requests to the state
-// machine, and one cached client per peer address for outbound calls. Every envelope in either
+// machine, and outbound calls to peers. Every envelope in either
 // direction goes through Authenticator; rejections are counted by reason and logged once per peer.
+// Outbound clients come from the process-wide client pool.
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { ProtoGrpcType } from '../../../proto/generated/gossip.js';
 import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
-import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
 import { WeftError } from '../../errors.js';
 import { Authenticator, type AuthOptions, type Envelope, type RejectReason } from './auth.js';
+import { gossipClient, releaseClients } from './client-pool.js';
 import { codec, gossipProtoPath, MalformedMessage, PROTO_OPTIONS } from './codec.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import type { GossipStats } from './stats.js';
@@ -16,14 +17,6 @@ import type { GossipStats } from './stats.js';
 const proto = grpc.loadPackageDefinition(loadSync(gossipProtoPath(), PROTO_OPTIONS)) as unknown as ProtoGrpcType;
 const GossipService = proto.weft.gossip.v1.Gossip;
 
-/** Reconnect fast: a restarted peer must be reachable again within a probe interval or two. */
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.min_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1_000,
-  'grpc.enable_retries': 0,
-};
-const CLIENT_IDLE_MS = 60_000;
 const MAX_LOGGED_REJECTIONS = 1_000;
 /** Approximate protobuf framing of an envelope beyond its byte fields. */
 const ENVELOPE_OVERHEAD = 24;
@@ -40,18 +33,11 @@ export interface GrpcTransportOptions {
   auth?: AuthOptions;
 }
 
-interface CachedClient {
-  client: GossipClient;
-  lastUsed: number;
-}
-
 export class GrpcTransport implements Transport {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20 });
-  private readonly clients = new Map<string, CachedClient>();
   private readonly auth: Authenticator;
   private readonly loggedRejections = new Set<string>();
   private handler: GossipHandler | undefined;
-  private sweep: NodeJS.Timeout | undefined;
   private closed = false;
   port = 0;
 
@@ -76,8 +62,6 @@ export class GrpcTransport implements Transport {
         } else resolve(port);
       });
     });
-    t.sweep = setInterval(() => t.closeIdleClients(), CLIENT_IDLE_MS / 2);
-    t.sweep.unref();
     return t;
   }
 
@@ -101,14 +85,16 @@ export class GrpcTransport implements Transport {
     return this.call('Gossip', address, codec.encodeGossip(msg), timeoutMs, codec.decodeAck);
   }
 
+  warm(address: string): void {
+    if (!this.closed) gossipClient(GossipService, address, this).getChannel().getConnectivityState(true);
+  }
+
   /** Stops serving (in-flight calls get `graceMs`) and closes every client. Idempotent. */
   async close(graceMs = 200): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
-    if (this.sweep) clearInterval(this.sweep);
-    for (const c of this.clients.values()) c.client.close();
-    this.clients.clear();
+    releaseClients(this);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -159,7 +145,7 @@ export class GrpcTransport implements Transport {
   private call<Res>(kind: MessageKind, address: string, body: Buffer, timeoutMs: number, decode: (b: Buffer) => Res): Promise<Res> {
     if (this.closed) return Promise.reject(new Error('gossip transport closed'));
     const env = this.auth.seal(kind, this.opts.sender, body);
-    const client = this.client(address);
+    const client = gossipClient(GossipService, address, this);
     this.opts.stats.sent[kind]++;
     this.opts.stats.bytesSent += envelopeSize(env);
     return new Promise<Res>((resolve, reject) => {
@@ -180,26 +166,6 @@ export class GrpcTransport implements Transport {
         }
       });
     });
-  }
-
-  private client(address: string): GossipClient {
-    let c = this.clients.get(address);
-    if (!c) {
-      c = { client: new GossipService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS), lastUsed: 0 };
-      this.clients.set(address, c);
-    }
-    c.lastUsed = Date.now();
-    return c.client;
-  }
-
-  private closeIdleClients(): void {
-    const cutoff = Date.now() - CLIENT_IDLE_MS;
-    for (const [addr, c] of this.clients) {
-      if (c.lastUsed < cutoff) {
-        c.client.close();
-        this.clients.delete(addr);
-      }
-    }
   }
 
   private reject(reason: RejectReason, kind: string, peer: string, detail?: string): grpc.ServiceError {

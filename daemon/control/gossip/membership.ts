@@ -11,11 +11,13 @@
 // Rounds (each on its own named, jittered, unref'd timer):
 //   probe:        ping the next member of a shuffled round-robin; on no ack within probeTimeoutMs,
 //                 ask k others to ping it (PingReq); no ack by the end of the round → suspect.
-//   disseminate:  while updates are pending, send them to gossipFanout random members (members
-//                 dead for less than gossipToTheDeadMs included, so a wrongly declared one can refute).
+//   disseminate:  while an update is fresh (sent in fewer than FRESH_ROUNDS rounds' worth of
+//                 messages), send pending updates to gossipFanout random members (members dead for
+//                 less than gossipToTheDeadMs included, so a wrongly declared one can refute).
 //   push-pull:    exchange full state with one random member (anti-entropy).
 //   join:         push-pull with every seed; retried while no other member is alive. Once joined,
-//                 announce this member to every member learned, and push-pull again soon.
+//                 announce this member directly to up to announceFanout members, and push-pull
+//                 again soon.
 // Every ping, ack and gossip message piggybacks pending updates (BroadcastQueue).
 import type { Logger } from 'pino';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
@@ -23,6 +25,9 @@ import { jitter, within, type Clock, type TimerHandle } from './clock.js';
 import type { AckMsg, GossipHandler, GossipMsg, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import type { SwimConfig } from './swim-config.js';
 import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
+
+/** Dissemination rounds an update gets on dedicated messages before it only rides on probes. */
+const FRESH_ROUNDS = 1;
 
 export interface MemberChange {
   member: MemberView;
@@ -238,14 +243,14 @@ export class Membership implements GossipHandler {
   }
 
   /**
-   * Once, after the first successful join: tell every member learned so far that this one is alive
-   * (one small message each), rather than leave it to epidemic luck, and exchange full state with
-   * a random member soon, to catch members that joined concurrently.
+   * Once, after the first successful join: tell up to announceFanout members learned so far that
+   * this one is alive (one small message each), rather than leave it to epidemic luck, and
+   * exchange full state with a random member soon, to catch members that joined concurrently.
    */
   private announce(): void {
     this.announced = true;
     const msg: GossipMsg = { updates: [{ ...this.self }] };
-    for (const e of this.liveEntries()) {
+    for (const e of this.pick(this.cfg.announceFanout, () => true)) {
       this.transport.gossip(memberAddress(e.record), msg, this.cfg.rpcTimeoutMs).then(
         (a) => this.running && this.mergeAll(a.updates),
         () => undefined,
@@ -329,8 +334,9 @@ export class Membership implements GossipHandler {
 
   private disseminateRound(): void {
     if (!this.running) return;
-    this.schedule('gossip-disseminate', this.cfg.gossipIntervalMs, () => this.disseminateRound());
-    if (this.queue.size === 0) return;
+    this.schedule('gossip-disseminate', this.scaled(this.cfg.gossipIntervalMs), () => this.disseminateRound());
+    // Dedicated messages spread fresh updates fast; the rest of their transmissions ride on probes.
+    if (!this.queue.hasFresh(FRESH_ROUNDS * this.cfg.gossipFanout)) return;
     for (const e of this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs)) {
       const updates = this.piggyback();
       if (updates.length === 0) break;
@@ -343,7 +349,7 @@ export class Membership implements GossipHandler {
 
   private pushPullRound(): void {
     if (!this.running) return;
-    this.schedule('gossip-push-pull', jitter(this.cfg.pushPullIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
+    this.schedule('gossip-push-pull', jitter(this.scaled(this.cfg.pushPullIntervalMs), this.cfg.jitter, this.random), () => this.pushPullRound());
     this.forgetDead();
     const [peer] = this.pick(1, () => true);
     if (!peer) {
@@ -368,6 +374,7 @@ export class Membership implements GossipHandler {
       if (u.state === 'alive' || u.state === 'suspect') {
         this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
         this.queue.enqueue(u);
+        this.transport.warm?.(memberAddress(u));
       }
       if (u.state === 'suspect') this.startSuspicion(entry);
       this.changed(entry, undefined);
@@ -412,9 +419,10 @@ export class Membership implements GossipHandler {
   }
 
   /**
-   * Lifeguard's local health: 0 (healthy) … awarenessMax. Probe interval and timeout are scaled by
-   * (1 + awareness), so a member whose own event loop or network is slow probes more patiently
-   * instead of suspecting healthy peers.
+   * Lifeguard's local health: 0 (healthy) … awarenessMax. Probe, dissemination and push-pull
+   * intervals and the probe timeout are scaled by (1 + awareness), so a member whose own event
+   * loop or network is slow probes more patiently instead of suspecting healthy peers, and sheds
+   * load instead of feeding a storm.
    */
   private adjustAwareness(delta: number): void {
     this.awareness = Math.min(this.cfg.awarenessMax, Math.max(0, this.awareness + delta));

@@ -40,6 +40,8 @@ export interface Transport {
   pingReq(address: string, msg: PingReqMsg, timeoutMs: number): Promise<AckMsg>;
   pushPull(address: string, msg: PushPullMsg, timeoutMs: number): Promise<PushPullMsg>;
   gossip(address: string, msg: GossipMsg, timeoutMs: number): Promise<AckMsg>;
+  /** Optional: start connecting to a newly learned member, so its first probe is not slowed by the connection. */
+  warm?(address: string): void;
 }
 
 /** Inbound calls, answered by the state machine. `sender` is the authenticated envelope's sender. */

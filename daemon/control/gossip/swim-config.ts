@@ -17,6 +17,8 @@ export interface SwimConfig {
   gossipIntervalMs: number;
   /** Members each dissemination round sends to. */
   gossipFanout: number;
+  /** Members a newly joined member tells about itself directly. */
+  announceFanout: number;
   /** Dissemination also targets members declared dead this recently (memberlist's GossipToTheDeadTime). */
   gossipToTheDeadMs: number;
   /** An update is retransmitted at most retransmitMult × ⌈log10(n + 1)⌉ times (SWIM's λ log n). */
@@ -44,8 +46,9 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   indirectChecks: 3,
   suspicionTimeoutMs: 1_500,
   suspicionMult: 4,
-  gossipIntervalMs: 100,
+  gossipIntervalMs: 200,
   gossipFanout: 3,
+  announceFanout: 16,
   gossipToTheDeadMs: 10_000,
   retransmitMult: 6,
   maxPiggyback: 16,

@@ -1,0 +1,62 @@
+// gRPC clients to gossip peers, one per address per process, shared by every transport in the
+// process (clients carry no identity: each envelope names and signs its sender). A client is
+// closed when the last transport using it closes, or after CLIENT_IDLE_MS without calls.
+import * as grpc from '@grpc/grpc-js';
+import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
+
+/** Reconnect fast: a restarted peer must be reachable again within a probe interval or two. */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+  'grpc.enable_retries': 0,
+};
+const CLIENT_IDLE_MS = 60_000;
+
+type ClientConstructor = new (address: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions) => GossipClient;
+
+interface Pooled {
+  client: GossipClient;
+  users: Set<object>;
+  lastUsed: number;
+}
+
+const pool = new Map<string, Pooled>();
+let sweep: NodeJS.Timeout | undefined;
+
+/** The shared client for `address`, on behalf of `user` (released by releaseClients(user)). */
+export function gossipClient(Client: ClientConstructor, address: string, user: object): GossipClient {
+  let p = pool.get(address);
+  if (!p) {
+    p = { client: new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS), users: new Set(), lastUsed: 0 };
+    pool.set(address, p);
+    if (!sweep) {
+      sweep = setInterval(closeIdle, CLIENT_IDLE_MS / 2);
+      sweep.unref();
+    }
+  }
+  p.users.add(user);
+  p.lastUsed = Date.now();
+  return p.client;
+}
+
+/** `user` no longer needs its clients; those nobody else uses are closed. */
+export function releaseClients(user: object): void {
+  for (const [addr, p] of pool) {
+    if (p.users.delete(user) && p.users.size === 0) drop(addr, p);
+  }
+}
+
+function closeIdle(): void {
+  const cutoff = Date.now() - CLIENT_IDLE_MS;
+  for (const [addr, p] of pool) if (p.lastUsed < cutoff) drop(addr, p);
+}
+
+function drop(addr: string, p: Pooled): void {
+  p.client.close();
+  pool.delete(addr);
+  if (pool.size === 0 && sweep) {
+    clearInterval(sweep);
+    sweep = undefined;
+  }
+}
