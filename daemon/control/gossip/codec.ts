@@ -70,7 +70,7 @@ function decode<T>(type: protobuf.Type, body: Buffer): T {
 }
 
 function toWire(r: MemberRecord): Member {
-  return { name: r.name, publicIp: r.publicIp, gossipPort: r.gossipPort, subnet: r.subnet, vtepMac: r.vtepMac, vni: r.vni, incarnation: r.incarnation, state: TO_WIRE[r.state] };
+  return { name: r.name, publicIp: r.publicIp, gossipPort: r.gossipPort, subnet: r.subnet, vtepMac: r.vtepMac, vni: r.vni, incarnation: r.incarnation, state: TO_WIRE[r.state], accuser: r.accuser ?? '' };
 }
 
 function fromWire(m: Member__Output | null | undefined): MemberRecord {
@@ -81,7 +81,10 @@ function fromWire(m: Member__Output | null | undefined): MemberRecord {
   if (!ipaddr.isValid(m.publicIp)) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
   if (m.gossipPort < 1 || m.gossipPort > 65_535) throw new MalformedMessage(`member ${m.name}: invalid gossip port ${m.gossipPort}`);
   if (m.subnet.length > 64 || m.vtepMac.length > 64) throw new MalformedMessage(`member ${m.name}: oversized field`);
-  return { name: m.name, publicIp: m.publicIp, gossipPort: m.gossipPort, subnet: m.subnet, vtepMac: m.vtepMac, vni: m.vni, incarnation: m.incarnation, state };
+  if (m.accuser.length > MAX_SENDER_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized accuser`);
+  const r: MemberRecord = { name: m.name, publicIp: m.publicIp, gossipPort: m.gossipPort, subnet: m.subnet, vtepMac: m.vtepMac, vni: m.vni, incarnation: m.incarnation, state };
+  if (state === 'suspect' && m.accuser) r.accuser = m.accuser;
+  return r;
 }
 
 function fromWireList(list: Member__Output[]): MemberRecord[] {

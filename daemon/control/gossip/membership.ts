@@ -58,11 +58,22 @@ export interface MembershipOptions {
   random?: () => number;
 }
 
+interface Suspicion {
+  timer: TimerHandle;
+  started: number;
+  accusers: Set<string>;
+  confirmations: number;
+  minMs: number;
+  maxMs: number;
+  /** Confirmations after which the timeout is minMs. */
+  expected: number;
+}
+
 interface Entry {
   record: MemberRecord;
   lastSeen: number;
   stateSince: number;
-  suspicion: TimerHandle | undefined;
+  suspicion: Suspicion | undefined;
 }
 
 export class Membership implements GossipHandler {
@@ -329,7 +340,7 @@ export class Membership implements GossipHandler {
     if (replies < helpers.length) this.adjustAwareness(1);
     this.counters.probeFailures++;
     const current = this.entries.get(target.name)?.record;
-    if (current && current.state === 'alive') this.apply({ ...current, state: 'suspect' });
+    if (current && (current.state === 'alive' || current.state === 'suspect')) this.apply({ ...current, state: 'suspect', accuser: this.self.name });
   }
 
   private disseminateRound(): void {
@@ -376,8 +387,12 @@ export class Membership implements GossipHandler {
         this.queue.enqueue(u);
         this.transport.warm?.(memberAddress(u));
       }
-      if (u.state === 'suspect') this.startSuspicion(entry);
+      if (u.state === 'suspect') this.startSuspicion(entry, u.accuser);
       this.changed(entry, undefined);
+      return;
+    }
+    if (u.state === 'suspect' && e.record.state === 'suspect' && u.incarnation === e.record.incarnation) {
+      if (this.confirmSuspicion(e, u.accuser)) this.queue.enqueue(u);
       return;
     }
     if (!supersedes(u, e.record)) return;
@@ -385,9 +400,9 @@ export class Membership implements GossipHandler {
     e.record = { ...u };
     if (u.state !== previous) e.stateSince = now;
     if (u.state === 'alive') e.lastSeen = now;
-    e.suspicion?.cancel();
+    e.suspicion?.timer.cancel();
     e.suspicion = undefined;
-    if (u.state === 'suspect') this.startSuspicion(e);
+    if (u.state === 'suspect') this.startSuspicion(e, u.accuser);
     if (u.state === 'dead' && previous !== 'dead') this.counters.deaths++;
     if ((u.state === 'alive' || u.state === 'suspect') && !this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
     this.queue.enqueue(u);
@@ -406,15 +421,37 @@ export class Membership implements GossipHandler {
     this.queue.enqueue(this.self);
   }
 
-  private startSuspicion(e: Entry): void {
+  private startSuspicion(e: Entry, accuser = ''): void {
     this.counters.suspicions++;
     const n = this.liveCount() + 1;
-    const timeout = Math.max(this.cfg.suspicionTimeoutMs, this.cfg.suspicionMult * Math.log10(Math.max(n, 1)) * this.cfg.probeIntervalMs);
+    const minMs = Math.max(this.cfg.suspicionTimeoutMs, this.cfg.suspicionMult * Math.log10(Math.max(n, 1)) * this.cfg.probeIntervalMs);
+    const expected = Math.min(this.cfg.indirectChecks, Math.max(0, n - 2));
+    const s: Suspicion = { timer: { cancel: () => undefined }, started: this.clock.now(), accusers: new Set([accuser]), confirmations: 0, minMs, maxMs: Math.max(minMs, this.cfg.suspicionMaxMult * minMs), expected };
+    e.suspicion = s;
+    this.armSuspicion(e, s);
+  }
+
+  /** A further accuser: true when it is new (and the timeout shrank). */
+  private confirmSuspicion(e: Entry, accuser = ''): boolean {
+    const s = e.suspicion;
+    if (!s || s.accusers.has(accuser)) return false;
+    s.accusers.add(accuser);
+    s.confirmations++;
+    s.timer.cancel();
+    this.armSuspicion(e, s);
+    return true;
+  }
+
+  /** timeout(C) = max(min, max − (max − min) · log(C + 1) / log(K + 1)), from the first suspicion. */
+  private armSuspicion(e: Entry, s: Suspicion): void {
+    const timeout = s.expected < 1 ? s.minMs : Math.max(s.minMs, s.maxMs - ((s.maxMs - s.minMs) * Math.log(s.confirmations + 1)) / Math.log(s.expected + 1));
     const incarnation = e.record.incarnation;
-    e.suspicion = this.clock.setTimer(`gossip-suspicion:${e.record.name}`, timeout, () => {
+    s.timer = this.clock.setTimer(`gossip-suspicion:${e.record.name}`, Math.max(0, timeout - (this.clock.now() - s.started)), () => {
+      if (e.suspicion !== s) return;
       e.suspicion = undefined;
       if (!this.running || e.record.state !== 'suspect' || e.record.incarnation !== incarnation) return;
-      this.apply({ ...e.record, state: 'dead' });
+      const { accuser: _accuser, ...dead } = e.record;
+      this.apply({ ...dead, state: 'dead' });
     });
   }
 
@@ -526,7 +563,7 @@ export class Membership implements GossipHandler {
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     for (const e of this.entries.values()) {
-      e.suspicion?.cancel();
+      e.suspicion?.timer.cancel();
       e.suspicion = undefined;
     }
   }

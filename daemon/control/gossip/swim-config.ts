@@ -13,6 +13,12 @@ export interface SwimConfig {
   /** Floor of the suspicion timeout; it grows as suspicionMult × log10(n) × probeIntervalMs. */
   suspicionTimeoutMs: number;
   suspicionMult: number;
+  /**
+   * An unconfirmed suspicion waits suspicionMaxMult × the timeout above; each distinct member that
+   * confirms it shortens the wait, down to the timeout itself after indirectChecks confirmations
+   * (Lifeguard's dynamic suspicion: a lone, possibly overloaded accuser cannot kill a member fast).
+   */
+  suspicionMaxMult: number;
   /** Time between two dissemination rounds while updates are pending. */
   gossipIntervalMs: number;
   /** Members each dissemination round sends to. */
@@ -46,6 +52,7 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   indirectChecks: 3,
   suspicionTimeoutMs: 1_500,
   suspicionMult: 4,
+  suspicionMaxMult: 3,
   gossipIntervalMs: 200,
   gossipFanout: 3,
   announceFanout: 16,

@@ -21,6 +21,8 @@ export interface MemberInfo {
 export interface MemberRecord extends MemberInfo {
   incarnation: number;
   state: MemberState;
+  /** Suspect records only: who suspects it. */
+  accuser?: string;
 }
 
 /** A member in the local view (a copy; mutating it changes nothing). */

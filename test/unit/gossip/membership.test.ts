@@ -45,6 +45,28 @@ describe('SWIM membership', () => {
     expect(c.members[0].counters.suspicions).toBeGreaterThan(0);
   });
 
+  it('an unconfirmed suspicion waits suspicionMaxMult × the timeout; distinct accusers shorten it to the timeout', async () => {
+    // No probing: suspicions come only from the injected accusers.
+    const quietProbes = { probeIntervalMs: 600_000, probeTimeoutMs: 1_000, suspicionMult: 0, pushPullIntervalMs: 600_000 };
+    for (const accusers of [['x'], ['x', 'y', 'z', 'w']]) {
+      const c = new FakeCluster(quietProbes);
+      for (let i = 0; i < 6; i++) c.add(i);
+      await c.clock.advance(1_000);
+      c.net.down.add(addressOf(5));
+      c.members[5].stop();
+      const start = c.clock.now();
+      for (const a of accusers) c.members[0].mergeAll([{ ...c.members[5].selfRecord(), state: 'suspect', accuser: a }]);
+      await c.clock.advance(10);
+      expect(c.members[0].member('n5')?.state).toBe('suspect');
+      const expectedMs = accusers.length === 1 ? 3 * c.config.suspicionTimeoutMs : c.config.suspicionTimeoutMs;
+      await c.clock.advance(expectedMs - 100 - (c.clock.now() - start));
+      expect(c.members[0].member('n5')?.state).toBe('suspect');
+      await c.clock.advance(200);
+      expect(c.members[0].member('n5')?.state).toBe('dead');
+      for (const m of c.members) m.stop();
+    }
+  });
+
   it('a suspected member that is alive refutes with a higher incarnation', async () => {
     const c = await cluster(5);
     const n3 = c.members[3].selfRecord();
