@@ -1,5 +1,6 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
-// (waited for) → lease → subnet.env → keeper + peer watcher → [data plane] → ready.
+// (waited for) → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
+// ip-masq) → ready. `weftd status` is the CLI reading a running weftd's /status instead.
 // SIGTERM/SIGINT stop everything and exit 0, keeping the lease for the next start.
 // Exit 2: a bad flag/value or an unusable --iface. Exit 1: any other start-up failure.
 import { hostname } from 'node:os';
@@ -7,6 +8,9 @@ import { parseConfig, unknownEnvNames } from './config/parse-config.js';
 import { resolveUnderlay, type Underlay } from './config/underlay.js';
 import { weftVersion } from './config/version.js';
 import type { Config } from './config/config.js';
+import { runStatus } from './cli/status.js';
+import { resolveClusterKey } from './control/cluster-key-source.js';
+import { Overlay } from './control/overlay.js';
 import { createEtcdClient } from './control/etcd/etcd-client.js';
 import { EtcdHealth } from './control/etcd/etcd-health.js';
 import { formatCidr, formatIPv4 } from './control/lease/ipv4.js';
@@ -18,11 +22,14 @@ import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { errorMessage, isWeftError } from './errors.js';
 import { HealthServer } from './observability/health-server.js';
 import { createLogger, subsystemLogger, type Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
 import { Readiness } from './observability/readiness.js';
+import { STATUS_VERSION, type WeftStatus } from './observability/status-types.js';
 
 const version = weftVersion();
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'status') return runStatus(process.argv.slice(3));
   let cfg: Readonly<Config>;
   try {
     const parsed = parseConfig(process.argv.slice(2), process.env, { hostname: hostname(), version });
@@ -61,30 +68,41 @@ async function main(): Promise<number> {
   const readiness = new Readiness();
   const leaseReady = readiness.register('lease');
   const fileReady = readiness.register('subnet-file');
+  const tunReady = readiness.register('tun');
   const etcd = createEtcdClient(cfg);
   const health = new EtcdHealth(subsystemLogger(log, 'etcd'), cfg.etcdEndpoints, () => etcd.maintenance.status());
   let nodeLease: NodeLease | undefined;
   let network: NetworkConfig | undefined;
+  let overlay: Overlay | undefined;
+  let mtu: number | undefined;
   const vtepMac = deriveVtepMac(cfg.nodeName, underlay.publicIp);
   const server = cfg.healthzPort === 0 ? undefined : new HealthServer({
     host: cfg.healthzIp,
     port: cfg.healthzPort,
     readiness,
-    status: () => statusOf(cfg, underlay, vtepMac, network, nodeLease?.lease, health.state, nodeLease?.watcher.snapshot().size, readiness.missing()),
+    status: () => statusOf(cfg, underlay, vtepMac, network, mtu, nodeLease?.lease, health.state === 'reachable', readiness.missing(), overlay),
   });
+  const metrics = createMetrics({
+    lease: () => nodeLease?.keeper.stats() ?? { renewals: 0, failures: 0 },
+    etcd: () => ({ up: health.state === 'reachable' }),
+    dataplane: () => overlay?.dataplaneSnapshot() ?? { peers: [], drops: {}, routes: 0, routeSwaps: 0 },
+    gossip: () => overlay?.gossipSnapshot() ?? { members: {}, sent: {}, received: {}, rejected: {} },
+  });
+  server?.setMetrics(() => metrics.scrape());
 
   try {
     if (server) {
       await server.listen().catch((err: Error) => {
         throw new Error(`cannot serve health on ${cfg.healthzIp}:${cfg.healthzPort} (${err.message}); choose another --healthz-port, or 0 to disable`);
       });
-      log.info({ address: `${cfg.healthzIp}:${server.port}` }, 'health server listening (/healthz /readyz /status)');
+      log.info({ address: `${cfg.healthzIp}:${server.port}` }, 'health server listening (/healthz /readyz /status /metrics)');
     }
 
     network = await waitForNetworkConfig(etcd, cfg.etcdPrefix, health, log, stop.signal);
     if (!network) return 0;
     log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIPv4(network.subnetMin), subnetMax: formatIPv4(network.subnetMax), backend: network.backend }, 'network config');
-    const mtu = (network.backend.mtu ?? underlay.mtu) - VXLAN_OVERHEAD;
+    const innerMtu = (network.backend.mtu ?? underlay.mtu) - VXLAN_OVERHEAD;
+    mtu = innerMtu;
 
     const node = await NodeLease.start(
       {
@@ -97,7 +115,7 @@ async function main(): Promise<number> {
         ttlMs: cfg.subnetLeaseTtlMs,
         renewMarginMs: cfg.subnetLeaseRenewMarginMs,
         subnetFile: cfg.subnetFile,
-        mtu,
+        mtu: innerMtu,
         ipMasq: cfg.ipMasq,
         onHeld: (held) => leaseReady.set(held),
       },
@@ -106,8 +124,27 @@ async function main(): Promise<number> {
     if (!node) return 0;
     nodeLease = node;
 
-    // ── After the lease, before ready: the data plane goes here (TUN up with `mtu`, routes from
-    //    node.watcher.onChange(snapshot)), then registers and sets its own readiness condition. ──
+    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log });
+    const startOverlay = async (lease: HeldLease): Promise<void> => {
+      overlay = await Overlay.start({ cfg, network: network!, lease, underlay, vtepMac, mtu: innerMtu, watcher: node.watcher, clusterKey, log });
+      tunReady.set(true);
+    };
+    await startOverlay(node.lease!);
+    // A lost lease that comes back as another subnet moves the TUN address and gossip identity.
+    node.keeper.onEvent((e) => {
+      if (e.type !== 'acquired' || !e.previous || formatCidr(e.previous.subnet) === formatCidr(e.lease.subnet)) return;
+      log.warn({ from: formatCidr(e.previous.subnet), to: formatCidr(e.lease.subnet) }, 'subnet changed; restarting the overlay');
+      tunReady.set(false);
+      const old = overlay;
+      overlay = undefined;
+      void (async () => {
+        await old?.close();
+        await startOverlay(e.lease);
+      })().catch((err: unknown) => {
+        log.fatal({ err: errorMessage(err) }, 'cannot restart the overlay on the new subnet; exiting');
+        stop.abort();
+      });
+    });
 
     leaseReady.set(true);
     fileReady.set(true);
@@ -118,7 +155,7 @@ async function main(): Promise<number> {
     log.fatal({ code: isWeftError(err) ? err.code : undefined }, errorMessage(err));
     return 1;
   } finally {
-    await shutdown(log, [() => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
+    await shutdown(log, [() => overlay?.close(), () => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
     clearInterval(keepAlive);
   }
 }
@@ -133,21 +170,25 @@ async function shutdown(log: Logger, steps: readonly (() => unknown)[]): Promise
   }
 }
 
-function statusOf(cfg: Readonly<Config>, underlay: Underlay, vtepMac: string, network: NetworkConfig | undefined, lease: HeldLease | undefined, etcd: string, peers: number | undefined, missing: string[]): unknown {
+function statusOf(cfg: Readonly<Config>, underlay: Underlay, vtepMac: string, network: NetworkConfig | undefined, mtu: number | undefined, lease: HeldLease | undefined, etcdUp: boolean, missing: string[], overlay: Overlay | undefined): WeftStatus {
   return {
-    node: cfg.nodeName,
-    version,
-    ready: missing.length === 0,
-    notReady: missing,
-    publicIp: underlay.publicIp,
-    iface: underlay.iface,
-    vtepMac,
-    network: network ? formatCidr(network.network) : null,
-    subnet: lease ? formatCidr(lease.subnet) : null,
-    leaseKey: lease?.key ?? null,
-    leaseExpiresAt: lease ? new Date(lease.expiresAt).toISOString() : null,
-    etcd,
-    peers: peers ?? 0,
+    version: STATUS_VERSION,
+    generatedAt: new Date().toISOString(),
+    node: {
+      name: cfg.nodeName,
+      subnet: lease ? formatCidr(lease.subnet) : null,
+      network: network ? formatCidr(network.network) : null,
+      publicIP: underlay.publicIp,
+      vtepMAC: vtepMac,
+      leaseExpiry: lease ? new Date(lease.expiresAt).toISOString() : null,
+      mtu: mtu ?? null,
+      ipMasq: cfg.ipMasq,
+      ready: missing.length === 0,
+      notReady: missing,
+      etcdUp,
+    },
+    peers: overlay?.peerStatus() ?? [],
+    drops: overlay ? Object.fromEntries(Object.entries(overlay.dataplane.stats().drops).filter(([, n]) => n > 0)) : {},
   };
 }
 

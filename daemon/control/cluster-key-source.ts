@@ -1,0 +1,32 @@
+// Where this daemon's gossip cluster key comes from: --gossip-key-file, else <prefix>/gossip-key
+// in etcd (created if absent), cached in the state dir (0600) so that a restart while etcd is away
+// can still join through --peers or the peers it knew.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { loadOrCreateClusterKey, readKeyFile } from './gossip/index.js';
+
+export const CACHED_KEY_FILE = 'gossip.key';
+
+export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: Etcd3; prefix: string; stateDir: string; log: Logger }): Promise<Buffer> {
+  if (o.keyFile) return readKeyFile(o.keyFile);
+  const cached = join(o.stateDir, CACHED_KEY_FILE);
+  try {
+    const key = await loadOrCreateClusterKey(o.etcd, o.prefix);
+    mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
+    const tmp = `${cached}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${key.toString('base64')}\n`, { mode: 0o600 });
+    renameSync(tmp, cached);
+    return key;
+  } catch (err) {
+    try {
+      const key = readKeyFile(cached);
+      o.log.warn({ file: cached }, `gossip key not readable from etcd (${errorMessage(err)}); using the cached copy`);
+      return key;
+    } catch {
+      throw err;
+    }
+  }
+}

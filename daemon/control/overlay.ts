@@ -1,0 +1,150 @@
+// This node's overlay once its lease is held: the data plane (TUN + UDP), gossip membership, the
+// router that merges leases and members into the data plane's route table, and --ip-masq.
+//
+//   Overlay.start() ──► running ──close()──► closed
+//   start: TUN up with the inner MTU, routes from the current leases, gossip joined through the
+//   leases' gossip endpoints and --peers, masquerade rules installed. close: gossip leaves
+//   gracefully, masquerade rules removed, data plane closed. Both idempotent on failure paths.
+import type { Config } from '../config/config.js';
+import type { Underlay } from '../config/underlay.js';
+import { Dataplane, RouteTable, type DataplaneStats } from '../dataplane/index.js';
+import { errorMessage } from '../errors.js';
+import { subsystemLogger, type Logger } from '../observability/logger.js';
+import type { DataplaneSnapshot, GossipSnapshot } from '../observability/metrics.js';
+import { composePeers } from '../observability/status-compose.js';
+import type { PeerStatus } from '../observability/status-types.js';
+import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { installIpMasq, removeIpMasq } from './ip-masq/index.js';
+import { formatCidr } from './lease/ipv4.js';
+import type { HeldLease } from './lease/lease-keeper.js';
+import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
+import type { NetworkConfig } from './lease/network-config.js';
+import { PeerRouter } from './peers.js';
+
+export interface OverlayOptions {
+  readonly cfg: Readonly<Config>;
+  readonly network: NetworkConfig;
+  readonly lease: HeldLease;
+  readonly underlay: Underlay;
+  readonly vtepMac: string;
+  /** Inner MTU: TUN MTU and FLANNEL_MTU. */
+  readonly mtu: number;
+  readonly watcher: LeaseWatcher;
+  readonly clusterKey: Buffer;
+  readonly log: Logger;
+}
+
+export class Overlay {
+  private closing: Promise<void> | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  private constructor(
+    readonly dataplane: Dataplane,
+    readonly gossip: GossipNode,
+    readonly router: PeerRouter,
+    readonly refusals: RefusalReporter,
+    private readonly ipMasq: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(o: OverlayOptions): Promise<Overlay> {
+    const { cfg, network } = o;
+    const networkCidr = formatCidr(network.network);
+    const localSubnet = formatCidr(o.lease.subnet);
+    const dpLog = subsystemLogger(o.log, 'dataplane');
+    const dataplane = Dataplane.open({
+      tunName: cfg.tunName,
+      tunMtu: o.mtu,
+      network: networkCidr,
+      subnetLen: network.subnetLen,
+      localSubnet,
+      vni: network.backend.vni,
+      port: network.backend.port,
+      localIp: o.underlay.ifaceIp,
+      localVtepMac: o.vtepMac,
+    });
+    dpLog.info({ tun: dataplane.tunName, mtu: o.mtu, address: `${localSubnet.split('/')[0]}/32`, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}` }, 'data plane up');
+
+    const gossipLog = subsystemLogger(o.log, 'gossip');
+    const refusals = new RefusalReporter(gossipLog);
+    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, build: (opts) => RouteTable.build(opts), sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
+    router.setLeases(o.watcher.snapshot());
+
+    let gossip: GossipNode;
+    const explicitSeeds = parsePeers(cfg.peers);
+    const selfAddress = `${o.underlay.publicIp}:${cfg.gossipPort}`;
+    const seedsOf = (s: PeerSnapshot): string[] => [...new Set([...explicitSeeds, ...seedsFromLeases([...s.values()], selfAddress)])];
+    try {
+      gossip = await startGossip({
+        self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet, vtepMac: o.vtepMac, vni: network.backend.vni },
+        host: o.underlay.ifaceIp,
+        port: cfg.gossipPort,
+        key: o.clusterKey,
+        seeds: seedsOf(o.watcher.snapshot()),
+        logger: gossipLog,
+      });
+    } catch (err) {
+      dataplane.close();
+      throw err;
+    }
+    const overlay = new Overlay(dataplane, gossip, router, refusals, cfg.ipMasq, o.log);
+    overlay.unsubscribe.push(
+      o.watcher.onChange((s) => {
+        router.setLeases(s);
+        gossip.setSeeds(seedsOf(s));
+      }),
+      gossip.subscribe(() => router.setMembers(gossip.members())),
+    );
+    router.setMembers(gossip.members());
+
+    if (cfg.ipMasq) {
+      try {
+        const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet });
+        o.log.info({ chains: installed.chains, backend: installed.backend }, 'ip-masq rules installed');
+      } catch (err) {
+        await overlay.close();
+        throw err;
+      }
+    }
+    return overlay;
+  }
+
+  /** Peers with their gossip state and traffic, for /status. */
+  peerStatus(): PeerStatus[] {
+    const { peers, withdrawn } = this.router.current;
+    const members = this.gossip.status().members.map((m) => ({ name: m.name, publicIp: m.publicIp, subnet: m.subnet, state: m.state, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
+    const stats = this.dataplane.stats();
+    return composePeers([...peers, ...withdrawn], members, stats.peers);
+  }
+
+  dataplaneSnapshot(stats: DataplaneStats = this.dataplane.stats()): DataplaneSnapshot {
+    return {
+      peers: stats.peers.map((p) => ({ peer: p.nodeName || p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
+      drops: stats.drops,
+      routes: this.router.current.peers.length,
+      routeSwaps: this.router.routeSwaps,
+    };
+  }
+
+  gossipSnapshot(): GossipSnapshot {
+    const members: Record<string, number> = { alive: 1, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.gossip.members()) members[m.state] = (members[m.state] ?? 0) + 1;
+    const s = this.gossip.stats;
+    return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...prefixed('route-', this.refusals.counts) } };
+  }
+
+  /** Graceful: leave gossip, remove masquerade rules, close the data plane. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const u of this.unsubscribe) u();
+      await this.gossip.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'gossip leave failed'));
+      if (this.ipMasq) await removeIpMasq().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
+      this.dataplane.close();
+    })();
+    return this.closing;
+  }
+}
+
+function prefixed(prefix: string, counts: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [`${prefix}${k}`, v]));
+}

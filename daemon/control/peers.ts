@@ -1,0 +1,82 @@
+// Leases (etcd, authoritative) + gossip membership → one immutable RouteTable → the data plane.
+// Every input change rebuilds the whole table and swaps it in (the data plane reads it once per
+// batch); one log line per route that appears, moves or goes away.
+import type { RouteTable, RouteTableOptions } from '../dataplane/index.js';
+import type { Logger } from '../observability/logger.js';
+import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
+import { formatCidr } from './lease/ipv4.js';
+import type { PeerSnapshot } from './lease/lease-watcher.js';
+
+/** The consumer of route tables: the data plane, or anything with its setRoutes contract. */
+export interface RouteSink {
+  setRoutes(table: RouteTable): void;
+}
+
+export interface PeerRouterOptions {
+  readonly network: string;
+  readonly subnetLen: number;
+  /** This node's own subnet: never routed to a peer. */
+  readonly localSubnet: string;
+  readonly build: (opts: RouteTableOptions) => RouteTable;
+  readonly sink: RouteSink;
+  readonly refusals: RefusalReporter;
+  readonly log: Logger;
+}
+
+export class PeerRouter {
+  private leases: LeasePeer[] = [];
+  private members: GossipPeer[] = [];
+  private merged: MergeResult = { peers: [], withdrawn: [], refused: [] };
+  private routed = new Map<string, RoutePeer>();
+  private swaps = 0;
+
+  constructor(private readonly o: PeerRouterOptions) {}
+
+  /** The peers routed now, those withdrawn because gossip says they are dead, and refusals. */
+  get current(): MergeResult {
+    return this.merged;
+  }
+
+  get routeSwaps(): number {
+    return this.swaps;
+  }
+
+  /** The leases as etcd lists them (our own excluded by the watcher). */
+  setLeases(snapshot: PeerSnapshot): void {
+    this.leases = [...snapshot.values()].map((l) => ({ subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName }));
+    this.rebuild();
+  }
+
+  /** Gossip's current view of the other members. */
+  setMembers(members: readonly GossipPeer[]): void {
+    this.members = [...members];
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const merged = mergeRoutes(this.leases, this.members, { localSubnet: this.o.localSubnet, network: this.o.network });
+    this.o.refusals.report(merged.refused);
+    const table = this.o.build({ network: this.o.network, subnetLen: this.o.subnetLen, localSubnet: this.o.localSubnet, peers: merged.peers });
+    for (const r of table.rejected) this.o.log.warn({ subnet: r.peer.subnet, publicIp: r.peer.publicIp, reason: r.reason }, 'peer not routable');
+    this.o.sink.setRoutes(table);
+    this.swaps++;
+    this.merged = merged;
+    this.logChanges(merged);
+  }
+
+  private logChanges(merged: MergeResult): void {
+    const next = new Map(merged.peers.map((p) => [p.subnet, p]));
+    const withdrawn = new Set(merged.withdrawn.map((p) => p.subnet));
+    for (const [subnet, p] of next) {
+      const before = this.routed.get(subnet);
+      if (!before) this.o.log.info({ subnet, publicIp: p.publicIp, node: p.nodeName || undefined, source: p.source }, 'route added');
+      else if (before.publicIp !== p.publicIp || before.vtepMac !== p.vtepMac) this.o.log.info({ subnet, publicIp: p.publicIp, was: before.publicIp, node: p.nodeName || undefined }, 'route changed');
+    }
+    for (const [subnet, p] of this.routed) {
+      if (next.has(subnet)) continue;
+      const why = withdrawn.has(subnet) ? 'peer is dead (gossip); packets to it are answered with ICMP unreachable' : 'lease gone';
+      this.o.log.info({ subnet, publicIp: p.publicIp, node: p.nodeName || undefined }, `route withdrawn: ${why}`);
+    }
+    this.routed = next;
+  }
+}
