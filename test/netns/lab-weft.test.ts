@@ -1,0 +1,71 @@
+// The lab with weft nodes: two weftd nodes and one Flannel-style kernel VXLAN node (the lab acting
+// as flanneld), one pod each. Pods reach each other weft↔weft and weft↔kernel, ping and TCP both ways.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../lab/exec.js';
+import { Lab } from '../../lab/lab.js';
+import { ping, tcpExchange } from '../../lab/probe.js';
+import type { PodRecord } from '../../lab/state.js';
+import { ownPrefix } from '../helpers/netns.js';
+import { requireRoot } from '../helpers/root.js';
+
+describe('lab: two weft nodes and a kernel VXLAN node', () => {
+  let lab: Lab;
+  let weft1: PodRecord;
+  let weft2: PodRecord;
+  let kernel: PodRecord;
+
+  beforeAll(async () => {
+    requireRoot();
+    lab = await Lab.create({ prefix: `${ownPrefix()}w-` });
+    await lab.addNode('weft');
+    await lab.addNode('weft');
+    await lab.addNode('kernel');
+    weft1 = await lab.addPod('node1');
+    weft2 = await lab.addPod('node2');
+    kernel = await lab.addPod('node3');
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  /** Waits until `from` gets a ping reply from `to` (weftd learns new leases by watching etcd). */
+  async function reachable(from: PodRecord, to: PodRecord): Promise<void> {
+    let last = '';
+    await waitFor(
+      async () => {
+        const r = await ping(from.ns, to.ip, { count: 1, deadlineS: 1 });
+        last = r.output;
+        return r.received === 1 ? true : undefined;
+      },
+      10_000,
+      () => new Error(`${from.name} (${from.ip}) never reached ${to.name} (${to.ip}):\n${last}`),
+    );
+  }
+
+  it('the weft nodes hold Flannel-format vxlan leases that the kernel node routes to', async () => {
+    const leases = await lab.leases();
+    for (const name of ['node1', 'node2']) {
+      const node = lab.node(name);
+      expect(leases).toContainEqual(expect.objectContaining({ subnet: node.subnet, publicIp: node.underlayIp, backendType: 'vxlan', vni: 1 }));
+    }
+    const routes = await lab.exec(lab.node('node3').ns, 'ip', ['route', 'show', 'dev', 'flannel.1']);
+    expect(routes).toContain(`${lab.node('node1').subnet} via ${lab.node('node1').subnet?.split('/')[0]} onlink`);
+  });
+
+  it('weft ↔ weft: ping and TCP both ways', async () => {
+    await reachable(weft1, weft2);
+    await reachable(weft2, weft1);
+    expect((await ping(weft1.ns, weft2.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
+    await expect(tcpExchange(weft1.ns, weft2.ns, weft2.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
+    await expect(tcpExchange(weft2.ns, weft1.ns, weft1.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
+  });
+
+  it('weft ↔ kernel VXLAN: ping and TCP both ways', async () => {
+    await reachable(weft1, kernel);
+    await reachable(kernel, weft1);
+    expect((await ping(kernel.ns, weft1.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
+    await expect(tcpExchange(weft1.ns, kernel.ns, kernel.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
+    await expect(tcpExchange(kernel.ns, weft1.ns, weft1.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
+  });
+});
