@@ -42,7 +42,7 @@ const limitMs = Number(process.env.GOSSIP_BENCH_LIMIT_MS ?? 20_000);
 const waveSize = Number(process.env.GOSSIP_BENCH_WAVE_SIZE ?? 16);
 const waveMs = Number(process.env.GOSSIP_BENCH_WAVE_MS ?? 250);
 /** Pause between formation and the steady-state window. */
-const settleMs = Number(process.env.GOSSIP_BENCH_SETTLE_MS ?? 2_000);
+const settleMs = Number(process.env.GOSSIP_BENCH_SETTLE_MS ?? 8_000);
 const perProcess = Number(process.env.GOSSIP_BENCH_PER_PROCESS ?? 32);
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
