@@ -86,8 +86,8 @@ export interface Engine {
 export interface NativeAddon {
   /** Opens /dev/net/tun as `name` (IFF_TUN | IFF_NO_PI | flags), non-blocking. Throws with errno text. */
   openTun(name: string, flags: number): { fd: number; name: string };
-  /** Sets MTU, IPv4 address/prefixLen and IFF_UP on the link. */
-  configureLink(name: string, mtu: number, addr: number, prefixLen: number): void;
+  /** Sets MTU, IPv4 address/prefixLen, transmit queue length (0 = keep) and IFF_UP on the link. */
+  configureLink(name: string, mtu: number, addr: number, prefixLen: number, txqlen: number): void;
   /** Adds dst/prefixLen dev name; returns false when the route already existed. */
   addRoute(name: string, dst: number, prefixLen: number): boolean;
   /** Non-blocking UDP socket bound to addr:port; buffer sizes in bytes, 0 = kernel default; flags UDP_FLAG_GRO. */

@@ -3,7 +3,7 @@
  *
  * Setup calls (throw a JS Error with the errno text on failure):
  *   openTun(name, flags) -> { fd, name }       /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking
- *   configureLink(name, mtu, addr, prefixLen)  MTU, IPv4 address, flags up (ioctls)
+ *   configureLink(name, mtu, addr, prefixLen, txqlen)  MTU, IPv4 address, queue length, up
  *   addRoute(name, dst, prefixLen) -> bool     route dst/prefixLen dev name; false if it existed
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
  *                                              (flags: WEFT_UDP_GRO)
@@ -142,13 +142,13 @@ static uint32_t prefix_mask(uint32_t len) {
 }
 
 static napi_value configure_link(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
   char name[IFNAMSIZ];
-  uint32_t mtu, addr, plen;
+  uint32_t mtu, addr, plen, qlen;
   if (arg_ifname(env, argv[0], name) || arg_u32(env, argv[1], &mtu) || arg_u32(env, argv[2], &addr) ||
-      arg_u32(env, argv[3], &plen) || plen > 32 || mtu < 68 || mtu > 65535)
-    return throw_range(env, "configureLink(name, mtu: 68-65535, addr: uint32, prefixLen: 0-32)");
+      arg_u32(env, argv[3], &plen) || plen > 32 || mtu < 68 || mtu > 65535 || arg_u32(env, argv[4], &qlen) || qlen > 1000000)
+    return throw_range(env, "configureLink(name, mtu: 68-65535, addr: uint32, prefixLen: 0-32, txqlen: 0 = keep)");
 
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return throw_errno(env, "socket for link ioctls", errno);
@@ -158,6 +158,10 @@ static napi_value configure_link(napi_env env, napi_callback_info info) {
   memcpy(ifr.ifr_name, name, IFNAMSIZ);
   ifr.ifr_mtu = (int)mtu;
   if (ioctl(s, SIOCSIFMTU, &ifr) < 0) { step = "SIOCSIFMTU"; goto fail; }
+  if (qlen > 0) {
+    ifr.ifr_qlen = (int)qlen;
+    if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0) { step = "SIOCSIFTXQLEN"; goto fail; }
+  }
   set_sin(&ifr.ifr_addr, addr);
   if (ioctl(s, SIOCSIFADDR, &ifr) < 0) { step = "SIOCSIFADDR"; goto fail; }
   set_sin(&ifr.ifr_netmask, prefix_mask(plen));
