@@ -2,10 +2,7 @@
 // create it all end up with the same key.
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { gossipKeyPath, loadOrCreateClusterKey, resolveClusterKey } from '../../daemon/control/gossip/cluster-key.js';
+import { gossipKeyPath, loadOrCreateClusterKey } from '../../daemon/control/gossip/cluster-key.js';
 import { EtcdServer } from '../helpers/etcd.js';
 
 describe('gossip cluster key in etcd', () => {
@@ -40,30 +37,6 @@ describe('gossip cluster key in etcd', () => {
       await expect(loadOrCreateClusterKey(away, '/weft-test/network')).rejects.toThrow(/--gossip-key-file/);
     } finally {
       away.close();
-    }
-  });
-
-  it('resolveClusterKey: the key file wins; the key from etcd is cached and used while etcd is down', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-gossip-key-'));
-    try {
-      const cacheFile = join(dir, 'state', 'gossip-key');
-      const fromEtcd = await resolveClusterKey({ etcd: clients[2], prefix: '/weft-test/cache', cacheFile });
-      expect(fromEtcd.source).toBe('etcd');
-      expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
-      const keyFile = join(dir, 'key');
-      writeFileSync(keyFile, Buffer.alloc(32, 1).toString('base64'));
-      expect(await resolveClusterKey({ keyFile, etcd: clients[2], prefix: '/weft-test/cache', cacheFile })).toEqual({ key: Buffer.alloc(32, 1), source: 'file' });
-      await etcd.stop();
-      const down = new Etcd3({ hosts: etcd.endpoint, dialTimeout: 300 });
-      try {
-        expect(await resolveClusterKey({ etcd: down, prefix: '/weft-test/cache', cacheFile })).toEqual({ key: fromEtcd.key, source: 'cache' });
-        await expect(resolveClusterKey({ etcd: down, prefix: '/weft-test/cache', cacheFile: join(dir, 'none') })).rejects.toThrow(/cannot read or create the gossip key/);
-      } finally {
-        down.close();
-        await etcd.resume();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,11 +1,9 @@
 // The gossip cluster key: 32 random bytes, base64, at <prefix>/gossip-key in etcd (created by the
 // first daemon that finds it absent, in a create-if-absent transaction, so racing daemons agree),
 // or read from --gossip-key-file (the same base64 text:
-// `etcdctl get --print-value-only <prefix>/gossip-key > key`). resolveClusterKey() also keeps a
-// copy in the state directory, so a daemon restarting while etcd is down can still gossip.
+// `etcdctl get --print-value-only <prefix>/gossip-key > key`).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import { WeftError, errorMessage } from '../../errors.js';
 
@@ -53,47 +51,4 @@ export function readKeyFile(path: string): Buffer {
     throw new WeftError('WEFT_ERR_GOSSIP', `cannot read --gossip-key-file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return decodeKey(text, `--gossip-key-file ${path}`);
-}
-
-export interface ClusterKeySource {
-  /** --gossip-key-file: when set, the only source. */
-  keyFile?: string;
-  etcd: Etcd3;
-  prefix: string;
-  /** Where the key from etcd is cached (mode 0600), e.g. next to the subnet file. */
-  cacheFile?: string;
-}
-
-/**
- * The cluster key: --gossip-key-file if given; else etcd (creating it if absent), cached in
- * `cacheFile`; else, while etcd is unreachable, the cached copy. Throws WEFT_ERR_ETCD_UNAVAILABLE
- * when etcd is unreachable and there is no cache yet (the caller retries).
- */
-export async function resolveClusterKey(src: ClusterKeySource): Promise<{ key: Buffer; source: 'file' | 'etcd' | 'cache' }> {
-  if (src.keyFile) return { key: readKeyFile(src.keyFile), source: 'file' };
-  try {
-    const key = await loadOrCreateClusterKey(src.etcd, src.prefix);
-    if (src.cacheFile) writeCache(src.cacheFile, key);
-    return { key, source: 'etcd' };
-  } catch (err) {
-    if (!src.cacheFile || !(err instanceof WeftError) || err.code !== 'WEFT_ERR_ETCD_UNAVAILABLE') throw err;
-    let cached: Buffer;
-    try {
-      cached = readKeyFile(src.cacheFile);
-    } catch {
-      throw err;
-    }
-    return { key: cached, source: 'cache' };
-  }
-}
-
-function writeCache(path: string, key: Buffer): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, key.toString('base64') + '\n', { mode: 0o600 });
-    renameSync(tmp, path);
-  } catch (err) {
-    throw new WeftError('WEFT_ERR_GOSSIP', `cannot cache the gossip key in ${path}: ${errorMessage(err)}`, { cause: err });
-  }
 }
