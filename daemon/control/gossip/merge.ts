@@ -8,6 +8,7 @@
 //   member with an unparsable subnet/IP/MAC, or outside `network` → refused ('invalid')
 //   two gossip-only members with overlapping subnets → the smaller name wins, the other is refused
 import ipaddr from 'ipaddr.js';
+import { overlaps, parseCidr, sameSubnet, type Subnet4 } from '../lease/ipv4.js';
 import type { MemberState } from './types.js';
 
 export interface LeasePeer {
@@ -59,28 +60,10 @@ export interface MergeOptions {
   network?: string;
 }
 
-interface Cidr {
-  base: number;
-  len: number;
-}
-
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
-function parseCidr(s: string): Cidr | undefined {
-  const m = s.match(/^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/);
-  if (!m || !ipaddr.IPv4.isValidFourPartDecimal(m[1])) return undefined;
-  const len = Number(m[2]);
-  if (len > 32) return undefined;
-  const bytes = ipaddr.IPv4.parse(m[1]).toByteArray();
-  const addr = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { base: (addr & mask) >>> 0, len };
-}
-
-function overlaps(a: Cidr, b: Cidr): boolean {
-  const len = Math.min(a.len, b.len);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+function parseSubnet4(s: string): Subnet4 | undefined {
+  return parseCidr(s) ?? undefined;
 }
 
 function sameIp(a: string, b: string): boolean {
@@ -94,19 +77,19 @@ function sameIp(a: string, b: string): boolean {
 const gone = (s: MemberState): boolean => s === 'dead' || s === 'left';
 
 export function mergeRoutes(leases: readonly LeasePeer[], members: readonly GossipPeer[], opts: MergeOptions = {}): MergeResult {
-  const local = opts.localSubnet ? parseCidr(opts.localSubnet) : undefined;
-  const network = opts.network ? parseCidr(opts.network) : undefined;
+  const local = opts.localSubnet ? parseSubnet4(opts.localSubnet) : undefined;
+  const network = opts.network ? parseSubnet4(opts.network) : undefined;
   const peers: RoutePeer[] = [];
   const withdrawn: RoutePeer[] = [];
   const refused: Refusal[] = [];
 
   const leased = leases
-    .map((l) => ({ lease: l, cidr: parseCidr(l.subnet) }))
-    .filter((x): x is { lease: LeasePeer; cidr: Cidr } => x.cidr !== undefined && !(local && x.cidr.base === local.base && x.cidr.len === local.len));
+    .map((l) => ({ lease: l, cidr: parseSubnet4(l.subnet) }))
+    .filter((x): x is { lease: LeasePeer; cidr: Subnet4 } => x.cidr !== undefined && !(local && sameSubnet(x.cidr, local)));
 
-  const valid: { m: GossipPeer; cidr: Cidr }[] = [];
+  const valid: { m: GossipPeer; cidr: Subnet4 }[] = [];
   for (const m of [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const cidr = parseCidr(m.subnet);
+    const cidr = parseSubnet4(m.subnet);
     if (!cidr || !ipaddr.isValid(m.publicIp) || !MAC.test(m.vtepMac) || (network && !(cidr.len >= network.len && overlaps(cidr, network)))) {
       refused.push({ member: m.name, subnet: m.subnet, publicIp: m.publicIp, reason: 'invalid' });
       continue;
@@ -120,19 +103,19 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
 
   // A lease is withdrawn when a member with the same subnet and public IP is dead or left.
   for (const { lease, cidr } of leased) {
-    const member = valid.find((v) => v.cidr.base === cidr.base && v.cidr.len === cidr.len && sameIp(v.m.publicIp, lease.publicIp));
+    const member = valid.find((v) => sameSubnet(v.cidr, cidr) && sameIp(v.m.publicIp, lease.publicIp));
     const peer: RoutePeer = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, nodeName: lease.nodeName ?? member?.m.name ?? '', source: 'lease' };
     (member && gone(member.m.state) ? withdrawn : peers).push(peer);
   }
 
-  const routedGossip: Cidr[] = [];
+  const routedGossip: Subnet4[] = [];
   for (const { m, cidr } of valid) {
-    const conflict = leased.find((l) => overlaps(l.cidr, cidr) && !(l.cidr.base === cidr.base && l.cidr.len === cidr.len && sameIp(l.lease.publicIp, m.publicIp)));
+    const conflict = leased.find((l) => overlaps(l.cidr, cidr) && !(sameSubnet(l.cidr, cidr) && sameIp(l.lease.publicIp, m.publicIp)));
     if (conflict) {
       refused.push({ member: m.name, subnet: m.subnet, publicIp: m.publicIp, reason: 'lease-conflict', conflictsWith: `${conflict.lease.subnet} → ${conflict.lease.publicIp}` });
       continue;
     }
-    if (leased.some((l) => l.cidr.base === cidr.base && l.cidr.len === cidr.len)) continue;
+    if (leased.some((l) => sameSubnet(l.cidr, cidr))) continue;
     if (gone(m.state)) continue;
     const clash = valid.find((o) => o.m !== m && !gone(o.m.state) && overlaps(o.cidr, cidr) && routedGossip.includes(o.cidr));
     if (clash) {
