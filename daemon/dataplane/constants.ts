@@ -83,5 +83,7 @@ export const CTL_SIZE = 4;
 /** openTun flags, reserved for offloads (issue 7). */
 export const TUN_FLAG_VNET_HDR = 1;
 export const TUN_FLAG_MULTI_QUEUE = 2;
+/** TUNSETOWNER(euid) + TUNSETPERSIST: the device, its address and routes outlive the process. */
+export const TUN_FLAG_PERSIST = 4;
 /** openUdp flags. */
 export const UDP_FLAG_GRO = 1;

@@ -2,7 +2,15 @@
 // Forwarder doing the packet logic per batch.
 //
 //   Dataplane.open(opts) ──► up ──setRoutes(table)*──► up ──close()──► closed
-//   (open: TUN created, addressed <subnet>.0/32, route Network dev TUN, UDP bound, polling.)
+//   (open: TUN created or reattached, addressed <subnet>.0/32, MTU set, route Network dev TUN, UDP
+//   bound, polling.)
+//
+// Persistence (opts.persist): the TUN is made persistent and owned by the process's euid, so close()
+// (and a crash) leaves it with its address and route; packets routed to it meanwhile are dropped by
+// the kernel, and the next open() by name reattaches. Offload flags are per attachment and reset by
+// open(), so a device left with other offloads is reused as is; a name held by another process
+// (EBUSY) or by something that is not a single-queue TUN (EINVAL) fails open() — the control plane
+// removes such a device first (daemon/control/reconcile). close({ removeTun: true }) removes it.
 //
 // Offloads (both on by default, each a flag; the wire format never changes): UDP GSO/GRO on the
 // underlay socket, and a TUN with virtio-net headers (TSO reads cut into datagrams, received TCP
@@ -31,6 +39,7 @@ import {
   META_STRIDE,
   OVERHEAD,
   TSO_SLACK,
+  TUN_FLAG_PERSIST,
   TUN_FLAG_VNET_HDR,
   UDP_FLAG_GRO,
   UDP_RX_OFFSET,
@@ -83,6 +92,8 @@ export interface DataplaneOptions {
   readonly tunQueueLength?: number;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
+  /** Keep the TUN (address, MTU, route) after close() and process exit; see the header. Default false. */
+  readonly persist?: boolean;
 }
 
 export interface PeerStats {
@@ -120,11 +131,16 @@ export class Dataplane {
   private readonly engine: Engine;
   private readonly nstats: Float64Array;
   private readonly retired = new Map<string, PeerStats>();
+  /** open() attached to a TUN that already existed (left by an earlier process). */
+  readonly reattached: boolean;
+  private readonly tunFd: number;
   private closed = false;
 
-  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array) {
+  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array, tunFd: number, reattached: boolean) {
     this.tunName = tunName;
     this.mtu = mtu;
+    this.tunFd = tunFd;
+    this.reattached = reattached;
     this.forwarder = forwarder;
     this.engine = engine;
     this.nstats = nstats;
@@ -186,11 +202,16 @@ export class Dataplane {
       tunOffloads: tso,
     });
 
-    let tun: { fd: number; name: string };
+    let tun: { fd: number; name: string; existed: boolean };
     try {
-      tun = native.openTun(tunName, tso ? TUN_FLAG_VNET_HDR : 0);
+      tun = native.openTun(tunName, (tso ? TUN_FLAG_VNET_HDR : 0) | (opts.persist ? TUN_FLAG_PERSIST : 0));
     } catch (err) {
-      throw new WeftError('WEFT_ERR_TUN', `cannot create TUN ${tunName}: ${(err as Error).message} (needs CAP_NET_ADMIN and /dev/net/tun)`, { cause: err });
+      const code = (err as { code?: string }).code;
+      const hint =
+        code === 'EBUSY' ? `another process holds ${tunName}: is another weftd running here?`
+        : code === 'EINVAL' ? `${tunName} exists and is not a single-queue TUN: remove it with \`ip link del ${tunName}\``
+        : 'needs CAP_NET_ADMIN and /dev/net/tun';
+      throw new WeftError('WEFT_ERR_TUN', `cannot create TUN ${tunName}: ${(err as Error).message} (${hint})`, { cause: err });
     }
     let udpFd = -1;
     try {
@@ -228,8 +249,9 @@ export class Dataplane {
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });
-      return new Dataplane(tun.name, mtu, forwarder, engine, nstats);
+      return new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed);
     } catch (err) {
+      if (opts.persist && !tun.existed) native.setTunPersist(tun.fd, false);
       native.closeFd(tun.fd);
       if (udpFd >= 0) native.closeFd(udpFd);
       if (err instanceof WeftError) throw err;
@@ -267,11 +289,16 @@ export class Dataplane {
     };
   }
 
-  /** Stops forwarding and closes the TUN (which removes it and its route) and the socket. Idempotent. */
-  close(): void {
+  /**
+   * Stops forwarding and closes the TUN fd and the socket. A non-persistent TUN goes with its fd
+   * (address and route too); a persistent one stays unless `removeTun`. Idempotent.
+   */
+  close(opts: { readonly removeTun?: boolean } = {}): void {
     if (this.closed) return;
     this.closed = true;
-    loadNative().closeEngine(this.engine);
+    const native = loadNative();
+    if (opts.removeTun) native.setTunPersist(this.tunFd, false);
+    native.closeEngine(this.engine);
   }
 
   private retire(table: RouteTable): void {

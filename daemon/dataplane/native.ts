@@ -84,8 +84,14 @@ export interface Engine {
 }
 
 export interface NativeAddon {
-  /** Opens /dev/net/tun as `name` (IFF_TUN | IFF_NO_PI | flags), non-blocking. Throws with errno text. */
-  openTun(name: string, flags: number): { fd: number; name: string };
+  /**
+   * Opens /dev/net/tun as `name` (IFF_TUN | IFF_NO_PI | flags), non-blocking; attaches to an existing
+   * TUN of that name (`existed`), resetting its offloads to `flags`. Throws with errno text (EBUSY:
+   * another process holds it; EINVAL: the name is not a single-queue TUN).
+   */
+  openTun(name: string, flags: number): { fd: number; name: string; existed: boolean };
+  /** TUNSETPERSIST on an open TUN fd: off = the device is removed when its last fd closes. */
+  setTunPersist(fd: number, on: boolean): void;
   /** Sets MTU, IPv4 address/prefixLen, transmit queue length (0 = keep) and IFF_UP on the link. */
   configureLink(name: string, mtu: number, addr: number, prefixLen: number, txqlen: number): void;
   /** Adds dst/prefixLen dev name; returns false when the route already existed. */

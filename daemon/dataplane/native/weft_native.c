@@ -2,7 +2,10 @@
  * weft_native: the syscalls of the data plane, and nothing else. Packet logic lives in TypeScript.
  *
  * Setup calls (throw a JS Error with the errno text on failure):
- *   openTun(name, flags) -> { fd, name }       /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking
+ *   openTun(name, flags) -> { fd, name, existed }  /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking;
+ *                                              attaches to an existing (persistent) TUN of that name
+ *                                              (flags: WEFT_TUN_VNET_HDR, WEFT_TUN_PERSIST)
+ *   setTunPersist(fd, on)                      TUNSETPERSIST: off = the device goes with its last fd
  *   configureLink(name, mtu, addr, prefixLen, txqlen)  MTU, IPv4 address, queue length, up
  *   addRoute(name, dst, prefixLen) -> bool     route dst/prefixLen dev name; false if it existed
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
@@ -110,15 +113,22 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
   if (flags & WEFT_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
   if (flags & WEFT_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
   memcpy(ifr.ifr_name, name, IFNAMSIZ);
+  int existed = if_nametoindex(name) != 0;
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETIFF", err);
   }
-  if ((flags & WEFT_TUN_VNET_HDR) && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+  /* Always set: a reattached device keeps the offloads of its previous owner. */
+  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 : 0) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETOFFLOAD", err);
+  }
+  if ((flags & WEFT_TUN_PERSIST) && (ioctl(fd, TUNSETOWNER, (unsigned long)geteuid()) < 0 || ioctl(fd, TUNSETPERSIST, 1UL) < 0)) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETPERSIST", err);
   }
 
   napi_value result, vfd, vname;
@@ -127,7 +137,23 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
   CHECK_NAPI(napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &vname));
   CHECK_NAPI(napi_set_named_property(env, result, "fd", vfd));
   CHECK_NAPI(napi_set_named_property(env, result, "name", vname));
+  napi_value vexisted;
+  CHECK_NAPI(napi_get_boolean(env, existed, &vexisted));
+  CHECK_NAPI(napi_set_named_property(env, result, "existed", vexisted));
   return result;
+}
+
+static napi_value set_tun_persist(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int32_t fd;
+  bool on;
+  if (arg_i32(env, argv[0], &fd) || fd < 0 || napi_get_value_bool(env, argv[1], &on) != napi_ok)
+    return throw_range(env, "setTunPersist(fd, on: boolean)");
+  if (ioctl(fd, TUNSETPERSIST, on ? 1UL : 0UL) < 0) return throw_errno(env, "TUNSETPERSIST", errno);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
 }
 
 static void set_sin(struct sockaddr *sa, uint32_t addr_host) {
@@ -812,7 +838,7 @@ static int export_u32(napi_env env, napi_value exports, const char *name, uint32
 NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
-      export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "createEngine", create_engine) ||
+      export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
       export_fn(env, exports, "closeEngine", close_engine) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
       export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
     return NULL;

@@ -88,6 +88,7 @@
 /* openTun flags */
 #define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
+#define WEFT_TUN_PERSIST 4     /* TUNSETOWNER(euid) + TUNSETPERSIST: the device outlives the fd */
 
 /* openUdp flags */
 #define WEFT_UDP_GRO 1 /* setsockopt UDP_GRO: coalesced receives, split by TypeScript */
