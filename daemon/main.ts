@@ -1,7 +1,8 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
 // (waited for) → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
 // ip-masq) → ready. `weftd status` is the CLI reading a running weftd's /status instead.
-// SIGTERM/SIGINT stop everything and exit 0, keeping the lease for the next start.
+// SIGTERM/SIGINT stop everything and exit 0, keeping the lease and the TUN (with its address and
+// route) for the next start, so a restart does not break flows; --remove-tun-on-exit removes the TUN.
 // Exit 2: a bad flag/value or an unusable --iface. Exit 1: any other start-up failure.
 import { hostname } from 'node:os';
 import { parseConfig, unknownEnvNames } from './config/parse-config.js';
@@ -155,7 +156,7 @@ async function main(): Promise<number> {
     log.fatal({ code: isWeftError(err) ? err.code : undefined }, errorMessage(err));
     return 1;
   } finally {
-    await shutdown(log, [() => overlay?.close(), () => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
+    await shutdown(log, [() => overlay?.close({ removeTun: cfg.removeTunOnExit }), () => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
     clearInterval(keepAlive);
   }
 }

@@ -25,6 +25,8 @@ export interface Config {
   readonly gossipKeyFile: string | undefined;
   readonly peers: readonly string[];
   readonly tunName: string;
+  /** Remove the TUN on clean shutdown instead of leaving it for the next start. */
+  readonly removeTunOnExit: boolean;
   readonly nodeName: string;
   readonly subnetLeaseTtlMs: number;
   readonly subnetLeaseRenewMarginMs: number;

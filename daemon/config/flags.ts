@@ -29,6 +29,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'gossip-key-file', kind: 'string', def: undefined, help: 'cluster gossip key file (default: the key in etcd at <prefix>/gossip-key)' },
   { name: 'peers', kind: 'string', def: undefined, help: 'comma-separated gossip seeds (host:port), besides those found in etcd' },
   { name: 'tun-name', kind: 'string', def: 'weft0', help: 'name of the TUN device' },
+  { name: 'remove-tun-on-exit', kind: 'bool', def: 'false', help: 'remove the TUN on shutdown (default: it persists with its address and route, so a restart keeps flows)' },
   { name: 'node-name', kind: 'string', def: '<hostname>', help: 'this node\'s name (letters, digits, ".", "_", "-")' },
   { name: 'subnet-lease-ttl', kind: 'string', def: '24h', help: 'TTL of the subnet lease in etcd (advanced; e.g. 30s, 24h)' },
   { name: 'subnet-lease-renew-margin', kind: 'string', def: '60', help: 'renew the lease this many minutes before it expires (fractions allowed; < TTL)' },

@@ -120,6 +120,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const ipMasqRaw = get('ip-masq');
   const ipMasq = ipMasqRaw ? parseBool(ipMasqRaw.value, ipMasqRaw.source) : false;
 
+  const removeTunRaw = get('remove-tun-on-exit');
+  const removeTunOnExit = removeTunRaw ? parseBool(removeTunRaw.value, removeTunRaw.source) : false;
+
   const healthzIp = ipv4(withDefault('healthz-ip')) ?? '0.0.0.0';
 
   const tunRaw = withDefault('tun-name');
@@ -163,6 +166,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     gossipKeyFile: str('gossip-key-file'),
     peers: Object.freeze(peers),
     tunName: tunRaw.value,
+    removeTunOnExit,
     nodeName: nodeRaw.value,
     subnetLeaseTtlMs: ttlMs,
     subnetLeaseRenewMarginMs: marginMs,

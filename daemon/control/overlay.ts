@@ -3,8 +3,9 @@
 //
 //   Overlay.start() ──► running ──close()──► closed
 //   start: TUN up with the inner MTU, routes from the current leases, gossip joined through the
-//   leases' gossip endpoints and --peers, masquerade rules installed. close: gossip leaves
-//   gracefully, masquerade rules removed, data plane closed. Both idempotent on failure paths.
+//   leases' gossip endpoints and --peers, masquerade rules installed; a TUN left by an earlier
+//   weftd is reattached and reconciled (reconcile/). close: gossip leaves gracefully, masquerade
+//   rules removed, data plane closed with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
 import { Dataplane, RouteTable, type DataplaneStats } from '../dataplane/index.js';
@@ -20,6 +21,7 @@ import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
+import { prepareTun, reconcileTun } from './reconcile/index.js';
 
 export interface OverlayOptions {
   readonly cfg: Readonly<Config>;
@@ -52,7 +54,9 @@ export class Overlay {
     const networkCidr = formatCidr(network.network);
     const localSubnet = formatCidr(o.lease.subnet);
     const dpLog = subsystemLogger(o.log, 'dataplane');
+    await prepareTun(cfg.tunName, dpLog).catch((err: unknown) => dpLog.warn({ err: errorMessage(err) }, 'cannot inspect the TUN before opening it'));
     const dataplane = Dataplane.open({
+      persist: true,
       tunName: cfg.tunName,
       tunMtu: o.mtu,
       network: networkCidr,
@@ -63,7 +67,14 @@ export class Overlay {
       localIp: o.underlay.ifaceIp,
       localVtepMac: o.vtepMac,
     });
-    dpLog.info({ tun: dataplane.tunName, mtu: o.mtu, address: `${localSubnet.split('/')[0]}/32`, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}` }, 'data plane up');
+    const address = `${localSubnet.split('/')[0]}/32`;
+    const fixes = await reconcileTun({ name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr }, dpLog).catch((err: unknown) => {
+      dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
+      return [];
+    });
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}` }, 'data plane up');
+    // Rules left by an earlier weftd with --ip-masq (a crash skipped their removal).
+    if (!cfg.ipMasq) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
@@ -133,13 +144,16 @@ export class Overlay {
     return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...prefixed('route-', this.refusals.counts) } };
   }
 
-  /** Graceful: leave gossip, remove masquerade rules, close the data plane. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Graceful: leave gossip, remove masquerade rules, close the data plane. The TUN stays (address,
+   * route) for the next start unless `removeTun`. Idempotent.
+   */
+  close(opts: { readonly removeTun?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       for (const u of this.unsubscribe) u();
       await this.gossip.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ipMasq) await removeIpMasq().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
-      this.dataplane.close();
+      this.dataplane.close(opts);
     })();
     return this.closing;
   }
