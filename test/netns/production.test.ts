@@ -245,6 +245,9 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
       await sleep(Math.max(0, started + at - Date.now()));
       const t0 = Date.now();
       await lab.stopWeftd(node);
+      // While no weftd runs, pod traffic still goes to the TUN (and waits for it), not elsewhere.
+      const peerPod = node === 'node1' ? pod2 : pod1;
+      expect(await lab.exec(ns(node), 'ip', ['route', 'get', peerPod.ip])).toMatch(/ dev weft0 /);
       await lab.startWeftd(node);
       restarts.push(`${node} restarted in ${Date.now() - t0} ms`);
     }
