@@ -42,12 +42,16 @@ export function startDetached(ns: string, cmd: string, args: readonly string[], 
   }
 }
 
-/** True while `pid` exists, is not a zombie and its command line contains `marker`. */
+/**
+ * True while `pid` exists, is not a zombie and its command line contains `marker` (or is empty: the
+ * kernel shows no command line while `ip netns exec` execs the command).
+ */
 export function runs(pid: number, marker: string): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline === '' || cmdline.includes(marker);
   } catch {
     return false;
   }
