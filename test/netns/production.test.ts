@@ -136,11 +136,11 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
     );
   }
 
-  it('/healthz, /readyz and /metrics through a node\'s life: not ready before the network config and lease, ready after', async () => {
+  it('/healthz, /readyz and /metrics through a node\'s life: not ready before the network config and lease, ready after; --remove-tun-on-exit', async () => {
     await lab.stopWeftd('node3');
     // The same node, started against a prefix that has no network config yet.
     const node = lab.node('node3');
-    const proc = lab.startProcess(node.ns, 'weftd node3 late', process.execPath, weftdArgs(node, lab.state.etcdEndpoint, '/late', []));
+    const proc = lab.startProcess(node.ns, 'weftd node3 late', process.execPath, weftdArgs(node, lab.state.etcdEndpoint, '/late', ['--remove-tun-on-exit']));
     try {
       await waitFor(async () => ((await httpCode('node3', '/healthz')) === 200 ? true : undefined), 10_000, () => new Error('/healthz never answered 200'));
       expect(await httpCode('node3', '/readyz')).toBe(503);
@@ -153,6 +153,7 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
       await lab.stopProcess(proc);
     }
     expect(runs(proc.pid, proc.marker)).toBe(false);
+    expect(await ipJson(node.ns, 'link', 'show')).not.toContainEqual(expect.objectContaining({ ifname: 'weft0' })); // --remove-tun-on-exit
     await lab.startWeftd('node3');
     expect(await httpCode('node3', '/readyz')).toBe(200);
   }, 60_000);
