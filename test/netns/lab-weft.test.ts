@@ -68,4 +68,14 @@ describe('lab: two weft nodes and a kernel VXLAN node', () => {
     await expect(tcpExchange(weft1.ns, kernel.ns, kernel.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
     await expect(tcpExchange(kernel.ns, weft1.ns, weft1.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
   });
+
+  it('status shows the peers of each node: weftd /status for weft nodes, flannel.1 routes for the kernel node', async () => {
+    const [n1, n2, n3] = ['node1', 'node2', 'node3'].map((n) => lab.node(n));
+    const st = await lab.status();
+    const peers = (name: string): string[] => st.nodes.find((n) => n.name === name)?.peers ?? [];
+    expect(st.nodes.find((n) => n.name === 'node1')?.running).toBe(true);
+    expect(peers('node1')).toContain(`${n3.subnet} (lease-only)`);
+    expect(peers('node1').some((p) => p.startsWith(`${n2.subnet} `))).toBe(true);
+    expect([...peers('node3')].sort()).toEqual([n1.subnet, n2.subnet].sort());
+  });
 });
