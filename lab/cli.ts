@@ -15,7 +15,7 @@ const USAGE = `usage: npm run lab -- <command> [options]
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
                   --pods K                   pods per node (default 1)
                   --cni bridge|weft-cni      pod wiring: /usr/lib/cni bridge + host-local, or bin/weft-cni.js
-                  --weftd-args "..."         extra flags for every weftd
+                  --weftd-args="..."         extra flags for every weftd (with "=", as they start with a dash)
   status        nodes, subnets, leases and peers        (--json for machine-readable output)
   sync          re-read leases from etcd and reconcile the kernel nodes' peers
   down          stop every lab process, delete every lab namespace and the state dir
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
         await lab.syncKernelPeers();
         for (const node of lab.nodes) for (let i = 0; i < pods; i++) await lab.addPod(node.name);
       } catch (err) {
-        log(`up failed, removing what was created: ${(err as Error).message}`);
+        log('up failed; removing everything it created');
         await lab.destroy();
         throw err;
       }

@@ -19,7 +19,7 @@ export interface BenchOptions {
   prefix: string;
 }
 
-export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args "..."] [--prefix wb]
+export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args="..."] [--prefix wb]
   env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft), PINGS (default 200), WEFTD_ARGS
   --quick  CI smoke: 1 round of 1-second tests and 50 pings`;
 
