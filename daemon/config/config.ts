@@ -27,6 +27,10 @@ export interface Config {
   readonly tunName: string;
   /** Remove the TUN on clean shutdown instead of leaving it for the next start. */
   readonly removeTunOnExit: boolean;
+  /** TUN virtio-net header offloads (TSO reads, GSO writes). */
+  readonly tunOffloads: boolean;
+  /** UDP GSO/GRO on the underlay socket. */
+  readonly udpOffloads: boolean;
   readonly nodeName: string;
   readonly subnetLeaseTtlMs: number;
   readonly subnetLeaseRenewMarginMs: number;

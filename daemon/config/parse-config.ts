@@ -120,6 +120,13 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const ipMasqRaw = get('ip-masq');
   const ipMasq = ipMasqRaw ? parseBool(ipMasqRaw.value, ipMasqRaw.source) : false;
 
+  const flag = (name: string, def: boolean): boolean => {
+    const raw = get(name);
+    return raw ? parseBool(raw.value, raw.source) : def;
+  };
+  const tunOffloads = flag('tun-offloads', true);
+  const udpOffloads = flag('udp-offloads', true);
+
   const removeTunRaw = get('remove-tun-on-exit');
   const removeTunOnExit = removeTunRaw ? parseBool(removeTunRaw.value, removeTunRaw.source) : false;
 
@@ -167,6 +174,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     peers: Object.freeze(peers),
     tunName: tunRaw.value,
     removeTunOnExit,
+    tunOffloads,
+    udpOffloads,
     nodeName: nodeRaw.value,
     subnetLeaseTtlMs: ttlMs,
     subnetLeaseRenewMarginMs: marginMs,

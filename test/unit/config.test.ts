@@ -67,6 +67,13 @@ describe('parseConfig', () => {
     expect(configError(['--ip-masq=maybe'])).toBe('--ip-masq: "maybe" is not a boolean; expected true or false');
   });
 
+  it('turns offloads on by default, each off by flag or env', () => {
+    expect(config([])).toMatchObject({ tunOffloads: true, udpOffloads: true });
+    expect(config(['--tun-offloads=false'])).toMatchObject({ tunOffloads: false, udpOffloads: true });
+    expect(config([], { WEFTD_UDP_OFFLOADS: 'false' })).toMatchObject({ tunOffloads: true, udpOffloads: false });
+    expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');
+  });
+
   it('takes every flag from WEFTD_* env, and flags win over env', () => {
     for (const f of FLAGS) expect(envName(f.name)).toBe(`WEFTD_${f.name.toUpperCase().replace(/-/g, '_')}`);
     const env = { WEFTD_HEALTHZ_PORT: '9000', WEFTD_NODE_NAME: 'from-env', WEFTD_SUBNET_FILE: '/tmp/x/subnet.env', WEFTD_SUBNET_LEASE_RENEW_MARGIN: '30' };
