@@ -1,6 +1,7 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
 // (waited for) → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
-// ip-masq) → ready. `weftd status` is the CLI reading a running weftd's /status instead.
+// ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
+// an unexpired lease, network config, lease and peers come from the cache instead (start-source). `weftd status` is the CLI reading a running weftd's /status instead.
 // SIGTERM/SIGINT stop everything and exit 0, keeping the lease and the TUN (with its address and
 // route) for the next start, so a restart does not break flows; --remove-tun-on-exit removes the TUN.
 // Exit 2: a bad flag/value or an unusable --iface. Exit 1: any other start-up failure.
@@ -19,6 +20,8 @@ import type { HeldLease } from './control/lease/lease-keeper.js';
 import { NodeLease } from './control/lease/node-lease.js';
 import { VXLAN_OVERHEAD, type NetworkConfig } from './control/lease/network-config.js';
 import { waitForNetworkConfig } from './control/lease/network-config-source.js';
+import { chooseStartSource } from './control/lease/start-source.js';
+import { StateCache } from './control/lease/state-cache.js';
 import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { errorMessage, isWeftError } from './errors.js';
 import { HealthServer } from './observability/health-server.js';
@@ -99,29 +102,36 @@ async function main(): Promise<number> {
       log.info({ address: `${cfg.healthzIp}:${server.port}` }, 'health server listening (/healthz /readyz /status /metrics)');
     }
 
-    network = await waitForNetworkConfig(etcd, cfg.etcdPrefix, health, log, stop.signal);
-    if (!network) return 0;
+    const cache = new StateCache(cfg.stateDir);
+    const source = await chooseStartSource({
+      waitForEtcd: (signal) => waitForNetworkConfig(etcd, cfg.etcdPrefix, health, log, signal),
+      etcdAnswered: () => health.state === 'reachable',
+      cache,
+      log,
+      signal: stop.signal,
+    });
+    if (!source) return 0;
+    network = source.network;
     log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIPv4(network.subnetMin), subnetMax: formatIPv4(network.subnetMax), backend: network.backend }, 'network config');
     const innerMtu = (network.backend.mtu ?? underlay.mtu) - VXLAN_OVERHEAD;
     mtu = innerMtu;
 
-    const node = await NodeLease.start(
-      {
-        client: etcd,
-        health,
-        log: subsystemLogger(log, 'lease'),
-        prefix: cfg.etcdPrefix,
-        network,
-        attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName },
-        ttlMs: cfg.subnetLeaseTtlMs,
-        renewMarginMs: cfg.subnetLeaseRenewMarginMs,
-        subnetFile: cfg.subnetFile,
-        mtu: innerMtu,
-        ipMasq: cfg.ipMasq,
-        onHeld: (held) => leaseReady.set(held),
-      },
-      stop.signal,
-    );
+    const leaseOptions = {
+      client: etcd,
+      health,
+      log: subsystemLogger(log, 'lease'),
+      prefix: cfg.etcdPrefix,
+      network,
+      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName },
+      ttlMs: cfg.subnetLeaseTtlMs,
+      renewMarginMs: cfg.subnetLeaseRenewMarginMs,
+      subnetFile: cfg.subnetFile,
+      mtu: innerMtu,
+      ipMasq: cfg.ipMasq,
+      onHeld: (held: boolean) => leaseReady.set(held),
+      cache,
+    };
+    const node = source.mode === 'state-cache' ? await NodeLease.resume(leaseOptions, source.state) : await NodeLease.start(leaseOptions, stop.signal);
     if (!node) return 0;
     nodeLease = node;
 
@@ -149,7 +159,7 @@ async function main(): Promise<number> {
 
     leaseReady.set(true);
     fileReady.set(true);
-    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMac, publicIp: underlay.publicIp }, 'ready');
+    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMac, publicIp: underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
     return 0;
   } catch (err) {

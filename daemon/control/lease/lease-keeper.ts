@@ -41,7 +41,8 @@ export interface HeldLease {
 
 export type KeeperEvent =
   | { readonly type: 'lost'; readonly lease: HeldLease; readonly reason: string }
-  | { readonly type: 'acquired'; readonly lease: HeldLease; readonly previous: HeldLease | undefined };
+  | { readonly type: 'acquired'; readonly lease: HeldLease; readonly previous: HeldLease | undefined }
+  | { readonly type: 'renewed'; readonly lease: HeldLease };
 
 export interface LeaseKeeperOptions {
   readonly store: LeaseStore;
@@ -130,10 +131,21 @@ export class LeaseKeeper {
     throw abortError();
   }
 
-  /** Starts renewal and the watch on our own key. Call once, after acquire(). */
-  start(): void {
+  /**
+   * Takes `lease` (held before a restart, from the state cache) as held without asking etcd.
+   * start() then renews it at once, retrying until etcd answers: a renewal that succeeds proves it
+   * is still ours; one that finds the key changed or gone re-acquires (same subnet preferred).
+   */
+  adopt(lease: HeldLease): void {
+    this.held = lease;
+    this.generation++;
+    this.o.log.info({ subnet: formatCidr(lease.subnet), key: lease.key, expiresAt: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
+  }
+
+  /** Starts renewal and the watch on our own key. Call once, after acquire() or adopt(). */
+  start(opts: { readonly renewNow?: boolean } = {}): void {
     if (!this.held || this.closed.signal.aborted) return;
-    this.scheduleRenewal();
+    this.scheduleRenewal(opts.renewNow);
     this.watchOwnKey();
   }
 
@@ -193,10 +205,10 @@ export class LeaseKeeper {
     return { subnet: choice.subnet, key: store.keyOf(choice.subnet), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
   }
 
-  private scheduleRenewal(): void {
+  private scheduleRenewal(now = false): void {
     if (!this.held || this.closed.signal.aborted) return;
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    const delay = Math.max(0, this.held.expiresAt - this.o.renewMarginMs - Date.now());
+    const delay = now ? 0 : Math.max(0, this.held.expiresAt - this.o.renewMarginMs - Date.now());
     this.renewTimer = setTimeout(() => this.run(() => this.renew()), delay);
     this.renewTimer.unref();
   }
@@ -220,6 +232,7 @@ export class LeaseKeeper {
         this.lastError = '';
         this.renewals++;
         this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, expiresAt: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.emit({ type: 'renewed', lease: this.held });
         this.scheduleRenewal();
         return;
       } catch (err) {

@@ -37,12 +37,15 @@ export interface LeaseWatcherOptions {
   readonly log: Logger;
   /** Our own lease key (full path), excluded from snapshots. */
   readonly ownKey: string | undefined;
+  /** Served (e.g. from the state cache) until etcd's first listing replaces it. */
+  readonly initial?: PeerSnapshot;
   readonly hooks?: ResilientWatchHooks;
 }
 
 export class LeaseWatcher {
   private all = new Map<string, KvChange>();
-  private snap: PeerSnapshot = new Map();
+  private snap: PeerSnapshot;
+  private listed = false;
   private ownKey: string | undefined;
   private readonly listeners = new Set<(s: PeerSnapshot) => void>();
   /** Keys (with mod revision) already reported as ignored, so each is logged once. */
@@ -51,11 +54,13 @@ export class LeaseWatcher {
 
   constructor(private readonly o: LeaseWatcherOptions) {
     this.ownKey = o.ownKey;
+    this.snap = o.initial ?? new Map();
     this.watch = new ResilientWatch(
       o.client,
       { prefix: `${o.store.subnetsPrefix}/` },
       {
         reset: (kvs) => {
+          this.listed = true;
           this.all = new Map(kvs.map((kv) => [kv.key, kv]));
           this.publish();
         },
@@ -103,6 +108,7 @@ export class LeaseWatcher {
   }
 
   private publish(): void {
+    if (!this.listed) return;
     const next = new Map<string, PeerLease>();
     for (const kv of this.all.values()) {
       if (kv.key === this.ownKey) continue;

@@ -1,6 +1,8 @@
 // This node's place in the overlay, end to end: acquire the subnet lease (preferring the subnet
 // of the previous subnet file), write subnet.env, keep renewing, rewrite subnet.env if a lost
-// lease comes back as a different subnet, and follow the peers' leases.
+// lease comes back as a different subnet, and follow the peers' leases. resume() starts from the
+// state cache instead, while etcd is away; the keeper verifies the lease once etcd answers. Every
+// change of the lease or the peers is saved to the state cache.
 import type { Etcd3 } from 'etcd3';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
@@ -11,6 +13,7 @@ import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
 import { LeaseStore } from './lease-store.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import type { NetworkConfig } from './network-config.js';
+import { snapshotOf, type CachedState, type StateCache } from './state-cache.js';
 import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
 
 export interface NodeLeaseOptions {
@@ -28,6 +31,8 @@ export interface NodeLeaseOptions {
   readonly ipMasq: boolean;
   /** Told false while the lease is lost and being re-acquired, true once it is held again. */
   readonly onHeld: (held: boolean) => void;
+  /** Where the lease, network config and peers are saved on every change. */
+  readonly cache: StateCache;
 }
 
 export class NodeLease {
@@ -61,30 +66,62 @@ export class NodeLease {
       throw err;
     });
     if (!lease) return undefined;
+    await writeLeaseFile(o, lease);
+    watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: lease.key });
+    const node = new NodeLease(keeper, watcher);
+    node.follow(o);
+    keeper.start();
+    await watcher.start();
+    signal.removeEventListener('abort', stop);
+    if (signal.aborted) return undefined;
+    node.save(o);
+    o.log.info({ peers: watcher.snapshot().size }, 'watching peer leases');
+    return node;
+  }
 
-    const write = async (l: HeldLease): Promise<void> => {
-      await writeSubnetFile(o.subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq: o.ipMasq });
-      o.log.info({ file: o.subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq: o.ipMasq }, 'subnet file written');
-    };
-    await write(lease);
+  /**
+   * Starts from the state cache without waiting for etcd: the cached lease is taken as held and
+   * the cached peers are served until etcd's first listing; renewal (which verifies the lease)
+   * and the peer watch retry until etcd answers.
+   */
+  static async resume(o: NodeLeaseOptions, cached: CachedState): Promise<NodeLease> {
+    const store = new LeaseStore(o.client, o.prefix, o.health);
+    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: cached.lease.subnet });
+    keeper.adopt(cached.lease);
+    await writeLeaseFile(o, cached.lease);
+    const watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
+    const node = new NodeLease(keeper, watcher);
+    node.follow(o);
+    keeper.start({ renewNow: true });
+    void watcher.start();
+    o.log.info({ peers: cached.peers.length }, 'serving cached peer leases until etcd answers');
+    return node;
+  }
 
-    const peers = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: lease.key });
-    watcher = peers;
-    keeper.onEvent((e) => {
+  /** Keeps subnet.env, readiness, the watcher's own key and the state cache in step with the keeper. */
+  private follow(o: NodeLeaseOptions): void {
+    this.keeper.onEvent((e) => {
       if (e.type === 'lost') return o.onHeld(false);
-      peers.setOwnKey(e.lease.key);
+      this.save(o);
+      if (e.type === 'renewed') return;
+      this.watcher.setOwnKey(e.lease.key);
       if (e.previous && sameSubnet(e.previous.subnet, e.lease.subnet)) return o.onHeld(true);
-      write(e.lease).then(
+      writeLeaseFile(o, e.lease).then(
         () => o.onHeld(true),
         (err: unknown) => o.log.error(errorMessage(err)),
       );
     });
-    keeper.start();
-    await peers.start();
-    signal.removeEventListener('abort', stop);
-    if (signal.aborted) return undefined;
-    o.log.info({ peers: peers.snapshot().size }, 'watching peer leases');
-    return new NodeLease(keeper, peers);
+    this.watcher.onChange(() => this.save(o));
+  }
+
+  private save(o: NodeLeaseOptions): void {
+    const lease = this.keeper.current;
+    if (!lease) return;
+    try {
+      o.cache.save({ network: o.network, lease, peers: [...this.watcher.snapshot().values()] });
+    } catch (err) {
+      o.log.warn({ file: o.cache.file, err: errorMessage(err) }, 'cannot save the state cache; a restart while etcd is away will wait for etcd');
+    }
   }
 
   /** Stops renewal and watching; the lease stays in etcd for the next start. */
@@ -92,4 +129,9 @@ export class NodeLease {
     await this.watcher.close();
     await this.keeper.close();
   }
+}
+
+async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {
+  await writeSubnetFile(o.subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq: o.ipMasq });
+  o.log.info({ file: o.subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq: o.ipMasq }, 'subnet file written');
 }

@@ -1,0 +1,79 @@
+// What weftd needs to come back while etcd is away, kept in `<state dir>/weft-state.json`: the
+// network config, the lease this node holds (with its expiry) and the peers' leases (which carry
+// their gossip endpoints). Saved whenever one of them changes, atomically (temp file + rename), so
+// a crash leaves the previous or the next version, never a torn one. Read once at start: a file
+// that is missing, unreadable, of another version or whose lease has expired is not used (the
+// reason is returned for the log).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { isJsonObject } from './go-json.js';
+import type { HeldLease } from './lease-keeper.js';
+import type { PeerLease, PeerSnapshot } from './lease-watcher.js';
+import type { NetworkConfig } from './network-config.js';
+
+export const STATE_CACHE_FILE = 'weft-state.json';
+export const STATE_CACHE_VERSION = 1;
+
+export interface CachedState {
+  readonly network: NetworkConfig;
+  readonly lease: HeldLease;
+  readonly peers: readonly PeerLease[];
+}
+
+export type LoadResult = { readonly state: CachedState; readonly savedAt: string } | { readonly state: undefined; readonly reason: string };
+
+export class StateCache {
+  readonly file: string;
+
+  constructor(readonly dir: string) {
+    this.file = join(dir, STATE_CACHE_FILE);
+  }
+
+  /** Writes `state` atomically; throws on I/O errors (the caller logs them and carries on). */
+  save(state: CachedState): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    const body = { version: STATE_CACHE_VERSION, savedAt: new Date().toISOString(), network: state.network, lease: state.lease, peers: state.peers };
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+
+  /** The cached state if it can be used at `now` (wall clock, ms): present, valid, lease unexpired. */
+  load(now = Date.now()): LoadResult {
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch (err) {
+      return { state: undefined, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${this.file}` : `${this.file} unreadable: ${errorMessage(err)}` };
+    }
+    if (!isJsonObject(v) || v.version !== STATE_CACHE_VERSION) return { state: undefined, reason: `${this.file} is not a version ${STATE_CACHE_VERSION} state file` };
+    const { network, lease, peers, savedAt } = v;
+    if (!isNetwork(network) || !isLease(lease) || !Array.isArray(peers) || !peers.every(isPeer)) return { state: undefined, reason: `${this.file} is malformed` };
+    if (lease.expiresAt <= now) return { state: undefined, reason: `the cached lease expired at ${new Date(lease.expiresAt).toISOString()}` };
+    const backend = { ...network.backend, mtu: typeof network.backend.mtu === 'number' ? network.backend.mtu : undefined };
+    return { state: { network: { ...network, backend }, lease, peers }, savedAt: typeof savedAt === 'string' ? savedAt : '' };
+  }
+}
+
+export function snapshotOf(peers: readonly PeerLease[]): PeerSnapshot {
+  return new Map(peers.map((p) => [p.subnetKey, Object.freeze({ ...p })]));
+}
+
+function isSubnet(v: unknown): boolean {
+  return isJsonObject(v) && typeof v.base === 'number' && typeof v.len === 'number';
+}
+
+function isNetwork(v: unknown): v is NetworkConfig {
+  if (!isJsonObject(v) || !isSubnet(v.network) || !isJsonObject(v.backend)) return false;
+  const b = v.backend;
+  return typeof v.subnetLen === 'number' && typeof v.subnetMin === 'number' && typeof v.subnetMax === 'number' && b.type === 'vxlan' && typeof b.vni === 'number' && typeof b.port === 'number';
+}
+
+function isLease(v: unknown): v is HeldLease {
+  return isJsonObject(v) && isSubnet(v.subnet) && typeof v.key === 'string' && typeof v.leaseId === 'string' && typeof v.modRevision === 'string' && typeof v.expiresAt === 'number' && typeof v.how === 'string';
+}
+
+function isPeer(v: unknown): v is PeerLease {
+  return isJsonObject(v) && typeof v.subnetKey === 'string' && isSubnet(v.subnet) && typeof v.publicIp === 'string' && typeof v.vni === 'number' && typeof v.vtepMac === 'string';
+}
