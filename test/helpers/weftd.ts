@@ -1,36 +1,42 @@
-// weftd as a real process for tests: `node dist/daemon/main.js` (build first) with a per-node
-// subnet file under a temp dir, loopback underlay and a 198.18/15 public IP. Logs are pino JSON
-// lines, readable with logLines().
+// weftd as a real process for tests: `node dist/daemon/main.js` (build first), always inside a
+// host namespace of a test underlay (test/helpers/underlay.ts) with `--iface eth0`, never in the
+// root namespace: weftd opens a TUN, adds routes and binds the VXLAN and gossip ports. Each node
+// has its subnet file under a temp dir. Logs are pino JSON lines, readable with logLines().
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { EtcdServer } from './etcd.js';
-import { spawnTracked, type TrackedChild } from './processes.js';
+import type { TrackedChild } from './processes.js';
+import type { UnderlayHost } from './underlay.js';
 
 /** The compiled daemon (tests run from source; `npm test` builds dist/ first). */
 export const WEFTD_MAIN = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
 
 export interface WeftdOptions {
+  /** The namespace weftd runs in; its eth0 is the underlay interface. Required. */
+  readonly host: UnderlayHost;
   readonly etcd: EtcdServer;
   readonly prefix: string;
   readonly node: string;
-  readonly publicIp: string;
+  /** Default: the host's eth0 address. */
+  readonly publicIp?: string;
   /** Parent folder; the node's subnet file is `<dir>/<node>/subnet.env`. */
   readonly dir: string;
-  /** Default 0 (health server off). */
+  /** Default 0 (health server off). It listens on 127.0.0.1 inside the host namespace: use httpGet(). */
   readonly healthzPort?: number;
   readonly extra?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface Weftd extends TrackedChild {
   readonly subnetFile: string;
 }
 
-export function weftdArgs(o: WeftdOptions): string[] {
+function weftdArgs(o: WeftdOptions): string[] {
   return [
     '--etcd-endpoints', o.etcd.endpoint,
     '--etcd-prefix', o.prefix,
-    '--iface', 'lo',
-    '--public-ip', o.publicIp,
+    '--iface', 'eth0',
+    '--public-ip', o.publicIp ?? o.host.addr,
     '--node-name', o.node,
     '--subnet-file', join(o.dir, o.node, 'subnet.env'),
     '--healthz-ip', '127.0.0.1',
@@ -39,9 +45,18 @@ export function weftdArgs(o: WeftdOptions): string[] {
   ];
 }
 
+/** Starts weftd inside `o.host`; throws when no namespace is given. */
 export function startWeftd(o: WeftdOptions): Weftd {
-  const child = spawnTracked(process.execPath, [WEFTD_MAIN, ...weftdArgs(o)]);
+  if (!o.host?.name) throw new Error('startWeftd: no host namespace given; weftd must never run in the root namespace (it adds a TUN and routes)');
+  const child = o.host.spawn(process.execPath, [WEFTD_MAIN, ...weftdArgs(o)], o.env ? { env: o.env } : {});
   return Object.assign(child, { subnetFile: join(o.dir, o.node, 'subnet.env') });
+}
+
+/** An HTTP GET made from inside `host` (curl): status code and body. */
+export async function httpGet(host: UnderlayHost, url: string): Promise<{ status: number; body: string }> {
+  const out = await host.exec('curl', ['-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', url]);
+  const cut = out.lastIndexOf('\n');
+  return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
 }
 
 export interface LogLine {

@@ -2,6 +2,8 @@
 // subnet, logs one line when etcd becomes unreachable and one when it is back, and renews as soon
 // as etcd answers again (the etcd3 client's circuit breaker would otherwise refuse calls for
 // seconds). TTL 6 s, margin 0.05 min = 3 s, so renewal falls due 3 s into a 5 s outage.
+// Every weftd runs in its own host namespace on a test underlay, etcd on the underlay switch. The
+// client comparison starts no weftd and uses its own etcd on root loopback.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,19 +11,25 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../daemon/config/parse-config.js';
 import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
-import { EtcdServer, freePorts } from '../helpers/etcd.js';
-import { etcdLeaseOf, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+import { EtcdServer } from '../helpers/etcd.js';
+import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
+let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
+const hosts: UnderlayHost[] = [];
 
 beforeAll(async () => {
-  etcd = await EtcdServer.start();
+  underlay = await Underlay.create();
+  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
+  for (let i = 1; i <= 3; i++) hosts.push(await underlay.addHost(`o${i}`, `198.18.4.${i}`));
   dir = mkdtempSync(join(tmpdir(), 'weft-outage-'));
 });
 
 afterAll(async () => {
   await etcd?.close();
+  await underlay?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -30,8 +38,8 @@ describe('etcd outage', () => {
   it('keeps the lease and subnet, logs one line per state change, and renews as soon as etcd is back', async () => {
     const prefix = '/o/network';
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
-    const [port] = await freePorts(1);
-    const d = startWeftd({ etcd, prefix, node: 'o1', publicIp: '198.18.4.1', dir, healthzPort: port, extra: ['--subnet-lease-ttl', '6s', '--subnet-lease-renew-margin', '0.05'] });
+    const port = 9180;
+    const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'o1', dir, healthzPort: port, extra: ['--subnet-lease-ttl', '6s', '--subnet-lease-renew-margin', '0.05'] });
     try {
       const ready = await waitForLog(d, /^ready$/);
       const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
@@ -42,19 +50,23 @@ describe('etcd outage', () => {
       const stoppedAt = Date.now();
       await waitForLog(d, /^etcd unreachable/);
       await new Promise((r) => setTimeout(r, 5_000 - (Date.now() - stoppedAt)));
-      const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Record<string, unknown>;
-      expect(status).toMatchObject({ etcd: 'unreachable', subnet: ready.subnet, ready: true });
-      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      const status = JSON.parse((await httpGet(hosts[0], `http://127.0.0.1:${port}/status`)).body) as Record<string, unknown>;
+      expect(status).toMatchObject({ node: { etcdUp: false, subnet: ready.subnet, ready: true, notReady: [] } });
+      expect((await httpGet(hosts[0], `http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       const renewalsDuringOutage = logLines(d).filter((l) => l.msg === 'lease renewed').length;
 
+      // counted before resume(): weftd may see etcd back before resume()'s own health check (etcdctl
+      // inside the switch namespace) returns
+      const n = logLines(d).length;
+      const resumeStartedAt = Date.now();
       await etcd.resume();
       const resumedAt = Date.now();
-      const n = logLines(d).length;
       const back = await waitForLog(d, /^etcd reachable again$/, { after: n, timeoutMs: 5_000 });
       const renewed = await waitForLog(d, /^lease renewed$/, { after: n, timeoutMs: 5_000 });
       const renewedIn = Date.parse(String(renewed.time)) - resumedAt;
       console.log(`etcd outage: renewed ${renewedIn} ms after etcd was healthy again (down ${Number(back.downMs)} ms as weftd saw it)`);
       expect(renewedIn).toBeLessThan(2_500); // probe interval ≤ 1 s; the stock client refuses for up to 5 s
+      expect(Date.parse(String(renewed.time))).toBeGreaterThan(resumeStartedAt);
 
       expect(renewed.subnet).toBe(ready.subnet);
       const after = await etcdLeaseOf(etcd, key);
@@ -84,8 +96,8 @@ describe('etcd down at start', () => {
     const prefix = '/s/network';
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
     await etcd.stop();
-    const d = startWeftd({ etcd, prefix, node: 's1', publicIp: '198.18.4.2', dir });
-    const waiting = startWeftd({ etcd, prefix, node: 's2', publicIp: '198.18.4.3', dir });
+    const d = startWeftd({ host: hosts[1], etcd, prefix, node: 's1', dir });
+    const waiting = startWeftd({ host: hosts[2], etcd, prefix, node: 's2', dir });
     try {
       await waitForLog(d, /^etcd unreachable/);
       await waitForLog(waiting, /^etcd unreachable/);
@@ -108,21 +120,29 @@ describe('etcd down at start', () => {
 });
 
 describe('etcd client fault handling', () => {
+  let loopEtcd: EtcdServer;
+  beforeAll(async () => {
+    loopEtcd = await EtcdServer.start();
+  });
+  afterAll(async () => {
+    await loopEtcd?.close();
+  });
+
   it("answers on the first call after etcd returns, where etcd3's default circuit breaker still refuses", async () => {
-    const parsed = parseConfig(['--etcd-endpoints', etcd.endpoint], {}, { hostname: 'h', version: 'test' });
+    const parsed = parseConfig(['--etcd-endpoints', loopEtcd.endpoint], {}, { hostname: 'h', version: 'test' });
     if (parsed.action !== 'run') throw new Error('config');
     const tuned = createEtcdClient(parsed.config);
-    const stock = new Etcd3({ hosts: etcd.endpoint });
+    const stock = new Etcd3({ hosts: loopEtcd.endpoint });
     try {
-      await etcd.etcdctl('put', '/fh/k', 'v');
+      await loopEtcd.etcdctl('put', '/fh/k', 'v');
       expect(await tuned.get('/fh/k').string()).toBe('v');
       expect(await stock.get('/fh/k').string()).toBe('v');
-      await etcd.stop();
+      await loopEtcd.stop();
       for (let i = 0; i < 4; i++) {
         await expect(tuned.get('/fh/k').string()).rejects.toThrow();
         await expect(stock.get('/fh/k').string()).rejects.toThrow();
       }
-      await etcd.resume();
+      await loopEtcd.resume();
       expect(await tuned.get('/fh/k').string()).toBe('v');
       const err = await stock.get('/fh/k').string().then(() => undefined, (e: Error) => e);
       console.log(`stock etcd3 client right after etcd returned: ${err?.constructor.name}: ${err?.message}`);

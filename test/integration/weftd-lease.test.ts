@@ -1,21 +1,27 @@
 // weftd against a real etcd, as real processes: the lease and subnet.env Flannel would write,
 // restart reuse (by PublicIP, then from the subnet file), re-acquire after the key is deleted,
-// a clean SIGTERM, the health endpoints, and bad flags.
+// a clean SIGTERM, the health endpoints, and bad flags. Every weftd runs in its own host namespace
+// on a test underlay (eth0, MTU 1500), etcd on the underlay switch.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, freePorts } from '../helpers/etcd.js';
-import { liveChildren, run } from '../helpers/processes.js';
-import { WEFTD_MAIN, etcdLeaseOf, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
+import { EtcdServer } from '../helpers/etcd.js';
+import { liveChildren } from '../helpers/processes.js';
+import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { WEFTD_MAIN, etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 
+let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
+const hosts: UnderlayHost[] = [];
 
 beforeAll(async () => {
-  etcd = await EtcdServer.start();
+  underlay = await Underlay.create();
+  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
+  for (let i = 1; i <= 4; i++) hosts.push(await underlay.addHost(`n${i}`, `198.18.0.${i}`));
   dir = mkdtempSync(join(tmpdir(), 'weft-lease-'));
 });
 
@@ -26,6 +32,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await etcd?.close();
+  await underlay?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,8 +50,8 @@ describe('weftd lease', () => {
   it('acquires a lease whose key and value are byte-for-byte what Flannel writes, and writes subnet.env', async () => {
     const prefix = '/t1/network';
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
-    const [port] = await freePorts(1);
-    const d = startWeftd({ etcd, prefix, node: 'node1', publicIp: '198.18.0.1', dir, healthzPort: port, extra: ['--ip-masq'] });
+    const port = 9180;
+    const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'node1', dir, healthzPort: port, extra: ['--ip-masq'] });
     const ready = await waitForLog(d, /^ready$/);
     const acquired = logLines(d).find((l) => l.msg === 'lease acquired');
     const subnet = String(acquired?.subnet);
@@ -63,16 +70,19 @@ describe('weftd lease', () => {
     expect(lease.ttl).toBeGreaterThan(86_000);
     expect(lease.ttl).toBeLessThanOrEqual(86_400);
 
-    expect(readFileSync(d.subnetFile, 'utf8')).toBe(`FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${third}.1/24\nFLANNEL_MTU=65486\nFLANNEL_IPMASQ=true\n`);
+    expect(readFileSync(d.subnetFile, 'utf8')).toBe(`FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${third}.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`);
     expect(statSync(d.subnetFile).mode & 0o777).toBe(0o644);
 
     const base = `http://127.0.0.1:${port}`;
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    const readyz = await fetch(`${base}/readyz`);
-    expect([readyz.status, await readyz.text()]).toEqual([200, 'ok\n']);
-    const status = (await (await fetch(`${base}/status`)).json()) as Record<string, unknown>;
-    expect(status).toMatchObject({ node: 'node1', subnet, vtepMac: '3e:32:da:5f:2d:52', publicIp: '198.18.0.1', etcd: 'reachable', leaseKey: key, ready: true });
-    expect(Date.parse(String(status.leaseExpiresAt)) - Date.now()).toBeGreaterThan(86_000_000);
+    expect((await httpGet(hosts[0], `${base}/healthz`)).status).toBe(200);
+    const readyz = await httpGet(hosts[0], `${base}/readyz`);
+    expect([readyz.status, readyz.body]).toEqual([200, 'ok\n']);
+    const status = JSON.parse((await httpGet(hosts[0], `${base}/status`)).body) as Record<string, unknown>;
+    expect(status).toMatchObject({
+      version: 1,
+      node: { name: 'node1', subnet, network: '10.244.0.0/16', vtepMAC: '3e:32:da:5f:2d:52', publicIP: '198.18.0.1', mtu: 1450, ipMasq: true, etcdUp: true, ready: true, notReady: [] },
+    });
+    expect(Date.parse(String((status.node as Record<string, unknown>).leaseExpiry)) - Date.now()).toBeGreaterThan(86_000_000);
 
     await stopClean(d);
     expect(await etcdValue(key)).toContain('"WeftNodeName":"node1"');
@@ -81,7 +91,7 @@ describe('weftd lease', () => {
   it('keeps subnet and VtepMAC across restarts: by PublicIP while the key lives, from subnet.env after it is gone', async () => {
     const prefix = '/t2/network';
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
-    const opts = { etcd, prefix, node: 'node2', publicIp: '198.18.0.2', dir };
+    const opts = { host: hosts[1], etcd, prefix, node: 'node2', dir };
     let d = startWeftd(opts);
     const first = await waitForLog(d, /^ready$/);
     await stopClean(d);
@@ -106,7 +116,7 @@ describe('weftd lease', () => {
   it('re-acquires the same subnet without exiting when its key is deleted', async () => {
     const prefix = '/t3/network';
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
-    const d = startWeftd({ etcd, prefix, node: 'node3', publicIp: '198.18.0.3', dir });
+    const d = startWeftd({ host: hosts[2], etcd, prefix, node: 'node3', dir });
     const ready = await waitForLog(d, /^ready$/);
     const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
     const n = logLines(d).length;
@@ -121,9 +131,9 @@ describe('weftd lease', () => {
   });
 
   it('exits 2 with a one-line message naming a bad flag', async () => {
-    await expect(run(process.execPath, [WEFTD_MAIN, '--subnet-lease-renew-margin', '2000'])).rejects.toThrow(
+    await expect(hosts[3].exec(process.execPath, [WEFTD_MAIN, '--subnet-lease-renew-margin', '2000'])).rejects.toThrow(
       /failed \(2\):\nweftd: --subnet-lease-renew-margin: "2000" is not a renew margin; expected minutes, more than 0 and at most 1439 \(fractions allowed\)\n$/,
     );
-    expect(await run(process.execPath, [WEFTD_MAIN, '--help'])).toContain('env WEFTD_SUBNET_LEASE_RENEW_MARGIN, default 60');
+    expect(await hosts[3].exec(process.execPath, [WEFTD_MAIN, '--help'])).toContain('env WEFTD_SUBNET_LEASE_RENEW_MARGIN, default 60');
   });
 });

@@ -1,23 +1,30 @@
 // 16 weftd processes started at the same moment against one etcd all get distinct subnets
 // (create-if-absent transactions plus re-listing on a lost race), and each one's subnet.env
-// names its own subnet.
+// names its own subnet. Each daemon runs in its own host namespace on a test underlay, etcd on
+// the underlay switch; the namespaces are made first, so the daemons still start together.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
+import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
 import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
+let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
+const hosts: UnderlayHost[] = [];
 
 beforeAll(async () => {
-  etcd = await EtcdServer.start();
+  underlay = await Underlay.create();
+  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
+  for (let i = 0; i < 16; i++) hosts.push(await underlay.addHost(`m${i}`, `198.18.3.${i + 1}`));
   dir = mkdtempSync(join(tmpdir(), 'weft-many-'));
 });
 
 afterAll(async () => {
   await etcd?.close();
+  await underlay?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -26,7 +33,7 @@ describe('16 daemons at once', () => {
     const prefix = '/m/network';
     // SubnetMin..SubnetMax spans 20 /24s, so random picks collide often and races must be retried.
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0","SubnetMax":"10.244.20.0","Backend":{"Type":"vxlan"}}');
-    const daemons = Array.from({ length: 16 }, (_, i) => startWeftd({ etcd, prefix, node: `m${i}`, publicIp: `198.18.3.${i + 1}`, dir }));
+    const daemons = Array.from({ length: 16 }, (_, i) => startWeftd({ host: hosts[i], etcd, prefix, node: `m${i}`, dir }));
     try {
       const ready = await Promise.all(daemons.map((d) => waitForLog(d, /^ready$/, { timeoutMs: 30_000 })));
       const subnets = ready.map((l) => String(l.subnet));

@@ -1,19 +1,28 @@
 // weftd and the network config: a missing key gives the documented message once and is waited
 // for; an invalid one names the field and is waited for too; a tiny network reports exhaustion
-// clearly while /readyz says what is missing.
+// clearly while /readyz says what is missing. Every weftd runs in its own host namespace on a
+// test underlay, etcd on the underlay switch.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, freePorts } from '../helpers/etcd.js';
+import { EtcdServer } from '../helpers/etcd.js';
 import { liveChildren } from '../helpers/processes.js';
-import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { httpGet, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
+let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
+const hosts = new Map<string, UnderlayHost>();
 
 beforeAll(async () => {
-  etcd = await EtcdServer.start();
+  underlay = await Underlay.create();
+  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
+  hosts.set('a', await underlay.addHost('a', '198.18.1.1'));
+  // eth0 MTU 9000, so the MTU written can only be 1450 if Backend.MTU 1500 overrides the interface's
+  hosts.set('b', await underlay.addHost('b', '198.18.1.2', { mtu: 9000 }));
+  for (let i = 1; i <= 4; i++) hosts.set(`c${i}`, await underlay.addHost(`c${i}`, `198.18.2.${i}`));
   dir = mkdtempSync(join(tmpdir(), 'weft-netcfg-'));
 });
 
@@ -23,13 +32,20 @@ afterEach(async () => {
 
 afterAll(async () => {
   await etcd?.close();
+  await underlay?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
+
+function host(label: string): UnderlayHost {
+  const h = hosts.get(label);
+  if (!h) throw new Error(`no host ${label}`);
+  return h;
+}
 
 describe('weftd network config', () => {
   it('says how to create a missing config, once, and proceeds when it appears', async () => {
     const prefix = '/n1/network';
-    const d = startWeftd({ etcd, prefix, node: 'a', publicIp: '198.18.1.1', dir });
+    const d = startWeftd({ host: host('a'), etcd, prefix, node: 'a', dir });
     const missing = await waitForLog(d, /^network config not found/);
     expect(missing.msg).toBe(
       `network config not found at ${prefix}/config; create it with: etcdctl put ${prefix}/config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'`,
@@ -45,7 +61,7 @@ describe('weftd network config', () => {
   it('names the invalid field and proceeds once an operator fixes it', async () => {
     const prefix = '/n2/network';
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}');
-    const d = startWeftd({ etcd, prefix, node: 'b', publicIp: '198.18.1.2', dir });
+    const d = startWeftd({ host: host('b'), etcd, prefix, node: 'b', dir });
     const bad = await waitForLog(d, /^invalid network config/);
     expect(bad.msg).toMatch(/^invalid network config: Backend.Type is "udp"; weft implements only the "vxlan" backend/);
     expect(bad.code).toBe('WEFT_ERR_NETWORK_CONFIG_INVALID');
@@ -61,19 +77,19 @@ describe('weftd network config', () => {
   it('reports exhaustion of a /28 split into /30s (3 usable subnets) and waits, not ready', async () => {
     const prefix = '/n3/network';
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/28","SubnetLen":30,"Backend":{"Type":"vxlan"}}');
-    const nodes = ['c1', 'c2', 'c3'].map((node, i) => startWeftd({ etcd, prefix, node, publicIp: `198.18.2.${i + 1}`, dir }));
+    const nodes = ['c1', 'c2', 'c3'].map((node) => startWeftd({ host: host(node), etcd, prefix, node, dir }));
     const subnets = await Promise.all(nodes.map(async (d) => String((await waitForLog(d, /^ready$/)).subnet)));
     expect([...subnets].sort()).toEqual(['10.244.0.12/30', '10.244.0.4/30', '10.244.0.8/30']);
 
-    const [port] = await freePorts(1);
-    const late = startWeftd({ etcd, prefix, node: 'c4', publicIp: '198.18.2.4', dir, healthzPort: port });
+    const port = 9180;
+    const late = startWeftd({ host: host('c4'), etcd, prefix, node: 'c4', dir, healthzPort: port });
     const err = await waitForLog(late, /^no free/);
     expect(err.msg).toBe(
       `no free /30 left in 10.244.0.0/28 between SubnetMin 10.244.0.4 and SubnetMax 10.244.0.12 (3 leases held); widen Network or delete stale leases with etcdctl del ${prefix}/subnets/<subnet>`,
     );
     expect(err.code).toBe('WEFT_ERR_SUBNETS_EXHAUSTED');
-    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect([readyz.status, await readyz.text()]).toEqual([503, 'not ready: lease, subnet-file\n']);
+    const readyz = await httpGet(host('c4'), `http://127.0.0.1:${port}/readyz`);
+    expect([readyz.status, readyz.body]).toEqual([503, 'not ready: lease, subnet-file, tun\n']);
 
     // c1 leaves for good: stopped, and its (kept) lease deleted by the operator
     expect((await nodes[0].stop('SIGTERM')).code).toBe(0);
