@@ -130,6 +130,12 @@ describe('weftd lease', () => {
     await stopClean(d);
   });
 
+  it('startWeftd refuses to start weftd without a host namespace', () => {
+    const host = undefined as unknown as UnderlayHost;
+    expect(() => startWeftd({ host, etcd, prefix: '/t4/network', node: 'node4', dir })).toThrow(/never run in the root namespace/);
+    expect(liveChildren().filter((c) => c.pid !== etcd.pid)).toEqual([]);
+  });
+
   it('exits 2 with a one-line message naming a bad flag', async () => {
     await expect(hosts[3].exec(process.execPath, [WEFTD_MAIN, '--subnet-lease-renew-margin', '2000'])).rejects.toThrow(
       /failed \(2\):\nweftd: --subnet-lease-renew-margin: "2000" is not a renew margin; expected minutes, more than 0 and at most 1439 \(fractions allowed\)\n$/,
