@@ -184,12 +184,44 @@ export class Lab {
     saveState(this.state);
   }
 
+  /** Kills `nodeName`'s weftd with SIGKILL (no leave, no cleanup) and waits until it is gone. */
+  async killWeftd(nodeName: string): Promise<void> {
+    const node = this.node(nodeName);
+    for (const p of this.state.processes.filter((x) => x.ns === node.ns && x.role.startsWith('weftd'))) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+      await stopPid(p.pid, p.marker, 0);
+      this.state.processes = this.state.processes.filter((x) => x !== p);
+    }
+    saveState(this.state);
+  }
+
   /** Starts `nodeName`'s weftd again (after stopWeftd) and waits until it is ready. */
   async startWeftd(nodeName: string): Promise<void> {
     const node = this.node(nodeName);
     if (node.kind !== 'weft') throw new LabError(`${nodeName} is a ${node.kind} node, not a weft node`);
     await this.startWeftNode(node);
     saveState(this.state);
+  }
+
+  /** Stops the lab's etcd (by PID); its data dir stays, so startEtcd() brings the same cluster back. */
+  async stopEtcd(): Promise<void> {
+    for (const p of this.state.processes.filter((x) => x.role === 'etcd')) {
+      await stopPid(p.pid, p.marker);
+      this.state.processes = this.state.processes.filter((x) => x !== p);
+    }
+    saveState(this.state);
+  }
+
+  /** Starts the lab's etcd again (after stopEtcd) on its data dir and waits until it is healthy. */
+  async startEtcd(): Promise<void> {
+    if (this.state.processes.some((x) => x.role === 'etcd')) throw new LabError(`etcd of lab ${this.state.prefix} is already running`);
+    const etcd = startEtcd(this.state.etcdNs, this.state.stateDir);
+    this.recordProcess(etcd);
+    await waitEtcdHealthy(this.state.etcdNs, etcd);
   }
 
   /** Re-reads every lease from etcd and reconciles the peers of each kernel and underlay node. */
@@ -295,6 +327,7 @@ export class Lab {
     const env = await waitWeftdReady(node, proc);
     node.subnet = env.subnet;
     node.mtu = env.mtu;
+    if (!this.state.processes.some((x) => x.role === 'etcd')) return; // stopped by stopEtcd(): weftd started from its state cache
     const own = (await this.leases()).find((l) => l.subnet === env.subnet);
     if (own?.vtepMac) node.vtepMac = own.vtepMac;
     await this.syncKernelPeers();

@@ -1,0 +1,276 @@
+// Gossip between real weftd daemons (default timers), each in its own lab node namespace: the
+// cluster converges, a joining node is routed by all others within 1 s of its gossip start, a
+// SIGKILLed node is declared dead and withdrawn within 5 s (pods get ICMP net unreachable) and
+// re-added within 1 s of its restart, a SIGTERMed node is seen leaving at once, etcd can stop
+// (failure detection goes on, a killed node restarts from its state cache and rejoins), and
+// gossip without the cluster key, or claiming another node's leased subnet, changes no route.
+// weft ↔ Flannel-style kernel VXLAN nodes are covered by lab-weft.test.ts.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from '../../lab/exec.js';
+import { Lab } from '../../lab/lab.js';
+import { DIST } from '../../lab/paths.js';
+import { ping } from '../../lab/probe.js';
+import type { PodRecord } from '../../lab/state.js';
+import { healthz } from '../../lab/weft-node.js';
+import { ownPrefix } from '../helpers/netns.js';
+import { requireRoot } from '../helpers/root.js';
+
+const GOSSIP_PORT = 8473;
+const POLL_MS = 50;
+const MEMBER_FIXTURE = join(DIST, 'test', 'fixtures', 'gossip', 'member.js');
+
+interface StatusPeer {
+  name: string | null;
+  subnet: string;
+  publicIP: string;
+  state: 'alive' | 'suspect' | 'dead' | 'lease-only';
+}
+interface Status {
+  node: { name: string; subnet: string | null; etcdUp: boolean; ready: boolean };
+  peers: StatusPeer[];
+}
+
+/** Figures measured by this file, printed at the end (for the README / report). */
+const figures: string[] = [];
+
+describe('gossip between weftd daemons in a lab (default timers)', () => {
+  let lab: Lab;
+  let pod1: PodRecord;
+  let pod2: PodRecord;
+
+  beforeAll(async () => {
+    requireRoot();
+    lab = await Lab.create({ prefix: `${ownPrefix()}g-` });
+    for (let i = 0; i < 4; i++) await lab.addNode('weft');
+    pod1 = await lab.addPod('node1');
+    pod2 = await lab.addPod('node2');
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+    if (figures.length) process.stdout.write(`gossip-daemons figures:\n  ${figures.join('\n  ')}\n`);
+  });
+
+  async function status(node: string): Promise<Status | undefined> {
+    const body = await healthz(lab.node(node).ns, '/status');
+    return body === undefined ? undefined : (JSON.parse(body) as Status);
+  }
+
+  const weftNames = (): string[] => lab.nodes.map((n) => n.name);
+  const peerNamed = (s: Status | undefined, name: string): StatusPeer | undefined => s?.peers.find((p) => p.name === name);
+
+  /**
+   * Polls each observer's /status every POLL_MS until `holds` is true for it; resolves with the
+   * wall-clock time each observer first satisfied it. Starts polling at once, so it can run
+   * concurrently with the event being measured.
+   */
+  async function firstTimes(observers: readonly string[], holds: (s: Status | undefined) => boolean, timeoutMs: number): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all(
+      observers.map(async (o) => {
+        let last: Status | undefined;
+        while (Date.now() < deadline) {
+          last = await status(o);
+          if (holds(last)) return void seen.set(o, Date.now());
+          await sleep(POLL_MS);
+        }
+        throw new Error(`${o} never saw the expected state within ${timeoutMs} ms; its last /status peers: ${JSON.stringify(last?.peers.map((p) => `${p.name} ${p.subnet} ${p.state}`))}`);
+      }),
+    );
+    return seen;
+  }
+
+  function logSize(node: string): number {
+    try {
+      return statSync(join(lab.node(node).dir, 'weftd.log')).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Time (ms) of the first log line of `node`'s weftd after byte `from` whose msg matches `re`. */
+  function logTime(node: string, from: number, re: RegExp): number | undefined {
+    const text = readFileSync(join(lab.node(node).dir, 'weftd.log')).subarray(from).toString('utf8');
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const rec = JSON.parse(line) as { msg?: string; time?: string };
+      if (rec.msg && re.test(rec.msg) && rec.time) return Date.parse(rec.time);
+    }
+    return undefined;
+  }
+
+  async function waitLog(node: string, from: number, re: RegExp, timeoutMs = 10_000): Promise<number> {
+    return waitFor(async () => logTime(node, from, re), timeoutMs, () => new Error(`${node} never logged ${re} (log from byte ${from})`), POLL_MS);
+  }
+
+  /** Each observer's delay from `t0`, as "node: N ms", and the largest. */
+  function delays(seen: Map<string, number>, t0: number): { max: number; text: string } {
+    const each = [...seen].sort(([a], [b]) => a.localeCompare(b)).map(([o, t]) => [o, t - t0] as const);
+    return { max: Math.max(...each.map(([, d]) => d)), text: each.map(([o, d]) => `${o} ${d} ms`).join(', ') };
+  }
+
+  async function reachable(from: PodRecord, to: PodRecord, timeoutMs = 10_000): Promise<void> {
+    let last = '';
+    await waitFor(
+      async () => {
+        const r = await ping(from.ns, to.ip, { count: 1, deadlineS: 1 });
+        last = r.output;
+        return r.received === 1 ? true : undefined;
+      },
+      timeoutMs,
+      () => new Error(`${from.name} (${from.ip}) never reached ${to.name} (${to.ip}):\n${last}`),
+    );
+  }
+
+  const aliveOthers = (self: string) => (s: Status | undefined) =>
+    s !== undefined && weftNames().filter((n) => n !== self).every((n) => peerNamed(s, n)?.state === 'alive');
+
+  it('4 weft nodes converge: each lists every other alive and routed, and pods reach each other', async () => {
+    for (const n of weftNames()) await firstTimes([n], aliveOthers(n), 10_000);
+    for (const n of weftNames()) {
+      const s = (await status(n))!;
+      expect(s.peers.map((p) => `${p.name} ${p.state}`).sort()).toEqual(weftNames().filter((x) => x !== n).map((x) => `${x} alive`));
+      for (const p of s.peers) expect(p.subnet).toBe(lab.node(p.name!).subnet);
+    }
+    await reachable(pod1, pod2);
+    await reachable(pod2, pod1);
+  });
+
+  it('a new node is routed (alive) by all others within 1 s of its gossip start', async () => {
+    const others = weftNames();
+    const watching = firstTimes(others, (s) => peerNamed(s, 'node5')?.state === 'alive', 30_000);
+    await lab.addNode('weft', 5);
+    const seen = await watching;
+    const listening = logTime('node5', 0, /^gossip: node5 listening/)!;
+    const ready = logTime('node5', 0, /^ready( |$)/)!;
+    const joins = others.map((o) => logTime(o, 0, /^gossip: member node5 unknown → alive/)! - listening);
+    const d = delays(seen, listening);
+    figures.push(`join: gossip start → alive in each /status (50 ms polls): ${d.text}; from their logs: ${joins.join(', ')} ms; node5 ready ${ready - listening} ms after gossip start`);
+    expect(d.max).toBeLessThan(1_000);
+    for (const o of others) expect(peerNamed(await status(o), 'node5')?.subnet).toBe(lab.node('node5').subnet);
+  });
+
+  it('SIGKILL: all others mark the node dead and withdraw it within 5 s; its pods get ICMP net unreachable; restarted, it is re-added within 1 s', async () => {
+    const others = weftNames().filter((n) => n !== 'node2');
+    const offsets = new Map(others.map((o) => [o, logSize(o)]));
+    const t0 = Date.now();
+    await lab.killWeftd('node2');
+    const dead = await firstTimes(others, (s) => peerNamed(s, 'node2')?.state === 'dead', 15_000);
+    const d = delays(dead, t0);
+    const withdrawn = await Promise.all(others.map(async (o) => (await waitLog(o, offsets.get(o)!, /^route withdrawn: peer is dead/)) - t0));
+    figures.push(`SIGKILL → dead in each /status: ${d.text}; route withdrawn (their logs): ${withdrawn.join(', ')} ms`);
+    expect(d.max).toBeLessThan(5_000);
+    expect(Math.max(...withdrawn)).toBeLessThan(5_000);
+    const r = await ping(pod1.ns, pod2.ip, { count: 1, deadlineS: 2 });
+    expect(r.received).toBe(0);
+    expect(r.output).toContain('Destination Net Unreachable');
+
+    const from = logSize('node2');
+    const back = firstTimes(others, (s) => peerNamed(s, 'node2')?.state === 'alive', 30_000);
+    await lab.startWeftd('node2');
+    const seen = await back;
+    const listening = await waitLog('node2', from, /^gossip: node2 listening/);
+    const b = delays(seen, listening);
+    figures.push(`restart after SIGKILL: gossip start → alive again in each /status: ${b.text}`);
+    expect(b.max).toBeLessThan(1_000);
+    await reachable(pod1, pod2);
+  });
+
+  it('SIGTERM: the node leaves at once; all others withdraw it well under 1 s', async () => {
+    const others = weftNames().filter((n) => n !== 'node3');
+    const offsets = new Map(others.map((o) => [o, logSize(o)]));
+    const left = firstTimes(others, (s) => peerNamed(s, 'node3')?.state === 'dead', 10_000);
+    const t0 = Date.now();
+    await lab.stopWeftd('node3');
+    const d = delays(await left, t0);
+    const withdrawn = await Promise.all(others.map(async (o) => (await waitLog(o, offsets.get(o)!, /^route withdrawn: peer is dead/)) - t0));
+    figures.push(`SIGTERM → dead (left) in each /status: ${d.text}; route withdrawn (their logs): ${withdrawn.join(', ')} ms`);
+    expect(d.max).toBeLessThan(1_000);
+    expect(Math.max(...withdrawn)).toBeLessThan(1_000);
+  });
+
+  it('a process without the cluster key is rejected (bad_hmac) and changes no route', async () => {
+    const before = new Map<string, string>();
+    for (const n of ['node2', 'node4']) before.set(n, JSON.stringify((await status(n))!.peers.map((p) => [p.name, p.subnet, p.publicIP, p.state])));
+    const seeds = ['node2', 'node4'].map((n) => `${lab.node(n).underlayIp}:${GOSSIP_PORT}`).join(',');
+    const wrongKey = Buffer.alloc(32, 7).toString('base64');
+    const intruder = lab.startProcess(lab.node('node1').ns, 'intruder', process.execPath, [MEMBER_FIXTURE, 'intruder', '10.244.77.0/24', wrongKey, seeds]);
+    try {
+      await waitFor(async () => ((await rejected('node2', 'bad_hmac')) > 0 && (await rejected('node4', 'bad_hmac')) > 0 ? true : undefined), 10_000, () => new Error('no bad_hmac rejection counted'), 200);
+      await sleep(1_000);
+      for (const n of ['node2', 'node4']) {
+        const s = (await status(n))!;
+        expect(JSON.stringify(s.peers.map((p) => [p.name, p.subnet, p.publicIP, p.state]))).toBe(before.get(n));
+        expect(s.peers.some((p) => p.name === 'intruder' || p.subnet === '10.244.77.0/24')).toBe(false);
+      }
+      figures.push(`intruder without the key: bad_hmac rejections node2 ${await rejected('node2', 'bad_hmac')}, node4 ${await rejected('node4', 'bad_hmac')}`);
+    } finally {
+      await lab.stopProcess(intruder);
+    }
+  });
+
+  it('a member with the key claiming another node\'s leased subnet is refused; the route stays with the lease holder', async () => {
+    const victim = lab.node('node4');
+    const key = (await lab.etcdctl('get', '--print-value-only', `${lab.state.etcdPrefix}/gossip-key`)).trim();
+    const seeds = ['node1', 'node2'].map((n) => `${lab.node(n).underlayIp}:${GOSSIP_PORT}`).join(',');
+    const forger = lab.startProcess(lab.node('node1').ns, 'forger', process.execPath, [MEMBER_FIXTURE, 'forger', victim.subnet!, key, seeds]);
+    try {
+      await waitFor(async () => ((await rejected('node2', 'route-lease-conflict')) > 0 ? true : undefined), 10_000, () => new Error('node2 never refused the forged claim'), 200);
+      await sleep(1_000);
+      for (const n of ['node1', 'node2', 'node5']) {
+        const p = peerNamed(await status(n), 'node4');
+        expect(p).toMatchObject({ subnet: victim.subnet, publicIP: victim.underlayIp, state: 'alive' });
+      }
+      await reachable(pod2, pod1);
+    } finally {
+      await lab.stopProcess(forger);
+    }
+  });
+
+  it('etcd stopped: a SIGKILLed node is still withdrawn, restarts from its state cache, rejoins and carries pod traffic; etcd back, nothing breaks', async () => {
+    const others = weftNames().filter((n) => n !== 'node2' && n !== 'node3');
+    await lab.stopEtcd();
+    const t0 = Date.now();
+    await lab.killWeftd('node2');
+    const dead = delays(await firstTimes(others, (s) => peerNamed(s, 'node2')?.state === 'dead', 15_000), t0);
+    figures.push(`etcd down, SIGKILL → dead in each /status: ${dead.text}`);
+    expect(dead.max).toBeLessThan(5_000);
+    expect((await ping(pod1.ns, pod2.ip, { count: 1, deadlineS: 2 })).output).toContain('Destination Net Unreachable');
+
+    const from = logSize('node2');
+    const back = firstTimes(others, (s) => peerNamed(s, 'node2')?.state === 'alive', 30_000);
+    const started = Date.now();
+    await lab.startWeftd('node2');
+    const readyAt = Date.now();
+    const seen = await back;
+    const listening = await waitLog('node2', from, /^gossip: node2 listening/);
+    expect(logTime('node2', from, /starting from the state cache/)).toBeDefined();
+    expect(logTime('node2', from, /^ready \(started from the state cache/)).toBeDefined();
+    const b = delays(seen, listening);
+    figures.push(`etcd down, restart from the state cache: ready ${readyAt - started} ms after spawn (2.5 s etcd grace); gossip start → alive again in each /status: ${b.text}`);
+    expect(b.max).toBeLessThan(1_000);
+    const s2 = (await status('node2'))!;
+    expect(s2.node).toMatchObject({ subnet: lab.node('node2').subnet, etcdUp: false, ready: true });
+    expect(s2.peers.filter((p) => p.state === 'alive').map((p) => p.name)).toEqual(expect.arrayContaining(others));
+    await reachable(pod1, pod2);
+    await reachable(pod2, pod1);
+
+    await lab.startEtcd();
+    await waitLog('node2', from, /^lease renewed/, 15_000);
+    await firstTimes(['node2', ...others], (s) => s?.node.etcdUp === true, 15_000);
+    expect(logTime('node2', from, /subnet changed|lease lost/)).toBeUndefined();
+    expect((await status('node2'))!.node.subnet).toBe(lab.node('node2').subnet);
+    expect((await ping(pod1.ns, pod2.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
+    expect((await ping(pod2.ns, pod1.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
+    for (const o of others) expect(peerNamed(await status(o), 'node2')?.state).toBe('alive');
+  });
+
+  async function rejected(node: string, reason: string): Promise<number> {
+    const text = (await healthz(lab.node(node).ns, '/metrics')) ?? '';
+    const m = new RegExp(`^weft_gossip_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+});
