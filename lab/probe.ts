@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
-import { nsRun, run } from './exec.js';
+import { nsRun, run, waitFor } from './exec.js';
 import { DIST } from './paths.js';
 
 /** Compiled probe script; run `npm run build` first (tests do, in pretest). */
@@ -47,6 +47,20 @@ export async function ping(ns: string, dst: string, opts: PingOptions = {}): Pro
     out = msg.slice(msg.indexOf('\n') + 1);
   }
   return parsePing(out);
+}
+
+/** Waits until one ping from namespace `fromNs` to `dst` is answered; fails with the last ping output. */
+export async function waitReachable(fromNs: string, dst: string, timeoutMs = 10_000): Promise<void> {
+  let last = '';
+  await waitFor(
+    async () => {
+      const r = await ping(fromNs, dst, { count: 1, deadlineS: 1 });
+      last = r.output;
+      return r.received === 1 ? true : undefined;
+    },
+    timeoutMs,
+    () => new LabError(`${fromNs} never reached ${dst} within ${timeoutMs} ms:\n${last}`),
+  );
 }
 
 export function parsePing(out: string): PingResult {

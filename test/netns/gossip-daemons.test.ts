@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../../lab/exec.js';
 import { Lab } from '../../lab/lab.js';
 import { DIST } from '../../lab/paths.js';
-import { ping } from '../../lab/probe.js';
+import { ping, waitReachable } from '../../lab/probe.js';
 import type { PodRecord } from '../../lab/state.js';
 import { healthz } from '../../lab/weft-node.js';
 import { ownPrefix } from '../helpers/netns.js';
@@ -112,18 +112,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     return { max: Math.max(...each.map(([, d]) => d)), text: each.map(([o, d]) => `${o} ${d} ms`).join(', ') };
   }
 
-  async function reachable(from: PodRecord, to: PodRecord, timeoutMs = 10_000): Promise<void> {
-    let last = '';
-    await waitFor(
-      async () => {
-        const r = await ping(from.ns, to.ip, { count: 1, deadlineS: 1 });
-        last = r.output;
-        return r.received === 1 ? true : undefined;
-      },
-      timeoutMs,
-      () => new Error(`${from.name} (${from.ip}) never reached ${to.name} (${to.ip}):\n${last}`),
-    );
-  }
+  const reachable = (from: PodRecord, to: PodRecord): Promise<void> => waitReachable(from.ns, to.ip);
 
   const aliveOthers = (self: string) => (s: Status | undefined) =>
     s !== undefined && weftNames().filter((n) => n !== self).every((n) => peerNamed(s, n)?.state === 'alive');
