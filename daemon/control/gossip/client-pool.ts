@@ -17,6 +17,7 @@ type ClientConstructor = new (address: string, creds: grpc.ChannelCredentials, o
 
 interface Pooled {
   client: GossipClient;
+  readonly Client: ClientConstructor;
   users: Set<object>;
   lastUsed: number;
 }
@@ -28,7 +29,7 @@ let sweep: NodeJS.Timeout | undefined;
 export function gossipClient(Client: ClientConstructor, address: string, user: object): GossipClient {
   let p = pool.get(address);
   if (!p) {
-    p = { client: new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS), users: new Set(), lastUsed: 0 };
+    p = { client: newClient(Client, address), Client, users: new Set(), lastUsed: 0 };
     pool.set(address, p);
     if (!sweep) {
       sweep = setInterval(closeIdle, CLIENT_IDLE_MS / 2);
@@ -38,6 +39,24 @@ export function gossipClient(Client: ClientConstructor, address: string, user: o
   p.users.add(user);
   p.lastUsed = Date.now();
   return p.client;
+}
+
+/**
+ * Dials `address` now: a channel waiting out its reconnect backoff (the peer was down) is replaced
+ * by a fresh one, so a peer that just came back answers the next probe instead of being suspected.
+ */
+export function redial(address: string): void {
+  const p = pool.get(address);
+  if (!p) return;
+  const channel = p.client.getChannel();
+  if (channel.getConnectivityState(true) !== grpc.connectivityState.TRANSIENT_FAILURE) return;
+  p.client.close();
+  p.client = newClient(p.Client, address);
+  p.client.getChannel().getConnectivityState(true);
+}
+
+function newClient(Client: ClientConstructor, address: string): GossipClient {
+  return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
 }
 
 /** `user` no longer needs its clients; those nobody else uses are closed. */

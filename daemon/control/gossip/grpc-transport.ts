@@ -9,7 +9,7 @@ import type { ProtoGrpcType } from '../../../proto/generated/gossip.js';
 import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import { WeftError } from '../../errors.js';
 import { Authenticator, type AuthOptions, type Envelope, type RejectReason } from './auth.js';
-import { gossipClient, releaseClients } from './client-pool.js';
+import { gossipClient, redial, releaseClients } from './client-pool.js';
 import { codec, gossipProtoPath, MalformedMessage, PROTO_OPTIONS } from './codec.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import type { GossipStats } from './stats.js';
@@ -86,7 +86,9 @@ export class GrpcTransport implements Transport {
   }
 
   warm(address: string): void {
-    if (!this.closed) gossipClient(GossipService, address, this).getChannel().getConnectivityState(true);
+    if (this.closed) return;
+    gossipClient(GossipService, address, this);
+    redial(address);
   }
 
   /** Stops serving (in-flight calls get `graceMs`) and closes every client. Idempotent. */

@@ -214,6 +214,9 @@ export class Membership implements GossipHandler {
   onPushPull(sender: string, msg: PushPullMsg): PushPullMsg {
     this.heard(sender);
     this.mergeAll(msg.members);
+    // A joining member may have just restarted: dial it now rather than after a reconnect backoff.
+    const joining = msg.join ? this.entries.get(sender) : undefined;
+    if (joining) this.transport.warm?.(memberAddress(joining.record));
     return { join: false, members: this.fullState() };
   }
 
@@ -405,6 +408,7 @@ export class Membership implements GossipHandler {
     if (u.state === 'suspect') this.startSuspicion(e, u.accuser);
     if (u.state === 'dead' && previous !== 'dead') this.counters.deaths++;
     if ((u.state === 'alive' || u.state === 'suspect') && !this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
+    if (u.state === 'alive' && (previous === 'dead' || previous === 'left')) this.transport.warm?.(memberAddress(u));
     this.queue.enqueue(u);
     this.changed(e, previous);
   }

@@ -40,7 +40,10 @@ export interface Transport {
   pingReq(address: string, msg: PingReqMsg, timeoutMs: number): Promise<AckMsg>;
   pushPull(address: string, msg: PushPullMsg, timeoutMs: number): Promise<PushPullMsg>;
   gossip(address: string, msg: GossipMsg, timeoutMs: number): Promise<AckMsg>;
-  /** Optional: start connecting to a newly learned member, so its first probe is not slowed by the connection. */
+  /**
+   * Optional: connect now to a member newly learned or just back (restarted), so its next probe is
+   * slowed neither by the connection nor by a reconnect backoff left from its downtime.
+   */
   warm?(address: string): void;
 }
 
