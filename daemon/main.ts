@@ -136,28 +136,35 @@ async function main(): Promise<number> {
     nodeLease = node;
 
     const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log });
-    const startOverlay = async (lease: HeldLease): Promise<void> => {
-      overlay = await Overlay.start({ cfg, network: network!, lease, underlay, vtepMac, mtu: innerMtu, watcher: node.watcher, clusterKey, log });
-      tunReady.set(true);
-    };
-    await startOverlay(node.lease!);
-    // A lost lease that comes back as another subnet moves the TUN address and gossip identity.
-    node.keeper.onEvent((e) => {
-      if (e.type !== 'acquired' || !e.previous || formatCidr(e.previous.subnet) === formatCidr(e.lease.subnet)) return;
-      log.warn({ from: formatCidr(e.previous.subnet), to: formatCidr(e.lease.subnet) }, 'subnet changed; restarting the overlay');
-      tunReady.set(false);
-      const old = overlay;
-      overlay = undefined;
-      void (async () => {
+    // The overlay follows the held lease: started on it, and moved (TUN address, gossip identity)
+    // when a lost lease comes back as another subnet. Moves are serialised; the listener is in
+    // place before the first start, so a lease lost meanwhile (e.g. one taken from the state cache
+    // that etcd no longer has) is not missed.
+    let overlaySubnet: string | undefined;
+    let overlayMoves: Promise<void> = Promise.resolve();
+    const moveOverlay = (lease: HeldLease): Promise<void> => {
+      overlaySubnet = formatCidr(lease.subnet);
+      overlayMoves = overlayMoves.then(async () => {
+        tunReady.set(false);
+        const old = overlay;
+        overlay = undefined;
         await old?.close();
-        await startOverlay(e.lease);
-      })().catch((err: unknown) => {
+        overlay = await Overlay.start({ cfg, network: network!, lease, underlay, vtepMac, mtu: innerMtu, watcher: node.watcher, clusterKey, log });
+        tunReady.set(true);
+      });
+      return overlayMoves;
+    };
+    node.keeper.onEvent((e) => {
+      if (e.type !== 'acquired' || formatCidr(e.lease.subnet) === overlaySubnet) return;
+      log.warn({ from: overlaySubnet ?? null, to: formatCidr(e.lease.subnet) }, 'subnet changed; restarting the overlay');
+      moveOverlay(e.lease).catch((err: unknown) => {
         log.fatal({ err: errorMessage(err) }, 'cannot restart the overlay on the new subnet; exiting');
         stop.abort();
       });
     });
+    if (node.lease) await moveOverlay(node.lease);
 
-    leaseReady.set(true);
+    leaseReady.set(node.lease !== undefined);
     fileReady.set(true);
     log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMac, publicIp: underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));

@@ -9,11 +9,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../../lab/exec.js';
+import { createUnderLease } from '../../lab/etcd.js';
+import { leaseKey, vxlanLeaseValue } from '../../lab/flannel-format.js';
 import { Lab } from '../../lab/lab.js';
 import { DIST } from '../../lab/paths.js';
 import { ping, waitReachable } from '../../lab/probe.js';
 import type { PodRecord } from '../../lab/state.js';
-import { healthz } from '../../lab/weft-node.js';
+import { healthz, readSubnetEnv } from '../../lab/weft-node.js';
 import { ownPrefix } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -158,6 +160,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     expect(r.output).toContain('Destination Net Unreachable');
 
     const from = logSize('node2');
+    const rejoinOffsets = new Map(others.map((o) => [o, logSize(o)]));
     const back = firstTimes(others, (s) => peerNamed(s, 'node2')?.state === 'alive', 30_000);
     await lab.startWeftd('node2');
     const seen = await back;
@@ -166,6 +169,9 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     figures.push(`restart after SIGKILL: gossip start → alive again in each /status: ${b.text}`);
     expect(b.max).toBeLessThan(1_000);
     await reachable(pod1, pod2);
+    // Back for good: no false suspicion from a connection still in reconnect backoff.
+    await sleep(1_500);
+    for (const o of others) expect(logTime(o, rejoinOffsets.get(o)!, /^gossip: member node2 alive → suspect/)).toBeUndefined();
   });
 
   it('SIGTERM: the node leaves at once; all others withdraw it well under 1 s', async () => {
@@ -255,6 +261,33 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     expect((await ping(pod1.ns, pod2.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
     expect((await ping(pod2.ns, pod1.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
     for (const o of others) expect(peerNamed(await status(o), 'node2')?.state).toBe('alive');
+  });
+
+  it('restarted from the state cache, a node whose lease was taken meanwhile moves to a new subnet once etcd answers', async () => {
+    const node2 = lab.node('node2');
+    const oldSubnet = node2.subnet!;
+    await lab.killWeftd('node2');
+    // Someone else holds node2's subnet now (its etcd lease expired while it was away, say).
+    await lab.etcdctl('del', leaseKey(lab.state.etcdPrefix, oldSubnet));
+    expect(await createUnderLease(lab.state.etcdNs, leaseKey(lab.state.etcdPrefix, oldSubnet), vxlanLeaseValue('198.18.0.99', 1, '0a:00:00:00:00:99'), 3600)).toBe(true);
+    await lab.stopEtcd();
+    const from = logSize('node2');
+    await lab.startWeftd('node2');
+    expect(logTime('node2', from, /^ready \(started from the state cache/)).toBeDefined();
+    await lab.startEtcd();
+    await waitLog('node2', from, /^subnet changed; restarting the overlay/, 20_000);
+    const moved = await waitFor(
+      async () => {
+        const s = await status('node2');
+        return s?.node.ready && s.node.subnet && s.node.subnet !== oldSubnet ? s.node.subnet : undefined;
+      },
+      20_000,
+      () => new Error('node2 never reported a new subnet'),
+    );
+    expect(readSubnetEnv(node2.subnetFile)?.subnet).toBe(moved);
+    const others = ['node1', 'node4', 'node5'];
+    await firstTimes(others, (s) => peerNamed(s, 'node2')?.subnet === moved && peerNamed(s, 'node2')?.state === 'alive', 10_000);
+    for (const o of others) expect((await status(o))!.peers.find((p) => p.subnet === oldSubnet)).toMatchObject({ publicIP: '198.18.0.99', state: 'lease-only' });
   });
 
   async function rejected(node: string, reason: string): Promise<number> {
