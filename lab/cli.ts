@@ -14,7 +14,7 @@ const USAGE = `usage: npm run lab -- <command> [options]
   up [N]        create a lab of N nodes (default 2) with pods, and print where everything is
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
                   --pods K                   pods per node (default 1)
-                  --cni bridge|weft-cni      pod wiring: /usr/lib/cni bridge + host-local, or bin/weft-cni.js
+                  --cni weft-cni|bridge      pod wiring: bin/weft-cni.js (default), or /usr/lib/cni bridge + host-local directly
                   --weftd-args="..."         extra flags for every weftd (with "=", as they start with a dash)
   status        nodes, subnets, leases and peers        (--json for machine-readable output)
   sync          re-read leases from etcd and reconcile the kernel nodes' peers

@@ -105,5 +105,5 @@ function weftNetconf(a: PodAttachment): object {
   };
 }
 
-/** The plugin the lab wires pods with. Switch to `weftCni` once weft-cni is built. */
-export const DEFAULT_POD_NETWORK: PodNetwork = bridgeHostLocal;
+/** The plugin the lab wires pods with: weft-cni, as a weft cluster does (`--cni bridge` for the plugins directly). */
+export const DEFAULT_POD_NETWORK: PodNetwork = weftCni;
