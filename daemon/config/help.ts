@@ -6,6 +6,7 @@ export function helpText(version: string): string {
     `weftd ${version}: userspace VXLAN overlay daemon, Flannel-compatible (etcd subnet leases, subnet.env, VXLAN wire format)`,
     '',
     'Usage: weftd [flags]    (each flag also as --flag=value, and as env WEFTD_<FLAG>; flags win over env)',
+    '       weftd status [--healthz-ip IP] [--healthz-port PORT] [--json]    (this node and its peers, from a running weftd)',
     '',
   ];
   for (const f of FLAGS) {
