@@ -1,7 +1,7 @@
 // bench:e2e options: flags win over env (ROUNDS, DURATION, PLANES, PINGS, WEFTD_ARGS), which win over defaults.
 import { parseArgs } from 'node:util';
 
-export const PLANES = ['kernel', 'weft', 'underlay'] as const;
+export const PLANES = ['kernel', 'weft', 'weft-nooffload', 'underlay'] as const;
 export type Plane = (typeof PLANES)[number];
 
 export interface BenchOptions {
@@ -19,8 +19,8 @@ export interface BenchOptions {
   prefix: string;
 }
 
-export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args="..."] [--prefix wb]
-  env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft), PINGS (default 200), WEFTD_ARGS
+export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,weft-nooffload,underlay] [--pings N] [--quick] [--out FILE] [--weftd-args="..."] [--prefix wb]
+  env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft,weft-nooffload), PINGS (default 200), WEFTD_ARGS
   --quick  CI smoke: 1 round of 1-second tests and 50 pings`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
@@ -43,7 +43,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   const rounds = int('--rounds', values.rounds ?? env.ROUNDS ?? (quick ? '1' : '3'), 1, 50);
   const duration = int('--duration', values.duration ?? env.DURATION ?? (quick ? '1' : '10'), 1, 600);
   const pings = int('--pings', values.pings ?? env.PINGS ?? (quick ? '50' : '200'), 10, 100_000);
-  const planeList = (values.planes ?? env.PLANES ?? 'kernel,weft').split(',').map((p) => p.trim()).filter(Boolean);
+  const planeList = (values.planes ?? env.PLANES ?? 'kernel,weft,weft-nooffload').split(',').map((p) => p.trim()).filter(Boolean);
   for (const p of planeList) if (!(PLANES as readonly string[]).includes(p)) throw new UsageError(`--planes: unknown plane ${p} (known: ${PLANES.join(', ')})`);
   if (planeList.length === 0) throw new UsageError('--planes: name at least one plane');
   const weftdArgs = (values['weftd-args'] ?? env.WEFTD_ARGS ?? '').split(' ').filter(Boolean);

@@ -16,10 +16,13 @@ export interface PlaneLab {
   iperfServer: ProcessRecord;
 }
 
-const KIND = { kernel: 'kernel', weft: 'weft', underlay: 'underlay' } as const;
+const KIND = { kernel: 'kernel', weft: 'weft', 'weft-nooffload': 'weft', underlay: 'underlay' } as const;
+const PREFIX_LETTER: Record<Plane, string> = { kernel: 'k', weft: 'w', 'weft-nooffload': 'n', underlay: 'u' };
+/** weftd flags a plane adds to the run's own: weft-nooffload is weft with both offloads off. */
+const PLANE_WEFTD_ARGS: Record<Plane, readonly string[]> = { kernel: [], weft: [], 'weft-nooffload': ['--tun-offloads=false', '--udp-offloads=false'], underlay: [] };
 
 export function planePrefix(base: string, plane: Plane): string {
-  return `${base}${plane[0]}-`;
+  return `${base}${PREFIX_LETTER[plane]}-`;
 }
 
 /** Builds the plane's lab; removes a stale one left by an interrupted run first. */
@@ -27,7 +30,7 @@ export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly
   const prefix = planePrefix(base, plane);
   await Lab.open(prefix)?.destroy();
   for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
-  const lab = await Lab.create({ prefix, weftdArgs });
+  const lab = await Lab.create({ prefix, weftdArgs: [...weftdArgs, ...PLANE_WEFTD_ARGS[plane]] });
   try {
     await lab.addNode(KIND[plane]);
     await lab.addNode(KIND[plane]);

@@ -37,7 +37,7 @@ async function main(): Promise<number> {
       try {
         labs.push(await buildPlane(opts.prefix, plane, opts.weftdArgs));
       } catch (err) {
-        const hint = plane === 'weft' ? `\nMeasure without weft: npm run bench:e2e -- --planes ${opts.planes.filter((p) => p !== 'weft').join(',') || 'kernel'}` : '';
+        const hint = plane.startsWith('weft') ? `\nMeasure without weft: npm run bench:e2e -- --planes ${opts.planes.filter((p) => !p.startsWith('weft')).join(',') || 'kernel'}` : '';
         throw new Error(`the ${plane} plane could not be built: ${(err as Error).message}${hint}`, { cause: err });
       }
       log(`${plane} plane ready`);

@@ -52,7 +52,7 @@ export function summarize(samples: readonly RoundSample[], planes: readonly Plan
   return summary;
 }
 
-const PLANE_TITLE: Record<Plane, string> = { kernel: 'kernel VXLAN', weft: 'weft', underlay: 'underlay' };
+const PLANE_TITLE: Record<Plane, string> = { kernel: 'kernel VXLAN', weft: 'weft', 'weft-nooffload': 'weft, offloads off', underlay: 'underlay' };
 
 export function renderTable(summary: Summary, planes: readonly Plane[]): string {
   const rows = [`| metric | ${planes.map((p) => PLANE_TITLE[p]).join(' | ')} |`, `|---|${planes.map(() => '---').join('|')}|`];

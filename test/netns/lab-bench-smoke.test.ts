@@ -1,4 +1,4 @@
-// CI smoke of `npm run bench:e2e`: one short round on the kernel VXLAN and underlay planes, checking
+// CI smoke of `npm run bench:e2e`: one short round on the kernel VXLAN and weft planes, checking
 // that every figure was measured and the table and JSON carry it. Not a performance test.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +13,10 @@ describe('bench:e2e --quick', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('measures every figure on both planes and writes the table and JSON', async () => {
+  it('measures every figure on kernel VXLAN and weft and writes the table and JSON', async () => {
     requireRoot();
     const out = join(dir, 'e2e.json');
-    const table = await run(process.execPath, [join(DIST, 'bench', 'e2e', 'run.js'), '--quick', '--planes', 'kernel,underlay', '--pings', '20', '--out', out, '--prefix', `${ownPrefix()}b`]);
+    const table = await run(process.execPath, [join(DIST, 'bench', 'e2e', 'run.js'), '--quick', '--planes', 'kernel,weft', '--pings', '20', '--out', out, '--prefix', `${ownPrefix()}b`]);
     expect(table).toMatch(/\| TCP 1 stream \(iperf3 -C cubic\), Mbit\/s \| \d+ \| \d+ \*\*[\d.]+×\*\* \|/);
     expect(table).toMatch(/\| UDP 64 B received \(loss\), kpps \| [\d.]+, loss [\d.]+% \| [\d.]+, loss [\d.]+% \*\*[\d.]+×\*\* \|/);
     const json = JSON.parse(readFileSync(out, 'utf8')) as { samples: { plane: string; metric: string; value: number | null }[] };
