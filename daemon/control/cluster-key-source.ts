@@ -1,7 +1,7 @@
 // Where this daemon's gossip cluster key comes from: --gossip-key-file, else <prefix>/gossip-key
 // in etcd (created if absent), cached in the state dir (0600) so that a restart while etcd is away
 // can still join through --peers or the peers it knew.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { errorMessage } from '../errors.js';
@@ -10,9 +10,11 @@ import { loadOrCreateClusterKey, readKeyFile } from './gossip/index.js';
 
 export const CACHED_KEY_FILE = 'gossip.key';
 
-export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: Etcd3; prefix: string; stateDir: string; log: Logger }): Promise<Buffer> {
+/** `cachedFirst`: use the cached copy without asking etcd (weftd started from its state cache). */
+export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: Etcd3; prefix: string; stateDir: string; log: Logger; cachedFirst?: boolean }): Promise<Buffer> {
   if (o.keyFile) return readKeyFile(o.keyFile);
   const cached = join(o.stateDir, CACHED_KEY_FILE);
+  if (o.cachedFirst && existsSync(cached)) return readKeyFile(cached);
   try {
     const key = await loadOrCreateClusterKey(o.etcd, o.prefix);
     mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });

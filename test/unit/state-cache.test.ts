@@ -90,6 +90,15 @@ describe('chooseStartSource', () => {
     expect(aborted).toBe(true);
   });
 
+  it('etcd hanging (a call that ignores the abort until its deadline): the cache at the grace time, not at the deadline', async () => {
+    const cache = new StateCache(dir);
+    cache.save({ network, lease: lease(Date.now() + 60_000), peers: [] });
+    const started = Date.now();
+    const src = await chooseStartSource(options(cache, () => new Promise((_, reject) => setTimeout(() => reject(new Error('deadline exceeded')), 1_000))));
+    expect(src?.mode).toBe('state-cache');
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
   it('etcd silent and no usable cache: keeps waiting for etcd', async () => {
     const cache = new StateCache(dir);
     cache.save({ network, lease: lease(Date.now() - 1), peers: [] });

@@ -28,7 +28,8 @@ export interface StartSourceOptions {
 export async function chooseStartSource(o: StartSourceOptions): Promise<StartSource | undefined> {
   const graceMs = o.graceMs ?? ETCD_START_GRACE_MS;
   const giveUp = new AbortController();
-  const fromEtcd = o.waitForEtcd(AbortSignal.any([o.signal, giveUp.signal])).then((network): StartSource | undefined => (network ? { mode: 'etcd', network } : undefined));
+  let answered: StartSource | undefined;
+  const fromEtcd = o.waitForEtcd(AbortSignal.any([o.signal, giveUp.signal])).then((network): StartSource | undefined => (answered = network ? { mode: 'etcd', network } : undefined));
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
   const first = await Promise.race([fromEtcd, late]);
@@ -40,9 +41,10 @@ export async function chooseStartSource(o: StartSourceOptions): Promise<StartSou
     o.log.warn({ reason: cached.reason }, `etcd has not answered in ${graceMs} ms and there is no usable state cache; waiting for etcd`);
     return fromEtcd;
   }
+  // An etcd call in flight may hang until its deadline: let it end in the background.
   giveUp.abort();
-  const raced = await fromEtcd;
-  if (raced) return raced;
+  fromEtcd.catch(() => undefined);
+  if (answered) return answered;
   o.log.warn({ file: o.cache.file, savedAt: cached.savedAt, graceMs }, 'etcd has not answered; starting from the state cache (lease, network config, peers)');
   return { mode: 'state-cache', network: cached.state.network, state: cached.state, savedAt: cached.savedAt };
 }
