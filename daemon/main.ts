@@ -135,7 +135,7 @@ async function main(): Promise<number> {
     if (!node) return 0;
     nodeLease = node;
 
-    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log });
+    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log, cachedFirst: source.mode === 'state-cache' });
     // The overlay follows the held lease: started on it, and moved (TUN address, gossip identity)
     // when a lost lease comes back as another subnet. Moves are serialised; the listener is in
     // place before the first start, so a lease lost meanwhile (e.g. one taken from the state cache
