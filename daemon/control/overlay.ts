@@ -55,7 +55,7 @@ export class Overlay {
     const localSubnet = formatCidr(o.lease.subnet);
     const dpLog = subsystemLogger(o.log, 'dataplane');
     await prepareTun(cfg.tunName, dpLog).catch((err: unknown) => dpLog.warn({ err: errorMessage(err) }, 'cannot inspect the TUN before opening it'));
-    const dataplane = Dataplane.open({
+    const dataplane = await openRetryingBusy(dpLog, () => Dataplane.open({
       persist: true,
       tunName: cfg.tunName,
       tunMtu: o.mtu,
@@ -68,7 +68,7 @@ export class Overlay {
       localVtepMac: o.vtepMac,
       tunOffloads: cfg.tunOffloads,
       udpOffloads: cfg.udpOffloads,
-    });
+    }));
     const address = `${localSubnet.split('/')[0]}/32`;
     const fixes = await reconcileTun({ name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr }, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
@@ -148,7 +148,8 @@ export class Overlay {
 
   /**
    * Graceful: leave gossip, remove masquerade rules, close the data plane. The TUN stays (address,
-   * route) for the next start unless `removeTun`. Idempotent.
+   * route) for the next start unless `removeTun`. Resolves once the TUN and UDP fds are closed, so
+   * an overlay started right after (subnet change) can open them again. Idempotent.
    */
   close(opts: { readonly removeTun?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
@@ -156,8 +157,28 @@ export class Overlay {
       await this.gossip.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ipMasq) await removeIpMasq().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
       this.dataplane.close(opts);
+      // libuv closes the fds in the close phase of this loop turn, which follows the check phase:
+      // the second setImmediate runs after it.
+      for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     })();
     return this.closing;
+  }
+}
+
+/** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */
+const TUN_BUSY_WAIT_MS = 2_000;
+
+async function openRetryingBusy(log: Logger, open: () => Dataplane): Promise<Dataplane> {
+  const deadline = Date.now() + TUN_BUSY_WAIT_MS;
+  for (let logged = false; ; logged = true) {
+    try {
+      return open();
+    } catch (err) {
+      const busy = ((err as { cause?: { code?: string } }).cause?.code ?? '') === 'EBUSY';
+      if (!busy || Date.now() >= deadline) throw err;
+      if (!logged) log.info({ waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, 50));
   }
 }
 
