@@ -116,6 +116,9 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
 
   const reachable = (from: PodRecord, to: PodRecord): Promise<void> => waitReachable(from.ns, to.ip);
 
+  /** The routes a node's /status implies: suspect members stay routed, dead ones are withdrawn. */
+  const routes = (s: Status): string => JSON.stringify(s.peers.map((p) => [p.name, p.subnet, p.publicIP, p.state === 'dead' ? 'withdrawn' : 'routed']));
+
   const aliveOthers = (self: string) => (s: Status | undefined) =>
     s !== undefined && weftNames().filter((n) => n !== self).every((n) => peerNamed(s, n)?.state === 'alive');
 
@@ -189,7 +192,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
 
   it('a process without the cluster key is rejected (bad_hmac) and changes no route', async () => {
     const before = new Map<string, string>();
-    for (const n of ['node2', 'node4']) before.set(n, JSON.stringify((await status(n))!.peers.map((p) => [p.name, p.subnet, p.publicIP, p.state])));
+    for (const n of ['node2', 'node4']) before.set(n, routes((await status(n))!));
     const seeds = ['node2', 'node4'].map((n) => `${lab.node(n).underlayIp}:${GOSSIP_PORT}`).join(',');
     const wrongKey = Buffer.alloc(32, 7).toString('base64');
     const intruder = lab.startProcess(lab.node('node1').ns, 'intruder', process.execPath, [MEMBER_FIXTURE, 'intruder', '10.244.77.0/24', wrongKey, seeds]);
@@ -198,7 +201,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
       await sleep(1_000);
       for (const n of ['node2', 'node4']) {
         const s = (await status(n))!;
-        expect(JSON.stringify(s.peers.map((p) => [p.name, p.subnet, p.publicIP, p.state]))).toBe(before.get(n));
+        expect(routes(s)).toBe(before.get(n));
         expect(s.peers.some((p) => p.name === 'intruder' || p.subnet === '10.244.77.0/24')).toBe(false);
       }
       figures.push(`intruder without the key: bad_hmac rejections node2 ${await rejected('node2', 'bad_hmac')}, node4 ${await rejected('node4', 'bad_hmac')}`);
@@ -282,12 +285,37 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
         return s?.node.ready && s.node.subnet && s.node.subnet !== oldSubnet ? s.node.subnet : undefined;
       },
       20_000,
-      () => new Error('node2 never reported a new subnet'),
+      () => new Error(`node2 never reported a new subnet\n${readFileSync(join(node2.dir, 'weftd.log')).subarray(from).toString().split('\n').map((l) => l.slice(0, 300)).join('\n')}`),
     );
     expect(readSubnetEnv(node2.subnetFile)?.subnet).toBe(moved);
-    const others = ['node1', 'node4', 'node5'];
+    const changed = logTime('node2', from, /^subnet changed; restarting the overlay/)!;
+    const busy = logTime('node2', from, /still held elsewhere \(EBUSY\)/);
+    figures.push(`lease taken while away: overlay moved to ${moved}; TUN EBUSY on reopen: ${busy === undefined ? 'no' : `yes, ${busy - changed} ms after the move began`}`);
+    const others = ['node1', 'node4'];
     await firstTimes(others, (s) => peerNamed(s, 'node2')?.subnet === moved && peerNamed(s, 'node2')?.state === 'alive', 10_000);
     for (const o of others) expect((await status(o))!.peers.find((p) => p.subnet === oldSubnet)).toMatchObject({ publicIP: '198.18.0.99', state: 'lease-only' });
+  });
+
+  it('etcd blackholed (requests hang, no refusal): a restarted node is ready from its state cache soon after the 2.5 s grace, and renews once etcd answers', async () => {
+    const rule = ['INPUT', '!', '-i', 'lo', '-p', 'tcp', '--dport', '2379', '-j', 'DROP'];
+    await lab.stopWeftd('node4');
+    await lab.exec(lab.state.etcdNs, 'iptables', ['-w', '-A', ...rule]);
+    const from = logSize('node4');
+    try {
+      const t0 = Date.now();
+      const back = firstTimes(['node1', 'node5'], (s) => peerNamed(s, 'node4')?.state === 'alive', 30_000);
+      await lab.startWeftd('node4');
+      const readyMs = Date.now() - t0;
+      await back;
+      const spawned = logTime('node4', from, /^weftd starting/)!;
+      const ready = logTime('node4', from, /^ready \(started from the state cache/)!;
+      figures.push(`etcd blackholed: ready from the state cache ${ready - spawned} ms after "weftd starting" (${readyMs} ms after spawn)`);
+      expect(ready - spawned).toBeLessThan(4_000);
+    } finally {
+      await lab.exec(lab.state.etcdNs, 'iptables', ['-w', '-D', ...rule]);
+    }
+    await waitLog('node4', from, /^lease renewed/, 20_000);
+    expect(logTime('node4', from, /subnet changed|lease lost/)).toBeUndefined();
   });
 
   async function rejected(node: string, reason: string): Promise<number> {
