@@ -30,7 +30,7 @@ interface StatusPeer {
   state: 'alive' | 'suspect' | 'dead' | 'lease-only';
 }
 interface Status {
-  node: { name: string; subnet: string | null; etcdUp: boolean; ready: boolean };
+  node: { name: string; subnet: string | null; etcdUp: boolean; ready: boolean; leaseExpiry: string | null };
   peers: StatusPeer[];
 }
 
@@ -311,11 +311,28 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
       const ready = logTime('node4', from, /^ready \(started from the state cache/)!;
       figures.push(`etcd blackholed: ready from the state cache ${ready - spawned} ms after "weftd starting" (${readyMs} ms after spawn)`);
       expect(ready - spawned).toBeLessThan(4_000);
+      // SIGTERM while etcd still hangs: weftd exits by itself (lab.stopWeftd SIGKILLs after 3 s).
+      const t1 = Date.now();
+      await lab.stopWeftd('node4');
+      const exitMs = Date.now() - t1;
+      figures.push(`etcd blackholed: SIGTERM → exit in ${exitMs} ms`);
+      expect(exitMs).toBeLessThan(2_500);
+      await lab.startWeftd('node4');
     } finally {
       await lab.exec(lab.state.etcdNs, 'iptables', ['-w', '-D', ...rule]);
     }
     await waitLog('node4', from, /^lease renewed/, 20_000);
     expect(logTime('node4', from, /subnet changed|lease lost/)).toBeUndefined();
+    // The renewed lease is what the state cache holds now.
+    await waitFor(
+      async () => {
+        const expiry = (await status('node4'))?.node.leaseExpiry;
+        const cached = JSON.parse(readFileSync(join(lab.node('node4').dir, 'weft-state.json'), 'utf8')) as { lease: { expiresAt: number } };
+        return expiry && new Date(cached.lease.expiresAt).toISOString() === expiry ? true : undefined;
+      },
+      5_000,
+      () => new Error('weft-state.json does not hold the renewed lease'),
+    );
   });
 
   async function rejected(node: string, reason: string): Promise<number> {

@@ -16,6 +16,9 @@ import type { NetworkConfig } from './network-config.js';
 import { snapshotOf, type CachedState, type StateCache } from './state-cache.js';
 import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
 
+/** How long close() waits for etcd calls in flight. */
+export const CLOSE_WAIT_MS = 500;
+
 export interface NodeLeaseOptions {
   readonly client: Etcd3;
   readonly health: EtcdHealth;
@@ -124,10 +127,15 @@ export class NodeLease {
     }
   }
 
-  /** Stops renewal and watching; the lease stays in etcd for the next start. */
+  /**
+   * Stops renewal and watching; the lease stays in etcd for the next start. An etcd call still in
+   * flight (etcd hanging: up to its deadline) is not waited for beyond CLOSE_WAIT_MS.
+   */
   async close(): Promise<void> {
-    await this.watcher.close();
-    await this.keeper.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([Promise.all([this.watcher.close(), this.keeper.close()]), late]);
+    clearTimeout(timer);
   }
 }
 
