@@ -39,6 +39,9 @@ export interface NodeLeaseOptions {
 }
 
 export class NodeLease {
+  /** The last state-cache write error, logged once until a write succeeds. */
+  private saveError = '';
+
   private constructor(
     readonly keeper: LeaseKeeper,
     readonly watcher: LeaseWatcher,
@@ -122,8 +125,11 @@ export class NodeLease {
     if (!lease) return;
     try {
       o.cache.save({ network: o.network, lease, peers: [...this.watcher.snapshot().values()] });
+      this.saveError = '';
     } catch (err) {
-      o.log.warn({ file: o.cache.file, err: errorMessage(err) }, 'cannot save the state cache; a restart while etcd is away will wait for etcd');
+      const message = errorMessage(err);
+      if (message !== this.saveError) o.log.warn({ file: o.cache.file, err: message }, 'cannot save the state cache; a restart while etcd is away will wait for etcd');
+      this.saveError = message;
     }
   }
 
