@@ -8,7 +8,7 @@
 //   rules removed, data plane closed with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { Dataplane, RouteTable, type DataplaneStats } from '../dataplane/index.js';
+import { RouteTable, ThreadedDataplane, type DataplaneStats } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
 import type { DataplaneSnapshot, GossipSnapshot } from '../observability/metrics.js';
@@ -41,7 +41,7 @@ export class Overlay {
   private readonly unsubscribe: (() => void)[] = [];
 
   private constructor(
-    readonly dataplane: Dataplane,
+    readonly dataplane: ThreadedDataplane,
     readonly gossip: GossipNode,
     readonly router: PeerRouter,
     readonly refusals: RefusalReporter,
@@ -55,7 +55,7 @@ export class Overlay {
     const localSubnet = formatCidr(o.lease.subnet);
     const dpLog = subsystemLogger(o.log, 'dataplane');
     await prepareTun(cfg.tunName, dpLog).catch((err: unknown) => dpLog.warn({ err: errorMessage(err) }, 'cannot inspect the TUN before opening it'));
-    const dataplane = await openRetryingBusy(dpLog, () => Dataplane.open({
+    const dataplane = await openRetryingBusy(dpLog, () => ThreadedDataplane.open({
       persist: true,
       tunName: cfg.tunName,
       tunMtu: o.mtu,
@@ -97,7 +97,7 @@ export class Overlay {
         logger: gossipLog,
       });
     } catch (err) {
-      dataplane.close();
+      await dataplane.close();
       throw err;
     }
     const overlay = new Overlay(dataplane, gossip, router, refusals, cfg.ipMasq, o.log);
@@ -156,10 +156,7 @@ export class Overlay {
       for (const u of this.unsubscribe) u();
       await this.gossip.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ipMasq) await removeIpMasq().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
-      this.dataplane.close(opts);
-      // libuv closes the fds in the close phase of this loop turn, which follows the check phase:
-      // the second setImmediate runs after it.
-      for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.dataplane.close(opts);
     })();
     return this.closing;
   }
@@ -168,11 +165,11 @@ export class Overlay {
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */
 const TUN_BUSY_WAIT_MS = 2_000;
 
-async function openRetryingBusy(log: Logger, open: () => Dataplane): Promise<Dataplane> {
+async function openRetryingBusy(log: Logger, open: () => Promise<ThreadedDataplane>): Promise<ThreadedDataplane> {
   const deadline = Date.now() + TUN_BUSY_WAIT_MS;
   for (let logged = false; ; logged = true) {
     try {
-      return open();
+      return await open();
     } catch (err) {
       const busy = ((err as { cause?: { code?: string } }).cause?.code ?? '') === 'EBUSY';
       if (!busy || Date.now() >= deadline) throw err;

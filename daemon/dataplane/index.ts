@@ -1,6 +1,7 @@
 // Public surface of the data plane, for daemon/main.ts and daemon/control/peers.ts. Nothing here
 // imports control code, gRPC or etcd.
 export { Dataplane, type DataplaneOptions, type DataplaneStats, type PeerStats } from './dataplane.js';
+export { ThreadedDataplane } from './threaded-dataplane.js';
 export { RouteTable, type PeerSpec, type RejectedPeer, type RouteTableOptions } from './route-table.js';
 export { DROP_NAMES } from './counters.js';
 export { OVERHEAD, DEFAULT_VXLAN_PORT, DEFAULT_VNI } from './constants.js';
