@@ -18,14 +18,10 @@
 // iperf3 -C cubic, 4 s; kernel VXLAN 10.6–13.0 Gbit/s): none 771–798 Mbit/s, UDP only
 // 823–1215, UDP + TUN 3463–4337 (0.27–0.41× kernel VXLAN).
 //
-// Thread: the engine runs on the event loop of the thread that opens it, and weftd opens it on the
-// main thread. Measured (two weft nodes in namespaces on this 2-vCPU machine, iperf3 -C cubic 4 s +
-// 50 pings, interleaved, main vs worker, under a load average of ~13 from other work): TCP 378/524
-// vs 480/317 Mbit/s, RTT avg 0.46/0.45 vs 0.36/0.32 ms — no throughput difference beyond noise; the
-// worker's RTT edge is within the spread. The cost is the kernel's per-packet work (ANCHORS.md) and
-// the control plane does nothing per batch, so the simpler main-thread design stays. The addon is
-// context-aware and was run in a worker (test/fixtures/dataplane/node.ts `worker: true`), so moving
-// it needs only setRoutes/stats over a MessagePort.
+// Thread: the engine runs on the event loop of the thread that opens it. weftd opens it on a worker
+// thread (threaded-dataplane.ts): on a loaded machine main vs worker measured alike, but on a quiet
+// one the control plane's work on the main loop (gossip, gRPC, etcd) added a 2-9 ms tail to pod
+// RTT that the worker removes (figures in threaded-dataplane.ts).
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireCidr, requireIpv4, requireMac } from './addr.js';
 import {
