@@ -78,4 +78,26 @@ describe('lab: two weft nodes and a kernel VXLAN node', () => {
     expect(peers('node1').some((p) => p.startsWith(`${n2.subnet} `))).toBe(true);
     expect([...peers('node3')].sort()).toEqual([n1.subnet, n2.subnet].sort());
   });
+
+  // Last: it removes the kernel node's lease. A Flannel node does not gossip, so its lease is its
+  // only route: deleting it must unroute it everywhere within a second.
+  it('a deleted lease stops being routed by the weft nodes within a second', async () => {
+    const n3 = lab.node('node3');
+    expect((await ping(weft1.ns, kernel.ip, { count: 1, deadlineS: 1 })).received).toBe(1);
+    const key = `${lab.state.etcdPrefix}/subnets/${n3.subnet?.replace('/', '-')}`;
+    await lab.etcdctl('del', key);
+    const deleted = Date.now();
+    await waitFor(
+      async () => {
+        const routed = await Promise.all(['node1', 'node2'].map(async (n) => (await lab.exec(lab.node(n).ns, 'curl', ['-s', '127.0.0.1:8471/status'])).includes(`"${n3.subnet}"`)));
+        return routed.every((r) => !r) ? true : undefined;
+      },
+      1_000,
+      () => new Error(`${n3.subnet} still routed by a weft node 1 s after its lease was deleted`),
+    );
+    expect(Date.now() - deleted).toBeLessThan(1_000);
+    const r = await ping(weft1.ns, kernel.ip, { count: 1, deadlineS: 1 });
+    expect(r.received).toBe(0);
+    expect(r.output).toMatch(/Destination Net Unreachable/);
+  });
 });
