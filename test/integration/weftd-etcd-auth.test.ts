@@ -2,34 +2,23 @@
 // or their WEFTD_* env twins): it leases with the right credentials and, with wrong ones, logs
 // the refusal and keeps waiting instead of crashing. Every weftd runs in its own host namespace on
 // a test underlay, etcd on the underlay switch.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { describe, expect, it } from 'vitest';
+import type { EtcdServer } from '../helpers/etcd.js';
+import { useTestbed } from '../helpers/testbed.js';
+import type { UnderlayHost } from '../helpers/underlay.js';
 import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
-let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
 const hosts: UnderlayHost[] = [];
 const prefix = '/a/network';
 
-beforeAll(async () => {
-  underlay = await Underlay.create();
-  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
-  for (let i = 1; i <= 2; i++) hosts.push(await underlay.addHost(`a${i}`, `198.18.6.${i}`));
-  dir = mkdtempSync(join(tmpdir(), 'weft-auth-'));
+useTestbed('auth', async (bed) => {
+  ({ etcd, dir } = bed);
+  for (let i = 1; i <= 2; i++) hosts.push(await bed.underlay.addHost(`a${i}`, `198.18.6.${i}`));
   await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
   await etcd.etcdctl('user', 'add', 'root:rootpw');
   await etcd.etcdctl('auth', 'enable');
-});
-
-afterAll(async () => {
-  await etcd?.close();
-  await underlay?.destroy();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('etcd password auth', () => {

@@ -4,33 +4,23 @@
 // seconds). TTL 6 s, margin 0.05 min = 3 s, so renewal falls due 3 s into a 5 s outage.
 // Every weftd runs in its own host namespace on a test underlay, etcd on the underlay switch. The
 // client comparison starts no weftd and uses its own etcd on root loopback.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../daemon/config/parse-config.js';
 import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
 import { EtcdServer } from '../helpers/etcd.js';
-import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { useTestbed } from '../helpers/testbed.js';
+import type { UnderlayHost } from '../helpers/underlay.js';
 import { etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
-let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
 const hosts: UnderlayHost[] = [];
 
-beforeAll(async () => {
-  underlay = await Underlay.create();
-  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
-  for (let i = 1; i <= 3; i++) hosts.push(await underlay.addHost(`o${i}`, `198.18.4.${i}`));
-  dir = mkdtempSync(join(tmpdir(), 'weft-outage-'));
-});
-
-afterAll(async () => {
-  await etcd?.close();
-  await underlay?.destroy();
-  rmSync(dir, { recursive: true, force: true });
+useTestbed('outage', async (bed) => {
+  ({ etcd, dir } = bed);
+  for (let i = 1; i <= 3; i++) hosts.push(await bed.underlay.addHost(`o${i}`, `198.18.4.${i}`));
 });
 
 

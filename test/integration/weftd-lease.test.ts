@@ -2,39 +2,28 @@
 // restart reuse (by PublicIP, then from the subnet file), re-acquire after the key is deleted,
 // a clean SIGTERM, the health endpoints, and bad flags. Every weftd runs in its own host namespace
 // on a test underlay (eth0, MTU 1500), etcd on the underlay switch.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer } from '../helpers/etcd.js';
+import { readFileSync, statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { EtcdServer } from '../helpers/etcd.js';
 import { liveChildren } from '../helpers/processes.js';
-import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { useTestbed } from '../helpers/testbed.js';
+import type { UnderlayHost } from '../helpers/underlay.js';
 import { WEFTD_MAIN, etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 
-let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
 const hosts: UnderlayHost[] = [];
 
-beforeAll(async () => {
-  underlay = await Underlay.create();
-  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
-  for (let i = 1; i <= 4; i++) hosts.push(await underlay.addHost(`n${i}`, `198.18.0.${i}`));
-  dir = mkdtempSync(join(tmpdir(), 'weft-lease-'));
-});
-
-afterEach(async () => {
-  // a failed test may leave its daemons running; etcd is the only child that outlives a test
-  await Promise.all(liveChildren().filter((c) => c.pid !== etcd.pid).map((c) => c.stop('SIGKILL')));
-});
-
-afterAll(async () => {
-  await etcd?.close();
-  await underlay?.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+useTestbed(
+  'lease',
+  async (bed) => {
+    ({ etcd, dir } = bed);
+    for (let i = 1; i <= 4; i++) hosts.push(await bed.underlay.addHost(`n${i}`, `198.18.0.${i}`));
+  },
+  { killDaemonsAfterEach: true },
+);
 
 async function etcdValue(key: string): Promise<string> {
   return (await etcd.etcdctl('get', '--print-value-only', key)).replace(/\n$/, '');

@@ -2,30 +2,20 @@
 // (create-if-absent transactions plus re-listing on a lost race), and each one's subnet.env
 // names its own subnet. Each daemon runs in its own host namespace on a test underlay, etcd on
 // the underlay switch; the namespaces are made first, so the daemons still start together.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer } from '../helpers/etcd.js';
-import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { EtcdServer } from '../helpers/etcd.js';
+import { useTestbed } from '../helpers/testbed.js';
+import type { UnderlayHost } from '../helpers/underlay.js';
 import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
-let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
 const hosts: UnderlayHost[] = [];
 
-beforeAll(async () => {
-  underlay = await Underlay.create();
-  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
-  for (let i = 0; i < 16; i++) hosts.push(await underlay.addHost(`m${i}`, `198.18.3.${i + 1}`));
-  dir = mkdtempSync(join(tmpdir(), 'weft-many-'));
-});
-
-afterAll(async () => {
-  await etcd?.close();
-  await underlay?.destroy();
-  rmSync(dir, { recursive: true, force: true });
+useTestbed('many', async (bed) => {
+  ({ etcd, dir } = bed);
+  for (let i = 0; i < 16; i++) hosts.push(await bed.underlay.addHost(`m${i}`, `198.18.3.${i + 1}`));
 });
 
 describe('16 daemons at once', () => {

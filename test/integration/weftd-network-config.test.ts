@@ -2,39 +2,27 @@
 // for; an invalid one names the field and is waited for too; a tiny network reports exhaustion
 // clearly while /readyz says what is missing. Every weftd runs in its own host namespace on a
 // test underlay, etcd on the underlay switch.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer } from '../helpers/etcd.js';
-import { liveChildren } from '../helpers/processes.js';
-import { Underlay, SWITCH_IP, type UnderlayHost } from '../helpers/underlay.js';
+import { describe, expect, it } from 'vitest';
+import type { EtcdServer } from '../helpers/etcd.js';
+import { useTestbed } from '../helpers/testbed.js';
+import type { UnderlayHost } from '../helpers/underlay.js';
 import { httpGet, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
 
-let underlay: Underlay;
 let etcd: EtcdServer;
 let dir: string;
 const hosts = new Map<string, UnderlayHost>();
 
-beforeAll(async () => {
-  underlay = await Underlay.create();
-  etcd = await EtcdServer.start({ netns: underlay.switchNs, host: SWITCH_IP });
-  hosts.set('a', await underlay.addHost('a', '198.18.1.1'));
-  // eth0 MTU 9000, so the MTU written can only be 1450 if Backend.MTU 1500 overrides the interface's
-  hosts.set('b', await underlay.addHost('b', '198.18.1.2', { mtu: 9000 }));
-  for (let i = 1; i <= 4; i++) hosts.set(`c${i}`, await underlay.addHost(`c${i}`, `198.18.2.${i}`));
-  dir = mkdtempSync(join(tmpdir(), 'weft-netcfg-'));
-});
-
-afterEach(async () => {
-  await Promise.all(liveChildren().filter((c) => c.pid !== etcd.pid).map((c) => c.stop('SIGKILL')));
-});
-
-afterAll(async () => {
-  await etcd?.close();
-  await underlay?.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+useTestbed(
+  'netcfg',
+  async (bed) => {
+    ({ etcd, dir } = bed);
+    hosts.set('a', await bed.underlay.addHost('a', '198.18.1.1'));
+    // eth0 MTU 9000, so the MTU written can only be 1450 if Backend.MTU 1500 overrides the interface's
+    hosts.set('b', await bed.underlay.addHost('b', '198.18.1.2', { mtu: 9000 }));
+    for (let i = 1; i <= 4; i++) hosts.set(`c${i}`, await bed.underlay.addHost(`c${i}`, `198.18.2.${i}`));
+  },
+  { killDaemonsAfterEach: true },
+);
 
 function host(label: string): UnderlayHost {
   const h = hosts.get(label);
