@@ -55,16 +55,8 @@ import { Count, Drop, DROP_COUNT, PEER_FIELDS, PeerCount } from './counters.js';
 import type { RouteTable } from './route-table.js';
 import { segmentSlack, segmentTcpInPlace } from './segment.js';
 import { TcpCoalescer } from './coalesce.js';
+import type { BatchMemory } from './native.js';
 
-/** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
-export interface BatchMemory {
-  readonly arena: ArrayBuffer;
-  readonly tunIn: Int32Array;
-  readonly udpIn: Int32Array;
-  readonly udpOut: Int32Array;
-  readonly tunOut: Int32Array;
-  readonly ctl: Int32Array;
-}
 
 export interface ForwarderOptions {
   readonly vni: number;

@@ -52,16 +52,20 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'udpRecvGro',
 ];
 
-export interface EngineOptions {
-  /** Both fds become the engine's: closed by closeEngine (or when the environment exits). */
-  readonly tunFd: number;
-  readonly udpFd: number;
+/** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
+export interface BatchMemory {
   readonly arena: ArrayBuffer;
   readonly tunIn: Int32Array;
   readonly udpIn: Int32Array;
   readonly udpOut: Int32Array;
   readonly tunOut: Int32Array;
   readonly ctl: Int32Array;
+}
+
+export interface EngineOptions extends BatchMemory {
+  /** Both fds become the engine's: closed by closeEngine (or when the environment exits). */
+  readonly tunFd: number;
+  readonly udpFd: number;
   readonly nstats: Float64Array;
   readonly tunRxBase: number;
   readonly udpRxBase: number;
