@@ -1,7 +1,8 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
 // (waited for) → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
 // ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
-// an unexpired lease, network config, lease and peers come from the cache instead (start-source). `weftd status` is the CLI reading a running weftd's /status instead.
+// an unexpired lease, network config, lease and peers come from the cache instead (start-source).
+// `weftd status` is the CLI that reads a running weftd's /status.
 // SIGTERM/SIGINT stop everything and exit 0, keeping the lease and the TUN (with its address and
 // route) for the next start, so a restart does not break flows; --remove-tun-on-exit removes the TUN.
 // Exit 2: a bad flag/value or an unusable --iface. Exit 1: any other start-up failure.
