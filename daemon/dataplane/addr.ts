@@ -5,13 +5,15 @@ import { WeftError } from '../errors.js';
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
-/** '10.244.1.0' → 0x0af40100; null if not a dotted quad. */
+/** '10.244.1.0' → 0x0af40100; null if not a dotted quad (octets above 255, or with leading zeros). */
 export function parseIpv4(s: string): number | null {
   const m = IPV4.exec(s);
   if (!m) return null;
   let v = 0;
   for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
+    const part = m[i];
+    if (part.length > 1 && part[0] === '0') return null;
+    const o = Number(part);
     if (o > 255) return null;
     v = v * 256 + o;
   }

@@ -1,31 +1,14 @@
 // IPv4 addresses as unsigned 32-bit numbers, CIDR subnets, and Flannel's subnet key format
 // (`10.244.1.0-24`). Pure functions; no allocation beyond the returned values.
+// The dotted-quad codec is the data plane's, so the daemon has one parser.
+import { formatIpv4 as formatIPv4, parseIpv4 as parseIPv4 } from '../../dataplane/addr.js';
+
+export { formatIPv4, parseIPv4 };
 
 /** An IPv4 subnet: `base` is the network address (host bits zero), `len` the prefix length. */
 export interface Subnet4 {
   readonly base: number;
   readonly len: number;
-}
-
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** Parses dotted-quad IPv4; returns null for anything else (leading zeros beyond one digit too). */
-export function parseIPv4(s: string): number | null {
-  const m = IPV4_RE.exec(s);
-  if (!m) return null;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const part = m[i];
-    if (part.length > 1 && part[0] === '0') return null;
-    const v = Number(part);
-    if (v > 255) return null;
-    n = n * 256 + v;
-  }
-  return n;
-}
-
-export function formatIPv4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 /** Number of addresses in a /len. */
