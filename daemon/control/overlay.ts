@@ -14,7 +14,7 @@ import { subsystemLogger, type Logger } from '../observability/logger.js';
 import type { DataplaneSnapshot, GossipSnapshot } from '../observability/metrics.js';
 import { composePeers } from '../observability/status-compose.js';
 import type { PeerStatus } from '../observability/status-types.js';
-import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { installIpMasq, removeIpMasq } from './ip-masq/index.js';
 import { formatCidr } from './lease/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
@@ -140,10 +140,7 @@ export class Overlay {
   }
 
   gossipSnapshot(): GossipSnapshot {
-    const members: Record<string, number> = { alive: 1, suspect: 0, dead: 0, left: 0 };
-    for (const m of this.gossip.members()) members[m.state] = (members[m.state] ?? 0) + 1;
-    const s = this.gossip.stats;
-    return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...prefixed('route-', this.refusals.counts) } };
+    return gossipCounters(this.gossip, this.refusals);
   }
 
   /**
@@ -177,8 +174,4 @@ async function openRetryingBusy(log: Logger, open: () => Promise<ThreadedDatapla
     }
     await new Promise<void>((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function prefixed(prefix: string, counts: Readonly<Record<string, number>>): Record<string, number> {
-  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [`${prefix}${k}`, v]));
 }

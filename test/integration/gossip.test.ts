@@ -1,12 +1,12 @@
 // Real gossip endpoints on loopback (gRPC, HMAC, default SWIM timers), in one process: convergence,
 // join latency, graceful leave (and the metrics that show it), and a forged member refused by
 // mergeRoutes.
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mergeRoutes } from '../../daemon/control/gossip/merge.js';
-import { registerGossipMetrics } from '../../daemon/control/gossip/metrics.js';
+import { gossipCounters } from '../../daemon/control/gossip/metrics.js';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
 import { startGossip } from '../../daemon/control/gossip/node.js';
+import { createMetrics } from '../../daemon/observability/metrics.js';
 import { clusterKey, converged, quiet, seedOf, startCluster, startMember, viewsOf, waitFor } from './gossip-cluster.js';
 
 let nodes: GossipNode[] = [];
@@ -48,13 +48,11 @@ describe('gossip on loopback', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(viewsOf(rest, 'n4')).toEqual(['left', 'left', 'left', 'left']);
     expect(rest.every((n) => n.counters.suspicions === 0)).toBe(true);
-    const registry = new Registry();
-    registerGossipMetrics(registry, rest[0]);
-    const text = await registry.metrics();
+    const text = await createMetrics({ gossip: () => gossipCounters(rest[0]) }, { defaultMetrics: false }).render();
     expect(text).toMatch(/weft_gossip_members\{state="alive"\} 4/);
     expect(text).toMatch(/weft_gossip_members\{state="left"\} 1/);
-    expect(text).toMatch(/weft_gossip_messages_sent_total\{kind="Ping"\} [1-9]/);
-    expect(text).toMatch(/weft_gossip_messages_rejected_total\{reason="bad_hmac"\} 0/);
+    expect(text).toMatch(/weft_gossip_messages_total\{type="Ping",direction="out"\} [1-9]/);
+    expect(text).toMatch(/weft_gossip_rejected_total\{reason="bad_hmac"\} 0/);
     const s = rest[0].status().members.find((m) => m.name === 'n4');
     expect(s).toMatchObject({ state: 'left', incarnation: 0, publicIp: '127.0.0.1', subnet: '10.244.4.0/24' });
     expect(s?.lastSeen).toMatch(/^\d{4}-\d\d-\d\dT/);

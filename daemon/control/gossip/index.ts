@@ -4,7 +4,7 @@ export { mergeRoutes, type LeasePeer, type GossipPeer, type RoutePeer, type Merg
 export { RefusalReporter } from './refusal-reporter.js';
 export { loadOrCreateClusterKey, readKeyFile, gossipKeyPath } from './cluster-key.js';
 export { parsePeers, seedsFromLeases, DEFAULT_GOSSIP_PORT } from './seeds.js';
-export { registerGossipMetrics } from './metrics.js';
+export { gossipCounters, type GossipCounters } from './metrics.js';
 export { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim-config.js';
 export type { MemberChange } from './membership.js';
 export type { MemberInfo, MemberRecord, MemberState, MemberView } from './types.js';
