@@ -123,7 +123,7 @@ async function main(): Promise<number> {
       log: subsystemLogger(log, 'lease'),
       prefix: cfg.etcdPrefix,
       network,
-      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName },
+      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision },
       ttlMs: cfg.subnetLeaseTtlMs,
       renewMarginMs: cfg.subnetLeaseRenewMarginMs,
       subnetFile: cfg.subnetFile,

@@ -73,7 +73,7 @@ function makeForwarder(slot = SLOT, tunOffloads = false): { fwd: Forwarder; u8: 
     tunOut: new Int32Array(BATCH * maxSegments(MTU) * META_STRIDE),
     ctl: new Int32Array(CTL_SIZE),
   };
-  const fwd = new Forwarder(mem, routes, { vni: 1, port: 8472, localSubnetBase: ip(10, 244, 1, 0), localVtepMac: localMac, mtu: MTU, udpCapacity: slot - UDP_RX_OFFSET, tunCapacity: slot - HEADROOM, tunOffloads });
+  const fwd = new Forwarder(mem, routes, { vni: 1, port: 8472, localSubnetBase: ip(10, 244, 1, 0), localVtepMac: localMac, mtu: MTU, udpCapacity: slot - UDP_RX_OFFSET, tunOffloads });
   return { fwd, u8: new Uint8Array(arena), tunIn: mem.tunIn, udpIn: mem.udpIn };
 }
 

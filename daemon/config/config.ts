@@ -31,6 +31,8 @@ export interface Config {
   readonly tunOffloads: boolean;
   /** UDP GSO/GRO on the underlay socket. */
   readonly udpOffloads: boolean;
+  /** --checksum-elision, and only with tunOffloads (a plain TUN cannot take partial checksums). */
+  readonly csumElision: boolean;
   readonly nodeName: string;
   readonly subnetLeaseTtlMs: number;
   readonly subnetLeaseRenewMarginMs: number;

@@ -126,6 +126,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const tunOffloads = flag('tun-offloads', true);
   const udpOffloads = flag('udp-offloads', true);
+  const csumElision = flag('checksum-elision', true) && tunOffloads;
 
   const removeTunRaw = get('remove-tun-on-exit');
   const removeTunOnExit = removeTunRaw ? parseBool(removeTunRaw.value, removeTunRaw.source) : false;
@@ -176,6 +177,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     removeTunOnExit,
     tunOffloads,
     udpOffloads,
+    csumElision,
     nodeName: nodeRaw.value,
     subnetLeaseTtlMs: ttlMs,
     subnetLeaseRenewMarginMs: marginMs,

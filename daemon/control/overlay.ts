@@ -68,13 +68,14 @@ export class Overlay {
       localVtepMac: o.vtepMac,
       tunOffloads: cfg.tunOffloads,
       udpOffloads: cfg.udpOffloads,
+      csumElision: cfg.csumElision,
     }));
     const address = `${localSubnet.split('/')[0]}/32`;
     const fixes = await reconcileTun({ name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr }, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision }, 'data plane up');
     // Rules left by an earlier weftd with --ip-masq (a crash skipped their removal).
     if (!cfg.ipMasq) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
 

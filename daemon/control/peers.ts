@@ -43,7 +43,7 @@ export class PeerRouter {
 
   /** The leases as etcd lists them (our own excluded by the watcher). */
   setLeases(snapshot: PeerSnapshot): void {
-    this.leases = [...snapshot.values()].map((l) => ({ subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName }));
+    this.leases = [...snapshot.values()].map((l) => ({ subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision }));
     this.rebuild();
   }
 

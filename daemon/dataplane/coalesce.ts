@@ -8,20 +8,27 @@
 // number continues the run; its payload is at most the first one's (a shorter one ends the run);
 // the run stays under 64 KiB. The payload is moved back to follow the run's in place: frames of a
 // GRO buffer are contiguous and later ones are never behind where their payload goes.
+import { putTunPacket, putTunPartial } from './batch-out.js';
 import { fold, ipv4PseudoSum, finish, sum16 } from './checksum.js';
-import { IP_PROTO_TCP, META_STRIDE, TUN_OUT_FLAGS, TUN_OUT_GSO_TYPE, TUN_OUT_LENGTH, TUN_OUT_OFFSET, VIRTIO_GSO_TCPV4 } from './constants.js';
+import {
+  IP_PROTO_TCP,
+  META_STRIDE,
+  TUN_OUT_CSUM_OFFSET,
+  TUN_OUT_CSUM_START,
+  TUN_OUT_FLAGS,
+  TUN_OUT_GSO_SIZE,
+  TUN_OUT_GSO_TYPE,
+  TUN_OUT_HDR_LEN,
+  TUN_OUT_LENGTH,
+  VIRTIO_GSO_TCPV4,
+  VIRTIO_NEEDS_CSUM,
+} from './constants.js';
 
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
 const IPV4_NO_OPTIONS = 0x45;
 const MAX_TOTAL = 65535;
 const MAX_SEGMENTS = 64;
-const VIRTIO_NEEDS_CSUM = 1;
-// tunOut fields 4..7 (weft_native.h): hdr_len, gso_size, csum_start, csum_offset.
-const OUT_HDR_LEN = 4;
-const OUT_GSO_SIZE = 5;
-const OUT_CSUM_START = 6;
-const OUT_CSUM_OFFSET = 7;
 
 export class TcpCoalescer {
   /** Runs of two or more segments written as one super-packet, and segments merged into them. */
@@ -43,18 +50,17 @@ export class TcpCoalescer {
 
   /**
    * Takes the validated IPv4 packet at u8[ip, ip+len): merges it into the open run, or makes it
-   * tunOut entry tunN (possibly opening a run). Returns the new tunOut count.
+   * tunOut entry tunN (possibly opening a run). partial: 0 when its L4 checksum is complete, else
+   * the checksum field's offset in the L4 header (the field holds the pseudo-header sum; checksum
+   * elision). A run's checksum is always left to the kernel, so complete and partial segments mix.
+   * Returns the new tunOut count.
    */
-  add(ip: number, len: number, tunN: number): number {
+  add(ip: number, len: number, partial: number, tunN: number): number {
     if (this.ip >= 0 && this.append(ip, len)) return tunN;
     this.close();
-    const o = tunN * META_STRIDE;
-    const tunOut = this.tunOut;
-    tunOut[o + TUN_OUT_OFFSET] = ip;
-    tunOut[o + TUN_OUT_LENGTH] = len;
-    tunOut[o + TUN_OUT_FLAGS] = 0;
-    tunOut[o + TUN_OUT_GSO_TYPE] = 0;
     const u8 = this.u8;
+    if (partial === 0) putTunPacket(this.tunOut, tunN, ip, len);
+    else putTunPartial(this.tunOut, tunN, ip, len, (u8[ip] & 0x0f) << 2, partial);
     if (u8[ip] === IPV4_NO_OPTIONS && u8[ip + 9] === IP_PROTO_TCP && (u8[ip + 6] & 0x3f) === 0 && u8[ip + 7] === 0 && u8[ip + 33] === TCP_ACK) {
       const h = 20 + ((u8[ip + 32] >> 4) << 2);
       if (len > h) {
@@ -96,10 +102,10 @@ export class TcpCoalescer {
     tunOut[o + TUN_OUT_LENGTH] = total;
     tunOut[o + TUN_OUT_FLAGS] = VIRTIO_NEEDS_CSUM;
     tunOut[o + TUN_OUT_GSO_TYPE] = VIRTIO_GSO_TCPV4;
-    tunOut[o + OUT_HDR_LEN] = this.h;
-    tunOut[o + OUT_GSO_SIZE] = this.mss;
-    tunOut[o + OUT_CSUM_START] = 20;
-    tunOut[o + OUT_CSUM_OFFSET] = 16;
+    tunOut[o + TUN_OUT_HDR_LEN] = this.h;
+    tunOut[o + TUN_OUT_GSO_SIZE] = this.mss;
+    tunOut[o + TUN_OUT_CSUM_START] = 20;
+    tunOut[o + TUN_OUT_CSUM_OFFSET] = 16;
     this.runs++;
     this.merged += this.segs;
   }

@@ -9,6 +9,14 @@ export const VXLAN_VNI_OFFSET = 4;
 /** Flags byte: only the I bit (VNI valid) is set. */
 export const VXLAN_FLAG_VNI = 0x08;
 export const VXLAN_MAX_VNI = 0xffffff;
+/**
+ * weft's own bit in the first reserved VXLAN byte (offset 1; unused by VXLAN-GBP, whose bits there
+ * are 0x40 and 0x08): the inner TCP/UDP checksum field holds only the pseudo-header sum, to be
+ * finished by whoever needs it (checksum elision between weft nodes). Sent only to peers whose lease
+ * advertises it (BackendData.WeftCsumElision); a kernel VXLAN device drops frames with it.
+ */
+export const VXLAN_WEFT_FLAGS_OFFSET = 1;
+export const VXLAN_WEFT_CSUM_PARTIAL = 0x01;
 export const ETH_ADDR_SIZE = 6;
 export const INNER_ETH_SIZE = 14;
 export const ETH_DST_OFFSET = 0;
@@ -67,15 +75,29 @@ export const UDP_OUT_OFFSET = 0;
 export const UDP_OUT_LENGTH = 1;
 export const UDP_OUT_ADDR = 2;
 export const UDP_OUT_PORT = 3;
+/** udpOut: OUT_DATAGRAM, or OUT_TSO (a TCP super-packet the engine cuts; weft_native.h). */
+export const UDP_OUT_KIND = 4;
+export const UDP_OUT_MSS = 5;
+/** udpOut (OUT_TSO): encap + IPv4 + TCP header bytes at UDP_OUT_OFFSET. */
+export const UDP_OUT_HDR_LEN = 6;
+/** udpOut (OUT_TSO): CSUM_FULL or CSUM_PARTIAL for each segment's TCP checksum. */
+export const UDP_OUT_CSUM = 7;
+export const OUT_DATAGRAM = 0;
+export const OUT_TSO = 1;
+export const CSUM_FULL = 0;
+export const CSUM_PARTIAL = 1;
 export const TUN_OUT_OFFSET = 0;
 export const TUN_OUT_LENGTH = 1;
 /** With a vnet-header TUN: virtio-net header flags and gso type (0, 0 = plain packet). */
 export const TUN_OUT_FLAGS = 2;
 export const TUN_OUT_GSO_TYPE = 3;
+export const TUN_OUT_HDR_LEN = 4;
+export const TUN_OUT_GSO_SIZE = 5;
+export const TUN_OUT_CSUM_START = 6;
+export const TUN_OUT_CSUM_OFFSET = 7;
+export const VIRTIO_NEEDS_CSUM = 1;
 export const VIRTIO_GSO_TCPV4 = 1;
 export const VIRTIO_GSO_ECN = 0x80;
-/** A vnet-header TUN's slots hold a 64 KiB TSO super-packet plus the headers its segments add. */
-export const TSO_SLACK = 16384;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;
 export const CTL_SIZE = 4;

@@ -37,6 +37,10 @@ export const Drop = {
   BAD_L4_CHECKSUM: 15,
   /** TUN super-packet that cannot be segmented: unsupported GSO type, inconsistent lengths, MSS. */
   BAD_SUPER_PACKET: 16,
+  /** VXLAN_WEFT_CSUM_PARTIAL from a sender whose lease does not advertise checksum elision. */
+  ELISION_UNEXPECTED: 17,
+  /** VXLAN_WEFT_CSUM_PARTIAL on a packet that is not an unfragmented TCP/UDP packet with sane headers. */
+  BAD_ELISION: 18,
 } as const;
 
 export type DropReason = (typeof Drop)[keyof typeof Drop];
@@ -59,6 +63,8 @@ export const DROP_NAMES: readonly string[] = [
   'notForUs',
   'badL4Checksum',
   'badSuperPacket',
+  'elisionUnexpected',
+  'badElision',
 ];
 
 export const DROP_COUNT = DROP_NAMES.length;
@@ -76,9 +82,13 @@ export const Count = {
   SEGMENTED: 6,
   /** TSO super-packets read from a vnet-header TUN and cut into datagrams. */
   SUPER_PACKETS: 7,
+  /** Packets (super-packets count once) sent with VXLAN_WEFT_CSUM_PARTIAL. */
+  ELIDED_SENT: 8,
+  /** Packets received with VXLAN_WEFT_CSUM_PARTIAL and handed on without summing them. */
+  ELIDED_RECEIVED: 9,
 } as const;
 
-export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished', 'segmented', 'superPackets'];
+export const COUNT_NAMES: readonly string[] = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpSent', 'checksumsFinished', 'segmented', 'superPackets', 'elidedSent', 'elidedReceived'];
 
 /** Per-peer counter fields, PEER_FIELDS per peer in RouteTable.peerCounters. */
 export const PeerCount = { TX_PACKETS: 0, TX_BYTES: 1, RX_PACKETS: 2, RX_BYTES: 3 } as const;

@@ -35,7 +35,6 @@ import {
   MAX_BATCH,
   META_STRIDE,
   OVERHEAD,
-  TSO_SLACK,
   TUN_FLAG_PERSIST,
   TUN_FLAG_VNET_HDR,
   UDP_FLAG_GRO,
@@ -87,6 +86,12 @@ export interface DataplaneOptions {
    * small packets before weft could read them: UDP 64 B received rose 50% in the netns lab).
    */
   readonly tunQueueLength?: number;
+  /**
+   * Checksum elision towards weft peers that advertise it (PeerSpec.csumElision): TSO reads are cut
+   * with partial inner checksums and marked, so neither end sums payload bytes. Needs tunOffloads.
+   * Frames towards kernel VXLAN peers always carry full checksums. Default true.
+   */
+  readonly csumElision?: boolean;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
   /** Keep the TUN (address, MTU, route) after close() and process exit; see the header. Default false. */
@@ -174,7 +179,7 @@ export class Dataplane {
     }
 
     const native = loadNative();
-    const slotSize = Math.ceil((HEADROOM + (tso ? 65535 + TSO_SLACK : mtu + OVERHEAD)) / 64) * 64;
+    const slotSize = Math.ceil((HEADROOM + (tso ? 65535 : mtu + OVERHEAD)) / 64) * 64;
     const segments = maxSegments(mtu);
     // A UDP slot holds a 64 KiB datagram plus the headers its segmentation adds (segment.ts).
     const udpSlotSize = Math.ceil((UDP_RX_OFFSET + 65535 + segments * 120) / 64) * 64;
@@ -183,7 +188,7 @@ export class Dataplane {
       arena,
       tunIn: new Int32Array(batch * META_STRIDE),
       udpIn: new Int32Array(batch * META_STRIDE),
-      udpOut: new Int32Array(batch * (tso ? segments : 1) * META_STRIDE),
+      udpOut: new Int32Array(batch * META_STRIDE),
       tunOut: new Int32Array(batch * segments * META_STRIDE),
       ctl: new Int32Array(CTL_SIZE),
     };
@@ -195,8 +200,8 @@ export class Dataplane {
       localVtepMac: mac,
       mtu,
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
-      tunCapacity: slotSize - HEADROOM,
       tunOffloads: tso,
+      csumElision: opts.csumElision ?? true,
     });
 
     let tun: { fd: number; name: string; existed: boolean };

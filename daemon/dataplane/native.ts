@@ -106,6 +106,11 @@ export interface NativeAddon {
   createEngine(opts: EngineOptions): Engine;
   /** Idempotent. */
   closeEngine(engine: Engine): void;
+  /**
+   * The datagrams (encap + IPv4 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
+   * at arena[off, off+len), built by the engine's own code. For tests: it allocates.
+   */
+  tsoSegments(arena: ArrayBuffer, off: number, len: number, mss: number, hdrLen: number, csum: number): Buffer[];
   readonly META_STRIDE: number;
   readonly CTL_SIZE: number;
   readonly NS_SIZE: number;

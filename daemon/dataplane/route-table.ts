@@ -18,7 +18,16 @@ export interface PeerSpec {
   /** The peer's VTEP MAC: inner Ethernet destination of what we send it. */
   readonly vtepMac: string;
   readonly nodeName?: string;
+  /**
+   * The peer's lease advertises checksum elision (BackendData.WeftCsumElision): it accepts frames
+   * with VXLAN_WEFT_CSUM_PARTIAL, and, being weft, sends with non-zero outer UDP checksums, so its
+   * own such frames are covered end to end. Flannel (kernel VXLAN) peers never do.
+   */
+  readonly csumElision?: boolean;
 }
+
+/** RouteTable.peerFlags bits. */
+export const PEER_CSUM_ELISION = 1;
 
 export interface RouteTableOptions {
   /** The overlay Network, '10.244.0.0/16'. */
@@ -52,6 +61,8 @@ export class RouteTable {
   readonly peerPublicIp: Int32Array;
   readonly peerSubnetBase: Int32Array;
   readonly peerMac: Uint8Array;
+  /** Per peer: PEER_* flag bits. */
+  readonly peerFlags: Uint8Array;
   /** Per peer: PEER_FIELDS counters (see PeerCount), owned by whoever routes with this table. */
   readonly peerCounters: Float64Array;
   readonly peers: readonly PeerSpec[];
@@ -72,6 +83,7 @@ export class RouteTable {
     this.peerPublicIp = new Int32Array(n);
     this.peerSubnetBase = new Int32Array(n);
     this.peerMac = new Uint8Array(n * 6);
+    this.peerFlags = new Uint8Array(n);
     this.peerCounters = new Float64Array(n * PEER_FIELDS);
     let size = 8;
     while (size < n * 2) size *= 2;
@@ -86,6 +98,7 @@ export class RouteTable {
       this.peerSubnetBase[i] = c.base | 0;
       this.peerPublicIp[i] = ip;
       this.peerMac.set(parseMac(p.vtepMac)!, i * 6);
+      this.peerFlags[i] = p.csumElision === true ? PEER_CSUM_ELISION : 0;
       this.peerBySubnet[(c.base - network.base) / 2 ** this.hostBits] = i;
       if (this.senderIndex(ip) < 0) this.insertSender(ip, i);
     }

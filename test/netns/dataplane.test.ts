@@ -18,7 +18,9 @@ interface NodeSpec {
 const A: NodeSpec = { ip: '198.18.0.1', n: 1, mac: '0e:00:00:00:00:01' };
 const B: NodeSpec = { ip: '198.18.0.2', n: 2, mac: '0e:00:00:00:00:02' };
 const C: NodeSpec = { ip: '198.18.0.3', n: 3, mac: '0e:00:00:00:00:03' };
-const peerOf = (s: NodeSpec) => ({ subnet: `10.244.${s.n}.0/24`, publicIp: s.ip, vtepMac: s.mac });
+/** A peer as its lease describes it: weft nodes advertise checksum elision when theirs is on. */
+const peerOf = (s: NodeSpec) => ({ subnet: `10.244.${s.n}.0/24`, publicIp: s.ip, vtepMac: s.mac, csumElision: s !== C && elides(s) });
+const elides = (s: NodeSpec): boolean => offloads.elision === 'both' || (offloads.elision === 'a-only' && s === A);
 const pod = (s: NodeSpec) => `10.244.${s.n}.2`;
 
 let underlay: Netns;
@@ -26,7 +28,7 @@ const nodes = new Map<NodeSpec, Netns>();
 const pods = new Map<NodeSpec, Netns>();
 let jumboPod: Netns;
 const daemons = new Map<NodeSpec, TrackedChild>();
-let offloads = { udp: true, tun: true };
+let offloads: { udp: boolean; tun: boolean; elision: 'both' | 'a-only' | 'off' } = { udp: true, tun: true, elision: 'both' };
 
 async function addNode(spec: NodeSpec, label: string): Promise<Netns> {
   const ns = await createNetns(label);
@@ -56,7 +58,7 @@ async function addPod(node: Netns, spec: NodeSpec, label: string, host: number, 
 function startWeft(spec: NodeSpec, peers: NodeSpec[], worker = false): TrackedChild {
   const args = {
     worker,
-    options: { udpOffloads: offloads.udp, tunOffloads: offloads.tun, tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
+    options: { udpOffloads: offloads.udp, tunOffloads: offloads.tun, csumElision: elides(spec), tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
     peers: peers.map(peerOf),
   };
   const child = nodes.get(spec)!.spawn('node', [`${FIXTURES}/node.js`, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -114,10 +116,11 @@ async function tcpTransfer(src: Netns, dst: Netns, dstIp: string, bytes: number)
 }
 
 describe.each([
-  { udp: true, tun: true },
-  { udp: true, tun: false },
-  { udp: false, tun: false },
-])('data plane in namespaces (UDP GSO/GRO $udp, TUN offloads $tun)', (config) => {
+  { udp: true, tun: true, elision: 'both' },
+  { udp: true, tun: true, elision: 'a-only' },
+  { udp: true, tun: false, elision: 'off' },
+  { udp: false, tun: false, elision: 'off' },
+] as const)('data plane in namespaces (UDP GSO/GRO $udp, TUN offloads $tun, checksum elision $elision)', (config) => {
   beforeAll(async () => {
     requireRoot();
     offloads = config;
@@ -166,6 +169,11 @@ describe.each([
     expect(b.io.udpRecvGro > 0).toBe(config.udp);
     expect(a.totals.superPackets > 0).toBe(config.tun);
     expect(b.totals.coalescedRuns > 0).toBe(config.tun && config.udp);
+    // Elision is used only when both ends have it on; a node with it off still talks to one with it on.
+    expect(a.totals.elidedSent > 0).toBe(config.elision === 'both');
+    expect(b.totals.elidedReceived > 0).toBe(config.elision === 'both');
+    expect(b.totals.elidedSent > 0).toBe(config.elision === 'both');
+    expect(a.drops.elisionUnexpected + a.drops.badElision + b.drops.elisionUnexpected + b.drops.badElision).toBe(0);
   });
 
   it('passes a DF ping of exactly the inner MTU and refuses one byte more with "fragmentation needed"', async () => {

@@ -71,6 +71,9 @@ describe('parseConfig', () => {
     expect(config([])).toMatchObject({ tunOffloads: true, udpOffloads: true });
     expect(config(['--tun-offloads=false'])).toMatchObject({ tunOffloads: false, udpOffloads: true });
     expect(config([], { WEFTD_UDP_OFFLOADS: 'false' })).toMatchObject({ tunOffloads: true, udpOffloads: false });
+    expect(config([])).toMatchObject({ csumElision: true });
+    expect(config(['--checksum-elision=false'])).toMatchObject({ csumElision: false });
+    expect(config(['--tun-offloads=false'])).toMatchObject({ csumElision: false });
     expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');
   });
 

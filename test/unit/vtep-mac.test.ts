@@ -38,6 +38,15 @@ describe('lease value', () => {
     );
   });
 
+  it('advertises checksum elision as BackendData.WeftCsumElision, after the other weft fields, and reads it back', () => {
+    const v = encodeLeaseValue({ publicIp: '198.18.0.1', vni: 1, vtepMac: 'c6:d2:32:6f:8f:44', gossipPort: 8473, nodeName: 'node1', csumElision: true });
+    expect(v).toBe(
+      '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44","WeftGossipPort":8473,"WeftNodeName":"node1","WeftCsumElision":true}}',
+    );
+    expect(decodeLeaseValue(v)).toMatchObject({ csumElision: true, nodeName: 'node1' });
+    expect(decodeLeaseValue(v.replace('"WeftCsumElision":true', '"WeftCsumElision":"yes"'))).toMatchObject({ csumElision: false });
+  });
+
   it("decodes a Flannel node's value (no weft fields) and rejects garbage", () => {
     expect(decodeLeaseValue('{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}')).toEqual({
       publicIp: '192.168.64.3',
@@ -46,6 +55,7 @@ describe('lease value', () => {
       vtepMac: 'c6:d2:32:6f:8f:44',
       gossipPort: undefined,
       nodeName: undefined,
+      csumElision: false,
     });
     expect(decodeLeaseValue('{"PublicIP":"192.168.64.3"}')).toMatchObject({ backendType: '', vtepMac: undefined });
     expect(decodeLeaseValue('nope')).toBe('value is not JSON');

@@ -17,6 +17,7 @@ export interface LeasePeer {
   publicIp: string;
   vtepMac: string;
   nodeName?: string;
+  csumElision?: boolean;
 }
 
 export interface GossipPeer {
@@ -33,6 +34,8 @@ export interface RoutePeer {
   vtepMac: string;
   nodeName: string;
   source: 'lease' | 'gossip';
+  /** From the lease only; a gossip-only peer gets full checksums. */
+  csumElision?: boolean;
 }
 
 export type RefusalReason = 'lease-conflict' | 'invalid' | 'gossip-conflict';
@@ -104,7 +107,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
   // A lease is withdrawn when a member with the same subnet and public IP is dead or left.
   for (const { lease, cidr } of leased) {
     const member = valid.find((v) => sameSubnet(v.cidr, cidr) && sameIp(v.m.publicIp, lease.publicIp));
-    const peer: RoutePeer = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, nodeName: lease.nodeName ?? member?.m.name ?? '', source: 'lease' };
+    const peer: RoutePeer = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, nodeName: lease.nodeName ?? member?.m.name ?? '', source: 'lease', ...(lease.csumElision === true ? { csumElision: true } : {}) };
     (member && gone(member.m.state) ? withdrawn : peers).push(peer);
   }
 

@@ -13,6 +13,8 @@ export interface LeaseAttrs {
   /** weft's gossip port; undefined for a Flannel node. */
   readonly gossipPort: number | undefined;
   readonly nodeName: string | undefined;
+  /** BackendData.WeftCsumElision: the node accepts frames with VXLAN_WEFT_CSUM_PARTIAL. */
+  readonly csumElision: boolean;
 }
 
 export interface OwnLeaseAttrs {
@@ -21,6 +23,8 @@ export interface OwnLeaseAttrs {
   readonly vtepMac: string;
   readonly gossipPort: number;
   readonly nodeName: string;
+  /** Advertise checksum elision (BackendData.WeftCsumElision, written only when true). */
+  readonly csumElision?: boolean;
 }
 
 export function encodeLeaseValue(a: OwnLeaseAttrs): string {
@@ -28,7 +32,7 @@ export function encodeLeaseValue(a: OwnLeaseAttrs): string {
     PublicIP: a.publicIp,
     PublicIPv6: null,
     BackendType: 'vxlan',
-    BackendData: { VNI: a.vni, VtepMAC: a.vtepMac, WeftGossipPort: a.gossipPort, WeftNodeName: a.nodeName },
+    BackendData: { VNI: a.vni, VtepMAC: a.vtepMac, WeftGossipPort: a.gossipPort, WeftNodeName: a.nodeName, ...(a.csumElision ? { WeftCsumElision: true } : {}) },
   });
 }
 
@@ -52,6 +56,7 @@ export function decodeLeaseValue(text: string): LeaseAttrs | string {
   const mac = pick(d, 'VtepMAC');
   const gossipPort = pick(d, 'WeftGossipPort');
   const nodeName = pick(d, 'WeftNodeName');
+  const csumElision = pick(d, 'WeftCsumElision');
   return {
     publicIp,
     backendType: typeof backendType === 'string' ? backendType : '',
@@ -59,5 +64,6 @@ export function decodeLeaseValue(text: string): LeaseAttrs | string {
     vtepMac: typeof mac === 'string' ? mac : undefined,
     gossipPort: typeof gossipPort === 'number' ? gossipPort : undefined,
     nodeName: typeof nodeName === 'string' ? nodeName : undefined,
+    csumElision: csumElision === true,
   };
 }

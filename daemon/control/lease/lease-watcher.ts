@@ -26,6 +26,8 @@ export interface PeerLease {
   /** Present for weft nodes; undefined for Flannel nodes. */
   readonly gossipPort: number | undefined;
   readonly nodeName: string | undefined;
+  /** The node accepts checksum-elided frames (weft only). */
+  readonly csumElision?: boolean;
 }
 
 export type PeerSnapshot = ReadonlyMap<string, PeerLease>;
@@ -143,12 +145,13 @@ export class LeaseWatcher {
       vtepMac: mac,
       gossipPort: a.gossipPort,
       nodeName: a.nodeName,
+      csumElision: a.csumElision,
     };
   }
 }
 
 function samePeer(a: PeerLease, b: PeerLease): boolean {
-  return a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac && a.gossipPort === b.gossipPort && a.nodeName === b.nodeName;
+  return a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac && a.gossipPort === b.gossipPort && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false);
 }
 
 function sameSnapshot(a: PeerSnapshot, b: PeerSnapshot): boolean {

@@ -309,6 +309,13 @@ typedef struct engine {
   struct sockaddr_in *raddr, *saddr;
   char *sctl, *rctl; /* cmsg buffers: UDP_SEGMENT per send message, UDP_GRO per receive */
   int gso;           /* send runs with UDP_SEGMENT; cleared if the kernel refuses it */
+  /* Send messages being built (flush_udp → send_pending): capacities, and what is used. */
+  uint32_t msg_cap, iov_cap, scratch_cap;
+  int32_t pk, pv, ph;          /* messages, iovecs, scratch headers in use */
+  int32_t open_seg, open_bytes; /* the last message is an open DATAGRAM run: its segment size, bytes */
+  int32_t *msegs;              /* per message: datagrams (segments) it carries */
+  int32_t *mstride;            /* per message: iovecs per segment (1: DATAGRAM, 2: TSO) */
+  uint8_t *scratch;            /* scratch_cap TSO segment headers of WEFT_TSO_HDR_MAX bytes */
   int vnet;          /* the TUN carries a virtio_net_hdr before each packet */
 } engine;
 
@@ -322,6 +329,9 @@ static void engine_release(engine *e) {
   free(e->saddr);
   free(e->sctl);
   free(e->rctl);
+  free(e->msegs);
+  free(e->mstride);
+  free(e->scratch);
   free(e);
 }
 
@@ -449,12 +459,72 @@ static void flush_tun(engine *e) {
 #define WEFT_SCTL_LEN CMSG_SPACE(sizeof(uint16_t))
 #define WEFT_RCTL_LEN CMSG_SPACE(sizeof(int))
 
-/* Sends the datagrams of one message one by one (after the kernel refused UDP_SEGMENT). */
-static void send_each(engine *e, struct msghdr *h) {
-  for (size_t i = 0; i < h->msg_iovlen; i++) {
+/* ---------- checksums (RFC 1071), summed in host word order ---------- */
+
+/* Adds the bytes p[0, n) to a ones-complement sum of host-order 16-bit words. p must start at an
+ * even offset of the checksummed data; an odd tail byte is padded with zero. */
+static inline uint64_t csum_add(const uint8_t *p, size_t n, uint64_t acc) {
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    acc += (w & 0xffffffffu) + (w >> 32);
+    p += 8;
+    n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    acc += w;
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    uint16_t w;
+    memcpy(&w, p, 2);
+    acc += w;
+    p += 2;
+    n -= 2;
+  }
+  if (n) {
+    uint16_t w = 0;
+    memcpy(&w, p, 1);
+    acc += w;
+  }
+  return acc;
+}
+
+static inline uint16_t csum_fold(uint64_t acc) {
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)acc;
+}
+
+/* Stores a host-order folded sum into a checksum field (network byte order in memory). */
+static inline void csum_store(uint8_t *field, uint16_t v) { memcpy(field, &v, 2); }
+
+static inline void put_be16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static inline void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* ---------- UDP send: messages built from udpOut, sent with sendmmsg ---------- */
+
+/* Sends the segments of one message one by one (after the kernel refused UDP_SEGMENT). */
+static void send_each(engine *e, struct msghdr *h, int32_t stride) {
+  for (size_t i = 0; i + (size_t)stride <= h->msg_iovlen; i += (size_t)stride) {
     struct msghdr one = *h;
     one.msg_iov = &h->msg_iov[i];
-    one.msg_iovlen = 1;
+    one.msg_iovlen = (size_t)stride;
     one.msg_control = NULL;
     one.msg_controllen = 0;
     ssize_t r = sendmsg(e->udp_fd, &one, MSG_DONTWAIT);
@@ -467,56 +537,18 @@ static void send_each(engine *e, struct msghdr *h) {
   }
 }
 
-/* udpOut → messages. With GSO on, a run of consecutive entries to one address whose lengths are
- * equal (the last may be shorter) becomes one message of several iovecs with UDP_SEGMENT. */
-static void flush_udp(engine *e) {
-  int32_t n = e->ctl[WEFT_CTL_UDP_OUT];
-  e->ctl[WEFT_CTL_UDP_OUT] = 0;
-  if (n <= 0) return;
-  if ((uint32_t)n > e->udp_out_cap) n = (int32_t)e->udp_out_cap;
-  int32_t k = 0;   /* messages */
-  int32_t v = 0;   /* iovecs */
-  int32_t open_seg = 0, open_bytes = 0; /* the message being extended: segment size, bytes */
-  for (int32_t i = 0; i < n; i++) {
-    const int32_t *m = e->udp_out + (size_t)i * WEFT_META_STRIDE;
-    int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH];
-    if (!in_arena(e, off, len) || len > 65507) {
-      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
-      continue;
-    }
-    uint32_t addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
-    uint16_t port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
-    e->siov[v].iov_base = e->arena + off;
-    e->siov[v].iov_len = (size_t)len;
-    if (e->gso && k > 0 && open_seg > 0) {
-      struct msghdr *h = &e->smsgs[k - 1].msg_hdr;
-      if (e->saddr[k - 1].sin_addr.s_addr == addr && e->saddr[k - 1].sin_port == port && len <= open_seg &&
-          h->msg_iovlen < WEFT_GSO_MAX_SEGMENTS && open_bytes + len <= WEFT_GSO_MAX_BYTES) {
-        h->msg_iovlen++;
-        open_bytes += len;
-        if (len < open_seg) open_seg = 0; /* a shorter datagram ends the run */
-        v++;
-        continue;
-      }
-    }
-    e->saddr[k].sin_family = AF_INET;
-    e->saddr[k].sin_addr.s_addr = addr;
-    e->saddr[k].sin_port = port;
-    struct msghdr *h = &e->smsgs[k].msg_hdr;
-    memset(h, 0, sizeof *h);
-    h->msg_name = &e->saddr[k];
-    h->msg_namelen = sizeof e->saddr[k];
-    h->msg_iov = &e->siov[v];
-    h->msg_iovlen = 1;
-    open_seg = len;
-    open_bytes = len;
-    k++;
-    v++;
-  }
+/* Sends every pending message, then frees the message, iovec and scratch space for reuse. */
+static void send_pending(engine *e) {
+  int32_t k = e->pk;
+  e->pk = 0;
+  e->pv = 0;
+  e->ph = 0;
+  e->open_seg = 0;
+  if (k == 0) return;
   if (e->gso) {
     for (int32_t j = 0; j < k; j++) {
       struct msghdr *h = &e->smsgs[j].msg_hdr;
-      if (h->msg_iovlen < 2) continue;
+      if (e->msegs[j] < 2) continue;
       char *buf = e->sctl + (size_t)j * WEFT_SCTL_LEN;
       memset(buf, 0, WEFT_SCTL_LEN);
       h->msg_control = buf;
@@ -525,7 +557,9 @@ static void flush_udp(engine *e) {
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      uint16_t seg = (uint16_t)h->msg_iov[0].iov_len;
+      size_t size = 0;
+      for (int32_t s = 0; s < e->mstride[j]; s++) size += h->msg_iov[s].iov_len;
+      uint16_t seg = (uint16_t)size;
       memcpy(CMSG_DATA(c), &seg, sizeof seg);
     }
   }
@@ -536,27 +570,190 @@ static void flush_udp(engine *e) {
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        for (int32_t j = sent; j < k; j++) e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)e->smsgs[j].msg_hdr.msg_iovlen;
+        for (int32_t j = sent; j < k; j++) e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)e->msegs[j];
         break;
       }
       struct msghdr *h = &e->smsgs[sent].msg_hdr;
       if (h->msg_controllen > 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
         e->gso = 0; /* the kernel or the route refuses UDP GSO: send plainly from now on */
-        send_each(e, h);
+        send_each(e, h, e->mstride[sent]);
       } else {
-        e->ns[WEFT_NS_UDP_SEND_ERRORS] += (double)h->msg_iovlen; /* refused: skip it, keep the rest */
+        e->ns[WEFT_NS_UDP_SEND_ERRORS] += (double)e->msegs[sent]; /* refused: skip it, keep the rest */
       }
       sent++;
       continue;
     }
     for (int i = 0; i < r; i++) {
-      struct msghdr *h = &e->smsgs[sent + i].msg_hdr;
       e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
-      e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)h->msg_iovlen;
-      if (h->msg_iovlen > 1) e->ns[WEFT_NS_UDP_SEND_GSO] += 1;
+      e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)e->msegs[sent + i];
+      if (e->msegs[sent + i] > 1) e->ns[WEFT_NS_UDP_SEND_GSO] += 1;
     }
     sent += r;
   }
+}
+
+/* Starts a message to addr:port (network order) whose segments are `stride` iovecs each; sends
+ * what is pending first when the message, iovec or scratch space is full. */
+static struct msghdr *open_msg(engine *e, uint32_t addr, uint16_t port, int32_t stride) {
+  if ((uint32_t)e->pk >= e->msg_cap || (uint32_t)(e->pv + stride) > e->iov_cap || (uint32_t)e->ph >= e->scratch_cap) send_pending(e);
+  int32_t k = e->pk++;
+  e->saddr[k].sin_family = AF_INET;
+  e->saddr[k].sin_addr.s_addr = addr;
+  e->saddr[k].sin_port = port;
+  struct msghdr *h = &e->smsgs[k].msg_hdr;
+  memset(h, 0, sizeof *h);
+  h->msg_name = &e->saddr[k];
+  h->msg_namelen = sizeof e->saddr[k];
+  h->msg_iov = &e->siov[e->pv];
+  h->msg_iovlen = 0;
+  e->msegs[k] = 0;
+  e->mstride[k] = stride;
+  e->open_seg = 0;
+  return h;
+}
+
+static inline void add_iov(engine *e, struct msghdr *h, void *base, size_t len) {
+  e->siov[e->pv].iov_base = base;
+  e->siov[e->pv].iov_len = len;
+  e->pv++;
+  h->msg_iovlen++;
+}
+
+/* A DATAGRAM entry: joins the open run to the same address (UDP GSO) or starts a message. */
+static void out_datagram(engine *e, int32_t off, int32_t len, uint32_t addr, uint16_t port) {
+  if (e->gso && e->open_seg > 0 && (uint32_t)e->pv < e->iov_cap) {
+    int32_t k = e->pk - 1;
+    struct msghdr *h = &e->smsgs[k].msg_hdr;
+    if (e->saddr[k].sin_addr.s_addr == addr && e->saddr[k].sin_port == port && len <= e->open_seg &&
+        e->msegs[k] < WEFT_GSO_MAX_SEGMENTS && e->open_bytes + len <= WEFT_GSO_MAX_BYTES) {
+      add_iov(e, h, e->arena + off, (size_t)len);
+      e->msegs[k]++;
+      e->open_bytes += len;
+      if (len < e->open_seg) e->open_seg = 0; /* a shorter datagram ends the run */
+      return;
+    }
+  }
+  struct msghdr *h = open_msg(e, addr, port, 1);
+  add_iov(e, h, e->arena + off, (size_t)len);
+  e->msegs[e->pk - 1] = 1;
+  e->open_seg = len;
+  e->open_bytes = len;
+}
+
+/* A TSO entry's super-packet, parsed once: segment i carries payload [i*mss, i*mss + seg_len(i)). */
+typedef struct tso {
+  const uint8_t *base; /* encap header; IPv4 at base + WEFT_ENCAP_SIZE */
+  int32_t hlen, ihl, thl, mss, payload, k, mode;
+  uint32_t id0, seq0;
+  uint8_t flags0;
+  uint64_t addrs; /* sum of the IPv4 source and destination (pseudo-header) */
+} tso;
+
+/* Checks a TSO entry (weft_native.h); 0 when it can be cut, -1 when it is inconsistent. */
+static int tso_parse(tso *t, const uint8_t *base, int32_t len, int32_t mss, int32_t hlen, int32_t mode) {
+  if (hlen < WEFT_ENCAP_SIZE + 40 || hlen > WEFT_TSO_HDR_MAX || hlen >= len || mss <= 0 || hlen + mss > 65507) return -1;
+  const uint8_t *ip = base + WEFT_ENCAP_SIZE;
+  t->ihl = (ip[0] & 0x0f) * 4;
+  t->thl = (ip[t->ihl + 12] >> 4) * 4;
+  if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP || t->ihl < 20 || t->thl < 20 || WEFT_ENCAP_SIZE + t->ihl + t->thl != hlen) return -1;
+  t->base = base;
+  t->hlen = hlen;
+  t->mss = mss;
+  t->mode = mode;
+  t->payload = len - hlen;
+  t->k = (t->payload + mss - 1) / mss;
+  t->id0 = ((uint32_t)ip[4] << 8) | ip[5];
+  const uint8_t *tcp = ip + t->ihl;
+  t->seq0 = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
+  t->flags0 = tcp[13];
+  t->addrs = csum_add(ip + 12, 8, 0);
+  return 0;
+}
+
+static inline int32_t tso_seg_len(const tso *t, int32_t i) { return i < t->k - 1 ? t->mss : t->payload - i * t->mss; }
+
+static inline const uint8_t *tso_seg_payload(const tso *t, int32_t i) { return t->base + t->hlen + (size_t)i * (size_t)t->mss; }
+
+/* Writes segment i's encap + IPv4 + TCP headers (t->hlen bytes) into hd: lengths, IP id, sequence,
+ * flags (FIN/PSH on the last segment only, CWR on the first only), IPv4 checksum, and the TCP
+ * checksum in full (WEFT_CSUM_FULL) or as the pseudo-header sum (WEFT_CSUM_PARTIAL). */
+static void tso_seg_header(const tso *t, int32_t i, uint8_t *hd) {
+  const int32_t p = tso_seg_len(t, i);
+  memcpy(hd, t->base, (size_t)t->hlen);
+  uint8_t *ip = hd + WEFT_ENCAP_SIZE;
+  uint8_t *tcp = ip + t->ihl;
+  put_be16(ip + 2, (uint32_t)(t->ihl + t->thl + p));
+  put_be16(ip + 4, (t->id0 + (uint32_t)i) & 0xffff);
+  ip[10] = 0;
+  ip[11] = 0;
+  csum_store(ip + 10, (uint16_t)~csum_fold(csum_add(ip, (size_t)t->ihl, 0)));
+  put_be32(tcp + 4, t->seq0 + (uint32_t)i * (uint32_t)t->mss);
+  uint8_t f = t->flags0;
+  if (i != t->k - 1) f &= (uint8_t)~0x09;
+  if (i != 0) f &= (uint8_t)~0x80;
+  tcp[13] = f;
+  tcp[16] = 0;
+  tcp[17] = 0;
+  uint64_t pseudo = t->addrs + htons(IPPROTO_TCP) + htons((uint16_t)(t->thl + p));
+  if (t->mode == WEFT_CSUM_PARTIAL) {
+    csum_store(tcp + 16, csum_fold(pseudo));
+  } else {
+    csum_store(tcp + 16, (uint16_t)~csum_fold(csum_add(tso_seg_payload(t, i), (size_t)p, csum_add(tcp, (size_t)t->thl, pseudo))));
+  }
+}
+
+/* A TSO entry: segment headers in scratch memory, payload sent in place. Returns -1 when the entry
+ * is inconsistent (counted as a send error by the caller). */
+static int out_tso(engine *e, int32_t off, int32_t len, uint32_t addr, uint16_t port, int32_t mss, int32_t hlen, int32_t mode) {
+  tso t;
+  if (tso_parse(&t, e->arena + off, len, mss, hlen, mode) < 0) return -1;
+  int32_t per_msg = e->gso ? WEFT_GSO_MAX_BYTES / (hlen + mss) : 1;
+  if (per_msg > WEFT_GSO_MAX_SEGMENTS) per_msg = WEFT_GSO_MAX_SEGMENTS;
+  if (per_msg < 1) per_msg = 1;
+  struct msghdr *h = NULL;
+  int32_t in_msg = 0;
+  for (int32_t i = 0; i < t.k; i++) {
+    if (h == NULL || in_msg == per_msg || (uint32_t)(e->pv + 2) > e->iov_cap || (uint32_t)e->ph >= e->scratch_cap) {
+      h = open_msg(e, addr, port, 2);
+      in_msg = 0;
+    }
+    uint8_t *hd = e->scratch + (size_t)e->ph++ * WEFT_TSO_HDR_MAX;
+    tso_seg_header(&t, i, hd);
+    add_iov(e, h, hd, (size_t)hlen);
+    add_iov(e, h, (void *)tso_seg_payload(&t, i), (size_t)tso_seg_len(&t, i));
+    e->msegs[e->pk - 1]++;
+    in_msg++;
+  }
+  e->open_seg = 0;
+  return 0;
+}
+
+/* udpOut → messages (DATAGRAM entries, runs of them with UDP GSO; TSO entries cut here). */
+static void flush_udp(engine *e) {
+  int32_t n = e->ctl[WEFT_CTL_UDP_OUT];
+  e->ctl[WEFT_CTL_UDP_OUT] = 0;
+  if (n <= 0) return;
+  if ((uint32_t)n > e->udp_out_cap) n = (int32_t)e->udp_out_cap;
+  for (int32_t i = 0; i < n; i++) {
+    const int32_t *m = e->udp_out + (size_t)i * WEFT_META_STRIDE;
+    int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH];
+    uint32_t addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
+    uint16_t port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
+    if (!in_arena(e, off, len)) {
+      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+      continue;
+    }
+    if (m[WEFT_UDP_OUT_KIND] == WEFT_OUT_TSO) {
+      if (out_tso(e, off, len, addr, port, m[WEFT_UDP_OUT_MSS], m[WEFT_UDP_OUT_HDR_LEN], m[WEFT_UDP_OUT_CSUM]) < 0) e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+      continue;
+    }
+    if (len > 65507) {
+      e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+      continue;
+    }
+    out_datagram(e, off, len, addr, port);
+  }
+  send_pending(e);
 }
 
 static void on_tun_readable(uv_poll_t *h, int status, int events) {
@@ -750,12 +947,19 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   e->rmsgs = calloc(e->batch, sizeof *e->rmsgs);
   e->riov = calloc(e->batch, sizeof *e->riov);
   e->raddr = calloc(e->batch, sizeof *e->raddr);
-  e->smsgs = calloc(e->udp_out_cap, sizeof *e->smsgs);
-  e->siov = calloc(e->udp_out_cap, sizeof *e->siov);
-  e->saddr = calloc(e->udp_out_cap, sizeof *e->saddr);
-  e->sctl = calloc(e->udp_out_cap, WEFT_SCTL_LEN);
+  /* Room for one batch of super-packets cut into segments; more is sent in several sendmmsg. */
+  e->msg_cap = e->udp_out_cap < 1024 ? 1024 : e->udp_out_cap;
+  e->iov_cap = 2 * e->msg_cap;
+  e->scratch_cap = e->msg_cap;
+  e->smsgs = calloc(e->msg_cap, sizeof *e->smsgs);
+  e->siov = calloc(e->iov_cap, sizeof *e->siov);
+  e->saddr = calloc(e->msg_cap, sizeof *e->saddr);
+  e->sctl = calloc(e->msg_cap, WEFT_SCTL_LEN);
+  e->msegs = calloc(e->msg_cap, sizeof *e->msegs);
+  e->mstride = calloc(e->msg_cap, sizeof *e->mstride);
+  e->scratch = malloc((size_t)e->scratch_cap * WEFT_TSO_HDR_MAX);
   e->rctl = calloc(e->batch, WEFT_RCTL_LEN);
-  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr || !e->sctl || !e->rctl) {
+  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr || !e->sctl || !e->rctl || !e->msegs || !e->mstride || !e->scratch) {
     free_refs(env, e);
     e->live = 1;
     engine_release(e);
@@ -823,6 +1027,33 @@ static napi_value close_engine(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* tsoSegments(arena, off, len, mss, hdrLen, csum) -> Buffer[]: the datagrams the engine sends for
+ * an OUT_TSO entry, built by the same code. For tests only (it allocates). */
+static napi_value tso_segments(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  void *data;
+  size_t cap;
+  int32_t off, len, mss, hlen, mode;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &cap) != napi_ok || arg_i32(env, argv[1], &off) || arg_i32(env, argv[2], &len) ||
+      arg_i32(env, argv[3], &mss) || arg_i32(env, argv[4], &hlen) || arg_i32(env, argv[5], &mode) || off < 0 || len <= 0 || (size_t)off + (size_t)len > cap)
+    return throw_range(env, "tsoSegments(arena: ArrayBuffer, off, len (inside arena), mss, hdrLen, csum)");
+  tso t;
+  if (tso_parse(&t, (uint8_t *)data + off, len, mss, hlen, mode) < 0) return throw_range(env, "tsoSegments: inconsistent TSO entry");
+  napi_value arr;
+  CHECK_NAPI(napi_create_array_with_length(env, (size_t)t.k, &arr));
+  for (int32_t i = 0; i < t.k; i++) {
+    const int32_t p = tso_seg_len(&t, i);
+    void *out;
+    napi_value buf;
+    CHECK_NAPI(napi_create_buffer(env, (size_t)(hlen + p), &out, &buf));
+    tso_seg_header(&t, i, out);
+    memcpy((uint8_t *)out + hlen, tso_seg_payload(&t, i), (size_t)p);
+    CHECK_NAPI(napi_set_element(env, arr, (uint32_t)i, buf));
+  }
+  return arr;
+}
+
 static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
@@ -839,7 +1070,7 @@ NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
-      export_fn(env, exports, "closeEngine", close_engine) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
+      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
       export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
     return NULL;
   return exports;

@@ -43,8 +43,25 @@
 #define WEFT_UDP_OUT_LENGTH 1
 #define WEFT_UDP_OUT_ADDR 2  /* destination IPv4, host order, as int32 */
 #define WEFT_UDP_OUT_PORT 3
-/* 4..7 reserved. With UDP GSO on, the engine itself sends each run of consecutive entries to the
- * same address with equal lengths (the last may be shorter) as one sendmsg with UDP_SEGMENT. */
+#define WEFT_UDP_OUT_KIND 4  /* WEFT_OUT_DATAGRAM or WEFT_OUT_TSO */
+/* A WEFT_OUT_TSO entry is one inner TCP super-packet with its VXLAN + Ethernet header in front:
+ * OFFSET/LENGTH cover [encap (WEFT_ENCAP_SIZE) | IPv4 | TCP | payload]. The engine cuts it into
+ * segments of at most MSS payload bytes without moving the payload: each segment's headers are
+ * written into engine scratch memory from the template at OFFSET and sent as iovecs
+ * [headers_i, payload_i], with UDP_SEGMENT when GSO is on. */
+#define WEFT_UDP_OUT_MSS 5
+#define WEFT_UDP_OUT_HDR_LEN 6 /* encap + IPv4 + TCP header bytes at OFFSET (<= WEFT_TSO_HDR_MAX) */
+#define WEFT_UDP_OUT_CSUM 7    /* WEFT_CSUM_FULL: compute each segment's TCP checksum;
+                                  WEFT_CSUM_PARTIAL: store the pseudo-header sum only (the peer
+                                  hands it to its TUN as VIRTIO_NET_HDR_F_NEEDS_CSUM) */
+#define WEFT_OUT_DATAGRAM 0
+#define WEFT_OUT_TSO 1
+#define WEFT_CSUM_FULL 0
+#define WEFT_CSUM_PARTIAL 1
+#define WEFT_ENCAP_SIZE 22
+#define WEFT_TSO_HDR_MAX (WEFT_ENCAP_SIZE + 60 + 60)
+/* With UDP GSO on, the engine also sends each run of consecutive DATAGRAM entries to the same
+ * address with equal lengths (the last may be shorter) as one sendmsg with UDP_SEGMENT. */
 
 /* tunOut fields */
 #define WEFT_TUN_OUT_OFFSET 0

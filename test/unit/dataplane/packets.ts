@@ -1,7 +1,7 @@
 // Plain, slow packet builders for data plane unit tests: an independent reference for the hot path.
 import { RouteTable } from '../../../daemon/dataplane/route-table.js';
 import { Forwarder, maxSegments } from '../../../daemon/dataplane/forwarder.js';
-import { CTL_SIZE, HEADROOM, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
+import { CTL_SIZE, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
 
 export function ip4(s: string): number[] {
   return s.split('.').map(Number);
@@ -92,7 +92,7 @@ export const SLOT = 70 * 1024;
 export const MTU = 1450;
 
 /** A Forwarder over plain memory laid out as the native engine would (no syscalls). */
-export function rig(batch = 8, mtu = MTU, tunOffloads = false): Rig {
+export function rig(batch = 8, mtu = MTU, tunOffloads = false, routes = table(), csumElision = false): Rig {
   const arena = new ArrayBuffer(batch * SLOT);
   const mem = {
     arena,
@@ -102,15 +102,15 @@ export function rig(batch = 8, mtu = MTU, tunOffloads = false): Rig {
     tunOut: new Int32Array(batch * maxSegments(mtu) * META_STRIDE),
     ctl: new Int32Array(CTL_SIZE),
   };
-  const fwd = new Forwarder(mem, table(), {
+  const fwd = new Forwarder(mem, routes, {
     vni: 1,
     port: 8472,
     localSubnetBase: u32('10.244.1.0'),
     localVtepMac: Uint8Array.from(mac(LOCAL_MAC)),
     mtu,
     udpCapacity: SLOT - UDP_RX_OFFSET,
-    tunCapacity: SLOT - HEADROOM,
     tunOffloads,
+    csumElision,
   });
   return { fwd, u8: new Uint8Array(arena), ...mem };
 }

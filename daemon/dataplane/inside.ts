@@ -1,0 +1,266 @@
+// TUN → UDP, the outbound half of the data plane (Nebula's inside.go).
+//
+// Per packet read from the TUN: parse the IPv4 destination; subnet index → peer (RouteTable, O(1));
+// write the VXLAN header + inner Ethernet into the ENCAP_SIZE bytes of headroom before it; append
+// it to udpOut. A TSO super-packet (vnet header, gso TCPV4) is routed once and handed to the engine
+// whole: the addon cuts it into MSS-sized datagrams without moving the payload and computes each
+// segment's TCP checksum, or leaves it partial towards a peer that advertises checksum elision
+// (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
+// and answered with ICMP net unreachable written back to the TUN.
+//
+// Contracts: single-threaded; onBatch runs inside the native callback; buffers are borrowed from
+// the engine for the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
+import { putDatagram, putTso, putTunPacket } from './batch-out.js';
+import { finish, sum16 } from './checksum.js';
+import {
+  CSUM_FULL,
+  CSUM_PARTIAL,
+  CTL_TUN_OUT,
+  CTL_UDP_OUT,
+  ENCAP_SIZE,
+  ETHERTYPE_IPV4,
+  IN_CSUM,
+  IN_FLAG_NEEDS_CSUM,
+  IN_FLAGS,
+  IN_GSO_SIZE,
+  IN_GSO_TYPE,
+  IN_LENGTH,
+  IN_OFFSET,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_MIN_HEADER_SIZE,
+  META_STRIDE,
+  TCP_CHECKSUM_OFFSET,
+  UDP_CHECKSUM_OFFSET,
+  VIRTIO_GSO_ECN,
+  VIRTIO_GSO_TCPV4,
+  VXLAN_FLAG_VNI,
+  VXLAN_HEADER_SIZE,
+  VXLAN_WEFT_CSUM_PARTIAL,
+  VXLAN_WEFT_FLAGS_OFFSET,
+} from './constants.js';
+import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
+import { ICMP_REPLY_HEADER, writeNetUnreachable } from './icmp.js';
+import { prefixMask } from './addr.js';
+import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
+
+/** encap() results below zero; zero and above is the peer index. */
+export const Encap = {
+  /** Dropped and counted. */
+  DROPPED: -1,
+  /** No lease for the destination's subnet: counted; answer with ICMP net unreachable. */
+  NO_ROUTE: -2,
+} as const;
+
+export interface InsideOptions {
+  readonly vni: number;
+  /** Destination UDP port of peers (Backend.Port). */
+  readonly port: number;
+  /** This node's subnet base (uint32); its length is the route table's subnetLen. */
+  readonly localSubnetBase: number;
+  readonly localVtepMac: Uint8Array;
+  /** TUN MTU: the largest segment a super-packet may be cut into. */
+  readonly mtu: number;
+  /** Leave inner checksums partial towards peers that advertise checksum elision. */
+  readonly csumElision: boolean;
+}
+
+export class Inside {
+  routes: RouteTable;
+  private readonly u8: Uint8Array;
+  private readonly tunIn: Int32Array;
+  private readonly udpOut: Int32Array;
+  private readonly tunOut: Int32Array;
+  private readonly ctl: Int32Array;
+  private readonly drops: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly port: number;
+  private readonly mtu: number;
+  private readonly elision: boolean;
+  private readonly localBase: number;
+  private readonly localMask: number;
+  private readonly mac: Uint8Array;
+  private readonly vni0: number;
+  private readonly vni1: number;
+  private readonly vni2: number;
+
+  constructor(
+    mem: { readonly u8: Uint8Array; readonly tunIn: Int32Array; readonly udpOut: Int32Array; readonly tunOut: Int32Array; readonly ctl: Int32Array },
+    counters: { readonly drops: Float64Array; readonly counts: Float64Array },
+    routes: RouteTable,
+    opts: InsideOptions,
+  ) {
+    this.u8 = mem.u8;
+    this.tunIn = mem.tunIn;
+    this.udpOut = mem.udpOut;
+    this.tunOut = mem.tunOut;
+    this.ctl = mem.ctl;
+    this.drops = counters.drops;
+    this.counts = counters.counts;
+    this.routes = routes;
+    this.port = opts.port;
+    this.mtu = opts.mtu;
+    this.elision = opts.csumElision;
+    this.localBase = opts.localSubnetBase | 0;
+    this.localMask = prefixMask(routes.subnetLen);
+    this.mac = Uint8Array.from(opts.localVtepMac);
+    this.vni0 = (opts.vni >>> 16) & 0xff;
+    this.vni1 = (opts.vni >>> 8) & 0xff;
+    this.vni2 = opts.vni & 0xff;
+  }
+
+  /** `count` packets read from the TUN are described in tunIn; sets ctl[CTL_UDP_OUT] and ctl[CTL_TUN_OUT]. */
+  onBatch(count: number): void {
+    const tunIn = this.tunIn;
+    const u8 = this.u8;
+    let udpN = 0;
+    let tunN = 0;
+    for (let i = 0; i < count; i++) {
+      const m = i * META_STRIDE;
+      const off = tunIn[m + IN_OFFSET];
+      const len = tunIn[m + IN_LENGTH];
+      const gsoType = tunIn[m + IN_GSO_TYPE] & ~VIRTIO_GSO_ECN;
+      if (gsoType !== 0) {
+        udpN = this.encapSuper(off, len, gsoType, tunIn[m + IN_GSO_SIZE], udpN);
+        continue;
+      }
+      const peer = this.encap(off, len);
+      if (peer >= 0) {
+        if ((tunIn[m + IN_FLAGS] & IN_FLAG_NEEDS_CSUM) !== 0) {
+          const csum = tunIn[m + IN_CSUM];
+          if (this.elides(peer) && isStandardPartial(u8, off, len, csum)) {
+            u8[off - ENCAP_SIZE + VXLAN_WEFT_FLAGS_OFFSET] = VXLAN_WEFT_CSUM_PARTIAL;
+            this.counts[Count.ELIDED_SENT]++;
+          } else {
+            finishPartial(u8, off, len, csum);
+          }
+        }
+        udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port);
+      } else if (peer === Encap.NO_ROUTE) {
+        const replyLen = writeNetUnreachable(u8, off, len);
+        if (replyLen > 0) {
+          tunN = putTunPacket(this.tunOut, tunN, off - ICMP_REPLY_HEADER, replyLen);
+          this.counts[Count.ICMP_SENT]++;
+        }
+      }
+    }
+    this.ctl[CTL_UDP_OUT] = udpN;
+    this.ctl[CTL_TUN_OUT] = tunN;
+  }
+
+  /**
+   * A TSO super-packet: checked, routed once, and appended to udpOut as one OUT_TSO entry for the
+   * engine to cut. Returns the new udpOut count.
+   */
+  private encapSuper(off: number, len: number, gsoType: number, mss: number, udpN: number): number {
+    const u8 = this.u8;
+    const ihl = (u8[off] & 0x0f) << 2;
+    const total = len >= IPV4_MIN_HEADER_SIZE ? (u8[off + 2] << 8) | u8[off + 3] : 0;
+    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
+    if (
+      gsoType !== VIRTIO_GSO_TCPV4 ||
+      total !== len ||
+      u8[off] >> 4 !== 4 ||
+      ihl < IPV4_MIN_HEADER_SIZE ||
+      u8[off + 9] !== IP_PROTO_TCP ||
+      (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0 ||
+      h < ihl + 20 ||
+      h >= len ||
+      mss <= 0 ||
+      h + mss > this.mtu
+    ) {
+      this.drops[Drop.BAD_SUPER_PACKET]++;
+      return udpN;
+    }
+    const peer = this.encap(off, len);
+    if (peer < 0) return udpN; // counted; no ICMP for a super-packet (TCP learns from its timeout)
+    const elide = this.elides(peer);
+    if (elide) {
+      u8[off - ENCAP_SIZE + VXLAN_WEFT_FLAGS_OFFSET] = VXLAN_WEFT_CSUM_PARTIAL;
+      this.counts[Count.ELIDED_SENT]++;
+    }
+    const k = Math.ceil((len - h) / mss);
+    this.counts[Count.TX_PACKETS] += k - 1;
+    this.routes.peerCounters[peer * PEER_FIELDS + PeerCount.TX_PACKETS] += k - 1;
+    this.counts[Count.SUPER_PACKETS]++;
+    return putTso(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port, mss, ENCAP_SIZE + h, elide ? CSUM_PARTIAL : CSUM_FULL);
+  }
+
+  private elides(peer: number): boolean {
+    return this.elision && (this.routes.peerFlags[peer] & PEER_CSUM_ELISION) !== 0;
+  }
+
+  /**
+   * Routes the IP packet at u8[off, off+len) and writes VXLAN + inner Ethernet into the
+   * ENCAP_SIZE bytes before it. Returns the peer index, or an Encap result (counted here).
+   */
+  encap(off: number, len: number): number {
+    const u8 = this.u8;
+    const drops = this.drops;
+    if (len < IPV4_MIN_HEADER_SIZE) {
+      drops[len > 0 && u8[off] >> 4 === 6 ? Drop.IPV6_UNSUPPORTED : Drop.MALFORMED_OUTBOUND]++;
+      return Encap.DROPPED;
+    }
+    const version = u8[off] >> 4;
+    if (version !== 4) {
+      drops[version === 6 ? Drop.IPV6_UNSUPPORTED : Drop.MALFORMED_OUTBOUND]++;
+      return Encap.DROPPED;
+    }
+    const routes = this.routes;
+    const dst = (u8[off + 16] << 24) | (u8[off + 17] << 16) | (u8[off + 18] << 8) | u8[off + 19];
+    const idx = routes.subnetIndex(dst);
+    if (idx < 0 || (dst & this.localMask) === this.localBase) {
+      drops[Drop.NOT_OVERLAY]++;
+      return Encap.DROPPED;
+    }
+    const peer = routes.peerBySubnet[idx];
+    if (peer < 0) {
+      drops[Drop.NO_ROUTE]++;
+      return Encap.NO_ROUTE;
+    }
+    let h = off - ENCAP_SIZE;
+    u8[h] = VXLAN_FLAG_VNI;
+    u8[h + 1] = 0;
+    u8[h + 2] = 0;
+    u8[h + 3] = 0;
+    u8[h + 4] = this.vni0;
+    u8[h + 5] = this.vni1;
+    u8[h + 6] = this.vni2;
+    u8[h + 7] = 0;
+    h += VXLAN_HEADER_SIZE;
+    const mac = routes.peerMac;
+    const pm = peer * 6;
+    for (let j = 0; j < 6; j++) u8[h + j] = mac[pm + j];
+    const own = this.mac;
+    for (let j = 0; j < 6; j++) u8[h + 6 + j] = own[j];
+    u8[h + 12] = ETHERTYPE_IPV4 >> 8;
+    u8[h + 13] = ETHERTYPE_IPV4 & 0xff;
+    const pc = routes.peerCounters;
+    pc[peer * PEER_FIELDS + PeerCount.TX_PACKETS]++;
+    pc[peer * PEER_FIELDS + PeerCount.TX_BYTES] += len;
+    this.counts[Count.TX_PACKETS]++;
+    this.counts[Count.TX_BYTES] += len;
+    return peer;
+  }
+}
+
+/** The partial checksum described by a vnet header (csum_start | csum_offset << 16) is TCP's or UDP's field right after the IPv4 header. */
+function isStandardPartial(u8: Uint8Array, off: number, len: number, csum: number): boolean {
+  const ihl = (u8[off] & 0x0f) << 2;
+  const proto = u8[off + 9];
+  const at = csum >>> 16;
+  if ((csum & 0xffff) !== ihl || (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0) return false;
+  if (proto === IP_PROTO_TCP) return at === TCP_CHECKSUM_OFFSET && ihl + 20 <= len;
+  return proto === IP_PROTO_UDP && at === UDP_CHECKSUM_OFFSET && ihl + 8 <= len;
+}
+
+/** Finishes a partial L4 checksum (vnet header NEEDS_CSUM): csum = csum_start | csum_offset << 16. */
+function finishPartial(u8: Uint8Array, off: number, len: number, csum: number): void {
+  const start = csum & 0xffff;
+  const at = off + start + (csum >>> 16);
+  if (start >= len || at + 2 > off + len) return;
+  let c = finish(sum16(u8, off + start, len - start, 0));
+  if (c === 0 && u8[off + 9] === IP_PROTO_UDP) c = 0xffff;
+  u8[at] = c >>> 8;
+  u8[at + 1] = c & 0xff;
+}
