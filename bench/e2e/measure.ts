@@ -2,6 +2,7 @@
 // numbers. A failed measurement is a sample with an error, so one bad plane cannot end the run.
 import { nsRun } from '../../lab/exec.js';
 import { ping } from '../../lab/probe.js';
+import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './cpu.js';
 import type { PlaneLab } from './planes.js';
 
 export type MetricId = 'tcp1' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99';
@@ -27,6 +28,10 @@ export interface Sample {
   /** UDP: percent of datagrams lost. */
   lossPct?: number;
   error?: string;
+  /** What the test carried: bytes received (TCP) or datagrams received (UDP). */
+  carried?: number;
+  /** CPU seconds the test cost: weftd on node1 and node2, and the machine. */
+  cpu?: CpuSnapshot;
 }
 
 /** The tests of one round, in order; `ping` yields both RTT metrics. */
@@ -34,12 +39,19 @@ export const TESTS = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping'] as const;
 export type TestId = (typeof TESTS)[number];
 
 export async function measure(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
+  const before = cpuSnapshot(p.weftdPids);
+  const samples = await measureOnce(p, test, duration, pings);
+  const cpu = cpuSpent(before, cpuSnapshot(p.weftdPids));
+  return samples.map((s) => (s.carried === undefined ? s : { ...s, cpu }));
+}
+
+async function measureOnce(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
   try {
     switch (test) {
       case 'tcp1':
-        return [{ metric: 'tcp1', value: await tcp(p, duration, 1) }];
+        return [await tcp(p, duration, 1, 'tcp1')];
       case 'tcp4':
-        return [{ metric: 'tcp4', value: await tcp(p, duration, 4) }];
+        return [await tcp(p, duration, 4, 'tcp4')];
       case 'udp1400':
         return [await udp(p, duration, 1400, 'udp1400')];
       case 'udp64':
@@ -61,6 +73,7 @@ export async function measure(p: PlaneLab, test: TestId, duration: number, pings
 
 interface IperfSum {
   seconds: number;
+  bytes: number;
   bits_per_second: number;
   packets?: number;
   lost_packets?: number;
@@ -81,9 +94,9 @@ async function iperf(p: PlaneLab, duration: number, extra: string[]): Promise<{ 
   return body.end;
 }
 
-async function tcp(p: PlaneLab, duration: number, streams: number): Promise<number> {
+async function tcp(p: PlaneLab, duration: number, streams: number, metric: MetricId): Promise<Sample> {
   const end = await iperf(p, duration, ['-C', 'cubic', '-P', String(streams)]);
-  return end.sum_received.bits_per_second / 1e6;
+  return { metric, value: end.sum_received.bits_per_second / 1e6, carried: end.sum_received.bytes };
 }
 
 async function udp(p: PlaneLab, duration: number, size: number, metric: MetricId): Promise<Sample> {
@@ -93,5 +106,5 @@ async function udp(p: PlaneLab, duration: number, size: number, metric: MetricId
   const end = await iperf(p, duration, ['-u', '-b', '0', '-w', '4M', '-l', String(size)]);
   const s = end.sum_received;
   const received = (s.packets ?? 0) - (s.lost_packets ?? 0);
-  return { metric, value: received / s.seconds / 1000, lossPct: s.lost_percent ?? 0 };
+  return { metric, value: received / s.seconds / 1000, lossPct: s.lost_percent ?? 0, carried: received };
 }

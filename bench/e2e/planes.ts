@@ -14,6 +14,8 @@ export interface PlaneLab {
   client: PodRecord;
   server: PodRecord;
   iperfServer: ProcessRecord;
+  /** weftd of node1 (the client's side: it sends) and node2 (it receives); empty for other planes. */
+  weftdPids: number[];
 }
 
 const KIND = { kernel: 'kernel', weft: 'weft', 'weft-nooffload': 'weft', underlay: 'underlay' } as const;
@@ -48,7 +50,8 @@ export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly
       5_000,
       () => new Error(`iperf3 server did not listen in ${server.ns}; see ${iperfServer.log}`),
     );
-    return { plane, lab, client, server, iperfServer };
+    const weftdPids = ['node1', 'node2'].flatMap((n) => lab.state.processes.filter((x) => x.role === `weftd ${n}`).map((x) => x.pid));
+    return { plane, lab, client, server, iperfServer, weftdPids };
   } catch (err) {
     await lab.destroy();
     throw err;

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../../lab/paths.js';
 import { measure, TESTS } from './measure.js';
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js';
 import { buildPlane, type PlaneLab } from './planes.js';
-import { renderTable, summarize, type RoundSample } from './summary.js';
+import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from './summary.js';
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -54,11 +54,12 @@ async function main(): Promise<number> {
       }
     }
     const summary = summarize(samples, opts.planes);
-    const table = renderTable(summary, opts.planes);
+    const cost = summarizeCost(samples, opts.planes);
+    const table = `${renderTable(summary, opts.planes)}\n\n${renderCostTable(cost, opts.planes)}`;
     const out = opts.out ?? join(REPO_ROOT, 'bench', 'results', `e2e-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(join(out, '..'), { recursive: true });
     const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg()[0], cpuPressureBefore: pressureBefore, cpuPressureAfter: cpuPressure() };
-    writeFileSync(out, `${JSON.stringify({ startedAt: started.toISOString(), host, options: opts, summary, samples }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify({ startedAt: started.toISOString(), host, options: opts, summary, cost, samples }, null, 2)}\n`);
     console.log(table);
     console.log(`\n(×) = median over rounds of the ratio to kernel VXLAN in the same round. JSON: ${out}`);
     return samples.some((s) => s.value === null) ? 1 : 0;

@@ -77,3 +77,51 @@ export function fmt(x: number): string {
   if (x >= 10) return x.toFixed(1);
   return x.toFixed(3);
 }
+
+/** A cost row: what one unit carried cost, per plane (median over rounds). */
+export interface CostRow {
+  label: string;
+  /** Per plane: [weftd sender, weftd receiver, machine] (null where not measured). */
+  cells: Partial<Record<Plane, { sender: number | null; receiver: number | null; machine: number | null }>>;
+}
+
+const COSTS: readonly { metric: MetricId; label: string; unit: number }[] = [
+  { metric: 'tcp1', label: 'TCP 1 stream: CPU seconds per GB carried', unit: 1e9 },
+  { metric: 'tcp4', label: 'TCP 4 streams: CPU seconds per GB carried', unit: 1e9 },
+  { metric: 'udp64', label: 'UDP 64 B: CPU ms per 1000 datagrams received', unit: 1e6 },
+];
+
+/** CPU cost per GB (TCP) or per 1000 datagrams (UDP 64 B): weftd on the sending and receiving node, and the whole machine. */
+export function summarizeCost(samples: readonly RoundSample[], planes: readonly Plane[]): CostRow[] {
+  return COSTS.map(({ metric, label, unit }) => {
+    const cells: CostRow['cells'] = {};
+    for (const plane of planes) {
+      const mine = samples.filter((s) => s.metric === metric && s.plane === plane && s.cpu && s.carried);
+      const per = (pick: (s: RoundSample) => number | undefined): number | null => {
+        const xs = mine.flatMap((s) => {
+          const v = pick(s);
+          return v === undefined || !Number.isFinite(v) ? [] : [(v / s.carried!) * unit];
+        });
+        return median(xs);
+      };
+      cells[plane] = {
+        sender: per((s) => s.cpu!.processes[0]),
+        receiver: per((s) => s.cpu!.processes[1]),
+        machine: per((s) => s.cpu!.machine),
+      };
+    }
+    return { label, cells };
+  });
+}
+
+export function renderCostTable(rows: readonly CostRow[], planes: readonly Plane[]): string {
+  const out = [`| cost (weftd sender / weftd receiver / whole machine) | ${planes.map((p) => PLANE_TITLE[p]).join(' | ')} |`, `|---|${planes.map(() => '---').join('|')}|`];
+  const f = (x: number | null): string => (x === null ? '-' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  for (const r of rows) {
+    out.push(`| ${r.label} | ${planes.map((p) => {
+      const c = r.cells[p];
+      return c ? `${f(c.sender)} / ${f(c.receiver)} / ${f(c.machine)}` : '-';
+    }).join(' | ')} |`);
+  }
+  return out.join('\n');
+}

@@ -27,6 +27,8 @@ export interface Config {
   readonly tunName: string;
   /** Remove the TUN on clean shutdown instead of leaving it for the next start. */
   readonly removeTunOnExit: boolean;
+  /** SCHED_FIFO priority of the data plane thread; 0 = normal scheduling. */
+  readonly dataplanePriority: number;
   /** TUN virtio-net header offloads (TSO reads, GSO writes). */
   readonly tunOffloads: boolean;
   /** UDP GSO/GRO on the underlay socket. */

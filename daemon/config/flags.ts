@@ -32,6 +32,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tun-offloads', kind: 'bool', def: 'true', help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' },
   { name: 'udp-offloads', kind: 'bool', def: 'true', help: 'UDP GSO on send and GRO on receive on the underlay socket (falls back to one datagram per packet where the kernel refuses)' },
   { name: 'checksum-elision', kind: 'bool', def: 'true', help: 'between weft nodes, leave inner TCP/UDP checksums to the receiving kernel (covered by the outer UDP checksum) and advertise it in the lease; needs --tun-offloads; frames to Flannel nodes always carry full checksums' },
+  { name: 'dataplane-priority', kind: 'string', def: '1', help: 'SCHED_FIFO priority (1-99) of the data plane thread, so that busy processes cannot delay packets; 0 = normal scheduling. Needs CAP_SYS_NICE, else weftd warns and runs it normally' },
   { name: 'remove-tun-on-exit', kind: 'bool', def: 'false', help: 'remove the TUN on shutdown (default: it persists with its address and route, so a restart keeps flows)' },
   { name: 'node-name', kind: 'string', def: '<hostname>', help: 'this node\'s name (letters, digits, ".", "_", "-")' },
   { name: 'subnet-lease-ttl', kind: 'string', def: '24h', help: 'TTL of the subnet lease in etcd (advanced; e.g. 30s, 24h)' },

@@ -127,6 +127,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const tunOffloads = flag('tun-offloads', true);
   const udpOffloads = flag('udp-offloads', true);
   const csumElision = flag('checksum-elision', true) && tunOffloads;
+  const prioRaw = withDefault('dataplane-priority');
+  const dataplanePriority = /^\d{1,2}$/.test(prioRaw.value) ? Number(prioRaw.value) : NaN;
+  if (!(dataplanePriority >= 0 && dataplanePriority <= 99)) fail(`${prioRaw.source}: "${prioRaw.value}" is not a priority; expected an integer 0..99 (0 = normal scheduling)`);
 
   const removeTunRaw = get('remove-tun-on-exit');
   const removeTunOnExit = removeTunRaw ? parseBool(removeTunRaw.value, removeTunRaw.source) : false;
@@ -175,6 +178,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     peers: Object.freeze(peers),
     tunName: tunRaw.value,
     removeTunOnExit,
+    dataplanePriority,
     tunOffloads,
     udpOffloads,
     csumElision,

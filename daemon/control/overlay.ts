@@ -69,13 +69,17 @@ export class Overlay {
       tunOffloads: cfg.tunOffloads,
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
+      realtimePriority: cfg.dataplanePriority,
     }));
+    if (dataplane.realtimeError !== undefined) {
+      dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
+    }
     const address = `${localSubnet.split('/')[0]}/32`;
     const fixes = await reconcileTun({ name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr }, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
     // Rules left by an earlier weftd with --ip-masq (a crash skipped their removal).
     if (!cfg.ipMasq) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
 

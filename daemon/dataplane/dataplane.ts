@@ -43,7 +43,7 @@ import {
 } from './constants.js';
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
-import { loadNative, NATIVE_STAT_NAMES, type Engine } from './native.js';
+import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
 import { RouteTable } from './route-table.js';
 
 export interface DataplaneOptions {
@@ -277,6 +277,16 @@ export class Dataplane {
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
     this.retire(old);
     this.forwarder.routes = table;
+  }
+
+  /** Packets read from the TUN and datagrams received, a cheap test for "anything happened". */
+  packetsSeen(): number {
+    return this.nstats[NativeStat.TUN_READ_PACKETS] + this.nstats[NativeStat.UDP_RECV_PACKETS];
+  }
+
+  /** Calls `hook` once, on this thread, before the next packet is handled. */
+  onNextPacket(hook: () => void): void {
+    this.forwarder.onNextPacket(hook);
   }
 
   stats(): DataplaneStats {

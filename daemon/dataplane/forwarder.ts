@@ -45,6 +45,7 @@ export class Forwarder {
   readonly coalescer: TcpCoalescer | null;
   private readonly inside: Inside;
   private readonly outside: Outside;
+  private nextPacket: (() => void) | null = null;
 
   constructor(mem: BatchMemory, routes: RouteTable, opts: ForwarderOptions) {
     const u8 = new Uint8Array(mem.arena);
@@ -64,9 +65,26 @@ export class Forwarder {
     this.outside.routes = table;
   }
 
+  /** Calls `hook` once, before the next batch in either direction. */
+  onNextPacket(hook: () => void): void {
+    this.nextPacket = hook;
+  }
+
   /** Native callback: `count` packets read from the TUN are described in tunIn. */
-  readonly onTun = (count: number): void => this.inside.onBatch(count);
+  readonly onTun = (count: number): void => {
+    if (this.nextPacket !== null) this.woken();
+    this.inside.onBatch(count);
+  };
 
   /** Native callback: `count` receive buffers are described in udpIn. */
-  readonly onUdp = (count: number): void => this.outside.onBatch(count);
+  readonly onUdp = (count: number): void => {
+    if (this.nextPacket !== null) this.woken();
+    this.outside.onBatch(count);
+  };
+
+  private woken(): void {
+    const hook = this.nextPacket!;
+    this.nextPacket = null;
+    hook();
+  }
 }

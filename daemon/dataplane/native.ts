@@ -110,6 +110,11 @@ export interface NativeAddon {
    * The datagrams (encap + IPv4 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
    * at arena[off, off+len), built by the engine's own code. For tests: it allocates.
    */
+  /**
+   * SCHED_FIFO at `priority` (1-99) for the calling thread (0: back to SCHED_OTHER). Throws with
+   * the errno (EPERM without CAP_SYS_NICE, or in a cgroup without a real-time budget).
+   */
+  setRealtime(priority: number): void;
   tsoSegments(arena: ArrayBuffer, off: number, len: number, mss: number, hdrLen: number, csum: number): Buffer[];
   readonly META_STRIDE: number;
   readonly CTL_SIZE: number;

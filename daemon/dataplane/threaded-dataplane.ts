@@ -2,23 +2,35 @@
 // pings 10 ms apart, quiet machine): with the engine on weftd's main thread, gossip, gRPC, etcd and
 // HTTP work shares the event loop with packets and ping RTT averaged 0.32–0.45 ms with a tail of
 // 2–9 ms; the bare engine without a control plane averaged 0.21 ms. This moves it off the main
-// thread. Same contract as Dataplane, except that open() and close() are asynchronous and stats()
-// returns the worker's latest snapshot (refreshed every STATS_INTERVAL_MS and after route swaps).
+// thread, and by default runs that thread at SCHED_FIFO priority 1: kernel VXLAN does its work in
+// softirq, ahead of every process, while a data plane thread at normal priority waits behind busy
+// pods for a CPU (measured under load: ping p99 46–96 ms at normal priority, nice −10 or a short
+// EEVDF slice; 0.46 ms at SCHED_FIFO 1; bench/README.md). Same contract as Dataplane, except that
+// open() and close() are asynchronous and stats() returns the worker's latest snapshot (refreshed
+// every STATS_INTERVAL_MS while packets flow, and after route swaps).
 import { Worker } from 'node:worker_threads';
 import { WeftError, type WeftErrorCode } from '../errors.js';
 import type { DataplaneOptions, DataplaneStats } from './dataplane.js';
 import type { RouteTable } from './route-table.js';
-import type { WorkerRequest } from './dataplane-worker.js';
+import type { WorkerOptions, WorkerRequest } from './dataplane-worker.js';
 
 type WorkerReply =
-  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats }
+  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats; realtimeError: string | undefined }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
   | { type: 'stats'; stats: DataplaneStats }
+  | { type: 'probe'; id: number }
   | { type: 'closed'; stats: DataplaneStats };
+
+export interface ThreadedDataplaneOptions extends DataplaneOptions {
+  /** SCHED_FIFO priority of the data plane thread (default 1; 0 = normal scheduling). */
+  readonly realtimePriority?: number;
+}
 
 export class ThreadedDataplane {
   private latest: DataplaneStats;
   private closing: Promise<void> | undefined;
+  private probes = new Map<number, () => void>();
+  private nextProbe = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -26,10 +38,13 @@ export class ThreadedDataplane {
     readonly mtu: number,
     readonly reattached: boolean,
     stats: DataplaneStats,
+    /** Why the thread could not be made real-time (it then runs at normal priority); undefined when it is, or was not asked to be. */
+    readonly realtimeError: string | undefined,
   ) {
     this.latest = stats;
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'stats' || m.type === 'closed') this.latest = m.stats;
+      else if (m.type === 'probe') this.probes.get(m.id)?.();
     });
     // Crash-only: a data plane thread that dies takes weftd down, and the restart reattaches the
     // persistent TUN (a half-alive daemon that stopped forwarding would look ready).
@@ -44,9 +59,10 @@ export class ThreadedDataplane {
   }
 
   /** Opens the TUN and socket on a new worker thread; rejects with the WeftError Dataplane.open would throw. */
-  static open(opts: DataplaneOptions): Promise<ThreadedDataplane> {
-    const { routes, ...rest } = opts;
-    const worker = new Worker(new URL('./dataplane-worker.js', import.meta.url), { workerData: { ...rest, routes: routes ? { peers: routes.peers } : undefined } });
+  static open(opts: ThreadedDataplaneOptions): Promise<ThreadedDataplane> {
+    const { routes, realtimePriority, ...rest } = opts;
+    const workerData: WorkerOptions = { ...rest, routes: routes ? { peers: routes.peers } : undefined, realtimePriority: realtimePriority ?? 1 };
+    const worker = new Worker(new URL('./dataplane-worker.js', import.meta.url), { workerData });
     return new Promise((resolve, reject) => {
       const fail = (err: Error): void => {
         void worker.terminate();
@@ -54,7 +70,7 @@ export class ThreadedDataplane {
       };
       worker.once('error', (err) => fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread failed: ${err.message}`, { cause: err })));
       worker.once('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats));
+        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats, m.realtimeError));
         if (m.type === 'error') return fail(new WeftError(m.code, m.message, { cause: { code: m.causeCode } }));
         fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread answered ${m.type} before ready`));
       });
@@ -66,9 +82,30 @@ export class ThreadedDataplane {
     if (!this.closing) this.worker.postMessage({ type: 'routes', peers: table.peers } satisfies WorkerRequest);
   }
 
-  /** The worker's latest counters (at most STATS_INTERVAL_MS old). */
+  /** The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow). */
   stats(): DataplaneStats {
     return this.latest;
+  }
+
+  /**
+   * Round trip to the data plane thread's event loop, in milliseconds: its liveness and lag (a
+   * thread stuck in a batch answers late). Rejects after timeoutMs.
+   */
+  probe(timeoutMs = 1000): Promise<number> {
+    const id = this.nextProbe++;
+    const t0 = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.probes.delete(id);
+        reject(new WeftError('WEFT_ERR_NATIVE', `the data plane thread did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.probes.set(id, () => {
+        clearTimeout(timer);
+        this.probes.delete(id);
+        resolve(performance.now() - t0);
+      });
+      this.worker.postMessage({ type: 'probe', id } satisfies WorkerRequest);
+    });
   }
 
   /** Stops forwarding and closes the fds (the TUN persists unless removeTun); resolves when the thread is gone. Idempotent. */

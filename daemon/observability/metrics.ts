@@ -6,6 +6,9 @@
 // also carries the default process metrics.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Period of the event-loop lag sampler (nodejs_eventloop_lag_*). */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
+
 /** Traffic with one peer since the data plane started (monotonic). */
 export interface PeerTraffic {
   /** Node name, or the public IP when the name is unknown (a Flannel node). */
@@ -150,7 +153,9 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
     () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  // The event-loop lag histogram samples with a timer of this period: prom-client's default (10 ms)
+  // woke an idle weftd 100 times a second. One second still shows a blocked loop.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
   return {
     registry,

@@ -52,7 +52,7 @@ describe('weftd lease', () => {
     const key = `${prefix}/subnets/10.244.${third}.0-24`;
     expect(await etcd.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).toBe(`${key}\n\n`);
     expect(await etcdValue(key)).toBe(
-      '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"3e:32:da:5f:2d:52","WeftGossipPort":8473,"WeftNodeName":"node1"}}',
+      '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"3e:32:da:5f:2d:52","WeftGossipPort":8473,"WeftNodeName":"node1","WeftCsumElision":true}}',
     );
     expect(ready.vtepMac).toBe('3e:32:da:5f:2d:52');
     const lease = await etcdLeaseOf(etcd, key);

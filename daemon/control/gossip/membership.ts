@@ -116,9 +116,8 @@ export class Membership implements GossipHandler {
     if (this.running || this.left) return;
     this.running = true;
     this.seeds = [...seeds];
-    this.queue.enqueue(this.self);
     this.schedule('gossip-probe', this.random() * this.cfg.probeIntervalMs, () => this.probeRound());
-    this.schedule('gossip-disseminate', this.cfg.gossipIntervalMs, () => this.disseminateRound());
+    this.enqueue(this.self);
     this.schedule('gossip-push-pull', jitter(this.cfg.pushPullIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
     void this.join();
   }
@@ -346,11 +345,21 @@ export class Membership implements GossipHandler {
     if (current && (current.state === 'alive' || current.state === 'suspect')) this.apply({ ...current, state: 'suspect', accuser: this.self.name });
   }
 
+  /** Queues an update for dissemination and makes sure a dissemination round is due. */
+  private enqueue(update: MemberRecord): void {
+    this.queue.enqueue(update);
+    if (this.running && !this.timers.has('gossip-disseminate')) {
+      this.schedule('gossip-disseminate', this.scaled(this.cfg.gossipIntervalMs), () => this.disseminateRound());
+    }
+  }
+
+  /**
+   * Dedicated messages spread fresh updates fast; the rest of their transmissions ride on probes.
+   * Rounds run only while there is something fresh, so an idle member does not wake for them.
+   */
   private disseminateRound(): void {
-    if (!this.running) return;
+    if (!this.running || !this.queue.hasFresh(FRESH_ROUNDS * this.cfg.gossipFanout)) return;
     this.schedule('gossip-disseminate', this.scaled(this.cfg.gossipIntervalMs), () => this.disseminateRound());
-    // Dedicated messages spread fresh updates fast; the rest of their transmissions ride on probes.
-    if (!this.queue.hasFresh(FRESH_ROUNDS * this.cfg.gossipFanout)) return;
     for (const e of this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs)) {
       const updates = this.piggyback();
       if (updates.length === 0) break;
@@ -387,7 +396,7 @@ export class Membership implements GossipHandler {
       this.entries.set(u.name, entry);
       if (u.state === 'alive' || u.state === 'suspect') {
         this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
-        this.queue.enqueue(u);
+        this.enqueue(u);
         this.transport.warm?.(memberAddress(u));
       }
       if (u.state === 'suspect') this.startSuspicion(entry, u.accuser);
@@ -395,7 +404,7 @@ export class Membership implements GossipHandler {
       return;
     }
     if (u.state === 'suspect' && e.record.state === 'suspect' && u.incarnation === e.record.incarnation) {
-      if (this.confirmSuspicion(e, u.accuser)) this.queue.enqueue(u);
+      if (this.confirmSuspicion(e, u.accuser)) this.enqueue(u);
       return;
     }
     if (!supersedes(u, e.record)) return;
@@ -409,7 +418,7 @@ export class Membership implements GossipHandler {
     if (u.state === 'dead' && previous !== 'dead') this.counters.deaths++;
     if ((u.state === 'alive' || u.state === 'suspect') && !this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
     if (u.state === 'alive' && (previous === 'dead' || previous === 'left')) this.transport.warm?.(memberAddress(u));
-    this.queue.enqueue(u);
+    this.enqueue(u);
     this.changed(e, previous);
   }
 
@@ -422,7 +431,7 @@ export class Membership implements GossipHandler {
     this.counters.refutations++;
     this.adjustAwareness(1);
     this.log.info({ incarnation: this.self.incarnation, claimed: u.state }, 'gossip: refuting a stale record about this member');
-    this.queue.enqueue(this.self);
+    this.enqueue(this.self);
   }
 
   private startSuspicion(e: Entry, accuser = ''): void {

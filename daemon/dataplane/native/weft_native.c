@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1054,6 +1055,19 @@ static napi_value tso_segments(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* setRealtime(priority): SCHED_FIFO at priority (1-99) for the calling thread; 0 = SCHED_OTHER. */
+static napi_value set_realtime(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  uint32_t prio;
+  if (arg_u32(env, argv[0], &prio) || prio > 99) return throw_range(env, "setRealtime(priority: 0-99)");
+  struct sched_param sp = {.sched_priority = (int)prio};
+  if (sched_setscheduler(0, prio ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) return throw_errno(env, "sched_setscheduler", errno);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
@@ -1070,7 +1084,7 @@ NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
-      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
+      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
       export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
     return NULL;
   return exports;

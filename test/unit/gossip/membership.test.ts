@@ -141,9 +141,23 @@ describe('SWIM membership', () => {
 
   it('all periodic timers are named and stop with the member', async () => {
     const c = await cluster(3);
+    c.add(3, { seeds: [addressOf(0)] });
+    await c.clock.advance(1);
     expect(new Set(c.clock.pending())).toEqual(new Set(['gossip-probe', 'gossip-disseminate', 'gossip-push-pull']));
     for (const m of c.members) m.stop();
     expect(c.clock.pending()).toEqual([]);
+  });
+
+  it('runs dissemination rounds only while an update is fresh, so an idle cluster does not wake for them', async () => {
+    const c = await cluster(3);
+    await c.clock.advance(10_000);
+    expect(new Set(c.clock.pending())).toEqual(new Set(['gossip-probe', 'gossip-push-pull']));
+    c.add(3, { seeds: [addressOf(0)] });
+    await c.clock.advance(1);
+    expect(c.clock.pending()).toContain('gossip-disseminate');
+    await c.clock.advance(10_000);
+    expect(c.clock.pending()).not.toContain('gossip-disseminate');
+    for (const m of c.members) expect(m.members().filter((x) => x.state === 'alive')).toHaveLength(3);
   });
 
   it('a lone member keeps retrying its seeds and joins once one answers', async () => {
