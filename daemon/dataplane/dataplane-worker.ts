@@ -2,6 +2,7 @@
 // nothing the main thread does (gossip, gRPC, etcd, HTTP) delays a packet. Messages:
 //   in  { type: 'routes', peers }              → setRoutes(RouteTable.build(...)) on this thread
 //   in  { type: 'close', removeTun }           → close, then 'closed' once libuv released the fds
+//   in  { type: 'ping', id }                   → { type: 'pong', id } at once (liveness and lag probe)
 //   out { type: 'ready', tunName, mtu, reattached, stats } | { type: 'error', code, message, causeCode }
 //   out { type: 'stats', stats }               every STATS_INTERVAL_MS, and after each route swap
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,7 +12,7 @@ import { RouteTable, type PeerSpec } from './route-table.js';
 
 export const STATS_INTERVAL_MS = 500;
 
-export type WorkerRequest = { type: 'routes'; peers: readonly PeerSpec[] } | { type: 'close'; removeTun: boolean };
+export type WorkerRequest = { type: 'routes'; peers: readonly PeerSpec[] } | { type: 'ping'; id: number } | { type: 'close'; removeTun: boolean };
 
 const port = parentPort;
 if (!port) throw new Error('dataplane-worker.js runs only as a worker thread (see threaded-dataplane.ts)');
@@ -42,6 +43,7 @@ if (dp) {
       port.postMessage({ type: 'stats', stats: open.stats() });
       return;
     }
+    if (req.type === 'ping') return void port.postMessage({ type: 'pong', id: req.id });
     clearInterval(timer);
     const final = open.stats();
     open.close({ removeTun: req.removeTun });

@@ -14,11 +14,14 @@ type WorkerReply =
   | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
   | { type: 'stats'; stats: DataplaneStats }
+  | { type: 'pong'; id: number }
   | { type: 'closed'; stats: DataplaneStats };
 
 export class ThreadedDataplane {
   private latest: DataplaneStats;
   private closing: Promise<void> | undefined;
+  private readonly pongs = new Map<number, () => void>();
+  private nextPing = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -30,6 +33,7 @@ export class ThreadedDataplane {
     this.latest = stats;
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'stats' || m.type === 'closed') this.latest = m.stats;
+      else if (m.type === 'pong') this.pongs.get(m.id)?.();
     });
     // Crash-only: a data plane thread that dies takes weftd down, and the restart reattaches the
     // persistent TUN (a half-alive daemon that stopped forwarding would look ready).
@@ -69,6 +73,32 @@ export class ThreadedDataplane {
   /** The worker's latest counters (at most STATS_INTERVAL_MS old). */
   stats(): DataplaneStats {
     return this.latest;
+  }
+
+  /**
+   * Round trip in ms of one message to the thread (how long its event loop took to get to it),
+   * or undefined if none came within timeoutMs (a stuck thread) or the thread is closing. Sent on
+   * demand (a /metrics scrape), so an idle thread is woken by nothing periodic.
+   */
+  probe(timeoutMs: number): Promise<number | undefined> {
+    if (this.closing) return Promise.resolve(undefined);
+    const id = this.nextPing++;
+    const sentAt = performance.now();
+    return new Promise((resolve) => {
+      const done = (rtt: number | undefined): void => {
+        clearTimeout(timer);
+        this.pongs.delete(id);
+        resolve(rtt);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs).unref();
+      this.pongs.set(id, () => done(performance.now() - sentAt));
+      this.worker.postMessage({ type: 'ping', id } satisfies WorkerRequest);
+    });
+  }
+
+  /** Milliseconds the thread's event loop spent running code (active) and waiting (idle) since it started. */
+  loopTime(): { active: number; idle: number } {
+    return this.worker.performance.eventLoopUtilization();
   }
 
   /** Stops forwarding and closes the fds (the TUN persists unless removeTun); resolves when the thread is gone. Idempotent. */
