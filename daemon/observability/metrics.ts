@@ -253,7 +253,7 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
             const value = await sources[name]?.();
             (next as Record<string, unknown>)[name] = value;
           } catch {
-            sourceErrors.inc({ source: name });
+            sourceErrors.inc({ source: labelValue(name) });
           }
         }),
       );

@@ -136,6 +136,7 @@ describe('metrics', () => {
         },
         gossip: () => Promise.reject(new Error('timeout')),
         etcd: () => ({ up: true }),
+        dataplaneThread: () => Promise.reject(new Error('closing')),
       },
       { defaultMetrics: false },
     );
@@ -147,6 +148,7 @@ describe('metrics', () => {
     expect(samples(text, 'weft_metrics_source_errors_total')).toEqual([
       'weft_metrics_source_errors_total{source="dataplane"} 2',
       'weft_metrics_source_errors_total{source="gossip"} 2',
+      'weft_metrics_source_errors_total{source="dataplane_thread"} 2',
     ]);
   });
 
