@@ -2,8 +2,10 @@
 // label sets disappear, a failing source costs only its own samples, label values are snake_case
 // whatever the sources call them, and `promtool check metrics` finds nothing to say.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { DROP_NAMES } from '../../daemon/dataplane/counters.js';
 import { createMetrics, labelValue, type DataplaneSnapshot, type GossipSnapshot } from '../../daemon/observability/metrics.js';
 
 /** The sample lines of one metric family, e.g. `weft_routes 3`. */
@@ -164,6 +166,12 @@ describe('metrics', () => {
     expect(['noRoute', 'PushPull', 'PingReq', 'route-lease-conflict', 'badL4Checksum', 'ipv6Unsupported', 'innerIpv6', 'wrongVni', 'bad_hmac', 'alive'].map(labelValue)).toEqual([
       'no_route', 'push_pull', 'ping_req', 'route_lease_conflict', 'bad_l4_checksum', 'ipv6_unsupported', 'inner_ipv6', 'wrong_vni', 'bad_hmac', 'alive',
     ]);
+  });
+
+  it('the README lists every drop reason as the metrics spell it', () => {
+    const row = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| `weft_drops_total{reason}`'));
+    expect(row).toBeDefined();
+    for (const name of DROP_NAMES) expect(row).toContain(`\`${labelValue(name)}\``);
   });
 
   it('exports build info, the lease expiry as a timestamp and the data plane thread probe', async () => {
