@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     return isWeftError(err, 'WEFT_ERR_CONFIG') ? 2 : 1;
   }
 
-  const log = createLogger(cfg.logLevel);
+  const log = subsystemLogger(createLogger(cfg.logLevel), 'weftd');
   log.info({ version, node: cfg.nodeName, etcdEndpoints: cfg.etcdEndpoints, etcdPrefix: cfg.etcdPrefix, subnetFile: cfg.subnetFile, stateDir: cfg.stateDir }, 'weftd starting');
   for (const name of unknownEnvNames(process.env)) log.warn({ env: name }, 'ignoring unknown WEFTD_* environment variable');
 
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     log.fatal(errorMessage(err));
     return isWeftError(err, 'WEFT_ERR_UNDERLAY') ? 2 : 1;
   }
-  log.info(underlay, 'underlay');
+  log.info({ iface: underlay.iface, ifaceIP: underlay.ifaceIp, publicIP: underlay.publicIp, mtu: underlay.mtu }, 'underlay');
 
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -88,11 +88,13 @@ async function main(): Promise<number> {
     status: () => statusOf(cfg, underlay, vtepMac, network, mtu, nodeLease?.lease, health.state === 'reachable', readiness.missing(), overlay),
   });
   const metrics = createMetrics({
-    lease: () => nodeLease?.keeper.stats() ?? { renewals: 0, failures: 0 },
+    lease: () => ({ ...(nodeLease?.keeper.stats() ?? { renewals: 0, failures: 0 }), expiresAt: nodeLease?.lease?.expiresAt }),
     etcd: () => ({ up: health.state === 'reachable' }),
+    readiness: () => ({ ready: readiness.ready }),
     dataplane: () => overlay?.dataplaneSnapshot() ?? { peers: [], drops: {}, routes: 0, routeSwaps: 0 },
     gossip: () => overlay?.gossipSnapshot() ?? { members: {}, sent: {}, received: {}, rejected: {} },
-  });
+    dataplaneThread: () => overlay?.dataplaneThreadSnapshot(),
+  }, { build: { version, nodeVersion: process.version } });
   server?.setMetrics(() => metrics.scrape());
 
   try {
@@ -104,11 +106,12 @@ async function main(): Promise<number> {
     }
 
     const cache = new StateCache(cfg.stateDir);
+    const leaseLog = subsystemLogger(log, 'lease');
     const source = await chooseStartSource({
-      waitForEtcd: (signal) => waitForNetworkConfig(etcd, cfg.etcdPrefix, health, log, signal),
+      waitForEtcd: (signal) => waitForNetworkConfig(etcd, cfg.etcdPrefix, health, leaseLog, signal),
       etcdAnswered: () => health.state === 'reachable',
       cache,
-      log,
+      log: leaseLog,
       signal: stop.signal,
     });
     if (!source) return 0;
@@ -120,7 +123,7 @@ async function main(): Promise<number> {
     const leaseOptions = {
       client: etcd,
       health,
-      log: subsystemLogger(log, 'lease'),
+      log: leaseLog,
       prefix: cfg.etcdPrefix,
       network,
       attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision },
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
     if (!node) return 0;
     nodeLease = node;
 
-    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log, cachedFirst: source.mode === 'state-cache' });
+    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log: subsystemLogger(log, 'gossip'), cachedFirst: source.mode === 'state-cache' });
     // The overlay follows the held lease: started on it, and moved (TUN address, gossip identity)
     // when a lost lease comes back as another subnet. Moves are serialised; the listener is in
     // place before the first start, so a lease lost meanwhile (e.g. one taken from the state cache
@@ -167,7 +170,7 @@ async function main(): Promise<number> {
 
     leaseReady.set(node.lease !== undefined);
     fileReady.set(true);
-    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMac, publicIp: underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
+    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: vtepMac, publicIP: underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
     return 0;
   } catch (err) {
@@ -176,6 +179,7 @@ async function main(): Promise<number> {
   } finally {
     await shutdown(log, [() => overlay?.close({ removeTun: cfg.removeTunOnExit }), () => nodeLease?.close(), () => health.close(), () => server?.close(), () => etcd.close()]);
     clearInterval(keepAlive);
+    log.info('stopped');
   }
 }
 

@@ -5,7 +5,8 @@
 // member (first suspicion, dead on all), and steady-state gossip traffic per member.
 //   npm run bench:gossip                                 (n = 8, 32, 128)
 //   GOSSIP_BENCH_SIZES=8,32 GOSSIP_BENCH_STEADY_MS=3000 GOSSIP_BENCH_PER_PROCESS=128 npm run bench:gossip
-// Prints a Markdown table and writes bench/results/gossip-<time>.json.
+// Prints a Markdown table and writes bench/results/gossip-<time>.json, with a bar chart of the
+// timings beside it (gossip-<time>.svg).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SWIM_CONFIG } from '../../daemon/control/gossip/swim-config.js';
 import type { MemberState } from '../../daemon/control/gossip/types.js';
+import { writeBarChartSvg } from '../chart-svg.js';
 import { now, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 interface Row {
@@ -196,4 +198,19 @@ mkdirSync(dir, { recursive: true });
 const file = join(dir, `gossip-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const meta = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadavg: loadavg(), steadyMs, limitMs, settleMs, waveSize, waveMs, perProcess, swim: DEFAULT_SWIM_CONFIG };
 writeFileSync(file, JSON.stringify({ ...meta, rows }, null, 2) + '\n');
-console.log(`wrote ${file}`);
+const chart = file.replace(/\.json$/, '.svg');
+writeBarChartSvg(
+  chart,
+  `Gossip: formation, join and failure detection (${cpus().length} CPUs, ${perProcess} members per process)`,
+  rows.map((r) => ({
+    label: `${r.members} members`,
+    bars: [
+      { name: 'form', value: r.formMs },
+      { name: 'join', value: r.joinMs },
+      { name: 'first suspect', value: r.firstSuspectMs },
+      { name: 'dead on all', value: r.deadOnAllMs },
+    ],
+  })),
+  'ms',
+);
+console.log(`wrote ${file} and ${chart}`);

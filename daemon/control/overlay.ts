@@ -11,7 +11,7 @@ import type { Underlay } from '../config/underlay.js';
 import { RouteTable, ThreadedDataplane, type DataplaneStats } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
-import type { DataplaneSnapshot, GossipSnapshot } from '../observability/metrics.js';
+import type { DataplaneSnapshot, DataplaneThreadSnapshot, GossipSnapshot } from '../observability/metrics.js';
 import { composePeers } from '../observability/status-compose.js';
 import type { PeerStatus } from '../observability/status-types.js';
 import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
@@ -118,7 +118,7 @@ export class Overlay {
     if (cfg.ipMasq) {
       try {
         const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet });
-        o.log.info({ chains: installed.chains, backend: installed.backend }, 'ip-masq rules installed');
+        subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend }, 'ip-masq rules installed');
       } catch (err) {
         await overlay.close();
         throw err;
@@ -144,6 +144,12 @@ export class Overlay {
     };
   }
 
+  /** The data plane thread's liveness and lag: one probe, answered within DATAPLANE_PROBE_TIMEOUT_MS or counted as down. */
+  async dataplaneThreadSnapshot(): Promise<DataplaneThreadSnapshot> {
+    const rttMs = await this.dataplane.probe(DATAPLANE_PROBE_TIMEOUT_MS);
+    return { up: rttMs !== undefined, lagSeconds: (rttMs ?? DATAPLANE_PROBE_TIMEOUT_MS) / 1000, busySeconds: this.dataplane.loopTime().active / 1000 };
+  }
+
   gossipSnapshot(): GossipSnapshot {
     return gossipCounters(this.gossip, this.refusals);
   }
@@ -156,13 +162,16 @@ export class Overlay {
   close(opts: { readonly removeTun?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       for (const u of this.unsubscribe) u();
-      await this.gossip.close().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'gossip leave failed'));
-      if (this.ipMasq) await removeIpMasq().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
+      await this.gossip.close().catch((err: unknown) => subsystemLogger(this.log, 'gossip').warn({ err: errorMessage(err) }, 'gossip leave failed'));
+      if (this.ipMasq) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
       await this.dataplane.close(opts);
     })();
     return this.closing;
   }
 }
+
+/** A data plane thread that does not answer a probe within this long is reported down. */
+const DATAPLANE_PROBE_TIMEOUT_MS = 1_000;
 
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */
 const TUN_BUSY_WAIT_MS = 2_000;

@@ -23,6 +23,13 @@ export interface PeerRouterOptions {
   readonly log: Logger;
 }
 
+/** Why a route went away, as logged: a graceful gossip leave is not a death. */
+const WITHDRAWN = {
+  lease_gone: 'lease gone',
+  left: 'peer left the cluster (graceful leave); packets to it are answered with ICMP unreachable',
+  dead: 'peer is dead (gossip); packets to it are answered with ICMP unreachable',
+} as const;
+
 export class PeerRouter {
   private leases: LeasePeer[] = [];
   private members: GossipPeer[] = [];
@@ -57,7 +64,7 @@ export class PeerRouter {
     const merged = mergeRoutes(this.leases, this.members, { localSubnet: this.o.localSubnet, network: this.o.network });
     this.o.refusals.report(merged.refused);
     const table = this.o.build({ network: this.o.network, subnetLen: this.o.subnetLen, localSubnet: this.o.localSubnet, peers: merged.peers });
-    for (const r of table.rejected) this.o.log.warn({ subnet: r.peer.subnet, publicIp: r.peer.publicIp, reason: r.reason }, 'peer not routable');
+    for (const r of table.rejected) this.o.log.warn({ subnet: r.peer.subnet, publicIP: r.peer.publicIp, reason: r.reason }, 'peer not routable');
     this.o.sink.setRoutes(table);
     this.swaps++;
     this.merged = merged;
@@ -69,13 +76,13 @@ export class PeerRouter {
     const withdrawn = new Set(merged.withdrawn.map((p) => p.subnet));
     for (const [subnet, p] of next) {
       const before = this.routed.get(subnet);
-      if (!before) this.o.log.info({ subnet, publicIp: p.publicIp, node: p.nodeName || undefined, source: p.source }, 'route added');
-      else if (before.publicIp !== p.publicIp || before.vtepMac !== p.vtepMac) this.o.log.info({ subnet, publicIp: p.publicIp, was: before.publicIp, node: p.nodeName || undefined }, 'route changed');
+      if (!before) this.o.log.info({ subnet, publicIP: p.publicIp, node: p.nodeName || undefined, source: p.source }, 'route added');
+      else if (before.publicIp !== p.publicIp || before.vtepMac !== p.vtepMac) this.o.log.info({ subnet, publicIP: p.publicIp, was: before.publicIp, node: p.nodeName || undefined }, 'route changed');
     }
     for (const [subnet, p] of this.routed) {
       if (next.has(subnet)) continue;
-      const why = withdrawn.has(subnet) ? 'peer is dead (gossip); packets to it are answered with ICMP unreachable' : 'lease gone';
-      this.o.log.info({ subnet, publicIp: p.publicIp, node: p.nodeName || undefined }, `route withdrawn: ${why}`);
+      const reason = !withdrawn.has(subnet) ? 'lease_gone' : this.members.some((m) => m.subnet === subnet && m.state === 'left') ? 'left' : 'dead';
+      this.o.log.info({ subnet, publicIP: p.publicIp, node: p.nodeName || undefined, reason }, `route withdrawn: ${WITHDRAWN[reason]}`);
     }
     this.routed = next;
   }

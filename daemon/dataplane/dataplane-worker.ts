@@ -1,8 +1,8 @@
 // Worker-thread entry of ThreadedDataplane: opens a Dataplane on this thread's event loop, so that
 // nothing the main thread does (gossip, gRPC, etcd, HTTP) delays a packet. Messages:
 //   in  { type: 'routes', peers }              → setRoutes(RouteTable.build(...)) on this thread
-//   in  { type: 'probe', id }                  → { type: 'probe', id } at once (liveness and lag)
 //   in  { type: 'close', removeTun }           → close, then 'closed' once libuv released the fds
+//   in  { type: 'ping', id }                   → { type: 'pong', id } at once (liveness and lag probe)
 //   out { type: 'ready', tunName, mtu, reattached, stats, realtimeError }
 //       | { type: 'error', code, message, causeCode }
 //   out { type: 'stats', stats }               every STATS_INTERVAL_MS while packets flow, and after
@@ -17,7 +17,7 @@ export const STATS_INTERVAL_MS = 500;
 /** Intervals without a packet after which the stats timer stops until the next packet. */
 const QUIET_TICKS = 2;
 
-export type WorkerRequest = { type: 'routes'; peers: readonly PeerSpec[] } | { type: 'probe'; id: number } | { type: 'close'; removeTun: boolean };
+export type WorkerRequest = { type: 'routes'; peers: readonly PeerSpec[] } | { type: 'ping'; id: number } | { type: 'close'; removeTun: boolean };
 
 /** DataplaneOptions as they cross to the thread: the route table as its peers only. */
 export interface WorkerOptions extends Omit<DataplaneOptions, 'routes'> {
@@ -78,15 +78,12 @@ if (dp) {
   open.onNextPacket(arm);
   port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.stats(), realtimeError });
   port.on('message', (req: WorkerRequest) => {
-    if (req.type === 'probe') {
-      port.postMessage({ type: 'probe', id: req.id });
-      return;
-    }
     if (req.type === 'routes') {
       open.setRoutes(build(req.peers));
       port.postMessage({ type: 'stats', stats: open.stats() });
       return;
     }
+    if (req.type === 'ping') return void port.postMessage({ type: 'pong', id: req.id });
     clearInterval(timer);
     const final = open.stats();
     open.close({ removeTun: req.removeTun });

@@ -18,7 +18,7 @@ type WorkerReply =
   | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats; realtimeError: string | undefined }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
   | { type: 'stats'; stats: DataplaneStats }
-  | { type: 'probe'; id: number }
+  | { type: 'pong'; id: number }
   | { type: 'closed'; stats: DataplaneStats };
 
 export interface ThreadedDataplaneOptions extends DataplaneOptions {
@@ -29,8 +29,8 @@ export interface ThreadedDataplaneOptions extends DataplaneOptions {
 export class ThreadedDataplane {
   private latest: DataplaneStats;
   private closing: Promise<void> | undefined;
-  private probes = new Map<number, () => void>();
-  private nextProbe = 0;
+  private readonly pongs = new Map<number, () => void>();
+  private nextPing = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -44,7 +44,7 @@ export class ThreadedDataplane {
     this.latest = stats;
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'stats' || m.type === 'closed') this.latest = m.stats;
-      else if (m.type === 'probe') this.probes.get(m.id)?.();
+      else if (m.type === 'pong') this.pongs.get(m.id)?.();
     });
     // Crash-only: a data plane thread that dies takes weftd down, and the restart reattaches the
     // persistent TUN (a half-alive daemon that stopped forwarding would look ready).
@@ -88,24 +88,29 @@ export class ThreadedDataplane {
   }
 
   /**
-   * Round trip to the data plane thread's event loop, in milliseconds: its liveness and lag (a
-   * thread stuck in a batch answers late). Rejects after timeoutMs.
+   * Round trip in ms of one message to the thread (how long its event loop took to get to it),
+   * or undefined if none came within timeoutMs (a stuck thread) or the thread is closing. Sent on
+   * demand (a /metrics scrape), so an idle thread is woken by nothing periodic.
    */
-  probe(timeoutMs = 1000): Promise<number> {
-    const id = this.nextProbe++;
-    const t0 = performance.now();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.probes.delete(id);
-        reject(new WeftError('WEFT_ERR_NATIVE', `the data plane thread did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.probes.set(id, () => {
+  probe(timeoutMs: number): Promise<number | undefined> {
+    if (this.closing) return Promise.resolve(undefined);
+    const id = this.nextPing++;
+    const sentAt = performance.now();
+    return new Promise((resolve) => {
+      const done = (rtt: number | undefined): void => {
         clearTimeout(timer);
-        this.probes.delete(id);
-        resolve(performance.now() - t0);
-      });
-      this.worker.postMessage({ type: 'probe', id } satisfies WorkerRequest);
+        this.pongs.delete(id);
+        resolve(rtt);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs).unref();
+      this.pongs.set(id, () => done(performance.now() - sentAt));
+      this.worker.postMessage({ type: 'ping', id } satisfies WorkerRequest);
     });
+  }
+
+  /** Milliseconds the thread's event loop spent running code (active) and waiting (idle) since it started. */
+  loopTime(): { active: number; idle: number } {
+    return this.worker.performance.eventLoopUtilization();
   }
 
   /** Stops forwarding and closes the fds (the TUN persists unless removeTun); resolves when the thread is gone. Idempotent. */

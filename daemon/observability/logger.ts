@@ -1,5 +1,7 @@
-// One pino logger per process; subsystems take a child with `{ subsystem }`. Quiet by default
-// (info); WEFTD_TRACE=lease,gossip,dataplane (or `all`) turns on debug for those subsystems only.
+// One pino logger per process; every line comes from a subsystem child (`{ subsystem }`: weftd,
+// etcd, lease, dataplane, gossip, routes, ip_masq), so the root itself logs nothing. Field names
+// follow /status (publicIP, vtepMAC, leaseExpiry …). Quiet by default (info);
+// WEFTD_TRACE=lease,gossip,dataplane (or `all`) turns on debug for those subsystems only.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
@@ -10,9 +12,14 @@ export function createLogger(level: LevelWithSilent = 'info'): Logger {
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
 }
 
-/** A child logger for one subsystem; debug-level when that subsystem is traced. */
-export function subsystemLogger(root: Logger, subsystem: string): Logger {
+/** Subsystem child → the root it was made from, so that a child of a child carries one `subsystem` key, not two. */
+const roots = new WeakMap<Logger, Logger>();
+
+/** A child logger for one subsystem, made from the root of `parent`; debug-level when that subsystem is traced. */
+export function subsystemLogger(parent: Logger, subsystem: string): Logger {
+  const root = roots.get(parent) ?? parent;
   const child = root.child({ subsystem });
+  roots.set(child, root);
   if (traced.has('all') || traced.has(subsystem)) child.level = 'debug';
   return child;
 }

@@ -4,6 +4,18 @@
 // render() calls each source once per scrape (awaiting it if it returns a promise, e.g. a data
 // plane in a worker thread), then formats. A private Registry (never prom-client's global one)
 // also carries the default process metrics.
+//
+// Naming rules (promtool-clean; `promtool check metrics` on a live weftd prints nothing, tested):
+// - Names: weft_<subsystem>_<what>[_<unit>], base units only (_seconds, _bytes). Counters end in
+//   _total; nothing else does. Points in time are gauges named _timestamp_seconds (Unix seconds).
+//   Constant facts are an _info gauge with value 1 and the facts as labels (weft_build_info).
+// - Label names and label values are snake_case. Sources keep their own spellings (noRoute,
+//   PushPull, route-lease-conflict); labelValue() maps them here, so the data plane never pays
+//   for a rename and a new reason needs no extra step.
+// - Label values come from closed sets (reasons, states, types), except `peer`, which is bounded
+//   by the cluster size. Never a per-packet or per-request value.
+// - A new metric goes into the README's metrics table; deploy/grafana/weft.json and
+//   deploy/prometheus/weft-rules.yaml may only use names weftd exports (tested against a scrape).
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Period of the event-loop lag sampler (nodejs_eventloop_lag_*). */
@@ -32,6 +44,8 @@ export interface DataplaneSnapshot {
 export interface LeaseSnapshot {
   readonly renewals: number;
   readonly failures: number;
+  /** When the held lease expires unless renewed (ms since the epoch); undefined while none is held. */
+  readonly expiresAt?: number;
 }
 
 export interface GossipSnapshot {
@@ -48,6 +62,27 @@ export interface EtcdSnapshot {
   readonly up: boolean;
 }
 
+export interface ReadinessSnapshot {
+  /** Same answer as /readyz. */
+  readonly ready: boolean;
+}
+
+/** The data plane's worker thread, probed at scrape time (see ThreadedDataplane.probe). */
+export interface DataplaneThreadSnapshot {
+  /** Whether the thread answered the probe in time. */
+  readonly up: boolean;
+  /** Probe round trip in seconds; when !up, the time waited (a lower bound). */
+  readonly lagSeconds: number;
+  /** Time the thread's event loop spent running code since it started (monotonic). */
+  readonly busySeconds: number;
+}
+
+/** Facts about this build, exported as labels of weft_build_info. */
+export interface BuildInfo {
+  readonly version: string;
+  readonly nodeVersion: string;
+}
+
 type Source<T> = () => T | Promise<T>;
 
 /**
@@ -60,6 +95,9 @@ export interface MetricsSources {
   lease?: Source<LeaseSnapshot>;
   gossip?: Source<GossipSnapshot>;
   etcd?: Source<EtcdSnapshot>;
+  readiness?: Source<ReadinessSnapshot>;
+  /** undefined while there is no data plane (before the lease, while the overlay moves). */
+  dataplaneThread?: Source<DataplaneThreadSnapshot | undefined>;
 }
 
 interface Snapshots {
@@ -67,6 +105,8 @@ interface Snapshots {
   lease?: LeaseSnapshot;
   gossip?: GossipSnapshot;
   etcd?: EtcdSnapshot;
+  readiness?: ReadinessSnapshot;
+  dataplaneThread?: DataplaneThreadSnapshot;
 }
 
 export interface WeftMetrics {
@@ -84,7 +124,24 @@ export interface WeftMetrics {
 export interface MetricsOptions {
   /** Also export prom-client's process_* and nodejs_* metrics (default true). */
   readonly defaultMetrics?: boolean;
+  /** Exported as weft_build_info{version,node_version} 1 (default: unknown, this process's Node). */
+  readonly build?: BuildInfo;
 }
+
+/**
+ * A label value in snake_case: noRoute → no_route, PushPull → push_pull, PingReq → ping_req,
+ * route-lease-conflict → route_lease_conflict, badL4Checksum → bad_l4_checksum; bad_hmac stays.
+ */
+export function labelValue(s: string): string {
+  return s
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toLowerCase();
+}
+
+/** prom-client default gauges whose names end in _total, which promtool rejects; each has a twin without the suffix. */
+const NON_COUNTER_TOTALS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions = {}): WeftMetrics {
   const registry = new Registry();
@@ -102,7 +159,9 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   type Labels = Record<string, string>;
   type Samples = Iterable<readonly [Labels, number]>;
   // Counters and gauges whose samples are recomputed from the snapshots at every collect().
-  const counter = (name: string, help: string, labelNames: readonly string[], samples: () => Samples): void => {
+  // Unlabelled metrics read 0 without a sample, unless `absent`: then they have no sample at all
+  // (a timestamp of 0 or a thread "down" before there is a thread would be a lie).
+  const counter = (name: string, help: string, labelNames: readonly string[], samples: () => Samples, absent = false): void => {
     new Counter({
       name,
       help,
@@ -110,11 +169,16 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
       registers,
       collect() {
         this.reset();
-        for (const [labels, n] of samples()) this.inc(labels, n);
+        let none = true;
+        for (const [labels, n] of samples()) {
+          this.inc(labels, n);
+          none = false;
+        }
+        if (none && absent) this.remove({});
       },
     });
   };
-  const gauge = (name: string, help: string, labelNames: readonly string[], samples: () => Samples): void => {
+  const gauge = (name: string, help: string, labelNames: readonly string[], samples: () => Samples, absent = false): void => {
     new Gauge({
       name,
       help,
@@ -122,13 +186,18 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
       registers,
       collect() {
         this.reset();
-        for (const [labels, n] of samples()) this.set(labels, n);
+        let none = true;
+        for (const [labels, n] of samples()) {
+          this.set(labels, n);
+          none = false;
+        }
+        if (none && absent) this.remove({});
       },
     });
   };
   const one = (n: number | undefined): Samples => (n === undefined ? [] : [[{}, n]]);
   const byKey = (label: string, rec: Readonly<Record<string, number>> | undefined, extra: Labels = {}): Samples =>
-    Object.entries(rec ?? {}).map(([k, n]) => [{ [label]: k, ...extra }, n] as const);
+    Object.entries(rec ?? {}).map(([k, n]) => [{ [label]: labelValue(k), ...extra }, n] as const);
   const perPeer = (inOf: (p: PeerTraffic) => number, outOf: (p: PeerTraffic) => number): Samples =>
     (snap.dataplane?.peers ?? []).flatMap((p) => [
       [{ direction: 'in', peer: p.peer }, inOf(p)] as const,
@@ -153,9 +222,26 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
     () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 
-  // The event-loop lag histogram samples with a timer of this period: prom-client's default (10 ms)
-  // woke an idle weftd 100 times a second. One second still shows a blocked loop.
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  gauge('weft_ready', '1 while /readyz answers 200 (lease held, subnet file written, TUN up), else 0', [],
+    () => one(snap.readiness === undefined ? undefined : snap.readiness.ready ? 1 : 0));
+  gauge('weft_lease_expiry_timestamp_seconds', 'When the held subnet lease expires unless renewed (Unix seconds); absent while no lease is held', [],
+    () => one(snap.lease?.expiresAt === undefined ? undefined : snap.lease.expiresAt / 1000), true);
+  gauge('weft_dataplane_thread_up', '1 while the data plane thread answers a probe within a second, 0 when it does not; absent while there is no data plane', [],
+    () => one(snap.dataplaneThread === undefined ? undefined : snap.dataplaneThread.up ? 1 : 0), true);
+  gauge('weft_dataplane_thread_lag_seconds', 'Round trip of a probe message to the data plane thread at scrape time (its event loop lag); the time waited when it did not answer', [],
+    () => one(snap.dataplaneThread?.lagSeconds), true);
+  counter('weft_dataplane_thread_busy_seconds_total', 'Time the data plane thread spent running code (not waiting for packets); rate() is its utilization', [],
+    () => one(snap.dataplaneThread?.busySeconds), true);
+  const build = opts.build ?? { version: 'unknown', nodeVersion: process.version };
+  gauge('weft_build_info', 'Always 1; the labels say which weftd this is', ['version', 'node_version'],
+    () => [[{ version: build.version, node_version: build.nodeVersion }, 1]]);
+
+  if (opts.defaultMetrics !== false) {
+    // The event-loop lag histogram samples with a timer of this period: prom-client's default (10 ms)
+    // woke an idle weftd 100 times a second. One second still shows a blocked loop.
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    for (const name of NON_COUNTER_TOTALS) registry.removeSingleMetric(name);
+  }
 
   return {
     registry,
@@ -172,7 +258,7 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
             const value = await sources[name]?.();
             (next as Record<string, unknown>)[name] = value;
           } catch {
-            sourceErrors.inc({ source: name });
+            sourceErrors.inc({ source: labelValue(name) });
           }
         }),
       );

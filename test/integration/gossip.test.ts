@@ -51,7 +51,7 @@ describe('gossip on loopback', () => {
     const text = await createMetrics({ gossip: () => gossipCounters(rest[0]) }, { defaultMetrics: false }).render();
     expect(text).toMatch(/weft_gossip_members\{state="alive"\} 4/);
     expect(text).toMatch(/weft_gossip_members\{state="left"\} 1/);
-    expect(text).toMatch(/weft_gossip_messages_total\{type="Ping",direction="out"\} [1-9]/);
+    expect(text).toMatch(/weft_gossip_messages_total\{type="ping",direction="out"\} [1-9]/);
     expect(text).toMatch(/weft_gossip_rejected_total\{reason="bad_hmac"\} 0/);
     const s = rest[0].status().members.find((m) => m.name === 'n4');
     expect(s).toMatchObject({ state: 'left', incarnation: 0, publicIp: '127.0.0.1', subnet: '10.244.4.0/24' });

@@ -54,7 +54,7 @@ describe('weftd lease', () => {
     expect(await etcdValue(key)).toBe(
       '{"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"3e:32:da:5f:2d:52","WeftGossipPort":8473,"WeftNodeName":"node1","WeftCsumElision":true}}',
     );
-    expect(ready.vtepMac).toBe('3e:32:da:5f:2d:52');
+    expect([ready.vtepMAC, ready.publicIP]).toEqual(['3e:32:da:5f:2d:52', '198.18.0.1']);
     const lease = await etcdLeaseOf(etcd, key);
     expect(lease.ttl).toBeGreaterThan(86_000);
     expect(lease.ttl).toBeLessThanOrEqual(86_400);
@@ -71,10 +71,21 @@ describe('weftd lease', () => {
       version: 1,
       node: { name: 'node1', subnet, network: '10.244.0.0/16', vtepMAC: '3e:32:da:5f:2d:52', publicIP: '198.18.0.1', mtu: 1450, ipMasq: true, etcdUp: true, ready: true, notReady: [] },
     });
-    expect(Date.parse(String((status.node as Record<string, unknown>).leaseExpiry)) - Date.now()).toBeGreaterThan(86_000_000);
+    const leaseExpiry = String((status.node as Record<string, unknown>).leaseExpiry);
+    expect(Date.parse(leaseExpiry) - Date.now()).toBeGreaterThan(86_000_000);
+    const metrics = (await httpGet(hosts[0], `${base}/metrics`)).body;
+    expect(metrics).toContain(`weft_lease_expiry_timestamp_seconds ${Date.parse(leaseExpiry) / 1000}\n`);
+    expect(metrics).toMatch(new RegExp(`^weft_build_info\\{version="\\d+\\.\\d+\\.\\d+[^"]*",node_version="${process.version}"\\} 1$`, 'm'));
+    expect(metrics).toContain('weft_dataplane_thread_up 1\n');
+    expect(Number(/^weft_dataplane_thread_lag_seconds (\S+)$/m.exec(metrics)?.[1])).toBeLessThan(1);
 
     await stopClean(d);
     expect(await etcdValue(key)).toContain('"WeftNodeName":"node1"');
+    // Every line names its subsystem and uses /status's field names; the last one says it stopped.
+    const lines = logLines(d);
+    expect(lines.filter((l) => typeof l.subsystem !== 'string')).toEqual([]);
+    expect(lines.filter((l) => 'publicIp' in l || 'vtepMac' in l || 'expiresAt' in l)).toEqual([]);
+    expect(lines.at(-1)).toMatchObject({ subsystem: 'weftd', msg: 'stopped' });
   });
 
   it('keeps subnet and VtepMAC across restarts: by PublicIP while the key lives, from subnet.env after it is gone', async () => {

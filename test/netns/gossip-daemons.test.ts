@@ -184,7 +184,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     const t0 = Date.now();
     await lab.stopWeftd('node3');
     const d = delays(await left, t0);
-    const withdrawn = await Promise.all(others.map(async (o) => (await waitLog(o, offsets.get(o)!, /^route withdrawn: peer is dead/)) - t0));
+    const withdrawn = await Promise.all(others.map(async (o) => (await waitLog(o, offsets.get(o)!, /^route withdrawn: peer left the cluster \(graceful leave\)/)) - t0));
     figures.push(`SIGTERM → dead (left) in each /status: ${d.text}; route withdrawn (their logs): ${withdrawn.join(', ')} ms`);
     expect(d.max).toBeLessThan(1_000);
     expect(Math.max(...withdrawn)).toBeLessThan(1_000);
@@ -216,7 +216,7 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     const seeds = ['node1', 'node2'].map((n) => `${lab.node(n).underlayIp}:${GOSSIP_PORT}`).join(',');
     const forger = lab.startProcess(lab.node('node1').ns, 'forger', process.execPath, [MEMBER_FIXTURE, 'forger', victim.subnet!, key, seeds]);
     try {
-      await waitFor(async () => ((await rejected('node2', 'route-lease-conflict')) > 0 ? true : undefined), 10_000, () => new Error('node2 never refused the forged claim'), 200);
+      await waitFor(async () => ((await rejected('node2', 'route_lease_conflict')) > 0 ? true : undefined), 10_000, () => new Error('node2 never refused the forged claim'), 200);
       await sleep(1_000);
       for (const n of ['node1', 'node2', 'node5']) {
         const p = peerNamed(await status(n), 'node4');

@@ -1,7 +1,9 @@
 // weft in production, on a 3-node weft lab with --ip-masq: health and readiness through a node's
-// life, metrics that move with traffic and garbage, `weftd status`, masquerade to an "outside"
+// life, metrics that move with traffic and garbage (promtool-clean, and every name the shipped
+// dashboard and alert rules use), `weftd status`, masquerade to an "outside"
 // namespace on the underlay switch, a 30 s TCP transfer each way that survives a SIGTERM + start of
 // both daemons, and a SIGKILLed daemon whose tampered TUN is reconciled at the next start.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { attach } from '../../lab/underlay.js';
 import { HEALTHZ_PORT, weftdArgs } from '../../lab/weft-node.js';
 import { createNetns, ownPrefix, type Netns } from '../helpers/netns.js';
+import { exportedNames, unknownNames } from '../helpers/promql.js';
 import { requireRoot } from '../helpers/root.js';
 
 const OUTSIDE_IP = '198.19.0.1';
@@ -200,6 +203,19 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
     expect(sample(after, 'weft_packets_total', { ...peer, direction: 'in' }) - sample(before, 'weft_packets_total', { ...peer, direction: 'in' })).toBeGreaterThanOrEqual(20);
     expect(sample(after, 'weft_packets_total', { ...peer, direction: 'out' }) - sample(before, 'weft_packets_total', { ...peer, direction: 'out' })).toBeGreaterThanOrEqual(20);
     expect(sample(after, 'weft_bytes_total', { ...peer, direction: 'in' })).toBeGreaterThan(sample(before, 'weft_bytes_total', { ...peer, direction: 'in' }));
+  }, 30_000);
+
+  it('a busy node\'s /metrics: `promtool check metrics` prints nothing; the dashboard and alert rules use only names it exports', async () => {
+    await reachable(pod1, pod2.ip);
+    expect((await ping(pod1.ns, pod2.ip, { count: 10, intervalS: 0.02 })).received).toBe(10);
+    const text = await metrics('node2');
+    expect(sample(text, 'weft_packets_total', { peer: 'node1', direction: 'in' })).toBeGreaterThan(0);
+    expect(sample(text, 'weft_dataplane_thread_up')).toBe(1);
+    expect(sample(text, 'weft_ready')).toBe(1);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.error).toBeUndefined();
+    expect([lint.status, lint.stdout + lint.stderr]).toEqual([0, '']);
+    expect(unknownNames(exportedNames(text))).toEqual([]);
   }, 30_000);
 
   it('--ip-masq: a pod reaches the outside with its node\'s address as source; the rules are gone after SIGTERM, the TUN is not', async () => {

@@ -1,8 +1,12 @@
 // /metrics exposition from fake sources: values come from the snapshots at render() time, stale
-// label sets disappear, a failing source costs only its own samples.
+// label sets disappear, a failing source costs only its own samples, label values are snake_case
+// whatever the sources call them, and `promtool check metrics` finds nothing to say.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, type DataplaneSnapshot, type GossipSnapshot } from '../../daemon/observability/metrics.js';
+import { DROP_NAMES } from '../../daemon/dataplane/counters.js';
+import { createMetrics, labelValue, type DataplaneSnapshot, type GossipSnapshot } from '../../daemon/observability/metrics.js';
 
 /** The sample lines of one metric family, e.g. `weft_routes 3`. */
 function samples(text: string, name: string): string[] {
@@ -24,7 +28,7 @@ const gossip: GossipSnapshot = {
   members: { alive: 2, suspect: 1, dead: 0 },
   sent: { Ping: 40, PushPull: 2 },
   received: { Ping: 39 },
-  rejected: { badSignature: 4 },
+  rejected: { bad_hmac: 4, 'route-lease-conflict': 1 },
 };
 
 describe('metrics', () => {
@@ -42,17 +46,29 @@ describe('metrics', () => {
       ['weft_gossip_messages_total', 'counter', true],
       ['weft_gossip_rejected_total', 'counter', true],
       ['weft_etcd_up', 'gauge', false],
+      ['weft_ready', 'gauge', false],
     ] as const) {
       expect(text).toContain(`# TYPE ${name} ${type}\n`);
       expect(text).toMatch(new RegExp(`# HELP ${name} \\S`));
       expect(samples(text, name)).toEqual(labelled ? [] : [`${name} 0`]);
     }
+    // Points in time and the data plane thread have no sample until there is something to say.
+    for (const [name, type] of [
+      ['weft_lease_expiry_timestamp_seconds', 'gauge'],
+      ['weft_dataplane_thread_up', 'gauge'],
+      ['weft_dataplane_thread_lag_seconds', 'gauge'],
+      ['weft_dataplane_thread_busy_seconds_total', 'counter'],
+    ] as const) {
+      expect(text).toContain(`# TYPE ${name} ${type}\n`);
+      expect(samples(text, name)).toEqual([]);
+    }
+    expect(samples(text, 'weft_build_info')).toEqual([`weft_build_info{version="unknown",node_version="${process.version}"} 1`]);
     expect(text).not.toContain('process_cpu_user_seconds_total');
   });
 
   it('exports the snapshots the sources return', async () => {
     const m = createMetrics(
-      { dataplane: () => dataplane(), lease: () => ({ renewals: 7, failures: 1 }), gossip: () => gossip, etcd: () => ({ up: true }) },
+      { dataplane: () => dataplane(), lease: () => ({ renewals: 7, failures: 1 }), gossip: () => gossip, etcd: () => ({ up: true }), readiness: () => ({ ready: true }) },
       { defaultMetrics: false },
     );
     const text = await m.render();
@@ -63,7 +79,7 @@ describe('metrics', () => {
       'weft_packets_total{direction="out",peer="198.18.0.3"} 0',
     ]);
     expect(samples(text, 'weft_bytes_total')).toContain('weft_bytes_total{direction="out",peer="node-b"} 1200');
-    expect(samples(text, 'weft_drops_total')).toEqual(['weft_drops_total{reason="noRoute"} 2', 'weft_drops_total{reason="spoofedSource"} 0']);
+    expect(samples(text, 'weft_drops_total')).toEqual(['weft_drops_total{reason="no_route"} 2', 'weft_drops_total{reason="spoofed_source"} 0']);
     expect(samples(text, 'weft_routes')).toEqual(['weft_routes 3']);
     expect(samples(text, 'weft_route_swaps_total')).toEqual(['weft_route_swaps_total 5']);
     expect(samples(text, 'weft_lease_renewals_total')).toEqual(['weft_lease_renewals_total 7']);
@@ -74,12 +90,16 @@ describe('metrics', () => {
       'weft_gossip_members{state="dead"} 0',
     ]);
     expect(samples(text, 'weft_gossip_messages_total')).toEqual([
-      'weft_gossip_messages_total{type="Ping",direction="out"} 40',
-      'weft_gossip_messages_total{type="PushPull",direction="out"} 2',
-      'weft_gossip_messages_total{type="Ping",direction="in"} 39',
+      'weft_gossip_messages_total{type="ping",direction="out"} 40',
+      'weft_gossip_messages_total{type="push_pull",direction="out"} 2',
+      'weft_gossip_messages_total{type="ping",direction="in"} 39',
     ]);
-    expect(samples(text, 'weft_gossip_rejected_total')).toEqual(['weft_gossip_rejected_total{reason="badSignature"} 4']);
+    expect(samples(text, 'weft_gossip_rejected_total')).toEqual([
+      'weft_gossip_rejected_total{reason="bad_hmac"} 4',
+      'weft_gossip_rejected_total{reason="route_lease_conflict"} 1',
+    ]);
     expect(samples(text, 'weft_etcd_up')).toEqual(['weft_etcd_up 1']);
+    expect(samples(text, 'weft_ready')).toEqual(['weft_ready 1']);
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const scraped = await m.scrape();
     expect(scraped.contentType).toBe(m.contentType);
@@ -118,6 +138,7 @@ describe('metrics', () => {
         },
         gossip: () => Promise.reject(new Error('timeout')),
         etcd: () => ({ up: true }),
+        dataplaneThread: () => Promise.reject(new Error('closing')),
       },
       { defaultMetrics: false },
     );
@@ -129,6 +150,7 @@ describe('metrics', () => {
     expect(samples(text, 'weft_metrics_source_errors_total')).toEqual([
       'weft_metrics_source_errors_total{source="dataplane"} 2',
       'weft_metrics_source_errors_total{source="gossip"} 2',
+      'weft_metrics_source_errors_total{source="dataplane_thread"} 2',
     ]);
   });
 
@@ -138,5 +160,45 @@ describe('metrics', () => {
     expect(text).toContain('# TYPE nodejs_heap_size_used_bytes gauge');
     expect(globalRegistry.getSingleMetric('weft_etcd_up')).toBeUndefined();
     expect(globalRegistry.getSingleMetric('process_cpu_user_seconds_total')).toBeUndefined();
+  });
+
+  it('writes label values in snake_case, whatever the source calls them', () => {
+    expect(['noRoute', 'PushPull', 'PingReq', 'route-lease-conflict', 'badL4Checksum', 'ipv6Unsupported', 'innerIpv6', 'wrongVni', 'bad_hmac', 'alive'].map(labelValue)).toEqual([
+      'no_route', 'push_pull', 'ping_req', 'route_lease_conflict', 'bad_l4_checksum', 'ipv6_unsupported', 'inner_ipv6', 'wrong_vni', 'bad_hmac', 'alive',
+    ]);
+  });
+
+  it('the README lists every drop reason as the metrics spell it', () => {
+    const row = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| `weft_drops_total{reason}`'));
+    expect(row).toBeDefined();
+    for (const name of DROP_NAMES) expect(row).toContain(`\`${labelValue(name)}\``);
+  });
+
+  it('exports build info, the lease expiry as a timestamp and the data plane thread probe', async () => {
+    const text = await createMetrics(
+      {
+        lease: () => ({ renewals: 0, failures: 0, expiresAt: 1_800_000_000_500 }),
+        dataplaneThread: async () => ({ up: false, lagSeconds: 1, busySeconds: 2.5 }),
+      },
+      { defaultMetrics: false, build: { version: '1.2.3', nodeVersion: 'v24.0.0' } },
+    ).render();
+    expect(samples(text, 'weft_build_info')).toEqual(['weft_build_info{version="1.2.3",node_version="v24.0.0"} 1']);
+    expect(samples(text, 'weft_lease_expiry_timestamp_seconds')).toEqual(['weft_lease_expiry_timestamp_seconds 1800000000.5']);
+    expect(samples(text, 'weft_dataplane_thread_up')).toEqual(['weft_dataplane_thread_up 0']);
+    expect(samples(text, 'weft_dataplane_thread_lag_seconds')).toEqual(['weft_dataplane_thread_lag_seconds 1']);
+    expect(samples(text, 'weft_dataplane_thread_busy_seconds_total')).toEqual(['weft_dataplane_thread_busy_seconds_total 2.5']);
+  });
+
+  it('passes `promtool check metrics` with every source and the default metrics', async () => {
+    const text = await createMetrics({
+      dataplane: () => dataplane(),
+      lease: () => ({ renewals: 7, failures: 1, expiresAt: Date.now() + 86_400_000 }),
+      gossip: () => gossip,
+      etcd: () => ({ up: true }),
+      readiness: () => ({ ready: false }),
+      dataplaneThread: () => ({ up: true, lagSeconds: 0.0002, busySeconds: 0.1 }),
+    }).render();
+    expect(text).not.toMatch(/^# TYPE \S+_total gauge$/m);
+    expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })).toBe('');
   });
 });

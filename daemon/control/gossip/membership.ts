@@ -491,7 +491,7 @@ export class Membership implements GossipHandler {
   private changed(e: Entry, previous: MemberState | undefined): void {
     const r = e.record;
     this.log.info(
-      { member: r.name, publicIp: r.publicIp, subnet: r.subnet, from: previous ?? 'unknown', to: r.state, incarnation: r.incarnation },
+      { member: r.name, publicIP: r.publicIp, subnet: r.subnet, from: previous ?? 'unknown', to: r.state, incarnation: r.incarnation },
       `gossip: member ${r.name} ${previous ?? 'unknown'} → ${r.state}`,
     );
     const change: MemberChange = { member: { ...r, lastSeen: e.lastSeen, stateSince: e.stateSince }, previous };

@@ -20,7 +20,7 @@ export class RefusalReporter {
       if (this.logged.size >= MAX_REMEMBERED) this.logged.clear();
       this.logged.add(key);
       this.logger.warn(
-        { member: r.member, subnet: r.subnet, publicIp: r.publicIp, reason: r.reason, conflictsWith: r.conflictsWith },
+        { member: r.member, subnet: r.subnet, publicIP: r.publicIp, reason: r.reason, conflictsWith: r.conflictsWith },
         `gossip: not routing ${r.subnet} via ${r.publicIp} (member ${r.member}): ${r.reason}${r.conflictsWith ? ` with ${r.conflictsWith}` : ''}`,
       );
     }

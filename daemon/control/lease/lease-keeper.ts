@@ -139,7 +139,7 @@ export class LeaseKeeper {
   adopt(lease: HeldLease): void {
     this.held = lease;
     this.generation++;
-    this.o.log.info({ subnet: formatCidr(lease.subnet), key: lease.key, expiresAt: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
+    this.o.log.info({ subnet: formatCidr(lease.subnet), key: lease.key, leaseExpiry: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
   }
 
   /** Starts renewal and the watch on our own key. Call once, after acquire() or adopt(). */
@@ -231,7 +231,7 @@ export class LeaseKeeper {
         this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
         this.lastError = '';
         this.renewals++;
-        this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, expiresAt: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.emit({ type: 'renewed', lease: this.held });
         this.scheduleRenewal();
         return;
