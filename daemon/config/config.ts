@@ -18,6 +18,8 @@ export interface Config {
   /** Folder for weft's own state; the subnet file's folder unless --state-dir is given. */
   readonly stateDir: string;
   readonly ipMasq: boolean;
+  /** Period of the --ip-masq rule check (--iptables-resync); 0 = never. */
+  readonly iptablesResyncMs: number;
   readonly healthzIp: string;
   /** 0 disables the health server. */
   readonly healthzPort: number;
@@ -31,6 +33,8 @@ export interface Config {
   readonly tunOffloads: boolean;
   /** UDP GSO/GRO on the underlay socket. */
   readonly udpOffloads: boolean;
+  /** Period of the TUN address/route/MTU check (--link-resync); 0 = never. */
+  readonly linkResyncMs: number;
   readonly nodeName: string;
   readonly subnetLeaseTtlMs: number;
   readonly subnetLeaseRenewMarginMs: number;
