@@ -20,6 +20,8 @@ export interface Config {
   readonly ipMasq: boolean;
   /** Period of the --ip-masq rule check (--iptables-resync); 0 = never. */
   readonly iptablesResyncMs: number;
+  /** Period of the TUN address/route/MTU check (--link-resync); 0 = never. */
+  readonly linkResyncMs: number;
   readonly healthzIp: string;
   /** 0 disables the health server. */
   readonly healthzPort: number;
@@ -33,8 +35,6 @@ export interface Config {
   readonly tunOffloads: boolean;
   /** UDP GSO/GRO on the underlay socket. */
   readonly udpOffloads: boolean;
-  /** Period of the TUN address/route/MTU check (--link-resync); 0 = never. */
-  readonly linkResyncMs: number;
   readonly nodeName: string;
   readonly subnetLeaseTtlMs: number;
   readonly subnetLeaseRenewMarginMs: number;

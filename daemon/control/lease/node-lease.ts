@@ -88,9 +88,9 @@ export class NodeLease {
     node.follow(o);
     keeper.start();
     await watcher.start();
-    void node.configWatch.start();
     signal.removeEventListener('abort', stop);
     if (signal.aborted) return undefined;
+    void node.configWatch.start();
     node.save(o);
     o.log.info({ peers: watcher.snapshot().size }, 'watching peer leases');
     return node;
