@@ -76,6 +76,13 @@ async function main(): Promise<number> {
   const tunReady = readiness.register('tun');
   const etcd = createEtcdClient(cfg);
   const health = new EtcdHealth(subsystemLogger(log, 'etcd'), cfg.etcdEndpoints, () => etcd.maintenance.status());
+  // etcd down leaves the node ready: its data plane keeps forwarding on the held lease and known
+  // routes, and weft-cni's STATUS follows /readyz, so failing it would mark every node's network
+  // NotReady at once for a control-plane outage. /readyz says so instead.
+  readiness.note(() => {
+    const since = health.downSince;
+    return since === undefined ? undefined : `etcd unreachable since ${new Date(since).toISOString()} (forwarding continues; lease renewal and peer changes wait for etcd)`;
+  });
   let nodeLease: NodeLease | undefined;
   let network: NetworkConfig | undefined;
   let overlay: Overlay | undefined;

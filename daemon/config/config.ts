@@ -18,6 +18,10 @@ export interface Config {
   /** Folder for weft's own state; the subnet file's folder unless --state-dir is given. */
   readonly stateDir: string;
   readonly ipMasq: boolean;
+  /** Period of the --ip-masq rule check (--iptables-resync); 0 = never. */
+  readonly iptablesResyncMs: number;
+  /** Period of the TUN address/route/MTU check (--link-resync); 0 = never. */
+  readonly linkResyncMs: number;
   readonly healthzIp: string;
   /** 0 disables the health server. */
   readonly healthzPort: number;

@@ -15,6 +15,7 @@ const NODE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const MINUTES_MS = 60_000;
 const MAX_MARGIN_MIN = 1439;
+const MAX_RESYNC_S = 3600;
 
 interface Raw {
   readonly value: string;
@@ -134,6 +135,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const removeTunRaw = get('remove-tun-on-exit');
   const removeTunOnExit = removeTunRaw ? parseBool(removeTunRaw.value, removeTunRaw.source) : false;
 
+  const seconds = (name: string): number => {
+    const { value, source } = withDefault(name);
+    if (!/^\d{1,4}$/.test(value) || Number(value) > MAX_RESYNC_S) fail(`${source}: "${value}" is not a period; expected whole seconds 0..${MAX_RESYNC_S} (0: never)`);
+    return Number(value) * 1_000;
+  };
+
   const healthzIp = ipv4(withDefault('healthz-ip')) ?? '0.0.0.0';
 
   const tunRaw = withDefault('tun-name');
@@ -171,6 +178,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     subnetFile,
     stateDir,
     ipMasq,
+    iptablesResyncMs: seconds('iptables-resync'),
+    linkResyncMs: seconds('link-resync'),
     healthzIp,
     healthzPort: port('healthz-port', true),
     gossipPort: port('gossip-port', false),

@@ -4,8 +4,10 @@
 //   Overlay.start() ──► running ──close()──► closed
 //   start: TUN up with the inner MTU, routes from the current leases, gossip joined through the
 //   leases' gossip endpoints and --peers, masquerade rules installed; a TUN left by an earlier
-//   weftd is reattached and reconciled (reconcile/). close: gossip leaves gracefully, masquerade
-//   rules removed, data plane closed with the TUN kept. Both idempotent on failure paths.
+//   weftd is reattached and reconciled (reconcile/). running: the TUN (--link-resync) and the
+//   masquerade rules (--iptables-resync) are checked every period and restored when they drifted.
+//   close: the checks stop, gossip leaves gracefully, masquerade rules removed, data plane closed
+//   with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
 import { RouteTable, ThreadedDataplane, type DataplaneStats } from '../dataplane/index.js';
@@ -15,13 +17,14 @@ import type { DataplaneSnapshot, DataplaneThreadSnapshot, GossipSnapshot } from 
 import { composePeers } from '../observability/status-compose.js';
 import type { PeerStatus } from '../observability/status-types.js';
 import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
-import { installIpMasq, removeIpMasq } from './ip-masq/index.js';
+import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from './lease/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
-import { prepareTun, reconcileTun } from './reconcile/index.js';
+import { prepareTun, reconcileTun, type TunWanted } from './reconcile/index.js';
+import { Resync } from './resync.js';
 
 export interface OverlayOptions {
   readonly cfg: Readonly<Config>;
@@ -39,6 +42,7 @@ export interface OverlayOptions {
 export class Overlay {
   private closing: Promise<void> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly resyncs: Resync[] = [];
 
   private constructor(
     readonly dataplane: ThreadedDataplane,
@@ -75,7 +79,8 @@ export class Overlay {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
     }
     const address = `${localSubnet.split('/')[0]}/32`;
-    const fixes = await reconcileTun({ name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr }, dpLog).catch((err: unknown) => {
+    const tun: TunWanted = { name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr };
+    const fixes = await reconcileTun(tun, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
@@ -114,11 +119,14 @@ export class Overlay {
       gossip.subscribe(() => router.setMembers(gossip.members())),
     );
     router.setMembers(gossip.members());
+    const tunLog = subsystemLogger(o.log, 'tun');
+    overlay.resyncs.push(new Resync({ what: 'TUN', periodMs: cfg.linkResyncMs, log: tunLog, check: async () => void (await reconcileTun(tun, tunLog, 're-asserted')) }).start());
 
     if (cfg.ipMasq) {
       try {
         const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet });
         subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend }, 'ip-masq rules installed');
+        overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
       } catch (err) {
         await overlay.close();
         throw err;
@@ -162,6 +170,7 @@ export class Overlay {
   close(opts: { readonly removeTun?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       for (const u of this.unsubscribe) u();
+      await Promise.all(this.resyncs.map((r) => r.stop()));
       await this.gossip.close().catch((err: unknown) => subsystemLogger(this.log, 'gossip').warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ipMasq) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
       await this.dataplane.close(opts);
@@ -172,6 +181,14 @@ export class Overlay {
 
 /** A data plane thread that does not answer a probe within this long is reported down. */
 const DATAPLANE_PROBE_TIMEOUT_MS = 1_000;
+
+/** The --iptables-resync check: one line per restored chain or hook. */
+function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger): Resync {
+  const check = async (): Promise<void> => {
+    for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `iptables-restore --noflush (chain ${d.chain.name})` : `iptables -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
+  };
+  return new Resync({ what: 'ip-masq rules', periodMs, log, check }).start();
+}
 
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */
 const TUN_BUSY_WAIT_MS = 2_000;

@@ -1,6 +1,7 @@
 // The health endpoint (--healthz-ip:--healthz-port):
 //   GET /healthz → 200 "ok" while the process runs
-//   GET /readyz  → 200 "ok" when every readiness condition holds, else 503 "not ready: a, b"
+//   GET /readyz  → 200 "ok" when every readiness condition holds, else 503 "not ready: a, b";
+//                  either followed by "; <note>" per readiness note (e.g. etcd unreachable)
 //   GET /status  → 200 JSON from the status provider (node, subnet, VtepMAC, lease expiry, etcd)
 //   GET /metrics → whatever handler setMetrics() installed (issue 6), else 404
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -63,7 +64,8 @@ export class HealthServer {
           return send(200, 'ok\n');
         case '/readyz': {
           const missing = this.o.readiness.missing();
-          return this.o.readiness.ready ? send(200, 'ok\n') : send(503, `not ready: ${missing.join(', ') || 'starting'}\n`);
+          const notes = this.o.readiness.notes().map((n) => `; ${n}`).join('');
+          return this.o.readiness.ready ? send(200, `ok${notes}\n`) : send(503, `not ready: ${missing.join(', ') || 'starting'}${notes}\n`);
         }
         case '/status':
           return send(200, `${JSON.stringify(this.o.status(), null, 2)}\n`, 'application/json');

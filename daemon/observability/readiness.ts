@@ -1,5 +1,7 @@
 // Named readiness conditions. /readyz is 200 only while every registered condition holds.
 // Modules register theirs at start-up ("lease", "subnet-file", later "tun") and flip them.
+// Notes report a degraded state that does not make the node unready (etcd unreachable: the data
+// plane keeps forwarding on the lease and routes it has), so /readyz can say why without failing.
 
 export interface ReadinessCondition {
   readonly name: string;
@@ -8,6 +10,17 @@ export interface ReadinessCondition {
 
 export class Readiness {
   private readonly state = new Map<string, boolean>();
+  private readonly noteSources: (() => string | undefined)[] = [];
+
+  /** Adds a note source, read on every /readyz: a sentence while degraded, else undefined. */
+  note(source: () => string | undefined): void {
+    this.noteSources.push(source);
+  }
+
+  /** The current notes, in the order their sources were added. */
+  notes(): string[] {
+    return this.noteSources.map((s) => s()).filter((n): n is string => n !== undefined);
+  }
 
   /** Registers a condition, initially not met. Names are unique. */
   register(name: string): ReadinessCondition {

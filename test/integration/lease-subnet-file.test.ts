@@ -40,7 +40,7 @@ describe('subnet.env', () => {
     expect(statSync(path).ino).not.toBe(inode);
     expect(readFileSync(path, 'utf8')).toBe('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=8950\nFLANNEL_IPMASQ=true\n');
     expect(readdirSync(join(dir, 'c'))).toEqual(['subnet.env']);
-    expect(readPreviousSubnet(path)).toEqual({ subnet: sn('10.244.7.0/24') });
+    expect(readPreviousSubnet(path)).toEqual({ subnet: sn('10.244.7.0/24'), network: sn('10.244.0.0/16') });
   });
 
   it('reports a folder it cannot write, naming --subnet-file', async () => {
@@ -61,6 +61,6 @@ describe('subnet.env', () => {
     expect(readPreviousSubnet(bad)).toEqual({ problem: `${bad} has no FLANNEL_SUBNET line` });
     const flannel = join(dir, 'flannel.env');
     writeFileSync(flannel, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.42.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
-    expect(readPreviousSubnet(flannel)).toEqual({ subnet: sn('10.244.42.0/24') });
+    expect(readPreviousSubnet(flannel)).toEqual({ subnet: sn('10.244.42.0/24'), network: sn('10.244.0.0/16') });
   });
 });

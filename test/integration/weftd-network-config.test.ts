@@ -1,7 +1,9 @@
 // weftd and the network config: a missing key gives the documented message once and is waited
 // for; an invalid one names the field and is waited for too; a tiny network reports exhaustion
-// clearly while /readyz says what is missing. Every weftd runs in its own host namespace on a
-// test underlay, etcd on the underlay switch.
+// clearly while /readyz says what is missing; a config changed while running is reported once,
+// field by field, with what to do, and a restart that loses the node's subnet to a changed network
+// says which subnet its pods are stranded in. Every weftd runs in its own host namespace on a test
+// underlay, etcd on the underlay switch.
 import { describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../helpers/etcd.js';
 import { useTestbed } from '../helpers/testbed.js';
@@ -20,6 +22,7 @@ useTestbed(
     // eth0 MTU 9000, so the MTU written can only be 1450 if Backend.MTU 1500 overrides the interface's
     hosts.set('b', await bed.underlay.addHost('b', '198.18.1.2', { mtu: 9000 }));
     for (let i = 1; i <= 4; i++) hosts.set(`c${i}`, await bed.underlay.addHost(`c${i}`, `198.18.2.${i}`));
+    hosts.set('d', await bed.underlay.addHost('d', '198.18.3.1'));
   },
   { killDaemonsAfterEach: true },
 );
@@ -86,5 +89,47 @@ describe('weftd network config', () => {
     expect(ready.subnet).toBe(subnets[0]);
     expect(logLines(late).filter((l) => l.msg.startsWith('no free'))).toHaveLength(1);
     await Promise.all([...nodes.slice(1), late].map(async (d) => expect((await d.stop('SIGTERM')).code).toBe(0)));
+  });
+
+  it('reports a config changed while running once, field by field, with what to do; and a restart that lost the subnet to it', async () => {
+    const prefix = '/n4/network';
+    const key = `${prefix}/config`;
+    await etcd.etcdctl('put', key, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
+    const d = startWeftd({ host: host('d'), etcd, prefix, node: 'd', dir });
+    const ready = await waitForLog(d, /^ready$/);
+    const subnet = String(ready.subnet);
+    const changedText = '{"Network":"10.245.0.0/16","Backend":{"Type":"vxlan","VNI":2}}';
+    await etcd.etcdctl('put', key, changedText);
+    const changed = await waitForLog(d, /^network config changed in etcd/);
+    expect(changed.msg).toBe(
+      'network config changed in etcd: Network 10.244.0.0/16 → 10.245.0.0/16, SubnetMin 10.244.1.0 → 10.245.1.0, SubnetMax 10.244.255.0 → 10.245.255.0, Backend.VNI 1 → 2; ' +
+        'weftd keeps running on the config it started with; to apply the new one, restart weftd on every node at the same time (nodes on different Backend.VNI or Backend.Port cannot reach each other); ' +
+        `this node's subnet ${subnet} does not fit the new config, so after the restart it gets another subnet and the pods on this node (addresses in ${subnet}) must be re-created`,
+    );
+    expect(changed).toMatchObject({ subsystem: 'lease', key, changes: [{ field: 'Network', from: '10.244.0.0/16', to: '10.245.0.0/16' }, expect.anything(), expect.anything(), { field: 'Backend.VNI', from: '1', to: '2' }] });
+    const n = logLines(d).length;
+    await etcd.etcdctl('put', key, changedText); // the same content again: nothing new to say
+    await etcd.etcdctl('put', key, '{"Network":"10.244.0.0/16","Backend":{"Type":"udp"}}');
+    const invalid = await waitForLog(d, /^invalid network config/, { after: n });
+    expect(invalid.msg).toMatch(/^invalid network config: Backend.Type is "udp"; .* \(in \/n4\/network\/config, changed while running\); weftd keeps running on the config it started with/);
+    await etcd.etcdctl('put', key, '{"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan"}}');
+    await waitForLog(d, /^network config in etcd matches the running config again$/, { after: n });
+    expect(logLines(d).slice(n).filter((l) => l.msg.startsWith('network config changed'))).toEqual([]);
+    expect(d.proc.exitCode).toBeNull();
+
+    // the operator applies the change by restarting the node
+    expect((await d.stop('SIGTERM')).code).toBe(0);
+    await etcd.etcdctl('put', key, changedText);
+    const again = startWeftd({ host: host('d'), etcd, prefix, node: 'd', dir });
+    const moved = await waitForLog(again, /^this node's previous subnet/);
+    const now = String((await waitForLog(again, /^ready$/)).subnet);
+    expect(now).toMatch(/^10\.245\.\d+\.0\/24$/);
+    expect(moved).toMatchObject({ level: 50, oldSubnet: subnet, newSubnet: now, oldNetwork: '10.244.0.0/16', network: '10.245.0.0/16' });
+    expect(moved.msg).toBe(
+      `this node's previous subnet ${subnet} (from ${again.subnetFile}) does not fit the network config now in etcd (Network 10.245.0.0/16, SubnetLen 24; it was in 10.244.0.0/16); it now has ${now}. ` +
+        `Pods started before hold addresses in ${subnet} that no longer route: re-create them (e.g. kubectl delete pod -A --field-selector spec.nodeName=d)`,
+    );
+    expect(logLines(again).filter((l) => l.msg.startsWith('network config changed'))).toEqual([]);
+    expect((await again.stop('SIGTERM')).code).toBe(0);
   });
 });

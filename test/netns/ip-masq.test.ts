@@ -3,7 +3,7 @@
 // (198.19.0.2). Servers print the source address they see. Every iptables command runs inside
 // the node namespace; nothing touches the root namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
+import { installIpMasq, reassertIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
 import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
 import type { TrackedChild } from '../helpers/processes.js';
 import { requireRoot } from '../helpers/root.js';
@@ -131,6 +131,28 @@ describe('--ip-masq', () => {
     expect(lines.filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(1);
   });
 
+  it('re-asserts: a deleted hook, forward chain and masquerade rule come back as installed; an intact set is left alone', async () => {
+    const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
+    const before = weftLines(await saved());
+    expect(await reassertIpMasq(installed)).toEqual([]);
+    await node.exec('iptables', ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-m', 'comment', '--comment', 'weft masq', '-j', 'WEFT-POSTRTG']);
+    await node.exec('iptables', ['-w', '-t', 'filter', '-D', 'FORWARD', '-m', 'comment', '--comment', 'weft forward', '-j', 'WEFT-FWD']);
+    await node.exec('iptables', ['-w', '-t', 'filter', '-F', 'WEFT-FWD']);
+    await node.exec('iptables', ['-w', '-t', 'filter', '-X', 'WEFT-FWD']);
+    await node.exec('iptables', ['-w', '-t', 'nat', '-D', 'WEFT-POSTRTG', '1']);
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    const fixed = await reassertIpMasq(installed);
+    expect(fixed.map((d) => d.why)).toEqual([
+      'chain nat/WEFT-POSTRTG: 1 of 6 rules missing',
+      'chain filter/WEFT-FWD missing',
+      'hook nat/POSTROUTING → WEFT-POSTRTG missing',
+      'hook filter/FORWARD → WEFT-FWD missing',
+    ]);
+    expect(weftLines(await saved())).toEqual(before);
+    expect(await reassertIpMasq(installed)).toEqual([]);
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+  });
+
   it('removes every chain and hook, after which the outside sees the pod address again', async () => {
     await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
     await removeIpMasq({ iptables: iptables() });
@@ -145,6 +167,10 @@ describe('--ip-masq', () => {
     await node.exec('iptables-legacy', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'KUBE-POSTROUTING']);
     const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
     expect(installed.backend).toBe('legacy');
+    expect(weftLines(await node.exec('iptables-legacy-save', []))).toHaveLength(12);
+    expect(await reassertIpMasq(installed)).toEqual([]); // legacy's save format reads as installed too
+    await node.exec('iptables-legacy', ['-w', '-t', 'nat', '-D', 'POSTROUTING', '-m', 'comment', '--comment', 'weft masq', '-j', 'WEFT-POSTRTG']);
+    expect((await reassertIpMasq(installed)).map((d) => d.why)).toEqual(['hook nat/POSTROUTING → WEFT-POSTRTG missing']);
     expect(weftLines(await node.exec('iptables-legacy-save', []))).toHaveLength(12);
     expect(weftLines(await node.exec('iptables-nft-save', []))).toEqual([]);
     expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });

@@ -67,6 +67,14 @@ describe('parseConfig', () => {
     expect(configError(['--ip-masq=maybe'])).toBe('--ip-masq: "maybe" is not a boolean; expected true or false');
   });
 
+  it('re-asserts iptables every 5 s and the TUN every 10 s by default; whole seconds, 0 for never', () => {
+    expect(config([])).toMatchObject({ iptablesResyncMs: 5_000, linkResyncMs: 10_000 });
+    expect(config(['--iptables-resync', '30', '--link-resync=0'])).toMatchObject({ iptablesResyncMs: 30_000, linkResyncMs: 0 });
+    expect(config([], { WEFTD_IPTABLES_RESYNC: '2', WEFTD_LINK_RESYNC: '3' })).toMatchObject({ iptablesResyncMs: 2_000, linkResyncMs: 3_000 });
+    expect(configError(['--iptables-resync=5s'])).toBe('--iptables-resync: "5s" is not a period; expected whole seconds 0..3600 (0: never)');
+    expect(configError([], { WEFTD_LINK_RESYNC: '3601' })).toBe('WEFTD_LINK_RESYNC: "3601" is not a period; expected whole seconds 0..3600 (0: never)');
+  });
+
   it('turns offloads on by default, each off by flag or env', () => {
     expect(config([])).toMatchObject({ tunOffloads: true, udpOffloads: true });
     expect(config(['--tun-offloads=false'])).toMatchObject({ tunOffloads: false, udpOffloads: true });

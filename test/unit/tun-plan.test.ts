@@ -39,6 +39,15 @@ describe('TUN reconciliation plan', () => {
     expect(fixes).toEqual([{ why: 'route 10.244.0.0/16 goes to flannel.1', args: ['route', 'replace', '10.244.0.0/16', 'dev', 'weft0'] }]);
   });
 
+  it('brings a downed TUN up before restoring its route', () => {
+    const fixes = planTunFixes(want, { ...link, flags: ['POINTOPOINT', 'NOARP'] }, [addr('10.244.3.0/32')], [], []);
+    expect(fixes).toEqual([
+      { why: 'weft0 is down', args: ['link', 'set', 'dev', 'weft0', 'up'] },
+      { why: 'route 10.244.0.0/16 missing', args: ['route', 'replace', '10.244.0.0/16', 'dev', 'weft0'] },
+    ]);
+    expect(planTunFixes(want, { ...link, flags: ['POINTOPOINT', 'UP', 'LOWER_UP'] }, [addr('10.244.3.0/32')], [route], [])).toEqual([]);
+  });
+
   it('reattaches only a single-queue TUN', () => {
     expect(unusableTun({ ifname: 'weft0', mtu: 1500, linkinfo: { info_kind: 'tun', info_data: { type: 'tun', multi_queue: false } } })).toBeUndefined();
     expect(unusableTun({ ifname: 'weft0', mtu: 1500, linkinfo: { info_kind: 'tun', info_data: { type: 'tap' } } })).toBe('weft0 is a tap device, not a TUN');

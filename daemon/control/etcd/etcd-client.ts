@@ -8,6 +8,15 @@
 // fails fast while etcd is down (the channel is reset on each failure, so the next call dials
 // afresh), and succeeds on the first call after etcd returns. Unary calls carry a deadline so a
 // hung connection cannot stall the keeper; watch streams reconnect after 100 ms..2 s.
+//
+// A hung etcd (process stopped, TCP still open) fails no call on its own: weftd's watch stream
+// just goes quiet. HTTP/2 keepalive pings on the channel find it: a ping unanswered within
+// KEEPALIVE_TIMEOUT_MS closes the connection, the watch reports the disconnect and EtcdHealth
+// marks etcd unreachable, at most KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS (10 s) after it hung.
+// Pings go only while a call is open (the watch stream, always open once the lease is held):
+// etcd's server (grpc-go, --grpc-keepalive-min-time 5 s, PermitWithoutStream false) answers pings
+// more often than every 5 s, or pings without an open stream, with GOAWAY too_many_pings, after
+// which grpc-js doubles the ping interval for good.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -19,6 +28,10 @@ type WatchBackoff = NonNullable<FaultHandling['watchBackoff']>;
 
 /** Deadline of every unary etcd call. */
 export const ETCD_CALL_TIMEOUT_MS = 5_000;
+/** Keepalive ping interval on the etcd channel; above etcd's default minimum of 5 s. */
+export const KEEPALIVE_TIME_MS = 6_000;
+/** How long a keepalive ping may go unanswered before the connection counts as dead. */
+export const KEEPALIVE_TIMEOUT_MS = 4_000;
 
 const noEvent = (() => ({ dispose: () => undefined })) as unknown as Policy['onSuccess'];
 
@@ -44,7 +57,13 @@ export function createEtcdClient(cfg: Readonly<Config>): Etcd3 {
     hosts: [...cfg.etcdEndpoints],
     faultHandling: { host: () => passThrough(), global: passThrough(), watchBackoff: watchBackoff() },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }),
-    grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
+    grpcOptions: {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      'grpc.keepalive_permit_without_calls': 0,
+    },
   };
   if (cfg.etcdCafile || cfg.etcdCertfile) {
     options.credentials = {

@@ -35,6 +35,11 @@ export class EtcdHealth {
     return this.stateValue;
   }
 
+  /** While unreachable: since when (ms since the epoch); undefined otherwise. */
+  get downSince(): number | undefined {
+    return this.stateValue === 'unreachable' ? this.since : undefined;
+  }
+
   /** Runs an etcd call and records the outcome; rethrows its error. */
   async run<T>(call: () => Promise<T>): Promise<T> {
     try {

@@ -1,12 +1,16 @@
 // --ip-masq: install and remove weft's masquerade and forward rules (see rules.ts for the rules).
 // install is idempotent and safe to repeat (start, restart, lease change); remove undoes every
 // WEFT- chain and hook whatever options installed them, in whichever iptables backend holds
-// them, and is a no-op when nothing is there.
+// them, and is a no-op when nothing is there. reassertIpMasq restores installed rules that were
+// deleted or changed since (the --iptables-resync check).
+import { WeftError } from '../../errors.js';
+import { findDrift, type Drift } from './drift.js';
 import { Iptables, saveOf, type IptablesBackend, type IptablesRunner } from './iptables.js';
 import { allOwned, masqRules, restoreInput, type Hook, type MasqRuleOptions, type RuleSet } from './rules.js';
 
 export { MASQ_CHAIN, FORWARD_CHAIN, masqRules, type MasqRuleOptions } from './rules.js';
 export type { IptablesBackend, IptablesRunner } from './iptables.js';
+export type { Drift } from './drift.js';
 
 export interface IpMasqOptions extends MasqRuleOptions {
   readonly iptables?: IptablesRunner;
@@ -15,6 +19,8 @@ export interface IpMasqOptions extends MasqRuleOptions {
 export interface InstalledIpMasq extends RuleSet {
   /** The iptables backend the rules went into. */
   readonly backend: IptablesBackend;
+  /** The command prefix they were installed with (IptablesRunner.prefix). */
+  readonly prefix: readonly string[];
 }
 
 /** Installs the chains (atomically per table) and then hooks them in once each. */
@@ -29,7 +35,24 @@ export async function installIpMasq(opts: IpMasqOptions): Promise<InstalledIpMas
   const unwanted = allOwned().chains.filter((c) => !rules.chains.some((r) => r.name === c.name));
   const unwantedHooks = allOwned().hooks.filter((h) => unwanted.some((c) => h.spec.includes(c.name)));
   await removeRules(ipt, { chains: unwanted, hooks: unwantedHooks });
-  return { ...rules, backend: ipt.backend };
+  return { ...rules, backend: ipt.backend, prefix: opts.iptables?.prefix ?? [] };
+}
+
+/**
+ * Reads the installed backend with one iptables-save; when something drifted, rewrites each
+ * drifted chain whole (one iptables-restore) and appends each missing hook. Returns what it fixed;
+ * [] (and no other command) when nothing drifted.
+ */
+export async function reassertIpMasq(installed: InstalledIpMasq): Promise<Drift[]> {
+  const dump = await saveOf(installed.prefix, installed.backend);
+  if (dump === undefined) throw new WeftError('WEFT_ERR_IPTABLES', `iptables-save (${installed.backend} backend) failed; weftd needs CAP_NET_ADMIN and the iptables package`);
+  const drift = findDrift(dump, installed);
+  if (drift.length === 0) return drift;
+  const ipt = new Iptables(installed.backend, installed.prefix);
+  const chains = drift.flatMap((d) => (d.kind === 'chain' ? [d.chain] : []));
+  if (chains.length > 0) await ipt.restoreNoFlush(restoreInput(chains));
+  for (const d of drift) if (d.kind === 'hook') await ipt.run(d.table, ['-A', d.hook.chain, ...d.hook.spec]);
+  return drift;
 }
 
 /**

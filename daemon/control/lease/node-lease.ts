@@ -2,17 +2,21 @@
 // of the previous subnet file), write subnet.env, keep renewing, rewrite subnet.env if a lost
 // lease comes back as a different subnet, and follow the peers' leases. resume() starts from the
 // state cache instead, while etcd is away; the keeper verifies the lease once etcd answers. Every
-// change of the lease or the peers is saved to the state cache.
+// change of the lease or the peers is saved to the state cache. A start that cannot keep the
+// previous run's subnet (the network config changed, or another node holds it) says so, since the
+// pods started on it are cut off; a network config changed while running is reported
+// (network-config-watch.ts).
 import type { Etcd3 } from 'etcd3';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
-import { formatCidr, sameSubnet } from './ipv4.js';
+import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
 import { LeaseStore } from './lease-store.js';
 import { LeaseWatcher } from './lease-watcher.js';
-import type { NetworkConfig } from './network-config.js';
+import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
+import { NetworkConfigWatch } from './network-config-watch.js';
 import { snapshotOf, type CachedState, type StateCache } from './state-cache.js';
 import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
 
@@ -42,10 +46,15 @@ export class NodeLease {
   /** The last state-cache write error, logged once until a write succeeds. */
   private saveError = '';
 
+  private readonly configWatch: NetworkConfigWatch;
+
   private constructor(
     readonly keeper: LeaseKeeper,
     readonly watcher: LeaseWatcher,
-  ) {}
+    o: NodeLeaseOptions,
+  ) {
+    this.configWatch = new NetworkConfigWatch({ client: o.client, health: o.health, prefix: o.prefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
+  }
 
   /** The lease currently held; undefined while re-acquiring. */
   get lease(): HeldLease | undefined {
@@ -72,14 +81,16 @@ export class NodeLease {
       throw err;
     });
     if (!lease) return undefined;
+    reportMovedSubnet(o, previous, lease);
     await writeLeaseFile(o, lease);
     watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: lease.key });
-    const node = new NodeLease(keeper, watcher);
+    const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
     keeper.start();
     await watcher.start();
     signal.removeEventListener('abort', stop);
     if (signal.aborted) return undefined;
+    void node.configWatch.start();
     node.save(o);
     o.log.info({ peers: watcher.snapshot().size }, 'watching peer leases');
     return node;
@@ -96,10 +107,11 @@ export class NodeLease {
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
     const watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
-    const node = new NodeLease(keeper, watcher);
+    const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
     keeper.start({ renewNow: true });
     void watcher.start();
+    void node.configWatch.start();
     o.log.info({ peers: cached.peers.length }, 'serving cached peer leases until etcd answers');
     return node;
   }
@@ -140,9 +152,25 @@ export class NodeLease {
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-    await Promise.race([Promise.all([this.watcher.close(), this.keeper.close()]), late]);
+    await Promise.race([Promise.all([this.watcher.close(), this.keeper.close(), this.configWatch.close()]), late]);
     clearTimeout(timer);
   }
+}
+
+/** One line when the acquired subnet is not the previous run's: pods started on that one are cut off. */
+function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; network?: Subnet4 }, lease: HeldLease): void {
+  const old = previous.subnet;
+  if (!old || sameSubnet(old, lease.subnet)) return;
+  const fits = subnetFitsConfig(o.network, old);
+  const why = fits
+    ? `is held by another node (or another lease carries this node's public IP)`
+    : `does not fit the network config now in etcd (Network ${formatCidr(o.network.network)}, SubnetLen ${o.network.subnetLen}${previous.network ? `; it was in ${formatCidr(previous.network)}` : ''})`;
+  o.log.error(
+    { oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.subnetFile },
+    `this node's previous subnet ${formatCidr(old)} (from ${o.subnetFile}) ${why}; it now has ${formatCidr(lease.subnet)}. ` +
+      `Pods started before hold addresses in ${formatCidr(old)} that no longer route: re-create them ` +
+      `(e.g. kubectl delete pod -A --field-selector spec.nodeName=${o.attrs.nodeName})`,
+  );
 }
 
 async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {

@@ -49,10 +49,11 @@ export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void>
 }
 
 /**
- * The subnet recorded by a previous run (FLANNEL_SUBNET's network), for reuse. A missing file
- * gives neither; an unreadable or corrupt one gives `problem` and no subnet.
+ * The subnet recorded by a previous run (FLANNEL_SUBNET's network), for reuse, and the network it
+ * was in (FLANNEL_NETWORK, when readable). A missing file gives neither; an unreadable or corrupt
+ * one gives `problem` and no subnet.
  */
-export function readPreviousSubnet(path: string): { subnet?: Subnet4; problem?: string } {
+export function readPreviousSubnet(path: string): { subnet?: Subnet4; network?: Subnet4; problem?: string } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -65,5 +66,6 @@ export function readPreviousSubnet(path: string): { subnet?: Subnet4; problem?: 
   const value = line.slice('FLANNEL_SUBNET='.length).trim();
   const cidr = parseCidr(value);
   if (!cidr || cidr.len > 30) return { problem: `${path}: FLANNEL_SUBNET=${value} is not an IPv4 subnet` };
-  return { subnet: { base: cidr.base, len: cidr.len } };
+  const network = parseCidr(text.split('\n').find((l) => l.startsWith('FLANNEL_NETWORK='))?.slice('FLANNEL_NETWORK='.length).trim() ?? '');
+  return { subnet: { base: cidr.base, len: cidr.len }, ...(network ? { network: { base: network.base, len: network.len } } : {}) };
 }

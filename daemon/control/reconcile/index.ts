@@ -1,9 +1,12 @@
-// Reconciliation at start: the TUN a crashed or older weftd left behind is reused and corrected,
-// never duplicated (rules in tun-plan.ts). Runs around Dataplane.open():
+// Reconciliation of the TUN: at start, the TUN a crashed or older weftd left behind is reused and
+// corrected, never duplicated; while running (--link-resync), drift is restored (rules in
+// tun-plan.ts). Runs around Dataplane.open():
 //   prepareTun()   before: removes a same-named device that cannot be reattached
-//   reconcileTun() after:  removes stale addresses and routes, restores MTU, address and route
+//   reconcileTun() after, and every period: removes stale addresses and routes, restores the up
+//                  state, MTU, address and route; reads the state with one `ip -j -batch` call
+import { WeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { ipJson, ipRun } from './ip-command.js';
+import { ipJson, ipJsonBatch, ipRun } from './ip-command.js';
 import { planTunFixes, unusableTun, type Fix, type IpAddr, type IpLink, type IpRoute, type TunWanted } from './tun-plan.js';
 
 export { planTunFixes, unusableTun, type Fix, type TunWanted } from './tun-plan.js';
@@ -19,15 +22,22 @@ export async function prepareTun(name: string, log: Logger): Promise<string | un
   return why;
 }
 
-/** Applies the fixes that bring the TUN to `want`; returns them (empty when it was right). */
-export async function reconcileTun(want: TunWanted, log: Logger): Promise<Fix[]> {
-  const [link] = await ipJson<IpLink & { addr_info?: IpAddr[] }>(['addr', 'show', 'dev', want.name]);
-  if (!link) throw new Error(`${want.name} vanished during reconciliation`);
-  const tunRoutes = await ipJson<IpRoute>(['route', 'show', 'table', 'main', 'dev', want.name]);
-  const networkRoutes = await ipJson<IpRoute>(['route', 'show', 'table', 'main', 'exact', want.network]);
+/**
+ * Applies the fixes that bring the TUN to `want`; returns them (empty when it was right). Each
+ * fix is logged as `<verb>: <why>` ("reconciling" at start, "re-asserted" by the periodic check).
+ */
+export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconciling'): Promise<Fix[]> {
+  const state = await ipJsonBatch([
+    ['addr', 'show', 'dev', want.name],
+    ['route', 'show', 'table', 'main', 'dev', want.name],
+    ['route', 'show', 'table', 'main', 'exact', want.network],
+  ]);
+  const [link] = (state?.[0] ?? []) as (IpLink & { addr_info?: IpAddr[] })[];
+  if (!link) throw new WeftError('WEFT_ERR_TUN', `${want.name} is gone (deleted while weftd runs?); restart weftd to create it again`);
+  const [, tunRoutes, networkRoutes] = state as [unknown, IpRoute[], IpRoute[]];
   const fixes = planTunFixes(want, link, link.addr_info ?? [], tunRoutes, networkRoutes);
   for (const f of fixes) {
-    log.warn({ tun: want.name, fix: `ip ${f.args.join(' ')}` }, `reconciling: ${f.why}`);
+    log.warn({ tun: want.name, fix: `ip ${f.args.join(' ')}` }, `${verb}: ${f.why}`);
     // A stale address's own prefix route goes with the address: already gone is fixed.
     await ipRun(f.args, f.args[0] === 'route' && f.args[1] === 'del' ? /No such process/ : undefined);
   }

@@ -8,17 +8,34 @@ export interface IpResult {
   readonly stderr: string;
 }
 
-/** `ip <args>`; a non-zero exit is returned, not thrown. Throws WEFT_ERR_TUN when `ip` cannot run. */
-export function ip(args: readonly string[]): Promise<IpResult> {
+/** `ip <args>` (with `input` on stdin); a non-zero exit is returned, not thrown. Throws WEFT_ERR_TUN when `ip` cannot run. */
+export function ip(args: readonly string[], input = ''): Promise<IpResult> {
   return new Promise((resolve, reject) => {
-    execFile('ip', args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+    const child = execFile('ip', args, { timeout: 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') {
         reject(new WeftError('WEFT_ERR_TUN', `cannot run ip ${args.join(' ')}: ${err.message}; install the iproute2 package`, { cause: err }));
         return;
       }
       resolve({ code: err ? (err.code as number) : 0, stdout, stderr: stderr.trim() });
     });
+    child.stdin?.on('error', () => undefined); // EPIPE when ip exits early: its exit code tells
+    child.stdin?.end(input);
   });
+}
+
+/**
+ * Several `ip -j` commands in one process (`ip -j -batch -`), each result parsed; undefined when
+ * an object does not exist (ip stops at the first failing command).
+ */
+export async function ipJsonBatch(commands: readonly (readonly string[])[]): Promise<unknown[][] | undefined> {
+  const r = await ip(['-j', '-batch', '-'], commands.map((c) => `${c.join(' ')}\n`).join(''));
+  if (r.code !== 0) {
+    if (/does not exist|Cannot find device/.test(r.stderr)) return undefined;
+    throw new WeftError('WEFT_ERR_TUN', `ip -j -batch failed: ${r.stderr}`);
+  }
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== commands.length) throw new WeftError('WEFT_ERR_TUN', `ip -j -batch printed ${lines.length} results for ${commands.length} commands`);
+  return lines.map((l) => JSON.parse(l) as unknown[]);
 }
 
 /** `ip -j <args>` parsed; [] when the object does not exist (exit 1). */

@@ -2,7 +2,7 @@
 //
 //   before open: a device named like the TUN that is not a single-queue TUN (a TAP, a multi-queue
 //   TUN, a veth…) would make TUNSETIFF fail, so it is removed and created anew.
-//   after open:  exactly one IPv4 address (<subnet>.0/32), the inner MTU, and exactly one main-table
+//   after open (and every --link-resync period): the link up, exactly one IPv4 address (<subnet>.0/32), the inner MTU, and exactly one main-table
 //   route on the TUN: Network, no gateway, metric 0. Anything else on the TUN (an address or route
 //   of an older subnet or network, a duplicate at another metric) was left by an earlier weftd and
 //   is removed; a missing or foreign-owned Network route is replaced.
@@ -11,6 +11,8 @@
 export interface IpLink {
   readonly ifname: string;
   readonly mtu: number;
+  /** Interface flags ("UP", …); absent = not checked. */
+  readonly flags?: readonly string[];
   readonly linkinfo?: { readonly info_kind?: string; readonly info_data?: { readonly type?: string; readonly multi_queue?: boolean } };
 }
 
@@ -63,6 +65,7 @@ function routeKey(r: IpRoute): string {
 export function planTunFixes(want: TunWanted, link: IpLink, addrs: readonly IpAddr[], tunRoutes: readonly IpRoute[], networkRoutes: readonly IpRoute[]): Fix[] {
   const fixes: Fix[] = [];
   const dev = want.name;
+  if (link.flags && !link.flags.includes('UP')) fixes.push({ why: `${dev} is down`, args: ['link', 'set', 'dev', dev, 'up'] });
   if (link.mtu !== want.mtu) fixes.push({ why: `MTU ${link.mtu}, want ${want.mtu}`, args: ['link', 'set', 'dev', dev, 'mtu', String(want.mtu)] });
   const inet = addrs.filter((a) => a.family === 'inet');
   for (const a of inet) {
