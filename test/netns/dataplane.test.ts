@@ -2,7 +2,11 @@
 // Dataplane (test/fixtures/dataplane/node.ts, static routes), C runs a Linux vxlan device set up as
 // Flannel's flannel.1 — each with a pod behind cni0. No etcd at this level.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
+import { innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
 import type { TrackedChild } from '../helpers/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -221,6 +225,29 @@ describe.each([
     expect(g2).toBe(s2);
     const st = await stats(A);
     expect(st.totals.checksumsFinished).toBeGreaterThan(0);
+  });
+
+  it('never sends the elision flag to the kernel node, and every frame it gets carries valid inner checksums', async () => {
+    const file = join(tmpdir(), `weft-${process.pid}-kernel-${config.elision}-${config.tun}-${config.udp}.pcap`);
+    const capture = nodes.get(C)!.spawn('tcpdump', ['-i', 'eth0', '-s', '0', '-U', '-w', file, 'udp', 'dst', 'port', '8472', 'and', 'src', 'host', A.ip]);
+    try {
+      await capture.waitForOutput(/listening on eth0/);
+      const [s1, g1] = await tcpTransfer(pods.get(A)!, pods.get(C)!, pod(C), 4 << 20);
+      expect(g1).toBe(s1);
+      expect(await ping(pods.get(A)!, pod(C))).toMatch(/3 received/);
+      await pods.get(A)!.exec('node', [`${FIXTURES}/send-udp.js`, pod(C), '9', 'pod', '20']);
+    } finally {
+      await capture.stop('SIGINT');
+    }
+    const frames = vxlanFrames(file);
+    rmSync(file, { force: true });
+    const byProto = new Map<number, number>();
+    for (const f of frames) byProto.set(f.inner[9], (byProto.get(f.inner[9]) ?? 0) + 1);
+    expect(byProto.get(6) ?? 0).toBeGreaterThan(100); // TCP
+    expect(byProto.get(1) ?? 0).toBeGreaterThanOrEqual(3); // ICMP
+    expect(byProto.get(17) ?? 0).toBeGreaterThanOrEqual(20); // UDP
+    expect(frames.filter((f) => [...f.vxlan].join(',') !== '8,0,0,0,0,0,1,0')).toEqual([]);
+    expect(frames.filter((f) => !innerChecksumsValid(f.inner)).length).toBe(0);
   });
 
   it('stops routing a peer as soon as a table without it is swapped in, and resumes with it', async () => {

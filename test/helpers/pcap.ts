@@ -1,0 +1,78 @@
+// A plain reader of classic pcap files (tcpdump -w, Ethernet link type), and of the VXLAN frames in
+// the IPv4/UDP datagrams they hold. A datagram captured on a veth may be a UDP GSO super-datagram:
+// its payload is then several VXLAN frames back to back, each as long as its inner IP packet says.
+import { readFileSync } from 'node:fs';
+
+export interface VxlanFrame {
+  /** Outer IPv4 source and destination, dotted. */
+  readonly outerSrc: string;
+  readonly outerDst: string;
+  /** The 8-byte VXLAN header. */
+  readonly vxlan: Uint8Array;
+  /** The inner IP packet (without the inner Ethernet header). */
+  readonly inner: Uint8Array;
+}
+
+const dotted = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+/** Every VXLAN frame (UDP to `port`) in the capture; throws on a file that is not pcap/Ethernet. */
+export function vxlanFrames(file: string, port = 8472): VxlanFrame[] {
+  const b = readFileSync(file);
+  const magic = b.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!le && b.readUInt32BE(0) !== 0xa1b2c3d4 && b.readUInt32BE(0) !== 0xa1b23c4d) throw new Error(`${file} is not a pcap file`);
+  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+  if (u32(20) !== 1) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet (1)`);
+  const frames: VxlanFrame[] = [];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const caplen = u32(at + 8);
+    const pkt = b.subarray(at + 16, at + 16 + caplen);
+    at += 16 + caplen;
+    if (pkt.length < 14 + 20 + 8 || pkt.readUInt16BE(12) !== 0x0800) continue;
+    const ip = 14;
+    const ihl = (pkt[ip] & 0x0f) * 4;
+    if (pkt[ip + 9] !== 17) continue;
+    const udp = ip + ihl;
+    if (pkt.readUInt16BE(udp + 2) !== port) continue;
+    const outerSrc = dotted(pkt, ip + 12);
+    const outerDst = dotted(pkt, ip + 16);
+    for (let f = udp + 8; f + 22 + 20 <= pkt.length; ) {
+      const innerLen = pkt.readUInt16BE(f + 22 + 2);
+      if (innerLen < 20 || f + 22 + innerLen > pkt.length) throw new Error(`truncated VXLAN frame in ${file} (snap length too short?)`);
+      frames.push({ outerSrc, outerDst, vxlan: pkt.subarray(f, f + 8), inner: pkt.subarray(f + 22, f + 22 + innerLen) });
+      f += 22 + innerLen;
+    }
+  }
+  return frames;
+}
+
+/** RFC 1071 over bytes, written plainly. */
+function checksum(parts: readonly (Uint8Array | number[])[]): number {
+  let sum = 0;
+  let odd = false;
+  let carry = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i++) {
+      if (odd) sum += carry | p[i];
+      else carry = p[i] << 8;
+      odd = !odd;
+    }
+  }
+  if (odd) sum += carry;
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 65536);
+  return ~sum & 0xffff;
+}
+
+/** Whether the inner IPv4 packet's header checksum and TCP/UDP/ICMP checksum verify. */
+export function innerChecksumsValid(p: Uint8Array): boolean {
+  const ihl = (p[0] & 0x0f) * 4;
+  if (checksum([p.subarray(0, ihl)]) !== 0) return false;
+  const proto = p[9];
+  const l4 = p.subarray(ihl);
+  if ((((p[6] << 8) | p[7]) & 0x3fff) !== 0) return true; // fragments: checked on reassembly
+  if (proto === 1) return checksum([l4]) === 0;
+  if (proto === 17 && l4[6] === 0 && l4[7] === 0) return true;
+  if (proto !== 6 && proto !== 17) return true;
+  const pseudo = [...p.subarray(12, 20), 0, proto, l4.length >> 8, l4.length & 0xff];
+  return checksum([pseudo, l4]) === 0;
+}
