@@ -1,11 +1,12 @@
 # weft container image: weftd (the DaemonSet's main container) and the weft CNI plugin payload that
 # the init containers copy to each host with deploy/install-cni.sh.
 #   docker build -t <registry>/weft:0.1.0 .
+# Both bases name the exact Node in .nvmrc, the one CI installs and tests on (.ci/install-node).
 # test/unit/dockerfile.test.ts checks this file against the repository: the build stage runs the
 # CI build recipe itself, and every path the runtime stage copies exists after that build.
 
 # ---- build: devDependencies, node-gyp, TypeScript -------------------------------------------
-FROM node:20-bookworm AS build
+FROM node:24.22.3-bookworm AS build
 # node-gyp (the native addon) needs python3, make and g++; the full node image usually has them.
 RUN missing=""; \
     for tool in python3 make g++; do command -v "$tool" >/dev/null || missing="$missing $tool"; done; \
@@ -23,7 +24,7 @@ RUN npm prune --omit=dev --no-audit --no-fund \
  && chmod 0755 bin/weftd.js deploy/install-cni.sh
 
 # ---- runtime: production dependencies, the addon, iproute2, iptables ------------------------
-FROM node:20-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables \
  && rm -rf /var/lib/apt/lists/*

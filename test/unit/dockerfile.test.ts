@@ -34,6 +34,8 @@ function stages(text: string): { from: string; instructions: Instruction[] }[] {
 }
 
 const [build, runtime] = stages(read('Dockerfile'));
+/** The one supported Node (.ci/install-node installs it; the images must name it). */
+const NODE_VERSION = read('.nvmrc').trim();
 const runs = (s: typeof build): string[] => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
 /** [source in the build stage, destination] of every `COPY --from=build`. */
 const copies = runtime.instructions
@@ -75,8 +77,8 @@ function localPath(buildPath: string): string {
 }
 
 describe('Dockerfile build stage', () => {
-  it('builds on node:20-bookworm and runs the CI build recipe, not its own', () => {
-    expect(build.from).toBe('node:20-bookworm AS build');
+  it('builds on node:<.nvmrc>-bookworm and runs the CI build recipe, not its own', () => {
+    expect(build.from).toBe(`node:${NODE_VERSION}-bookworm AS build`);
     expect(build.instructions.filter((i) => i.op === 'COPY').map((i) => i.args)).toEqual(['. .']);
     const r = runs(build);
     expect(r.filter((cmd) => cmd === 'bash .ci/build')).toHaveLength(1);
@@ -92,7 +94,24 @@ describe('Dockerfile build stage', () => {
     const ciBuild = read('.ci/build');
     expect(ciBuild).toMatch(/^npm ci\b/m);
     expect(ciBuild).toMatch(/^npm run build$/m);
-    expect(ciBuild).toMatch(/npm_config_nodedir/);
+    expect(ciBuild).toMatch(/^source \.ci\/node-env$/m);
+    expect(read('.ci/node-env')).toMatch(/export npm_config_nodedir=/);
+    // npm test (which builds again and spawns node) runs on the node .ci/install installed
+    const ciRun = read('.ci/run');
+    expect(ciRun.indexOf('\nsource .ci/node-env\n')).toBeGreaterThan(ciRun.indexOf('\nbash .ci/install\n'));
+    expect(ciRun.indexOf('\nsource .ci/node-env\n')).toBeLessThan(ciRun.indexOf('\nnpm test'));
+  });
+
+  it('installs, types and admits the Node the images name', () => {
+    expect(NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(read('.ci/install')).toMatch(/^bash \.ci\/install-node\nbash \.ci\/build$/m);
+    expect(read('.ci/install-node')).toMatch(new RegExp(`^  ${NODE_VERSION.replaceAll('.', '\\.')}\\) node_sha512=[0-9a-f]{128} ;;$`, 'm'));
+    const pkg = JSON.parse(read('package.json'));
+    const [major, minor] = NODE_VERSION.split('.').map(Number);
+    const min = /^>=(\d+)\.(\d+)$/.exec(pkg.engines.node);
+    expect(min).not.toBeNull();
+    expect(Number(min![1]) < major || (Number(min![1]) === major && Number(min![2]) <= minor)).toBe(true);
+    expect(pkg.devDependencies['@types/node'].split('.')[0]).toBe(String(major));
   });
 
   it('keeps what the build produces out of the build context', () => {
@@ -102,8 +121,8 @@ describe('Dockerfile build stage', () => {
 });
 
 describe('Dockerfile runtime stage', () => {
-  it('is node:20-bookworm-slim with iproute2 and iptables, entry point weftd', () => {
-    expect(runtime.from).toBe('node:20-bookworm-slim');
+  it('is node:<.nvmrc>-bookworm-slim with iproute2 and iptables, entry point weftd', () => {
+    expect(runtime.from).toBe(`node:${NODE_VERSION}-bookworm-slim`);
     expect(runs(runtime).join(' ')).toMatch(/apt-get install -y --no-install-recommends iproute2 iptables/);
     expect(runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').map((i) => i.args)).toEqual(['["weftd"]']);
     const links = runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'));
