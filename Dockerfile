@@ -1,11 +1,12 @@
 # weft container image: weftd (the DaemonSet's main container) and the weft CNI plugin payload that
-# the init containers copy to each host with deploy/install-cni.sh.
+# the init containers copy to each host with deploy/install-cni.sh (one executable, weft-cni).
 #   docker build -t <registry>/weft:0.1.0 .
+# Both bases name the exact Node in .nvmrc, the one CI installs and tests on (.ci/install-node).
 # test/unit/dockerfile.test.ts checks this file against the repository: the build stage runs the
 # CI build recipe itself, and every path the runtime stage copies exists after that build.
 
 # ---- build: devDependencies, node-gyp, TypeScript -------------------------------------------
-FROM node:20-bookworm AS build
+FROM node:24.22.3-bookworm AS build
 # node-gyp (the native addon) needs python3, make and g++; the full node image usually has them.
 RUN missing=""; \
     for tool in python3 make g++; do command -v "$tool" >/dev/null || missing="$missing $tool"; done; \
@@ -16,14 +17,13 @@ WORKDIR /src
 COPY . .
 # The same recipe as CI: .ci/install ends with it.
 RUN bash .ci/build
-# The payload's node is the runtime image's own (linked below), not a second copy in the image.
-RUN npm prune --omit=dev --no-audit --no-fund \
- && bash deploy/stage-cni.sh /opt/weft/cni \
- && rm /opt/weft/cni/weft-cni/node \
+# The CNI payload (weft-cni as one executable) needs the dev dependencies (esbuild, postject).
+RUN bash deploy/stage-cni.sh /opt/weft/cni \
+ && npm prune --omit=dev --no-audit --no-fund \
  && chmod 0755 bin/weftd.js deploy/install-cni.sh
 
 # ---- runtime: production dependencies, the addon, iproute2, iptables ------------------------
-FROM node:20-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables \
  && rm -rf /var/lib/apt/lists/*
@@ -37,6 +37,5 @@ COPY --from=build /src/build/Release/weft_native.node /opt/weft/build/Release/we
 COPY --from=build /src/node_modules/ /opt/weft/node_modules/
 COPY --from=build /opt/weft/cni/ /opt/weft/cni/
 COPY --from=build /src/deploy/install-cni.sh /opt/weft/install-cni.sh
-RUN ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd \
- && ln -s /usr/local/bin/node /opt/weft/cni/weft-cni/node
+RUN ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd
 ENTRYPOINT ["weftd"]

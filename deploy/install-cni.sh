@@ -3,9 +3,8 @@
 # the container runtime never runs half a plugin or reads half a config. Run by the DaemonSet's
 # init containers with the host's /opt/cni/bin and /etc/cni/net.d mounted; safe to repeat.
 #
-#   install-cni.sh plugin   CNI_BIN_DIR/weft (a sh wrapper: CNI "type": "weft") and beside it
-#                           CNI_BIN_DIR/weft-cni-<content hash>/ (node + the compiled shim);
-#                           older weft-cni-* payloads are removed once the wrapper points away
+#   install-cni.sh plugin   CNI_BIN_DIR/weft (CNI "type": "weft"): weft-cni, one self-contained
+#                           executable; the weft-cni-<hash>/ folders of earlier releases go
 #   install-cni.sh conf     CNI_CONF_DIR/CNI_CONF_NAME from CONFLIST (e.g. a ConfigMap's cni-conf.json)
 #   install-cni.sh          both
 #
@@ -26,33 +25,22 @@ fail() {
 }
 
 install_plugin() {
-  [ -x "$payload/weft-cni/node" ] && [ -f "$payload/weft-cni/cni-shim/main.js" ] ||
-    fail "no CNI payload in $payload (expected weft-cni/node and weft-cni/cni-shim/main.js; see deploy/stage-cni.sh)"
+  [ -f "$payload/weft-cni" ] && [ -x "$payload/weft-cni" ] ||
+    fail "no CNI payload in $payload (expected the weft-cni executable; see deploy/stage-cni.sh)"
   mkdir -p "$bin_dir"
-  # -L: in the image weft-cni/node is a symlink to the image's own node; the host gets the file.
-  id=$(cd "$payload/weft-cni" && find -L . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
-  dir=weft-cni-$id
-  if [ ! -f "$bin_dir/$dir/cni-shim/main.js" ]; then
-    rm -rf "$bin_dir/.$dir.tmp"
-    cp -RL "$payload/weft-cni" "$bin_dir/.$dir.tmp"
-    rm -rf "$bin_dir/$dir"
-    mv "$bin_dir/.$dir.tmp" "$bin_dir/$dir"
+  if ! cmp -s "$payload/weft-cni" "$bin_dir/weft"; then
+    tmp="$bin_dir/.weft.tmp.$$"
+    trap 'rm -f "$tmp"' EXIT
+    cp "$payload/weft-cni" "$tmp"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$bin_dir/weft"
+    trap - EXIT
   fi
-  tmp="$bin_dir/.weft.tmp.$$"
-  cat >"$tmp" <<WRAPPER
-#!/bin/sh
-# weft CNI plugin ("type": "weft"), installed by weft's install-cni.sh: runs weft-cni with the
-# Node runtime installed beside it. Do not edit; the next install replaces it.
-unset NODE_OPTIONS
-d=\$(dirname -- "\$0")/$dir
-exec "\$d/node" "\$d/cni-shim/main.js" "\$@"
-WRAPPER
-  chmod 0755 "$tmp"
-  mv -f "$tmp" "$bin_dir/weft"
+  # earlier releases installed a sh wrapper and node + .js files in weft-cni-<hash>/
   for old in "$bin_dir"/weft-cni-*; do
-    [ -d "$old" ] && [ "$old" != "$bin_dir/$dir" ] && rm -rf "$old"
+    [ -d "$old" ] && rm -rf "$old"
   done
-  echo "install-cni: installed $bin_dir/weft ($dir)"
+  echo "install-cni: installed $bin_dir/weft (sha256 $(sha256sum "$bin_dir/weft" | cut -c1-12))"
 }
 
 install_conf() {

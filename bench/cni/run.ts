@@ -1,14 +1,18 @@
 // Time of one weft-cni invocation as a runtime sees it (fork/exec to exit), inside a throwaway
-// node namespace with one pod namespace: VERSION alone (Node start-up floor), ADD, DEL, ADD+DEL,
-// and the same ADD+DEL through Debian's bridge directly (what the delegation itself costs).
-// Needs root. Knobs: CNI_BENCH_RUNS (default 30). Prints a table of median / p90 / min in ms.
+// node namespace with one pod namespace: VERSION alone (start-up floor), ADD, DEL, ADD+DEL, for
+// each form of the plugin: `node bin/weft-cni.js` (ES modules from dist/, what earlier releases
+// installed) and the single executable deploy/stage-cni.sh builds, with and without V8's code
+// cache; then the same ADD+DEL through Debian's bridge directly (what the delegation costs).
+// Needs root and the dev dependencies. Knobs: CNI_BENCH_RUNS (default 30). Prints a table of
+// median / p90 / min in ms.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const PLUGIN = join(ROOT, 'bin/weft-cni.js');
+const STAGE = join(ROOT, 'deploy/stage-cni.sh');
 const RUNS = Number(process.env.CNI_BENCH_RUNS ?? 30);
 const NODE_NS = `weftbench${process.pid}-node`;
 const POD_NS = `weftbench${process.pid}-pod`;
@@ -40,6 +44,13 @@ function table(rows: Row[]): string {
   return lines.map((l) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
+/** deploy/stage-cni.sh into `dest`, built from the node running this bench; the executable's path. */
+function stageExecutable(dest: string, codeCache: boolean): string {
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, WEFT_CNI_CODE_CACHE: String(codeCache) };
+  execFileSync('sh', [STAGE, dest], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(dest, 'weft-cni');
+}
+
 function main(): void {
   if (process.getuid?.() !== 0) throw new Error('bench:cni needs root (it creates network namespaces)');
   const dir = mkdtempSync(join(tmpdir(), 'weft-cni-bench-'));
@@ -54,29 +65,31 @@ function main(): void {
   execFileSync('ip', ['netns', 'add', NODE_NS]);
   execFileSync('ip', ['netns', 'add', POD_NS]);
   try {
+    const node = process.execPath;
+    const forms: [string, string[]][] = [
+      ['node weft-cni.js', [node, PLUGIN]],
+      ['executable', [stageExecutable(join(dir, 'sea'), true)]],
+      ['executable, no code cache', [stageExecutable(join(dir, 'sea-nocache'), false)]],
+    ];
     const rows: Row[] = [
       { name: 'ip netns exec true (harness floor)', samples: [] },
       { name: 'node -e 0 (bare Node start-up)', samples: [] },
-      { name: 'weft-cni VERSION (plugin start-up)', samples: [] },
-      { name: 'weft-cni ADD', samples: [] },
-      { name: 'weft-cni DEL', samples: [] },
-      { name: 'weft-cni ADD+DEL', samples: [] },
+      ...forms.flatMap(([form]) => ['VERSION (plugin start-up)', 'ADD', 'DEL', 'ADD+DEL'].map((what) => ({ name: `${form}: ${what}`, samples: [] }))),
       { name: 'bridge ADD+DEL directly (delegate alone)', samples: [] },
     ];
-    const node = process.execPath;
     // One warm-up round so the page cache holds node, the plugin and the Go binaries.
     for (let i = -1; i < RUNS; i++) {
-      const s = [
-        invoke(['true'], {}, ''),
-        invoke([node, '-e', '0'], {}, ''),
-        invoke([node, PLUGIN], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.1.0"}'),
-      ];
-      const add = invoke([node, PLUGIN], { ...base, CNI_COMMAND: 'ADD' }, conf);
-      const del = invoke([node, PLUGIN], { ...base, CNI_COMMAND: 'DEL' }, conf);
+      const s = [invoke(['true'], {}, ''), invoke([node, '-e', '0'], {}, '')];
+      for (const [, cmd] of forms) {
+        s.push(invoke(cmd, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.1.0"}'));
+        const add = invoke(cmd, { ...base, CNI_COMMAND: 'ADD' }, conf);
+        const del = invoke(cmd, { ...base, CNI_COMMAND: 'DEL' }, conf);
+        s.push(add, del, add + del);
+      }
       const bridge = invoke(['/usr/lib/cni/bridge'], { ...base, CNI_CONTAINERID: 'direct', CNI_COMMAND: 'ADD' }, bridgeConf)
         + invoke(['/usr/lib/cni/bridge'], { ...base, CNI_CONTAINERID: 'direct', CNI_COMMAND: 'DEL' }, bridgeConf);
       if (i < 0) continue;
-      [...s, add, del, add + del, bridge].forEach((v, k) => rows[k].samples.push(v));
+      [...s, bridge].forEach((v, k) => rows[k].samples.push(v));
     }
     console.log(`weft-cni timings, ${RUNS} runs each (node ${process.version}, each run via ip netns exec)\n`);
     console.log(table(rows));

@@ -65,7 +65,7 @@ function startWeft(spec: NodeSpec, peers: NodeSpec[], worker = false): TrackedCh
     options: { udpOffloads: offloads.udp, tunOffloads: offloads.tun, csumElision: elides(spec), tunMtu: MTU, network: NETWORK, subnetLen: 24, localSubnet: `10.244.${spec.n}.0/24`, localIp: spec.ip, localVtepMac: spec.mac },
     peers: peers.map(peerOf),
   };
-  const child = nodes.get(spec)!.spawn('node', [`${FIXTURES}/node.js`, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = nodes.get(spec)!.spawn(process.execPath, [`${FIXTURES}/node.js`, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
   daemons.set(spec, child);
   return child;
 }
@@ -109,9 +109,9 @@ async function ping(from: Netns, to: string, extra: string[] = []): Promise<stri
 
 /** Sends `bytes` random bytes over TCP and returns [sent hash, received hash]. */
 async function tcpTransfer(src: Netns, dst: Netns, dstIp: string, bytes: number): Promise<[string, string]> {
-  const sink = dst.spawn('node', [`${FIXTURES}/tcp.js`, 'sink', '5001']);
+  const sink = dst.spawn(process.execPath, [`${FIXTURES}/tcp.js`, 'sink', '5001']);
   await sink.waitForOutput(/LISTENING/);
-  const source = src.spawn('node', [`${FIXTURES}/tcp.js`, 'source', dstIp, '5001', String(bytes)]);
+  const source = src.spawn(process.execPath, [`${FIXTURES}/tcp.js`, 'source', dstIp, '5001', String(bytes)]);
   const sent = await source.waitForOutput(/SHA256 (\w+) (\d+)/, 50_000);
   const got = await sink.waitForOutput(/SHA256 (\w+) (\d+)/, 50_000);
   await Promise.all([source.exited, sink.exited]);
@@ -197,7 +197,7 @@ describe.each([
     const before = await stats(B);
     const pinging = pods.get(A)!.exec('ping', ['-c', '20', '-i', '0.05', '-W', '2', pod(B)]);
     const send = async (from: Netns, kind: string): Promise<void> => {
-      const c = from.spawn('node', [`${FIXTURES}/send-udp.js`, B.ip, '8472', kind, '50']);
+      const c = from.spawn(process.execPath, [`${FIXTURES}/send-udp.js`, B.ip, '8472', kind, '50']);
       await c.waitForOutput(/SENT 50/);
       await c.exited;
     };

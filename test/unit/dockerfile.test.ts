@@ -3,7 +3,7 @@
 // daemon needs nothing that is not copied or pruned away, and deploy/install-cni.sh installs a
 // working plugin into (temporary) host directories, atomically and idempotently.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,8 @@ function stages(text: string): { from: string; instructions: Instruction[] }[] {
 }
 
 const [build, runtime] = stages(read('Dockerfile'));
+/** The one supported Node (.ci/install-node installs it; the images must name it). */
+const NODE_VERSION = read('.nvmrc').trim();
 const runs = (s: typeof build): string[] => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
 /** [source in the build stage, destination] of every `COPY --from=build`. */
 const copies = runtime.instructions
@@ -61,7 +63,8 @@ const stagedPayload = (() => {
   return (): string => {
     if (dir === undefined) {
       dir = join(tempDir(), 'cni');
-      execFileSync('sh', [join(root, 'deploy/stage-cni.sh'), dir]);
+      // with the node running this test: the executable is built from the node on PATH
+      execFileSync('sh', [join(root, 'deploy/stage-cni.sh'), dir], { env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` } });
     }
     return dir;
   };
@@ -75,13 +78,15 @@ function localPath(buildPath: string): string {
 }
 
 describe('Dockerfile build stage', () => {
-  it('builds on node:20-bookworm and runs the CI build recipe, not its own', () => {
-    expect(build.from).toBe('node:20-bookworm AS build');
+  it('builds on node:<.nvmrc>-bookworm and runs the CI build recipe, not its own', () => {
+    expect(build.from).toBe(`node:${NODE_VERSION}-bookworm AS build`);
     expect(build.instructions.filter((i) => i.op === 'COPY').map((i) => i.args)).toEqual(['. .']);
     const r = runs(build);
     expect(r.filter((cmd) => cmd === 'bash .ci/build')).toHaveLength(1);
     for (const cmd of r) expect(cmd).not.toMatch(/npm (ci|install|run build)|\btsc\b|node-gyp/);
-    expect(r.findIndex((cmd) => cmd.startsWith('npm prune --omit=dev'))).toBeGreaterThan(r.indexOf('bash .ci/build'));
+    // the CNI payload is staged with the dev dependencies (esbuild, postject), then they are pruned
+    const stage = r.find((cmd) => cmd.startsWith(`bash deploy/stage-cni.sh ${STAGED_CNI} && npm prune --omit=dev`));
+    expect(r.indexOf(stage!)).toBeGreaterThan(r.indexOf('bash .ci/build'));
   });
 
   it('is the recipe CI runs: .ci/run → .ci/install → .ci/build → npm ci + npm run build', () => {
@@ -92,7 +97,24 @@ describe('Dockerfile build stage', () => {
     const ciBuild = read('.ci/build');
     expect(ciBuild).toMatch(/^npm ci\b/m);
     expect(ciBuild).toMatch(/^npm run build$/m);
-    expect(ciBuild).toMatch(/npm_config_nodedir/);
+    expect(ciBuild).toMatch(/^source \.ci\/node-env$/m);
+    expect(read('.ci/node-env')).toMatch(/export npm_config_nodedir=/);
+    // npm test (which builds again and spawns node) runs on the node .ci/install installed
+    const ciRun = read('.ci/run');
+    expect(ciRun.indexOf('\nsource .ci/node-env\n')).toBeGreaterThan(ciRun.indexOf('\nbash .ci/install\n'));
+    expect(ciRun.indexOf('\nsource .ci/node-env\n')).toBeLessThan(ciRun.indexOf('\nnpm test'));
+  });
+
+  it('installs, types and admits the Node the images name', () => {
+    expect(NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(read('.ci/install')).toMatch(/^bash \.ci\/install-node\nbash \.ci\/build$/m);
+    expect(read('.ci/install-node')).toMatch(new RegExp(`^  ${NODE_VERSION.replaceAll('.', '\\.')}\\) node_sha512=[0-9a-f]{128} ;;$`, 'm'));
+    const pkg = JSON.parse(read('package.json'));
+    const [major, minor] = NODE_VERSION.split('.').map(Number);
+    const min = /^>=(\d+)\.(\d+)$/.exec(pkg.engines.node);
+    expect(min).not.toBeNull();
+    expect(Number(min![1]) < major || (Number(min![1]) === major && Number(min![2]) <= minor)).toBe(true);
+    expect(pkg.devDependencies['@types/node'].split('.')[0]).toBe(String(major));
   });
 
   it('keeps what the build produces out of the build context', () => {
@@ -102,14 +124,11 @@ describe('Dockerfile build stage', () => {
 });
 
 describe('Dockerfile runtime stage', () => {
-  it('is node:20-bookworm-slim with iproute2 and iptables, entry point weftd', () => {
-    expect(runtime.from).toBe('node:20-bookworm-slim');
+  it('is node:<.nvmrc>-bookworm-slim with iproute2 and iptables, entry point weftd', () => {
+    expect(runtime.from).toBe(`node:${NODE_VERSION}-bookworm-slim`);
     expect(runs(runtime).join(' ')).toMatch(/apt-get install -y --no-install-recommends iproute2 iptables/);
     expect(runtime.instructions.filter((i) => i.op === 'ENTRYPOINT').map((i) => i.args)).toEqual(['["weftd"]']);
-    const links = runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'));
-    expect(links).toBe('ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd && ln -s /usr/local/bin/node /opt/weft/cni/weft-cni/node');
-    // The build stage drops the staged node that this link replaces.
-    expect(runs(build).join(' ')).toContain('rm /opt/weft/cni/weft-cni/node');
+    expect(runs(runtime).find((r) => r.includes('/usr/local/bin/weftd'))).toBe('ln -s /opt/weft/bin/weftd.js /usr/local/bin/weftd');
     expect(copies).toContainEqual(['/src/bin/', '/opt/weft/bin/']);
     expect(read('bin/weftd.js')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
@@ -166,47 +185,45 @@ describe('CNI payload and deploy/install-cni.sh', () => {
       env: { PATH: process.env.PATH, WEFT_CNI_PAYLOAD: payload, CNI_BIN_DIR: bin, CNI_CONF_DIR: conf, ...extra },
     });
   const entries = (dir: string): string[] => readdirSync(dir).sort();
+  // Buffer.equals: the executable is ~120 MB, too big for expect's element-wise diff
+  const sameBytes = (a: string, b: string): boolean => readFileSync(a).equals(readFileSync(b));
 
-  it('stages node, the shim and the conflist; installs a plugin the runtime can run as "type": "weft"', () => {
+  it('stages one executable and the conflist; installs it as the one file the runtime runs for "type": "weft"', () => {
     const payload = stagedPayload();
     expect(entries(payload)).toEqual(['10-weft.conflist', 'weft-cni']);
-    expect(entries(join(payload, 'weft-cni'))).toEqual(['cni-shim', 'node', 'package.json']);
+    expect(statSync(join(payload, 'weft-cni')).mode & 0o111).toBe(0o111);
     const t = tempDir();
     const out = install(payload, join(t, 'bin'), join(t, 'net.d'));
-    expect(out).toMatch(/installed .*\/bin\/weft \(weft-cni-[0-9a-f]{12}\)/);
-    const bins = entries(join(t, 'bin'));
-    expect(bins).toHaveLength(2);
-    expect(bins[0]).toBe('weft');
-    expect(bins[1]).toMatch(/^weft-cni-[0-9a-f]{12}$/);
+    expect(out).toMatch(/installed .*\/bin\/weft \(sha256 [0-9a-f]{12}\)/);
+    expect(entries(join(t, 'bin'))).toEqual(['weft']);
+    expect(sameBytes(join(t, 'bin/weft'), join(payload, 'weft-cni'))).toBe(true);
     const conflist = JSON.parse(readFileSync(join(t, 'net.d/10-weft.conflist'), 'utf8'));
     expect(conflist).toEqual(JSON.parse(read('deploy/10-weft.conflist')));
     expect(conflist.plugins[0].type).toBe('weft'); // the runtime executes CNI_BIN_DIR/<type>
-    // The runtime runs the plugin with a minimal environment: it must find its own node.
-    const version = execFileSync(join(t, 'bin/weft'), [], { encoding: 'utf8', env: { CNI_COMMAND: 'VERSION', NODE_OPTIONS: '--bogus' }, input: '' });
+    // The runtime runs the plugin with a minimal environment (no node on PATH), maybe its own NODE_OPTIONS.
+    const version = execFileSync(join(t, 'bin/weft'), [], { encoding: 'utf8', env: { CNI_COMMAND: 'VERSION', NODE_OPTIONS: '--bogus --require=/nonexistent' }, input: '' });
     expect(JSON.parse(version).supportedVersions).toContain('1.0.0');
   });
 
-  it('repeats without duplicating, and replaces an older payload only after the wrapper moved', () => {
+  it('repeats without rewriting, replaces a changed plugin atomically, and removes earlier releases\' payload folders', () => {
     const t = tempDir();
     const payload = join(t, 'payload');
     execFileSync('cp', ['-R', stagedPayload(), payload]);
-    // As in the image: node is a link to the image's own runtime; the host must get the file.
-    rmSync(join(payload, 'weft-cni/node'));
-    symlinkSync(realpathSync(process.execPath), join(payload, 'weft-cni/node'));
+    // what an earlier release left: a wrapper and its node + .js folder
+    mkdirSync(join(t, 'bin/weft-cni-0123456789ab/cni-shim'), { recursive: true });
+    writeFileSync(join(t, 'bin/weft'), '#!/bin/sh\nexec "$(dirname -- "$0")/weft-cni-0123456789ab/node" "$@"\n', { mode: 0o755 });
     install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
-    const first = entries(join(t, 'bin'));
-    expect(lstatSync(join(t, 'bin', first[1], 'node')).isFile()).toBe(true);
+    expect(entries(join(t, 'bin'))).toEqual(['weft']);
+    const first = statSync(join(t, 'bin/weft'));
     expect(execFileSync(join(t, 'bin/weft'), [], { encoding: 'utf8', env: { CNI_COMMAND: 'VERSION' }, input: '' })).toMatch(/supportedVersions/);
     install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
-    expect(entries(join(t, 'bin'))).toEqual(first);
+    expect(statSync(join(t, 'bin/weft')).ino).toBe(first.ino); // unchanged: not rewritten
     expect(existsSync(join(t, 'net.d'))).toBe(false); // plugin only
-    writeFileSync(join(payload, 'weft-cni/cni-shim/extra.js'), '// a new version\n');
+    appendFileSync(join(payload, 'weft-cni'), 'a new version');
     install(payload, join(t, 'bin'), join(t, 'net.d'), ['plugin']);
-    const second = entries(join(t, 'bin'));
-    expect(second).toHaveLength(2);
-    expect(second[1]).not.toBe(first[1]);
-    expect(readFileSync(join(t, 'bin/weft'), 'utf8')).toContain(second[1]);
-    expect(second.some((e) => e.includes('.tmp'))).toBe(false);
+    expect(statSync(join(t, 'bin/weft')).ino).not.toBe(first.ino); // renamed into place, not written over
+    expect(sameBytes(join(t, 'bin/weft'), join(payload, 'weft-cni'))).toBe(true);
+    expect(entries(join(t, 'bin'))).toEqual(['weft']);
   });
 
   it('installs a conflist given by CONFLIST (the ConfigMap) under CNI_CONF_NAME, replacing the old one', () => {
