@@ -125,7 +125,7 @@ export class Overlay {
   /** Peers with their gossip state and traffic, for /status. */
   peerStatus(): PeerStatus[] {
     const { peers, withdrawn } = this.router.current;
-    const members = this.gossip.status().members.map((m) => ({ name: m.name, publicIp: m.publicIp, subnet: m.subnet, state: m.state, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
+    const members = this.gossip.status().members.map((m) => ({ name: m.name, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
     const stats = this.dataplane.stats();
     return composePeers([...peers, ...withdrawn], members, stats.peers);
   }
