@@ -15,6 +15,7 @@ import type { DataplaneSnapshot, GossipSnapshot } from '../observability/metrics
 import { composePeers } from '../observability/status-compose.js';
 import type { PeerStatus } from '../observability/status-types.js';
 import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
 import { installIpMasq, removeIpMasq } from './ip-masq/index.js';
 import { formatCidr } from './lease/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
@@ -34,6 +35,8 @@ export interface OverlayOptions {
   readonly watcher: LeaseWatcher;
   readonly clusterKey: Buffer;
   readonly log: Logger;
+  /** Where a second live process with this node's name is reported (gossip finds it). */
+  readonly identity?: IdentityConflicts;
 }
 
 export class Overlay {
@@ -95,6 +98,9 @@ export class Overlay {
         key: o.clusterKey,
         seeds: seedsOf(o.watcher.snapshot()),
         logger: gossipLog,
+        onNameConflict: (other) => {
+          if (o.identity) reportNameConflict(o.identity, { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, { name: other.name, publicIp: other.publicIp, subnet: other.subnet });
+        },
       });
     } catch (err) {
       await dataplane.close();

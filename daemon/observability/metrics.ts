@@ -45,6 +45,11 @@ export interface EtcdSnapshot {
   readonly up: boolean;
 }
 
+export interface IdentitySnapshot {
+  /** Kind (node_name, public_ip) → distinct conflicts with another live weftd found (monotonic). */
+  readonly conflicts: Readonly<Record<string, number>>;
+}
+
 type Source<T> = () => T | Promise<T>;
 
 /**
@@ -57,6 +62,7 @@ export interface MetricsSources {
   lease?: Source<LeaseSnapshot>;
   gossip?: Source<GossipSnapshot>;
   etcd?: Source<EtcdSnapshot>;
+  identity?: Source<IdentitySnapshot>;
 }
 
 interface Snapshots {
@@ -64,6 +70,7 @@ interface Snapshots {
   lease?: LeaseSnapshot;
   gossip?: GossipSnapshot;
   etcd?: EtcdSnapshot;
+  identity?: IdentitySnapshot;
 }
 
 export interface WeftMetrics {
@@ -147,6 +154,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   ]);
   counter('weft_gossip_rejected_total', 'Gossip messages dropped (unauthenticated, forged, stale, malformed), by reason', ['reason'],
     () => byKey('reason', snap.gossip?.rejected));
+  counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
+    () => byKey('kind', snap.identity?.conflicts));
   gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
     () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 
