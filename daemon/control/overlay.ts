@@ -22,6 +22,7 @@ import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
+import { PublicIpWatch } from './public-ip-watch.js';
 import { prepareTun, reconcileTun } from './reconcile/index.js';
 
 export interface OverlayOptions {
@@ -35,7 +36,7 @@ export interface OverlayOptions {
   readonly watcher: LeaseWatcher;
   readonly clusterKey: Buffer;
   readonly log: Logger;
-  /** Where a second live process with this node's name is reported (gossip finds it). */
+  /** Where a second live process with this node's name or public IP is reported (gossip finds it). */
   readonly identity?: IdentityConflicts;
 }
 
@@ -107,12 +108,17 @@ export class Overlay {
       throw err;
     }
     const overlay = new Overlay(dataplane, gossip, router, refusals, cfg.ipMasq, o.log);
+    const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
       o.watcher.onChange((s) => {
         router.setLeases(s);
         gossip.setSeeds(seedsOf(s));
       }),
-      gossip.subscribe(() => router.setMembers(gossip.members())),
+      gossip.subscribe(() => {
+        router.setMembers(gossip.members());
+        ipWatch?.update();
+      }),
+      () => ipWatch?.close(),
     );
     router.setMembers(gossip.members());
 

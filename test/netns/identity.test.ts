@@ -2,7 +2,8 @@
 // wrong: a node renamed in place keeps its routes everywhere; a second weftd started with another
 // node's --public-ip, or with another node's --node-name, is refused while the holder lives (one
 // log line naming both sides, weft_identity_conflicts_total{kind}), and the holder's route, lease
-// and /status never change.
+// and /status never change. Two that both run anyway (the check could not reach the holder) each
+// report the other once gossip shows them refuting each other.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,5 +202,44 @@ describe('membership identity on a weftd lab', () => {
       await lab.stopProcess(twin);
     }
     await node1RoutedEverywhere();
+  });
+
+  it('two live weftd named node1 (the check could not reach node1): both log the conflict once and count it; node1 stays routed', async () => {
+    const n1 = lab.node('node1');
+    const n9 = lab.node('node9');
+    // node1 does not answer the newcomer's probe, so the newcomer starts and gossips as node1 too.
+    const rule = ['INPUT', '-p', 'tcp', '--dport', '8473', '-s', n9.underlayIp, '-j', 'DROP'];
+    await lab.exec(n1.ns, 'iptables', ['-w', '-A', ...rule]);
+    const from = Date.now();
+    const twin = startWeftdAs('node9', 'twin', { '--node-name': 'node1', '--subnet-file': join(n9.dir, 'twin.env') });
+    try {
+      await waitUntil('the twin to be ready', async () => ((await healthz(n9.ns, '/readyz')) === undefined ? undefined : true));
+      const re = /^node name node1 is claimed by two live weftd/;
+      const n1Log = join(n1.dir, 'weftd.log');
+      const fresh = (file: string) => logLines(file).filter((l) => Date.parse(l.time) >= from && re.test(l.msg));
+      const [mine] = await waitUntil('node1 to report the twin', async () => (fresh(n1Log).length > 0 ? fresh(n1Log) : undefined), 45_000);
+      const [theirs] = await waitUntil('the twin to report node1', async () => (fresh(twin.log).length > 0 ? fresh(twin.log) : undefined), 45_000);
+      figures.push(`two live node1: reported by node1 ${Date.parse(mine.time) - from} ms, by the twin ${Date.parse(theirs.time) - from} ms after the twin's spawn`);
+      expect(mine).toMatchObject({ level: 50, kind: 'node_name', self: { name: 'node1', publicIp: n1.underlayIp, subnet: n1.subnet }, other: { name: 'node1', publicIp: n9.underlayIp } });
+      expect(theirs).toMatchObject({ kind: 'node_name', self: { publicIp: n9.underlayIp }, other: { publicIp: n1.underlayIp, subnet: n1.subnet } });
+      // They go on refuting each other; still one line each, and node1's route never goes away.
+      await sleep(4_000);
+      expect(fresh(n1Log)).toHaveLength(1);
+      expect(fresh(twin.log)).toHaveLength(1);
+      expect(await metric('node1', 'node_name')).toBe(1);
+      expect(await metric('node9', 'node_name')).toBe(1);
+      for (const o of ['node2', 'node3']) {
+        const routed = (await status(o))!.peers.filter((p) => p.subnet === n1.subnet);
+        expect(routed).toHaveLength(1);
+        expect(routed[0].state).not.toBe('dead');
+        const withdrawn = logLines(join(lab.node(o).dir, 'weftd.log')).filter((l) => Date.parse(l.time) >= from && /^route withdrawn/.test(l.msg) && l.subnet === n1.subnet);
+        expect(withdrawn).toEqual([]);
+      }
+      expect((await ping(pod2.ns, pod1.ip, { count: 5, intervalS: 0.1 })).received).toBe(5);
+    } finally {
+      await lab.stopProcess(twin);
+      await lab.exec(n1.ns, 'iptables', ['-w', '-D', ...rule]);
+    }
+    expect((await ping(pod2.ns, pod1.ip, { count: 5, intervalS: 0.1 })).received).toBe(5);
   });
 });
