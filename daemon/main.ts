@@ -1,6 +1,6 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
-// (waited for) → cluster key → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
-// ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
+// (waited for) → cluster key → lease → subnet.env → keeper + peer watcher → overlay (data plane,
+// gossip, routes, ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
 // an unexpired lease, network config, lease and peers come from the cache instead (start-source).
 // `weftd status` is the CLI that reads a running weftd's /status.
 // SIGTERM/SIGINT stop everything and exit 0, keeping the lease and the TUN (with its address and
