@@ -1,6 +1,13 @@
-// ADD: render the delegate config from subnet.env, save it, then delegate. A failed delegate ADD
-// is undone with a delegate DEL (CNI SPEC §4) and the state goes with it; if that DEL fails too
-// the state stays, so the runtime's DEL can finish the job.
+// ADD: render the delegate config from subnet.env, claim the attachment by saving it, then
+// delegate. A failed delegate ADD is undone with a delegate DEL (CNI SPEC §4) and the state goes
+// with it; if that DEL fails too the state stays, so the runtime's DEL can finish the job.
+//
+// A repeated ADD for an attachment that already has state (the runtime skipped DEL) fails before
+// the delegate runs and undoes nothing: bridge's DEL would delete the pod's eth0 and host-local's
+// would release the address the first ADD leased. We fail rather than return the earlier result
+// (which CNI 1.1 allows): weft-cni does not keep results, and replaying the saved config would
+// report an attachment that may since have changed or gone (pod netns recreated under the same
+// ID), hiding the runtime's mistake behind a result nobody checked.
 import type { CniEnv } from './cni-env.js';
 import { buildDelegateConfig, delegateType } from './delegate-config.js';
 import { execPlugin, findPlugin } from './exec-plugin.js';
@@ -8,7 +15,7 @@ import { log } from './log.js';
 import { delegateVersion } from './negotiate.js';
 import type { JsonObject, NetConf } from './netconf.js';
 import { convertResult } from './result.js';
-import { removeState, saveState } from './state.js';
+import { claimState, removeState } from './state.js';
 import { readSubnetEnv } from './subnet-env.js';
 
 export function cmdAdd(env: CniEnv, conf: NetConf): JsonObject {
@@ -16,7 +23,7 @@ export function cmdAdd(env: CniEnv, conf: NetConf): JsonObject {
   const binary = findPlugin(delegateType(conf), env.path);
   const delegate = buildDelegateConfig(conf, subnet, delegateVersion(binary, conf.cniVersion));
   const attachment = { containerID: env.containerId, ifname: env.ifname };
-  saveState(conf.dataDir, { ...attachment, netns: env.netns, delegate });
+  claimState(conf.dataDir, { ...attachment, netns: env.netns, delegate });
   let result: JsonObject;
   try {
     result = execPlugin(binary, delegate, { command: 'ADD' });

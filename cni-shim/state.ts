@@ -1,8 +1,8 @@
 // Saved delegate configs, one file per attachment (containerID, ifname):
 //   <dataDir>/attachments/<containerID>@<ifname>   mode 0600, directory 0700
 // '@' cannot appear in a container ID, so the name is unambiguous; temp files start with '.'. Writes are atomic (temp file,
-// fsync, rename), so a crash leaves either the old state or the new one, never half of one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+// fsync, link), so a crash leaves either no state or the whole of it, never half of one.
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrCode } from './errors.js';
 import { isObject, type Attachment, type JsonObject } from './netconf.js';
@@ -23,10 +23,17 @@ function stateFile(dataDir: string, a: Attachment): string {
   return join(stateDir(dataDir), `${a.containerID}@${a.ifname}`);
 }
 
-export function saveState(dataDir: string, s: SavedState): void {
+/**
+ * Saves the state only if the attachment has none yet: the claim an ADD makes before it delegates.
+ * The file is written in full under a temp name, then link()ed into place, which fails with EEXIST
+ * when the attachment has state: of two ADDs for one attachment, even concurrent ones, exactly one
+ * wins. Throws CniError InvalidEnv (the runtime repeated CNI_CONTAINERID/CNI_IFNAME) in that case.
+ */
+export function claimState(dataDir: string, s: SavedState): void {
   const dir = stateDir(dataDir);
   const file = stateFile(dataDir, s);
   const tmp = join(dir, `.${s.containerID}@${s.ifname}.tmp-${process.pid}`);
+  let linked: NodeJS.ErrnoException | undefined;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, 'w', 0o600);
@@ -36,10 +43,23 @@ export function saveState(dataDir: string, s: SavedState): void {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, file);
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      linked = err as NodeJS.ErrnoException;
+    }
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new CniError(ErrCode.IoFailure, `cannot save attachment state in ${dir}: ${(err as Error).message}; check that dataDir is writable by the runtime`);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  if (linked) {
+    throw new CniError(
+      ErrCode.InvalidEnv,
+      `container ${s.containerID} already has ${s.ifname} attached by weft-cni (state ${file}); this second ADD was refused and the existing attachment left as it is. ` +
+        'A runtime must not ADD twice for one container and interface: run DEL first, or use another CNI_IFNAME',
+    );
   }
 }
 

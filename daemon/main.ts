@@ -1,6 +1,6 @@
 // weftd start-up wiring: config → logger → underlay → health server → etcd → network config
-// (waited for) → lease → subnet.env → keeper + peer watcher → overlay (data plane, gossip, routes,
-// ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
+// (waited for) → cluster key → lease → subnet.env → keeper + peer watcher → overlay (data plane,
+// gossip, routes, ip-masq) → ready. If etcd does not answer within ETCD_START_GRACE_MS and the state cache holds
 // an unexpired lease, network config, lease and peers come from the cache instead (start-source).
 // `weftd status` is the CLI that reads a running weftd's /status.
 // SIGTERM/SIGINT stop everything and exit 0, keeping the lease and the TUN (with its address and
@@ -13,6 +13,8 @@ import { weftVersion } from './config/version.js';
 import type { Config } from './config/config.js';
 import { runStatus } from './cli/status.js';
 import { resolveClusterKey } from './control/cluster-key-source.js';
+import { gossipAnswers } from './control/gossip/index.js';
+import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { Overlay } from './control/overlay.js';
 import { createEtcdClient } from './control/etcd/etcd-client.js';
 import { EtcdHealth } from './control/etcd/etcd-health.js';
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
     readiness,
     status: () => statusOf(cfg, underlay, vtepMac, network, mtu, nodeLease?.lease, health.state === 'reachable', readiness.missing(), overlay),
   });
+  const identity = new IdentityConflicts(log);
   const metrics = createMetrics({
     lease: () => ({ ...(nodeLease?.keeper.stats() ?? { renewals: 0, failures: 0 }), expiresAt: nodeLease?.lease?.expiresAt }),
     etcd: () => ({ up: health.state === 'reachable' }),
@@ -101,6 +104,7 @@ async function main(): Promise<number> {
     dataplane: () => overlay?.dataplaneSnapshot() ?? { peers: [], drops: {}, routes: 0, routeSwaps: 0 },
     gossip: () => overlay?.gossipSnapshot() ?? { members: {}, sent: {}, received: {}, rejected: {} },
     dataplaneThread: () => overlay?.dataplaneThreadSnapshot(),
+    identity: () => ({ conflicts: identity.counts }),
   }, { build: { version, nodeVersion: process.version } });
   server?.setMetrics(() => metrics.scrape());
 
@@ -127,6 +131,9 @@ async function main(): Promise<number> {
     const innerMtu = (network.backend.mtu ?? underlay.mtu) - VXLAN_OVERHEAD;
     mtu = innerMtu;
 
+    // Before the lease: the keeper asks, by gossip, whether a lease it would take is held by a live node.
+    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log: subsystemLogger(log, 'gossip'), cachedFirst: source.mode === 'state-cache' });
+    const probe = { key: clusterKey, sender: cfg.nodeName, logger: subsystemLogger(log, 'gossip') };
     const leaseOptions = {
       client: etcd,
       health,
@@ -141,12 +148,12 @@ async function main(): Promise<number> {
       ipMasq: cfg.ipMasq,
       onHeld: (held: boolean) => leaseReady.set(held),
       cache,
+      identity: leaseIdentityGuard(identity, { name: cfg.nodeName, publicIp: underlay.publicIp }, (holder) => gossipAnswers(probe, holder)),
     };
     const node = source.mode === 'state-cache' ? await NodeLease.resume(leaseOptions, source.state) : await NodeLease.start(leaseOptions, stop.signal);
     if (!node) return 0;
     nodeLease = node;
 
-    const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log: subsystemLogger(log, 'gossip'), cachedFirst: source.mode === 'state-cache' });
     // The overlay follows the held lease: started on it, and moved (TUN address, gossip identity)
     // when a lost lease comes back as another subnet. Moves are serialised; the listener is in
     // place before the first start, so a lease lost meanwhile (e.g. one taken from the state cache
@@ -160,7 +167,7 @@ async function main(): Promise<number> {
         const old = overlay;
         overlay = undefined;
         await old?.close();
-        overlay = await Overlay.start({ cfg, network: network!, lease, underlay, vtepMac, mtu: innerMtu, watcher: node.watcher, clusterKey, log });
+        overlay = await Overlay.start({ cfg, network: network!, lease, underlay, vtepMac, mtu: innerMtu, watcher: node.watcher, clusterKey, log, identity });
         tunReady.set(true);
       });
       return overlayMoves;

@@ -17,12 +17,14 @@ import type { DataplaneSnapshot, DataplaneThreadSnapshot, GossipSnapshot } from 
 import { composePeers } from '../observability/status-compose.js';
 import type { PeerStatus } from '../observability/status-types.js';
 import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
 import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from './lease/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
+import { PublicIpWatch } from './public-ip-watch.js';
 import { prepareTun, reconcileTun, type TunWanted } from './reconcile/index.js';
 import { Resync } from './resync.js';
 
@@ -37,6 +39,8 @@ export interface OverlayOptions {
   readonly watcher: LeaseWatcher;
   readonly clusterKey: Buffer;
   readonly log: Logger;
+  /** Where a second live process with this node's name or public IP is reported (gossip finds it). */
+  readonly identity?: IdentityConflicts;
 }
 
 export class Overlay {
@@ -105,18 +109,26 @@ export class Overlay {
         key: o.clusterKey,
         seeds: seedsOf(o.watcher.snapshot()),
         logger: gossipLog,
+        onNameConflict: (other) => {
+          if (o.identity) reportNameConflict(o.identity, { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, { name: other.name, publicIp: other.publicIp, subnet: other.subnet });
+        },
       });
     } catch (err) {
       await dataplane.close();
       throw err;
     }
     const overlay = new Overlay(dataplane, gossip, router, refusals, cfg.ipMasq, o.log);
+    const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
       o.watcher.onChange((s) => {
         router.setLeases(s);
         gossip.setSeeds(seedsOf(s));
       }),
-      gossip.subscribe(() => router.setMembers(gossip.members())),
+      gossip.subscribe(() => {
+        router.setMembers(gossip.members());
+        ipWatch?.update();
+      }),
+      () => ipWatch?.close(),
     );
     router.setMembers(gossip.members());
     const tunLog = subsystemLogger(o.log, 'tun');
@@ -138,7 +150,7 @@ export class Overlay {
   /** Peers with their gossip state and traffic, for /status. */
   peerStatus(): PeerStatus[] {
     const { peers, withdrawn } = this.router.current;
-    const members = this.gossip.status().members.map((m) => ({ name: m.name, publicIp: m.publicIp, subnet: m.subnet, state: m.state, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
+    const members = this.gossip.status().members.map((m) => ({ name: m.name, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
     const stats = this.dataplane.stats();
     return composePeers([...peers, ...withdrawn], members, stats.peers);
   }

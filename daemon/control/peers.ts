@@ -1,6 +1,8 @@
 // Leases (etcd, authoritative) + gossip membership → one immutable RouteTable → the data plane.
 // Every input change rebuilds the whole table and swaps it in (the data plane reads it once per
-// batch); one log line per route that appears, moves or goes away.
+// batch); one log line per route that appears, moves or goes away. The merge result is also what
+// /status shows (current), so the two never disagree. Input changes are numbered in order, so the
+// merge can tell whether a member went away before or after a lease was (re)written.
 import type { RouteTable, RouteTableOptions } from '../dataplane/index.js';
 import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
@@ -29,10 +31,13 @@ const WITHDRAWN = {
   left: 'peer left the cluster (graceful leave); packets to it are answered with ICMP unreachable',
   dead: 'peer is dead (gossip); packets to it are answered with ICMP unreachable',
 } as const;
+const gone = (s: GossipPeer['state']): boolean => s === 'dead' || s === 'left';
 
 export class PeerRouter {
   private leases: LeasePeer[] = [];
-  private members: GossipPeer[] = [];
+  private members: (GossipPeer & { incarnation?: number })[] = [];
+  /** Orders input changes: LeasePeer.seenAt and GossipPeer.goneAt. */
+  private tick = 0;
   private merged: MergeResult = { peers: [], withdrawn: [], refused: [] };
   private routed = new Map<string, RoutePeer>();
   private swaps = 0;
@@ -50,13 +55,27 @@ export class PeerRouter {
 
   /** The leases as etcd lists them (our own excluded by the watcher). */
   setLeases(snapshot: PeerSnapshot): void {
-    this.leases = [...snapshot.values()].map((l) => ({ subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision }));
+    const tick = ++this.tick;
+    const before = new Map(this.leases.map((l) => [l.subnet, l]));
+    this.leases = [...snapshot.values()].map((l) => {
+      const lease: LeasePeer = { subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision };
+      const was = before.get(lease.subnet);
+      const same = was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision;
+      return { ...lease, seenAt: same ? was.seenAt : tick };
+    });
     this.rebuild();
   }
 
   /** Gossip's current view of the other members. */
-  setMembers(members: readonly GossipPeer[]): void {
-    this.members = [...members];
+  setMembers(members: readonly (GossipPeer & { incarnation?: number })[]): void {
+    const tick = ++this.tick;
+    const before = new Map(this.members.map((m) => [m.name, m]));
+    this.members = members.map((m) => {
+      const was = before.get(m.name);
+      const stillGone = was?.goneAt !== undefined && gone(was.state) && gone(m.state) && was.incarnation === m.incarnation;
+      const { name, publicIp, subnet, vtepMac, state, incarnation } = m;
+      return { name, publicIp, subnet, vtepMac, state, incarnation, goneAt: gone(m.state) ? (stillGone ? was.goneAt : tick) : undefined };
+    });
     this.rebuild();
   }
 

@@ -83,6 +83,11 @@ export interface BuildInfo {
   readonly nodeVersion: string;
 }
 
+export interface IdentitySnapshot {
+  /** Kind (node_name, public_ip) → distinct conflicts with another live weftd found (monotonic). */
+  readonly conflicts: Readonly<Record<string, number>>;
+}
+
 type Source<T> = () => T | Promise<T>;
 
 /**
@@ -98,6 +103,7 @@ export interface MetricsSources {
   readiness?: Source<ReadinessSnapshot>;
   /** undefined while there is no data plane (before the lease, while the overlay moves). */
   dataplaneThread?: Source<DataplaneThreadSnapshot | undefined>;
+  identity?: Source<IdentitySnapshot>;
 }
 
 interface Snapshots {
@@ -107,6 +113,7 @@ interface Snapshots {
   etcd?: EtcdSnapshot;
   readiness?: ReadinessSnapshot;
   dataplaneThread?: DataplaneThreadSnapshot;
+  identity?: IdentitySnapshot;
 }
 
 export interface WeftMetrics {
@@ -219,6 +226,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   ]);
   counter('weft_gossip_rejected_total', 'Gossip messages dropped (unauthenticated, forged, stale, malformed), by reason', ['reason'],
     () => byKey('reason', snap.gossip?.rejected));
+  counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
+    () => byKey('kind', snap.identity?.conflicts));
   gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
     () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 

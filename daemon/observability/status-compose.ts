@@ -1,22 +1,24 @@
-// Builds the peers of the /status document from what the daemon already holds: the peer leases
-// (the routes: gossip never adds a peer etcd does not list), the gossip view of each member and
-// the data plane's per-peer counters. Pure; structural inputs so that it depends on no module.
+// Builds the peers of the /status document from what the daemon already holds: the routes as the
+// peer router merged them (each with its state: the same result the route table was built from,
+// so /status and the data plane never disagree), the gossip view of each member (for last seen)
+// and the data plane's per-peer counters. Pure; structural inputs so that it depends on no module.
 import type { PeerState, PeerStatus } from './status-types.js';
 
-export interface LeaseInput {
+export interface RouteInput {
   /** "10.244.2.0/24" */
   readonly subnet: string;
   readonly publicIp: string;
   readonly vtepMac: string;
-  /** Undefined for a Flannel node. */
+  /** Empty or undefined for a Flannel node. */
   readonly nodeName?: string | undefined;
+  /** dead: withdrawn; alive/suspect: routed, that member speaks for it; lease-only: routed. */
+  readonly state: PeerState;
+  /** The member whose state this is (for last seen); undefined for lease-only. */
+  readonly member?: string | undefined;
 }
 
 export interface MemberInput {
   readonly name: string;
-  readonly publicIp: string;
-  readonly subnet: string;
-  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
   /** When the member was last heard from, as a wall-clock Date (convert monotonic clocks first). */
   readonly lastSeen: Date;
 }
@@ -31,29 +33,26 @@ export interface TrafficInput {
   readonly drops?: number;
 }
 
-/** One PeerStatus per lease, sorted by subnet address; a member that left counts as dead. */
+/** One PeerStatus per route (routed or withdrawn), sorted by subnet address. */
 export function composePeers(
-  leases: Iterable<LeaseInput>,
+  routes: Iterable<RouteInput>,
   members: Iterable<MemberInput>,
   traffic: Iterable<TrafficInput>,
 ): PeerStatus[] {
-  const bySubnet = new Map<string, MemberInput>();
-  for (const m of members) bySubnet.set(m.subnet, m);
+  const byName = new Map<string, MemberInput>();
+  for (const m of members) byName.set(m.name, m);
   const counters = new Map<string, TrafficInput>();
   for (const t of traffic) counters.set(t.subnet, t);
   const peers: PeerStatus[] = [];
-  for (const l of leases) {
-    // A member only speaks for the lease it matches: same subnet and same public IP.
-    const m = bySubnet.get(l.subnet);
-    const member = m !== undefined && m.publicIp === l.publicIp ? m : undefined;
-    const t = counters.get(l.subnet);
-    const state: PeerState = member === undefined ? 'lease-only' : member.state === 'left' ? 'dead' : member.state;
+  for (const r of routes) {
+    const member = r.member === undefined ? undefined : byName.get(r.member);
+    const t = counters.get(r.subnet);
     peers.push({
-      name: l.nodeName ?? member?.name ?? null,
-      publicIP: l.publicIp,
-      subnet: l.subnet,
-      vtepMAC: l.vtepMac,
-      state,
+      name: r.nodeName || r.member || null,
+      publicIP: r.publicIp,
+      subnet: r.subnet,
+      vtepMAC: r.vtepMac,
+      state: r.state,
       lastSeen: member === undefined ? null : member.lastSeen.toISOString(),
       packetsIn: t?.rxPackets ?? 0,
       packetsOut: t?.txPackets ?? 0,

@@ -15,6 +15,18 @@ beforeAll(async () => {
 });
 afterAll(() => stopNode(node, box));
 
+/** A fresh veth takes a moment to carry traffic (carrier, bridge port): the first ping may be lost. */
+async function waitPing(from: Netns, ip: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await from.exec('ping', ['-c', '1', '-W', '1', ip]);
+      return;
+    } catch (err) {
+      if (i >= 20) throw err;
+    }
+  }
+}
+
 function leases(): string[] {
   return existsSync(box.leaseDir) ? readdirSync(box.leaseDir).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)) : [];
 }
@@ -92,6 +104,34 @@ describe('weft-cni ADD, CHECK, DEL', () => {
     expect(existsSync(join(box.dataDir, 'attachments', 'pod-fail@eth0'))).toBe(false);
     expect(leases()).toEqual([]);
     expect(await pod.ip('link', 'show')).not.toContain('eth0');
+    await pod.destroy();
+  });
+
+  it('a repeated ADD for the same container and interface fails and leaves the first attachment working', async () => {
+    const pod = await createNetns('pod');
+    const first = await cniOk({ command: 'ADD', conf: box.conf(), containerId: 'pod-twice', pod, node });
+    const ip = first.ips[0].address.split('/')[0];
+    await waitPing(node, ip);
+
+    const again = await cni({ command: 'ADD', conf: box.conf(), containerId: 'pod-twice', pod, node });
+    expect(again.exit).toBe(1);
+    expect(again.json).toMatchObject({ code: 4 });
+    expect(again.json.msg).toMatch(/^container pod-twice already has eth0 attached by weft-cni .*run DEL first/);
+
+    // The pod keeps its interface, address and route; host-local keeps its lease; the state stays.
+    const addr = JSON.parse(await pod.ip('-j', 'addr', 'show', 'dev', 'eth0'))[0];
+    expect(addr.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)).toContain(first.ips[0].address);
+    expect(leases()).toEqual([ip]);
+    expect(existsSync(join(box.dataDir, 'attachments', 'pod-twice@eth0'))).toBe(true);
+    expect(await node.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', ip])).toMatch(/3 received/);
+    await cniOk({ command: 'CHECK', conf: box.conf({ prevResult: first }), containerId: 'pod-twice', pod, node });
+
+    // The runtime's DEL then cleans up as usual, and a fresh ADD works again.
+    await cniOk({ command: 'DEL', conf: box.conf({ prevResult: first }), containerId: 'pod-twice', pod, node });
+    expect(leases()).toEqual([]);
+    const readded = await cniOk({ command: 'ADD', conf: box.conf(), containerId: 'pod-twice', pod, node });
+    await cniOk({ command: 'DEL', conf: box.conf({ prevResult: readded }), containerId: 'pod-twice', pod, node });
+    expect(leases()).toEqual([]);
     await pod.destroy();
   });
 

@@ -8,3 +8,4 @@ export { gossipCounters, type GossipCounters } from './metrics.js';
 export { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim-config.js';
 export type { MemberChange } from './membership.js';
 export type { MemberInfo, MemberRecord, MemberState, MemberView } from './types.js';
+export { gossipAnswers, type HolderProbeOptions } from './holder-probe.js';

@@ -56,6 +56,12 @@ export interface MembershipOptions {
   transport: Transport;
   logger: Logger;
   random?: () => number;
+  /**
+   * Another live process claims this member's name: it announced itself alive with different
+   * info (address, subnet …) after this member had already refuted such a claim once. Called on
+   * every such record; the member keeps refuting.
+   */
+  onNameConflict?: (other: MemberRecord) => void;
 }
 
 interface Suspicion {
@@ -96,9 +102,11 @@ export class Membership implements GossipHandler {
   private running = false;
   private announced = false;
   private left = false;
+  /** Incarnation of the last refutation of a record with other info about this member. */
+  private refutedOtherInfo: number | undefined;
   readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0, awareness: 0 };
 
-  constructor(opts: MembershipOptions) {
+  constructor(private readonly opts: MembershipOptions) {
     this.self = { ...opts.self, incarnation: opts.incarnation ?? 0, state: 'alive' };
     this.cfg = opts.config;
     this.clock = opts.clock;
@@ -427,7 +435,10 @@ export class Membership implements GossipHandler {
     const sameInfo = u.publicIp === this.self.publicIp && u.gossipPort === this.self.gossipPort && u.subnet === this.self.subnet && u.vtepMac === this.self.vtepMac && u.vni === this.self.vni;
     const needsRefute = u.state === 'alive' ? u.incarnation > this.self.incarnation || (u.incarnation === this.self.incarnation && !sameInfo) : u.incarnation >= this.self.incarnation;
     if (!needsRefute) return;
+    const otherInfo = u.state === 'alive' && !sameInfo;
+    if (otherInfo && this.refutedOtherInfo !== undefined && u.incarnation >= this.refutedOtherInfo) this.opts.onNameConflict?.(u);
     this.self.incarnation = u.incarnation + 1;
+    if (otherInfo) this.refutedOtherInfo = this.self.incarnation;
     this.counters.refutations++;
     this.adjustAwareness(1);
     this.log.info({ incarnation: this.self.incarnation, claimed: u.state }, 'gossip: refuting a stale record about this member');

@@ -1,8 +1,17 @@
-// Leases (etcd, authoritative) + gossip membership → the peers the route table is built from.
-// Pure: the caller logs and counts the refusals it returns (see RefusalReporter).
+// Leases (etcd, authoritative) + gossip membership → the peers the route table is built from, each
+// with the state /status shows for it (one source for both). Pure: the caller logs and counts the
+// refusals it returns (see RefusalReporter).
 //
-//   lease, no member / member alive or suspect   → routed from the lease (Flannel nodes too)
-//   lease, member with its public IP dead or left → withdrawn
+// A member speaks for a lease when it has the lease's subnet and public IP; a live one wins, the
+// one named in the lease first. Identity: a dead or left record withdraws a lease only if it is
+// the lease's holder (the node name in BackendData; any member at the subnet and IP for a lease
+// without one) and it went away after the lease was last written (seenAt/goneAt, when given).
+//
+//   lease, a live member speaks for it         → routed from the lease, state alive / suspect
+//   lease, its holder dead or left since       → withdrawn, state dead
+//   lease, anything else (Flannel node, holder → routed from the lease, state lease-only
+//     gone before the lease was rewritten, a
+//     renamed node's old name)
 //   member only (etcd away or lease not yet seen) → routed from gossip, unless dead or left
 //   member whose subnet overlaps a lease held by another public IP → refused ('lease-conflict')
 //   member with an unparsable subnet/IP/MAC, or outside `network` → refused ('invalid')
@@ -18,6 +27,8 @@ export interface LeasePeer {
   vtepMac: string;
   nodeName?: string;
   csumElision?: boolean;
+  /** When this lease value was last written, as seen locally: on the same clock as GossipPeer.goneAt. */
+  seenAt?: number;
 }
 
 export interface GossipPeer {
@@ -26,7 +37,12 @@ export interface GossipPeer {
   subnet: string;
   vtepMac: string;
   state: MemberState;
+  /** When this member was first seen dead or left (in its current incarnation); see LeasePeer.seenAt. */
+  goneAt?: number;
 }
+
+/** What /status shows for a peer; routed peers are never 'dead', withdrawn ones always are. */
+export type RouteState = 'alive' | 'suspect' | 'dead' | 'lease-only';
 
 export interface RoutePeer {
   subnet: string;
@@ -36,6 +52,9 @@ export interface RoutePeer {
   source: 'lease' | 'gossip';
   /** From the lease only; a gossip-only peer gets full checksums. */
   csumElision?: boolean;
+  state: RouteState;
+  /** The member whose state `state` is; undefined for lease-only. */
+  member?: string;
 }
 
 export type RefusalReason = 'lease-conflict' | 'invalid' | 'gossip-conflict';
@@ -51,7 +70,7 @@ export interface Refusal {
 
 export interface MergeResult {
   peers: RoutePeer[];
-  /** Leased subnets not routed because their member is dead or left. */
+  /** Leased subnets not routed because their holder is dead or left (state 'dead'). */
   withdrawn: RoutePeer[];
   refused: Refusal[];
 }
@@ -79,6 +98,11 @@ function sameIp(a: string, b: string): boolean {
 
 const gone = (s: MemberState): boolean => s === 'dead' || s === 'left';
 
+/** Whether `m` went away after `lease` was last written; without times, a gone holder always did. */
+function wentAfter(m: GossipPeer, lease: LeasePeer): boolean {
+  return m.goneAt === undefined || lease.seenAt === undefined || m.goneAt > lease.seenAt;
+}
+
 export function mergeRoutes(leases: readonly LeasePeer[], members: readonly GossipPeer[], opts: MergeOptions = {}): MergeResult {
   const local = opts.localSubnet ? parseSubnet4(opts.localSubnet) : undefined;
   const network = opts.network ? parseSubnet4(opts.network) : undefined;
@@ -104,11 +128,18 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
     valid.push({ m, cidr });
   }
 
-  // A lease is withdrawn when a member with the same subnet and public IP is dead or left.
   for (const { lease, cidr } of leased) {
-    const member = valid.find((v) => sameSubnet(v.cidr, cidr) && sameIp(v.m.publicIp, lease.publicIp));
-    const peer: RoutePeer = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, nodeName: lease.nodeName ?? member?.m.name ?? '', source: 'lease', ...(lease.csumElision === true ? { csumElision: true } : {}) };
-    (member && gone(member.m.state) ? withdrawn : peers).push(peer);
+    const at = valid.filter((v) => sameSubnet(v.cidr, cidr) && sameIp(v.m.publicIp, lease.publicIp)).map((v) => v.m);
+    const live = at.filter((m) => !gone(m.state));
+    const speaker = live.find((m) => m.name === lease.nodeName) ?? live[0];
+    const base = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, source: 'lease' as const, ...(lease.csumElision === true ? { csumElision: true } : {}) };
+    if (speaker) {
+      peers.push({ ...base, nodeName: lease.nodeName ?? speaker.name, state: speaker.state as RouteState, member: speaker.name });
+      continue;
+    }
+    const holder = at.find((m) => lease.nodeName === undefined || m.name === lease.nodeName);
+    if (holder && wentAfter(holder, lease)) withdrawn.push({ ...base, nodeName: lease.nodeName ?? holder.name, state: 'dead', member: holder.name });
+    else peers.push({ ...base, nodeName: lease.nodeName ?? '', state: 'lease-only' });
   }
 
   const routedGossip: Subnet4[] = [];
@@ -126,7 +157,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
       continue;
     }
     routedGossip.push(cidr);
-    peers.push({ subnet: m.subnet, publicIp: m.publicIp, vtepMac: m.vtepMac, nodeName: m.name, source: 'gossip' });
+    peers.push({ subnet: m.subnet, publicIp: m.publicIp, vtepMac: m.vtepMac, nodeName: m.name, source: 'gossip', state: m.state as RouteState, member: m.name });
   }
   return { peers, withdrawn, refused };
 }

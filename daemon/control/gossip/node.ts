@@ -30,6 +30,8 @@ export interface GossipNodeOptions {
   auth?: AuthOptions;
   incarnation?: number;
   clock?: Clock;
+  /** See MembershipOptions.onNameConflict. */
+  onNameConflict?: (other: MemberRecord) => void;
 }
 
 export interface MemberStatus extends MemberRecord {
@@ -87,6 +89,7 @@ export async function startGossip(opts: GossipNodeOptions): Promise<GossipNode> 
     clock,
     transport,
     logger: opts.logger,
+    onNameConflict: opts.onNameConflict,
   });
   transport.setHandler(membership);
   membership.start(opts.seeds ?? []);

@@ -8,8 +8,9 @@
 //
 // Acquire (Flannel's tryAcquireLease, raceRetries = 10): list → allocator choice (our PublicIP's
 // lease → previous subnet → random) → create-if-absent or replace-if-unchanged; a lost race lists
-// again. Renewal grants a fresh etcd lease and rewrites the key with a compare on its mod revision
-// (Flannel's updateSubnet, made conditional), then revokes the old etcd lease. This was chosen
+// again; while another live weftd holds our node name or our PublicIP's lease, nothing is taken
+// (identity-guard.ts). Renewal grants a fresh etcd lease and rewrites the key with a compare on
+// its mod revision (Flannel's updateSubnet, made conditional), then revokes the old etcd lease. This was chosen
 // over KeepAlive because it is two unary calls with deadlines (no stream to babysit through an
 // outage), it detects a key that was deleted or taken over atomically, and peers see a renewal
 // exactly as Flannel peers do. Re-acquire prefers the subnet just lost. close() stops all work and
@@ -22,6 +23,7 @@ import { isUnreachableError, type EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch, type KvChange } from '../etcd/resilient-watch.js';
 import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
 import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
+import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
 import type { LeaseStore } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
@@ -55,6 +57,12 @@ export interface LeaseKeeperOptions {
   readonly renewMarginMs: number;
   /** Subnet from the previous subnet file, preferred when free. */
   readonly previousSubnet: Subnet4 | undefined;
+  /**
+   * Asked before every acquisition whether a live weftd holds our node name or the lease holding
+   * our public IP; if so the attempt is refused (guard.refused) and retried with backoff, leaving
+   * the lease to its holder. Without it, leases are reused as Flannel does.
+   */
+  readonly identity?: IdentityGuard;
 }
 
 function abortError(): WeftError {
@@ -124,7 +132,7 @@ export class LeaseKeeper {
         races = 0;
         this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
       } catch (err) {
-        this.report(err);
+        if (!isWeftError(err, 'WEFT_ERR_IDENTITY_CONFLICT')) this.report(err);
       }
       await this.pause(backoff.next());
     }
@@ -192,6 +200,11 @@ export class LeaseKeeper {
       held.splice(held.findIndex((h) => sameSubnet(h.subnet, l.subnet)), 1);
     }
     const choice = chooseSubnet({ config: network, leases: held, publicIp: attrs.publicIp, previousSubnet: preferred, subnetsPrefix: store.subnetsPrefix });
+    const refusal = this.o.identity && (await identityRefusal(leases, attrs, choice.kind === 'reuse-public-ip' ? choice.subnet : undefined, this.o.identity));
+    if (refusal) {
+      this.o.identity?.refused(refusal.kind, refusal.holder);
+      throw new WeftError('WEFT_ERR_IDENTITY_CONFLICT', `${refusal.kind}: ${refusal.holder.name} at ${refusal.holder.publicIp} is alive`);
+    }
     const ttlSec = Math.round(this.o.ttlMs / 1000);
     let written;
     if (choice.kind === 'reuse-public-ip') {

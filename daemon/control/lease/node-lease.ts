@@ -11,6 +11,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
+import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
 import { LeaseStore } from './lease-store.js';
@@ -40,6 +41,8 @@ export interface NodeLeaseOptions {
   readonly onHeld: (held: boolean) => void;
   /** Where the lease, network config and peers are saved on every change. */
   readonly cache: StateCache;
+  /** Keeps this node from taking the lease of a live node that has its name or public IP. */
+  readonly identity?: IdentityGuard;
 }
 
 export class NodeLease {
@@ -69,7 +72,7 @@ export class NodeLease {
     const previous = readPreviousSubnet(o.subnetFile);
     if (previous.problem) o.log.warn({ file: o.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
     const store = new LeaseStore(o.client, o.prefix, o.health);
-    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: previous.subnet });
+    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: previous.subnet, identity: o.identity });
     let watcher: LeaseWatcher | undefined;
     const stop = (): void => {
       void keeper.close();
@@ -103,7 +106,7 @@ export class NodeLease {
    */
   static async resume(o: NodeLeaseOptions, cached: CachedState): Promise<NodeLease> {
     const store = new LeaseStore(o.client, o.prefix, o.health);
-    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: cached.lease.subnet });
+    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: cached.lease.subnet, identity: o.identity });
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
     const watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });

@@ -13,8 +13,8 @@ describe('mergeRoutes', () => {
   it('routes leased peers from their lease, including ones that do not gossip (Flannel nodes)', () => {
     const r = mergeRoutes([lease(1), lease(2)], [member(1, { vtepMac: '02:ff:ff:ff:ff:ff' })]);
     expect(r.peers).toEqual([
-      { subnet: '10.244.1.0/24', publicIp: '198.18.0.1', vtepMac: '02:00:00:00:00:01', nodeName: 'n1', source: 'lease' },
-      { subnet: '10.244.2.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02', nodeName: 'n2', source: 'lease' },
+      { subnet: '10.244.1.0/24', publicIp: '198.18.0.1', vtepMac: '02:00:00:00:00:01', nodeName: 'n1', source: 'lease', state: 'alive', member: 'n1' },
+      { subnet: '10.244.2.0/24', publicIp: '198.18.0.2', vtepMac: '02:00:00:00:00:02', nodeName: 'n2', source: 'lease', state: 'lease-only' },
     ]);
     expect(r.refused).toEqual([]);
   });
@@ -25,9 +25,50 @@ describe('mergeRoutes', () => {
     expect(subnets(r.withdrawn)).toEqual(['10.244.1.0/24', '10.244.2.0/24']);
   });
 
+  it('routed peers are never dead and withdrawn ones always are', () => {
+    const r = mergeRoutes([lease(1), lease(2), lease(3)], [member(1, { state: 'dead' }), member(2, { state: 'suspect' })]);
+    expect(r.peers.map((p) => [p.subnet, p.state])).toEqual([
+      ['10.244.2.0/24', 'suspect'],
+      ['10.244.3.0/24', 'lease-only'],
+    ]);
+    expect(r.withdrawn.map((p) => [p.subnet, p.state, p.member])).toEqual([['10.244.1.0/24', 'dead', 'n1']]);
+  });
+
+  it('a renamed node keeps its route: the old name left, the lease names the new one', () => {
+    const renamed = lease(1, { nodeName: 'n1-new' });
+    const before = mergeRoutes([renamed], [member(1, { state: 'left' })]);
+    expect(before.withdrawn).toEqual([]);
+    expect(before.peers).toEqual([expect.objectContaining({ subnet: '10.244.1.0/24', nodeName: 'n1-new', state: 'lease-only' })]);
+    const after = mergeRoutes([renamed], [member(1, { state: 'left' }), member(1, { name: 'n1-new' })]);
+    expect(after.withdrawn).toEqual([]);
+    expect(after.peers).toEqual([expect.objectContaining({ subnet: '10.244.1.0/24', state: 'alive', member: 'n1-new' })]);
+  });
+
+  it('a dead record never withdraws a lease a different live member holds at that subnet and IP', () => {
+    const r = mergeRoutes([lease(1)], [member(1, { state: 'dead' }), member(1, { name: 'other' })]);
+    expect(r.withdrawn).toEqual([]);
+    expect(r.peers).toEqual([expect.objectContaining({ subnet: '10.244.1.0/24', state: 'alive', member: 'other' })]);
+  });
+
+  it('a holder that went away before its lease was rewritten does not withdraw it; one gone since does', () => {
+    const flannel = lease(1, { nodeName: undefined, seenAt: 5 });
+    expect(mergeRoutes([flannel], [member(1, { state: 'left', goneAt: 3 })]).peers).toEqual([expect.objectContaining({ state: 'lease-only' })]);
+    expect(mergeRoutes([flannel], [member(1, { state: 'left', goneAt: 7 })]).withdrawn).toEqual([expect.objectContaining({ state: 'dead', member: 'n1' })]);
+    expect(mergeRoutes([lease(1, { seenAt: 5 })], [member(1, { state: 'dead', goneAt: 3 })]).withdrawn).toEqual([]);
+  });
+
+  it('two live processes with one name: each lease is routed, neither is withdrawn', () => {
+    const leases = [lease(1, { nodeName: 'twin' }), lease(2, { nodeName: 'twin' })];
+    for (const seen of [member(1, { name: 'twin' }), member(2, { name: 'twin' })]) {
+      const r = mergeRoutes(leases, [seen]);
+      expect(subnets(r.peers)).toEqual(['10.244.1.0/24', '10.244.2.0/24']);
+      expect(r.withdrawn).toEqual([]);
+    }
+  });
+
   it('routes a member known only from gossip (etcd away), unless it is dead', () => {
     const r = mergeRoutes([], [member(4), member(5, { state: 'dead' })]);
-    expect(r.peers).toEqual([{ subnet: '10.244.4.0/24', publicIp: '198.18.0.4', vtepMac: '02:00:00:00:00:04', nodeName: 'n4', source: 'gossip' }]);
+    expect(r.peers).toEqual([{ subnet: '10.244.4.0/24', publicIp: '198.18.0.4', vtepMac: '02:00:00:00:00:04', nodeName: 'n4', source: 'gossip', state: 'alive', member: 'n4' }]);
   });
 
   it('refuses a member claiming a subnet leased to another public IP, and keeps the lease route', () => {
