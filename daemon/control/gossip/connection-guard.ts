@@ -1,0 +1,111 @@
+// The gossip port's TCP listener, in front of grpc-js (which gets each admitted socket through a
+// connection injector). It bounds what a peer can hold before it has proven it holds the cluster
+// key:
+//   - at most maxConnections connections in all and perSource per remote address; more are
+//     closed as they are accepted;
+//   - a connection that has carried no authenticated request within authTimeoutMs of its accept
+//     is destroyed. This is the handshake timeout, and it closes what nothing else would: after
+//     nghttp2 answers a protocol error (e.g. a SETTINGS frame of length 1) with GOAWAY, Node's
+//     http2 stops reading the socket and emits no event, so the peer's FIN is never read and the
+//     socket stays in CLOSE-WAIT for as long as the process lives.
+// Once authenticated, a connection is left to grpc-js: idle timeout, keepalive, maximum age.
+import net from 'node:net';
+
+export interface ConnectionLimits {
+  /** Open connections in all. */
+  readonly maxConnections: number;
+  /** Open connections from one remote address. */
+  readonly perSource: number;
+  /** A connection must carry an authenticated request within this long of its accept. */
+  readonly authTimeoutMs: number;
+}
+
+export interface ConnectionCounters {
+  /** Connections open now. */
+  open: number;
+  accepted: number;
+  /** Closed at accept: over maxConnections or perSource. */
+  refused: number;
+  /** Destroyed for carrying no authenticated request within authTimeoutMs. */
+  unauthenticated: number;
+}
+
+interface Tracked {
+  readonly socket: net.Socket;
+  readonly source: string;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class ConnectionGuard {
+  readonly counters: ConnectionCounters = { open: 0, accepted: 0, refused: 0, unauthenticated: 0 };
+  private readonly server: net.Server;
+  /** "address:port" of the remote end (the form grpc-js's getPeer() gives) → connection. */
+  private readonly conns = new Map<string, Tracked>();
+  private readonly perSource = new Map<string, number>();
+
+  /** `admit` hands an accepted socket to the gRPC server. */
+  constructor(limits: ConnectionLimits, admit: (socket: net.Socket) => void) {
+    this.server = net.createServer((socket) => {
+      const source = socket.remoteAddress ?? '?';
+      const fromSource = this.perSource.get(source) ?? 0;
+      if (this.conns.size >= limits.maxConnections || fromSource >= limits.perSource) {
+        this.counters.refused++;
+        socket.destroy();
+        return;
+      }
+      const peer = `${source}:${socket.remotePort}`;
+      const t: Tracked = { socket, source, timer: setTimeout(() => this.expire(peer), limits.authTimeoutMs) };
+      t.timer?.unref();
+      this.conns.set(peer, t);
+      this.perSource.set(source, fromSource + 1);
+      this.counters.accepted++;
+      this.counters.open = this.conns.size;
+      socket.once('close', () => this.forget(peer, t));
+      socket.on('error', () => undefined);
+      admit(socket);
+    });
+  }
+
+  /** Binds; resolves with the port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** The connection `peer` ("address:port") carried an authenticated request. */
+  authenticated(peer: string): void {
+    const t = this.conns.get(peer);
+    if (t?.timer) {
+      clearTimeout(t.timer);
+      t.timer = undefined;
+    }
+  }
+
+  /** Stops accepting and destroys every connection. */
+  close(): Promise<void> {
+    for (const t of this.conns.values()) t.socket.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private expire(peer: string): void {
+    const t = this.conns.get(peer);
+    if (!t) return;
+    this.counters.unauthenticated++;
+    t.socket.destroy();
+  }
+
+  private forget(peer: string, t: Tracked): void {
+    if (t.timer) clearTimeout(t.timer);
+    if (this.conns.get(peer) !== t) return;
+    this.conns.delete(peer);
+    const n = (this.perSource.get(t.source) ?? 1) - 1;
+    if (n > 0) this.perSource.set(t.source, n);
+    else this.perSource.delete(t.source);
+    this.counters.open = this.conns.size;
+  }
+}
