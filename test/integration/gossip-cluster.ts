@@ -63,8 +63,8 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
 const FIXTURE = fileURLToPath(new URL('../../dist/test/fixtures/gossip/member.js', import.meta.url).href.replace('/dist/dist/', '/dist/'));
 
 /** A member in a child process (see test/fixtures/gossip/member.ts); resolves once it listens. */
-export async function spawnMember(name: string, subnet: string, key: Buffer, seeds: string[], port = 0): Promise<{ child: TrackedChild; port: number }> {
-  const child = spawnTracked(process.execPath, [FIXTURE, name, subnet, key.toString('base64'), seeds.join(','), String(port)]);
+export async function spawnMember(name: string, subnet: string, key: Buffer, seeds: string[], port = 0, env?: NodeJS.ProcessEnv): Promise<{ child: TrackedChild; port: number }> {
+  const child = spawnTracked(process.execPath, [FIXTURE, name, subnet, key.toString('base64'), seeds.join(','), String(port)], env ? { env: { ...process.env, ...env } } : {});
   const m = await child.waitForOutput(/ready (\d+)/, 10_000);
   return { child, port: Number(m[1]) };
 }

@@ -3,8 +3,8 @@
 // key:
 //   - at most maxConnections connections in all and perSource per remote address; more are
 //     closed as they are accepted;
-//   - a connection that has carried no authenticated request within authTimeoutMs of its accept
-//     is destroyed. This is the handshake timeout, and it closes what nothing else would: after
+//   - a connection whose first request is refused, or that has carried no authenticated request
+//     within authTimeoutMs of its accept, is destroyed. This is the handshake timeout, and it closes what nothing else would: after
 //     nghttp2 answers a protocol error (e.g. a SETTINGS frame of length 1) with GOAWAY, Node's
 //     http2 stops reading the socket and emits no event, so the peer's FIN is never read and the
 //     socket stays in CLOSE-WAIT for as long as the process lives.
@@ -26,7 +26,7 @@ export interface ConnectionCounters {
   accepted: number;
   /** Closed at accept: over maxConnections or perSource. */
   refused: number;
-  /** Destroyed for carrying no authenticated request within authTimeoutMs. */
+  /** Destroyed for carrying no authenticated request within authTimeoutMs, or a refused one first. */
   unauthenticated: number;
 }
 
@@ -39,8 +39,13 @@ interface Tracked {
 export class ConnectionGuard {
   readonly counters: ConnectionCounters = { open: 0, accepted: 0, refused: 0, unauthenticated: 0 };
   private readonly server: net.Server;
-  /** "address:port" of the remote end (the form grpc-js's getPeer() gives) → connection. */
-  private readonly conns = new Map<string, Tracked>();
+  private readonly conns = new Set<Tracked>();
+  /**
+   * "address:port" of the remote end (the form grpc-js's getPeer() gives) → the latest connection
+   * from it. A peer's address and port can come back while the socket of their first use is still
+   * open here (the attacker reset it; Node no longer reads it), so this is only a lookup.
+   */
+  private readonly byPeer = new Map<string, Tracked>();
   private readonly perSource = new Map<string, number>();
 
   /** `admit` hands an accepted socket to the gRPC server. */
@@ -54,9 +59,11 @@ export class ConnectionGuard {
         return;
       }
       const peer = `${source}:${socket.remotePort}`;
-      const t: Tracked = { socket, source, timer: setTimeout(() => this.expire(peer), limits.authTimeoutMs) };
-      t.timer?.unref();
-      this.conns.set(peer, t);
+      const t: Tracked = { socket, source, timer: undefined };
+      t.timer = setTimeout(() => this.expire(t), limits.authTimeoutMs);
+      t.timer.unref();
+      this.conns.add(t);
+      this.byPeer.set(peer, t);
       this.perSource.set(source, fromSource + 1);
       this.counters.accepted++;
       this.counters.open = this.conns.size;
@@ -79,11 +86,25 @@ export class ConnectionGuard {
 
   /** The connection `peer` ("address:port") carried an authenticated request. */
   authenticated(peer: string): void {
-    const t = this.conns.get(peer);
+    const t = this.byPeer.get(peer);
     if (t?.timer) {
       clearTimeout(t.timer);
       t.timer = undefined;
     }
+  }
+
+  /**
+   * A request on `peer` was refused. A connection that never carried an authenticated request is
+   * destroyed once the refusal is on its way: its other streams and any body still arriving would
+   * only cost memory and CPU. An authenticated connection stays (a peer's stale retry).
+   */
+  refused(peer: string): void {
+    const t = this.byPeer.get(peer);
+    if (!t?.timer) return;
+    clearTimeout(t.timer);
+    t.timer = undefined;
+    this.counters.unauthenticated++;
+    setImmediate(() => t.socket.destroy());
   }
 
   /** Stops accepting and destroys every connection. */
@@ -92,17 +113,17 @@ export class ConnectionGuard {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private expire(peer: string): void {
-    const t = this.conns.get(peer);
-    if (!t) return;
+  private expire(t: Tracked): void {
+    t.timer = undefined;
+    if (!this.conns.has(t)) return;
     this.counters.unauthenticated++;
     t.socket.destroy();
   }
 
   private forget(peer: string, t: Tracked): void {
     if (t.timer) clearTimeout(t.timer);
-    if (this.conns.get(peer) !== t) return;
-    this.conns.delete(peer);
+    if (this.byPeer.get(peer) === t) this.byPeer.delete(peer);
+    if (!this.conns.delete(t)) return;
     const n = (this.perSource.get(t.source) ?? 1) - 1;
     if (n > 0) this.perSource.set(t.source, n);
     else this.perSource.delete(t.source);

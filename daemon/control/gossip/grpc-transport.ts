@@ -67,7 +67,8 @@ export interface GrpcTransportOptions {
   /** Interface to bind ("0.0.0.0", "127.0.0.1", "::") and port (0 = any free port). */
   host: string;
   port: number;
-  key: Buffer;
+  /** The cluster key, or the keys of a rotation (the first signs, all verify). */
+  key: Buffer | readonly Buffer[];
   /** This member's name, sent as the envelope sender. */
   sender: string;
   stats: GossipStats;
@@ -191,10 +192,14 @@ export class GrpcTransport implements Transport {
           header = decodeHeader(raw);
         } catch (err) {
           if (!(err instanceof MalformedMessage)) throw err;
-          return call.sendStatus(this.reject('malformed', kind, peer, err.message));
+          call.sendStatus(this.reject('malformed', kind, peer, err.message));
+          return this.guard.refused(peer);
         }
         const opened = this.auth.openHeader(kind, header, { self: this.opts.sender, allowUnnamed: kind === 'PushPull' });
-        if (!opened.ok) return call.sendStatus(this.reject(opened.reason, kind, peer));
+        if (!opened.ok) {
+          call.sendStatus(this.reject(opened.reason, kind, peer));
+          return this.guard.refused(peer);
+        }
         this.guard.authenticated(peer);
         this.verified.set(metadata, header);
         next(metadata);
