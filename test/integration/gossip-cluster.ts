@@ -18,7 +18,7 @@ export function seedOf(node: GossipNode): string {
   return `127.0.0.1:${node.port}`;
 }
 
-export function startMember(i: number, key: Buffer, seeds: string[], swim?: Partial<SwimConfig>): Promise<GossipNode> {
+export function startMember(i: number, key: Buffer | readonly Buffer[], seeds: string[], swim?: Partial<SwimConfig>): Promise<GossipNode> {
   return startGossip({
     self: { name: `n${i}`, publicIp: '127.0.0.1', subnet: `10.244.${i % 256}.0/24`, vtepMac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i % 256).toString(16).padStart(2, '0')}`, vni: 1 },
     host: '127.0.0.1',
