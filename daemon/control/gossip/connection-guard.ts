@@ -3,8 +3,8 @@
 // key:
 //   - at most maxConnections connections in all and perSource per remote address; more are
 //     closed as they are accepted;
-//   - a connection whose first request is refused, or that has carried no authenticated request
-//     within authTimeoutMs of its accept, is destroyed. This is the handshake timeout, and it closes what nothing else would: after
+//   - a connection whose first request fails authentication, or that has carried no authenticated
+//     request within authTimeoutMs of its accept, is destroyed. This is the handshake timeout, and it closes what nothing else would: after
 //     nghttp2 answers a protocol error (e.g. a SETTINGS frame of length 1) with GOAWAY, Node's
 //     http2 stops reading the socket and emits no event, so the peer's FIN is never read and the
 //     socket stays in CLOSE-WAIT for as long as the process lives.
@@ -94,9 +94,9 @@ export class ConnectionGuard {
   }
 
   /**
-   * A request on `peer` was refused. A connection that never carried an authenticated request is
-   * destroyed once the refusal is on its way: its other streams and any body still arriving would
-   * only cost memory and CPU. An authenticated connection stays (a peer's stale retry).
+   * A request on `peer` failed authentication. A connection that never carried an authenticated
+   * request is destroyed once the refusal is on its way: its other streams and any body still
+   * arriving would only cost memory and CPU. An authenticated connection stays.
    */
   refused(peer: string): void {
     const t = this.byPeer.get(peer);

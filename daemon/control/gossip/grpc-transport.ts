@@ -6,9 +6,9 @@
 // What a peer without the cluster key can hold is bounded: the TCP listener is a ConnectionGuard
 // (connections in all and per source; none stays open without an authenticated request), a
 // request's header is authenticated from its metadata by an interceptor before its body is read
-// (rejected bodies are discarded unread, at most one flow-control window each), messages are at
-// most MAX_MESSAGE_SIZE, streams per connection and session memory are limited, and grpc-js closes
-// idle, silent (keepalive) and old connections.
+// (the body of a refused request is never buffered, and a connection whose first request fails
+// the MAC is closed), messages are at most MAX_MESSAGE_SIZE, streams per connection and session
+// memory are limited, and grpc-js closes idle, silent (keepalive) and old connections.
 import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -198,7 +198,10 @@ export class GrpcTransport implements Transport {
         const opened = this.auth.openHeader(kind, header, { self: this.opts.sender, allowUnnamed: kind === 'PushPull' });
         if (!opened.ok) {
           call.sendStatus(this.reject(opened.reason, kind, peer));
-          return this.guard.refused(peer);
+          // Only a peer without the key fails the MAC; a stale retry or a probe of a renamed member
+          // (replay, misdirected) comes from a key holder whose other calls share the connection.
+          if (opened.reason === 'bad_hmac' || opened.reason === 'malformed') this.guard.refused(peer);
+          return;
         }
         this.guard.authenticated(peer);
         this.verified.set(metadata, header);
