@@ -81,8 +81,8 @@ describe('a weftd gossip port under a connection flood (lab)', () => {
     expect(peak - before).toBeLessThan(100);
     expect(await peerState(target.ns, 'node1')).toBe('alive');
     expect(await peerState(lab.node('node1').ns, 'node2')).toBe('alive');
-    expect(await rejected(target.ns, 'connection-limit')).toBeGreaterThan(0);
-    expect(await rejected(target.ns, 'connection-unauthenticated')).toBeGreaterThan(0);
+    expect(await rejected(target.ns, 'connection_limit')).toBeGreaterThan(0);
+    expect(await rejected(target.ns, 'connection_unauthenticated')).toBeGreaterThan(0);
     process.stdout.write(
       `weftd under flood: 20 000 half-open connections in ${floodMs} ms; fds ${before} → peak ${peak} → ${before}±${SLACK_FDS} ${settledMs} ms after the flood; ` +
         `/healthz ${healthChecks} checks, ${healthFailures} failed; 500 idle connections all closed by weftd within ${idleMs} ms\n`,

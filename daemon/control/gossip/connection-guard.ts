@@ -4,10 +4,13 @@
 //   - at most maxConnections connections in all and perSource per remote address; more are
 //     closed as they are accepted;
 //   - a connection whose first request fails authentication, or that has carried no authenticated
-//     request within authTimeoutMs of its accept, is destroyed. This is the handshake timeout, and it closes what nothing else would: after
-//     nghttp2 answers a protocol error (e.g. a SETTINGS frame of length 1) with GOAWAY, Node's
-//     http2 stops reading the socket and emits no event, so the peer's FIN is never read and the
-//     socket stays in CLOSE-WAIT for as long as the process lives.
+//     request within authTimeoutMs of its accept, is destroyed, streams open or not. This is the
+//     handshake timeout: grpc-js's idle timeout only counts time without open streams, and an
+//     unauthenticated peer must not hold a connection by keeping a stream open, nor outlive a
+//     session Node has given up on. Node 20's http2 answered a protocol
+//     error (e.g. a SETTINGS frame of length 1) with nghttp2's GOAWAY, then stopped reading the
+//     socket without emitting anything, so the peer's FIN was never read and the socket stayed in
+//     CLOSE-WAIT for the life of the process (Node 24 reports it as a session error and closes).
 // Once authenticated, a connection is left to grpc-js: idle timeout, keepalive, maximum age.
 import net from 'node:net';
 

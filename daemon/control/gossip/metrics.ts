@@ -12,8 +12,8 @@ export interface GossipCounters {
   readonly received: Readonly<Record<string, number>>;
   /**
    * Envelopes dropped by reason; records refused for an implausible incarnation (`incarnation`);
-   * connections closed at accept over a limit (`connection-limit`) or for carrying no authenticated
-   * request in time (`connection-unauthenticated`); with `refusals`, members not routed, as
+   * connections closed at accept over a limit (`connection_limit`) or for carrying no authenticated
+   * request (`connection_unauthenticated`); with `refusals`, members not routed, as
    * `route-<reason>`.
    */
   readonly rejected: Readonly<Record<string, number>>;
@@ -24,6 +24,6 @@ export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): Go
   for (const m of node.members()) members[m.state]++;
   const s = node.stats;
   const refused = Object.fromEntries(Object.entries(refusals?.counts ?? {}).map(([k, v]) => [`route-${k}`, v]));
-  const guarded = { incarnation: node.counters.incarnationRefused, 'connection-limit': s.connections.refused, 'connection-unauthenticated': s.connections.unauthenticated };
+  const guarded = { incarnation: node.counters.incarnationRefused, connection_limit: s.connections.refused, connection_unauthenticated: s.connections.unauthenticated };
   return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused } };
 }
