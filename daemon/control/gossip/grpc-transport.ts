@@ -63,6 +63,7 @@ export const DEFAULT_LIMITS: TransportLimits = Object.freeze({
   maxStreams: 32,
   sessionMemoryMb: 32,
 });
+
 export interface GrpcTransportOptions {
   /** Interface to bind ("0.0.0.0", "127.0.0.1", "::") and port (0 = any free port). */
   host: string;
@@ -124,6 +125,7 @@ export class GrpcTransport implements Transport {
     try {
       t.port = await t.guard.listen(host, opts.port);
     } catch (err) {
+      t.injector.destroy();
       throw new WeftError('WEFT_ERR_GOSSIP', `gossip: cannot listen on ${host}:${opts.port}: ${(err as Error).message}. Free the port or choose another with --gossip-port.`, { cause: err });
     }
     return t;
