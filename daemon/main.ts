@@ -16,11 +16,13 @@ import { resolveClusterKey } from './control/cluster-key-source.js';
 import { gossipAnswers } from './control/gossip/index.js';
 import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { Overlay } from './control/overlay.js';
+import { realClock } from './clock.js';
 import { createEtcdClient } from './control/etcd/etcd-client.js';
 import { EtcdHealth } from './control/etcd/etcd-health.js';
+import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import { formatCidr, formatIPv4 } from './control/lease/ipv4.js';
 import type { HeldLease } from './control/lease/lease-keeper.js';
-import { NodeLease } from './control/lease/node-lease.js';
+import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
 import { VXLAN_OVERHEAD, type NetworkConfig } from './control/lease/network-config.js';
 import { waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { chooseStartSource } from './control/lease/start-source.js';
@@ -134,19 +136,16 @@ async function main(): Promise<number> {
     // Before the lease: the keeper asks, by gossip, whether a lease it would take is held by a live node.
     const clusterKey = await resolveClusterKey({ keyFile: cfg.gossipKeyFile, etcd, prefix: cfg.etcdPrefix, stateDir: cfg.stateDir, log: subsystemLogger(log, 'gossip'), cachedFirst: source.mode === 'state-cache' });
     const probe = { key: clusterKey, sender: cfg.nodeName, logger: subsystemLogger(log, 'gossip') };
-    const leaseOptions = {
-      client: etcd,
-      health,
+    const leaseOptions: NodeLeaseOptions = {
+      cfg,
+      store: new EtcdLeaseStore({ client: etcd, prefix: cfg.etcdPrefix, health, log: leaseLog }),
+      etcd: { client: etcd, health },
+      clock: realClock,
       log: leaseLog,
-      prefix: cfg.etcdPrefix,
       network,
       attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision },
-      ttlMs: cfg.subnetLeaseTtlMs,
-      renewMarginMs: cfg.subnetLeaseRenewMarginMs,
-      subnetFile: cfg.subnetFile,
       mtu: innerMtu,
-      ipMasq: cfg.ipMasq,
-      onHeld: (held: boolean) => leaseReady.set(held),
+      onHeld: (held) => leaseReady.set(held),
       cache,
       identity: leaseIdentityGuard(identity, { name: cfg.nodeName, publicIp: underlay.publicIp }, (holder) => gossipAnswers(probe, holder)),
     };
