@@ -86,7 +86,7 @@ export class Weftd {
       identity: this.identity,
       live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current }),
     });
-    const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version } });
+    const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version }, perPeer: cfg.metricsPerPeer });
     this.server = cfg.healthzPort === 0 ? undefined : new HealthServer({ host: cfg.healthzIp, port: cfg.healthzPort, readiness: this.readiness, status: () => status.status() });
     this.server?.setMetrics(() => metrics.scrape());
   }

@@ -33,6 +33,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tun-offloads', kind: 'bool', def: 'true', help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' },
   { name: 'udp-offloads', kind: 'bool', def: 'true', help: 'UDP GSO on send and GRO on receive on the underlay socket (falls back to one datagram per packet where the kernel refuses)' },
   { name: 'checksum-elision', kind: 'bool', def: 'true', help: 'between weft nodes, leave inner TCP/UDP checksums to the receiving kernel (covered by the outer UDP checksum) and advertise it in the lease; needs --tun-offloads; frames to Flannel nodes always carry full checksums' },
+  { name: 'metrics-per-peer', kind: 'bool', def: 'false', help: 'also export traffic per routed peer (weft_peer_packets_total, weft_peer_bytes_total; 4 series per peer on every node)' },
   { name: 'dataplane-priority', kind: 'string', def: '1', help: 'SCHED_FIFO priority (1-99) of the data plane thread, so that busy processes cannot delay packets; 0 = normal scheduling. Needs CAP_SYS_NICE, else weftd warns and runs it normally' },
   { name: 'remove-tun-on-exit', kind: 'bool', def: 'false', help: 'remove the TUN on shutdown (default: it persists with its address and route, so a restart keeps flows)' },
   { name: 'link-resync', kind: 'string', def: '10', help: "check the TUN's address, route, MTU and up state every this many seconds and restore them (0: never)" },

@@ -128,6 +128,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const tunOffloads = flag('tun-offloads', true);
   const udpOffloads = flag('udp-offloads', true);
   const csumElision = flag('checksum-elision', true) && tunOffloads;
+  const metricsPerPeer = flag('metrics-per-peer', false);
   const prioRaw = withDefault('dataplane-priority');
   const dataplanePriority = /^\d{1,2}$/.test(prioRaw.value) ? Number(prioRaw.value) : NaN;
   if (!(dataplanePriority >= 0 && dataplanePriority <= 99)) fail(`${prioRaw.source}: "${prioRaw.value}" is not a priority; expected an integer 0..99 (0 = normal scheduling)`);
@@ -188,6 +189,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     tunName: tunRaw.value,
     removeTunOnExit,
     dataplanePriority,
+    metricsPerPeer,
     tunOffloads,
     udpOffloads,
     csumElision,

@@ -118,7 +118,7 @@ export interface DataplaneStats {
   drops: Record<string, number>;
   /** Syscall-level counters from the addon (reads, writes, batches, send drops, errors). */
   io: Record<string, number>;
-  /** Per peer subnet, accumulated across route table swaps. */
+  /** Per routed peer subnet, accumulated across route table swaps while it stays routed. */
   peers: PeerStats[];
 }
 
@@ -269,13 +269,16 @@ export class Dataplane {
 
   /**
    * Swaps the route table; takes effect at the next batch. The table must be built for the same
-   * network and subnetLen. Per-peer counters of the old table are kept in stats().
+   * network and subnetLen. Per-peer counters of subnets the new table still routes carry over in
+   * stats(); those of subnets it no longer routes are dropped (a peer routed again starts at 0).
    */
   setRoutes(table: RouteTable): void {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
-    this.retire(old);
+    addPeerCounters(this.retired, old);
+    const routed = new Set(table.describe().map((d) => d.subnet));
+    for (const subnet of this.retired.keys()) if (!routed.has(subnet)) this.retired.delete(subnet);
     this.forwarder.routes = table;
   }
 
@@ -314,9 +317,6 @@ export class Dataplane {
     native.closeEngine(this.engine);
   }
 
-  private retire(table: RouteTable): void {
-    addPeerCounters(this.retired, table);
-  }
 }
 
 function addPeerCounters(into: Map<string, PeerStats>, table: RouteTable): void {

@@ -82,7 +82,8 @@ describe('parseConfig', () => {
     expect(config([])).toMatchObject({ csumElision: true });
     expect(config(['--checksum-elision=false'])).toMatchObject({ csumElision: false });
     expect(config(['--tun-offloads=false'])).toMatchObject({ csumElision: false });
-    expect(config([])).toMatchObject({ dataplanePriority: 1 });
+    expect(config([])).toMatchObject({ dataplanePriority: 1, metricsPerPeer: false });
+    expect(config(['--metrics-per-peer'])).toMatchObject({ metricsPerPeer: true });
     expect(config(['--dataplane-priority=0'])).toMatchObject({ dataplanePriority: 0 });
     expect(configError(['--dataplane-priority=100'])).toBe('--dataplane-priority: "100" is not a priority; expected an integer 0..99 (0 = normal scheduling)');
     expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');
