@@ -18,7 +18,7 @@ import { IdentityConflicts, leaseIdentityGuard } from './control/identity-confli
 import { Overlay } from './control/overlay.js';
 import { createEtcdClient } from './control/etcd/etcd-client.js';
 import { EtcdHealth } from './control/etcd/etcd-health.js';
-import { formatCidr, formatIPv4 } from './control/lease/ipv4.js';
+import { formatCidr, formatIpv4 as formatIPv4 } from './net/ipv4.js';
 import type { HeldLease } from './control/lease/lease-keeper.js';
 import { NodeLease } from './control/lease/node-lease.js';
 import { VXLAN_OVERHEAD, type NetworkConfig } from './control/lease/network-config.js';

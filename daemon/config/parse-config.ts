@@ -2,9 +2,9 @@
 // passes argv (without node and script), env and the hostname. Any bad flag or value throws
 // WeftError WEFT_ERR_CONFIG with one line naming the flag (or env var) and what it expects;
 // main prints it and exits 2.
-import { isIPv4 } from 'node:net';
 import { dirname } from 'node:path';
 import { WeftError } from '../errors.js';
+import { parseIpv4 } from '../net/ipv4.js';
 import type { Config, LogLevel, ParseResult } from './config.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { FLAGS, envName, findFlag } from './flags.js';
@@ -82,7 +82,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const ipv4 = (raw: Raw | undefined): string | undefined => {
     if (!raw) return undefined;
-    if (!isIPv4(raw.value)) fail(`${raw.source}: "${raw.value}" is not an IPv4 address; expected e.g. 198.18.0.1`);
+    if (parseIpv4(raw.value) === null) fail(`${raw.source}: "${raw.value}" is not an IPv4 address; expected e.g. 198.18.0.1`);
     return raw.value;
   };
   const list = (name: string): string[] => (str(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -110,7 +110,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if ((user === undefined) !== (pass === undefined)) fail('--etcd-username and --etcd-password must be given together');
 
   const ifaceRaw = get('iface');
-  if (ifaceRaw && !isIPv4(ifaceRaw.value) && !IFNAME_RE.test(ifaceRaw.value)) {
+  if (ifaceRaw && parseIpv4(ifaceRaw.value) === null && !IFNAME_RE.test(ifaceRaw.value)) {
     fail(`${ifaceRaw.source}: "${ifaceRaw.value}" is neither an interface name nor an IPv4 address`);
   }
 

@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ipaddr from 'ipaddr.js';
 import protobuf from 'protobufjs';
 import type { Ack__Output } from '../../../proto/generated/weft/gossip/v1/Ack.js';
 import type { GossipUpdates__Output } from '../../../proto/generated/weft/gossip/v1/GossipUpdates.js';
@@ -13,6 +12,7 @@ import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.
 import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
 import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
 import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
+import { parseIpv4 } from '../../net/ipv4.js';
 import { MAX_SENDER_LENGTH } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
 
@@ -78,7 +78,7 @@ function fromWire(m: Member__Output | null | undefined): MemberRecord {
   const state = FROM_WIRE[m.state];
   if (!state) throw new MalformedMessage(`member ${m.name}: unknown state ${m.state}`);
   if (!m.name || m.name.length > MAX_SENDER_LENGTH) throw new MalformedMessage('member without a valid name');
-  if (!ipaddr.isValid(m.publicIp)) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
+  if (parseIpv4(m.publicIp) === null) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
   if (m.gossipPort < 1 || m.gossipPort > 65_535) throw new MalformedMessage(`member ${m.name}: invalid gossip port ${m.gossipPort}`);
   if (m.subnet.length > 64 || m.vtepMac.length > 64) throw new MalformedMessage(`member ${m.name}: oversized field`);
   if (m.accuser.length > MAX_SENDER_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized accuser`);

@@ -8,7 +8,7 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { decodeLeaseValue, type LeaseAttrs } from './lease-codec.js';
-import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from './ipv4.js';
+import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from '../../net/ipv4.js';
 
 export interface StoredLease {
   readonly key: string;

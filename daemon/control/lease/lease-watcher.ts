@@ -10,9 +10,9 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch, type KvChange, type ResilientWatchHooks } from '../etcd/resilient-watch.js';
-import { formatCidr, type Subnet4 } from './ipv4.js';
+import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
 import type { LeaseStore } from './lease-store.js';
-import { normalizeMac } from './vtep-mac.js';
+import { normalizeMac } from '../../net/mac.js';
 
 /** One peer's lease, as the data plane needs it. */
 export interface PeerLease {

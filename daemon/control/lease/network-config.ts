@@ -10,7 +10,7 @@
 // Weft-specific refusals (IPv6, non-vxlan) say what to change.
 import { WeftError } from '../../errors.js';
 import { goField as field, isJsonObject as isObject } from './go-json.js';
-import { contains, formatCidr, formatIPv4, maskOf, parseCidr, parseIPv4, subnetSize, type Subnet4 } from './ipv4.js';
+import { contains, formatCidr, formatIpv4, parseCidr, parseIpv4, prefixMask, subnetOf, subnetSize, type Subnet4 } from '../../net/ipv4.js';
 
 export const VXLAN_DEFAULT_PORT = 8472;
 export const VXLAN_OVERHEAD = 50;
@@ -54,11 +54,11 @@ function boolField(obj: Record<string, unknown>, name: string): boolean | undefi
 function subnetBound(obj: Record<string, unknown>, name: 'SubnetMin' | 'SubnetMax', network: Subnet4, subnetLen: number, dflt: number): number {
   const v = field(obj, name);
   if (v === undefined || v === null || v === '' || v === '0.0.0.0') return dflt;
-  const ip = typeof v === 'string' ? parseIPv4(v) : null;
+  const ip = typeof v === 'string' ? parseIpv4(v) : null;
   if (ip === null) throw invalid(`${name} is ${JSON.stringify(v)}; expected an IPv4 address such as "10.244.1.0"`);
   if (!contains(network, ip)) throw invalid(`${name} ${v} is not in the range of the Network ${formatCidr(network)}`);
-  if (((ip & maskOf(subnetLen)) >>> 0) !== ip) {
-    throw invalid(`${name} ${v} is not on a SubnetLen boundary (/${subnetLen}); use e.g. ${formatIPv4((ip & maskOf(subnetLen)) >>> 0)}`);
+  if (((ip & prefixMask(subnetLen)) >>> 0) !== ip) {
+    throw invalid(`${name} ${v} is not on a SubnetLen boundary (/${subnetLen}); use e.g. ${formatIpv4((ip & prefixMask(subnetLen)) >>> 0)}`);
   }
   return ip;
 }
@@ -82,7 +82,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   }
   const parsedNet = typeof networkText === 'string' ? parseCidr(networkText) : null;
   if (!parsedNet) throw invalid(`Network is ${JSON.stringify(networkText)}; expected an IPv4 CIDR such as "10.244.0.0/16"`);
-  const network: Subnet4 = { base: parsedNet.base, len: parsedNet.len };
+  const network = subnetOf(parsedNet);
 
   let subnetLen = integerField(raw, 'SubnetLen', 'SubnetLen', 0, 32) ?? 0;
   if (subnetLen > 0) {

@@ -9,7 +9,7 @@ import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { WeftError } from '../../errors.js';
-import { formatCidr, formatIPv4, parseCidr, type Subnet4 } from './ipv4.js';
+import { formatCidr, formatIpv4, parseCidr, subnetOf, type Subnet4 } from '../../net/ipv4.js';
 
 export interface SubnetEnv {
   readonly network: Subnet4;
@@ -21,7 +21,7 @@ export interface SubnetEnv {
 export function formatSubnetEnv(e: SubnetEnv): string {
   return (
     `FLANNEL_NETWORK=${formatCidr(e.network)}\n` +
-    `FLANNEL_SUBNET=${formatIPv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
+    `FLANNEL_SUBNET=${formatIpv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
     `FLANNEL_MTU=${e.mtu}\n` +
     `FLANNEL_IPMASQ=${e.ipMasq}\n`
   );
@@ -67,5 +67,5 @@ export function readPreviousSubnet(path: string): { subnet?: Subnet4; network?: 
   const cidr = parseCidr(value);
   if (!cidr || cidr.len > 30) return { problem: `${path}: FLANNEL_SUBNET=${value} is not an IPv4 subnet` };
   const network = parseCidr(text.split('\n').find((l) => l.startsWith('FLANNEL_NETWORK='))?.slice('FLANNEL_NETWORK='.length).trim() ?? '');
-  return { subnet: { base: cidr.base, len: cidr.len }, ...(network ? { network: { base: network.base, len: network.len } } : {}) };
+  return { subnet: subnetOf(cidr), ...(network ? { network: subnetOf(network) } : {}) };
 }
