@@ -5,11 +5,10 @@
 //   FLANNEL_SUBNET=10.244.1.1/24      (first host of the leased subnet / SubnetLen)
 //   FLANNEL_MTU=1450                  (underlay or Backend.MTU − 50)
 //   FLANNEL_IPMASQ=false
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { WeftError } from '../../errors.js';
 import { formatCidr, formatIpv4, parseCidr, subnetOf, type Subnet4 } from '../../net/ipv4.js';
+import { writeFileAtomic } from '../write-file-atomic.js';
 
 export interface SubnetEnv {
   readonly network: Subnet4;
@@ -28,22 +27,9 @@ export function formatSubnetEnv(e: SubnetEnv): string {
 }
 
 export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
-    const created = await mkdir(dir, { recursive: true, mode: 0o755 });
-    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) await chmod(d, 0o755);
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(formatSubnetEnv(e));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(tmp, 0o644); // whatever the umask
-    await rename(tmp, path);
+    writeFileAtomic(path, formatSubnetEnv(e), { mode: 0o644, dirMode: 0o755 });
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new WeftError('WEFT_ERR_SUBNET_FILE', `cannot write ${path}: ${(err as Error).message}; check that its folder is writable (--subnet-file)`, { cause: err });
   }
 }
