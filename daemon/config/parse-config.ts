@@ -3,6 +3,7 @@
 // WeftError WEFT_ERR_CONFIG with one line naming the flag (or env var) and what it expects;
 // main prints it and exits 2.
 import { dirname } from 'node:path';
+import { DEFAULT_CSUM_ELISION, DEFAULT_TUN_OFFLOADS, DEFAULT_UDP_OFFLOADS } from '../dataplane/constants.js';
 import { WeftError } from '../errors.js';
 import { parseIpv4 } from '../net/ipv4.js';
 import type { Config, LogLevel, ParseResult } from './config.js';
@@ -125,9 +126,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const raw = get(name);
     return raw ? parseBool(raw.value, raw.source) : def;
   };
-  const tunOffloads = flag('tun-offloads', true);
-  const udpOffloads = flag('udp-offloads', true);
-  const csumElision = flag('checksum-elision', true) && tunOffloads;
+  const tunOffloads = flag('tun-offloads', DEFAULT_TUN_OFFLOADS);
+  const udpOffloads = flag('udp-offloads', DEFAULT_UDP_OFFLOADS);
+  const csumElision = flag('checksum-elision', DEFAULT_CSUM_ELISION) && tunOffloads;
   const prioRaw = withDefault('dataplane-priority');
   const dataplanePriority = /^\d{1,2}$/.test(prioRaw.value) ? Number(prioRaw.value) : NaN;
   if (!(dataplanePriority >= 0 && dataplanePriority <= 99)) fail(`${prioRaw.source}: "${prioRaw.value}" is not a priority; expected an integer 0..99 (0 = normal scheduling)`);

@@ -30,6 +30,10 @@ import {
   CTL_SIZE,
   DEFAULT_BATCH,
   DEFAULT_SOCKET_BUFFER,
+  DEFAULT_CSUM_ELISION,
+  DEFAULT_TUN_NAME,
+  DEFAULT_TUN_OFFLOADS,
+  DEFAULT_UDP_OFFLOADS,
   DEFAULT_VNI,
   DEFAULT_VXLAN_PORT,
   HEADROOM,
@@ -162,10 +166,10 @@ export class Dataplane {
     const vni = opts.vni ?? DEFAULT_VNI;
     const port = opts.port ?? DEFAULT_VXLAN_PORT;
     const batch = opts.batchSize ?? DEFAULT_BATCH;
-    const tunName = opts.tunName ?? 'weft0';
+    const tunName = opts.tunName ?? DEFAULT_TUN_NAME;
     const mtu = opts.tunMtu;
-    const offloads = opts.udpOffloads ?? true;
-    const tso = opts.tunOffloads ?? true;
+    const offloads = opts.udpOffloads ?? DEFAULT_UDP_OFFLOADS;
+    const tso = opts.tunOffloads ?? DEFAULT_TUN_OFFLOADS;
     checkRange('vni', vni, 0, VXLAN_MAX_VNI);
     checkRange('port', port, 1, 65535);
     checkRange('batchSize', batch, 1, MAX_BATCH);
@@ -202,7 +206,7 @@ export class Dataplane {
       mtu,
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunOffloads: tso,
-      csumElision: opts.csumElision ?? true,
+      csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
     });
 
     let tun: { fd: number; name: string; existed: boolean };

@@ -10,6 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch, type KvChange, type ResilientWatchHooks } from '../etcd/resilient-watch.js';
+import { DEFAULT_VNI } from '../../dataplane/constants.js';
 import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
 import type { LeaseStore } from './lease-store.js';
 import { normalizeMac } from '../../net/mac.js';
@@ -141,7 +142,7 @@ export class LeaseWatcher {
       subnetKey: kv.key.slice(kv.key.lastIndexOf('/') + 1),
       subnet: d.subnet,
       publicIp: a.publicIp,
-      vni: a.vni ?? 1,
+      vni: a.vni ?? DEFAULT_VNI,
       vtepMac: mac,
       gossipPort: a.gossipPort,
       nodeName: a.nodeName,

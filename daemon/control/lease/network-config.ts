@@ -8,12 +8,11 @@
 //   - Backend absent → Flannel reads type "udp"; weft only speaks vxlan and says so;
 //   - Backend.VNI default 1, Backend.Port default 0 = 8472, Backend.MTU optional.
 // Weft-specific refusals (IPv6, non-vxlan) say what to change.
+import { DEFAULT_VNI, DEFAULT_VXLAN_PORT, OVERHEAD } from '../../dataplane/constants.js';
 import { WeftError } from '../../errors.js';
 import { goField as field, isJsonObject as isObject } from './go-json.js';
 import { contains, formatCidr, formatIpv4, parseCidr, parseIpv4, prefixMask, subnetOf, subnetSize, type Subnet4 } from '../../net/ipv4.js';
 
-export const VXLAN_DEFAULT_PORT = 8472;
-export const VXLAN_OVERHEAD = 50;
 
 export interface NetworkConfig {
   readonly network: Subnet4;
@@ -112,13 +111,13 @@ function parseBackend(v: unknown): NetworkConfig['backend'] {
   if (type !== 'vxlan') {
     throw invalid(`Backend.Type is ${JSON.stringify(type ?? null)}; weft implements only the "vxlan" backend (a Flannel node with the same config interoperates): set "Backend":{"Type":"vxlan"}`);
   }
-  const vni = integerField(v, 'VNI', 'Backend.VNI', 0, 0xffffff) ?? 1;
+  const vni = integerField(v, 'VNI', 'Backend.VNI', 0, 0xffffff) ?? DEFAULT_VNI;
   const port = integerField(v, 'Port', 'Backend.Port', 0, 65535) ?? 0;
   const mtu = integerField(v, 'MTU', 'Backend.MTU', 0, 65535);
-  if (mtu !== undefined && mtu !== 0 && mtu < 68 + VXLAN_OVERHEAD) {
-    throw invalid(`Backend.MTU is ${mtu}; it is the underlay MTU and must be at least ${68 + VXLAN_OVERHEAD} (inner MTU = Backend.MTU − ${VXLAN_OVERHEAD})`);
+  if (mtu !== undefined && mtu !== 0 && mtu < 68 + OVERHEAD) {
+    throw invalid(`Backend.MTU is ${mtu}; it is the underlay MTU and must be at least ${68 + OVERHEAD} (inner MTU = Backend.MTU − ${OVERHEAD})`);
   }
-  return { type: 'vxlan', vni, port: port === 0 ? VXLAN_DEFAULT_PORT : port, mtu: mtu === 0 ? undefined : mtu };
+  return { type: 'vxlan', vni, port: port === 0 ? DEFAULT_VXLAN_PORT : port, mtu: mtu === 0 ? undefined : mtu };
 }
 
 /** True when `s` may be leased under `cfg` (Flannel isSubnetConfigCompat). */
