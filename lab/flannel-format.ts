@@ -61,7 +61,7 @@ export function firstHost(subnet: string): string {
 }
 
 /** FLANNEL_SUBNET `10.244.1.1/24` → the subnet `10.244.1.0/24`. */
-export function subnetOf(cidr: string): string {
+function subnetOf(cidr: string): string {
   const c = parseCidr(cidr);
   if (c === null) throw new Error(`not a CIDR: ${cidr}`);
   return formatCidr(subnetOfCidr(c));

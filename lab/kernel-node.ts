@@ -7,7 +7,7 @@ import { DEFAULT_VNI, DEFAULT_VXLAN_PORT } from '../daemon/dataplane/constants.j
 import { ipIn, ipJson, run } from './exec.js';
 import { subnetAddress, type Lease } from './flannel-format.js';
 
-export const VXLAN_DEV = 'flannel.1';
+const VXLAN_DEV = 'flannel.1';
 /** Flannel's defaults, as the lab's network config leaves Backend.VNI and Backend.Port unset. */
 export const VNI = DEFAULT_VNI;
 

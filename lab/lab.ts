@@ -27,7 +27,7 @@ import { addNamespace, attach, createSwitch, enableForwarding, UNDERLAY_MTU, und
 import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
-export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 const LEASE_TTL_SECONDS = 24 * 3600;
 
 export interface LabOptions {

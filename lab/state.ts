@@ -55,13 +55,13 @@ export interface LabState {
   pods: PodRecord[];
 }
 
-export const STATE_ROOT = '/run/weft-lab';
+const STATE_ROOT = '/run/weft-lab';
 
 export function defaultStateDir(prefix: string): string {
   return join(STATE_ROOT, prefix.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
-export function stateFile(stateDir: string): string {
+function stateFile(stateDir: string): string {
   return join(stateDir, 'state.json');
 }
 

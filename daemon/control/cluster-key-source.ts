@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import { loadOrCreateClusterKey, readKeyFile } from './gossip/index.js';
 import { writeFileAtomic } from './write-file-atomic.js';
 
-export const CACHED_KEY_FILE = 'gossip.key';
+const CACHED_KEY_FILE = 'gossip.key';
 
 /** `cachedFirst`: use the cached copy without asking etcd (weftd started from its state cache). */
 export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: Etcd3; prefix: string; stateDir: string; log: Logger; cachedFirst?: boolean }): Promise<Buffer> {

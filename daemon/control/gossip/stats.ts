@@ -2,8 +2,6 @@
 import { REJECT_REASONS, type RejectReason } from './auth.js';
 import type { MessageKind } from './messages.js';
 
-export const MESSAGE_KINDS: readonly MessageKind[] = ['Ping', 'PingReq', 'PushPull', 'Gossip'];
-
 export interface GossipStats {
   /** Requests sent / received, by kind (responses are counted with their request). */
   sent: Record<MessageKind, number>;

@@ -17,7 +17,7 @@ import { formatCidr, parseCidr, subnetOf } from '../../net/ipv4.js';
 export const MASQ_CHAIN = 'WEFT-POSTRTG';
 export const FORWARD_CHAIN = 'WEFT-FWD';
 /** kube-proxy's masquerade mark: packets it marks are left to its own KUBE-POSTROUTING. */
-export const KUBE_PROXY_MARK = '0x4000/0x4000';
+const KUBE_PROXY_MARK = '0x4000/0x4000';
 const MULTICAST = '224.0.0.0/4';
 const MASQ_COMMENT = ['-m', 'comment', '--comment', 'weft masq'];
 const FORWARD_COMMENT = ['-m', 'comment', '--comment', 'weft forward'];
@@ -55,7 +55,7 @@ export interface MasqRuleOptions {
 }
 
 /** `a.b.c.d/n` with host bits cleared; throws WEFT_ERR_CONFIG naming `what` when it is not an IPv4 CIDR. */
-export function normalizeCidr(cidr: string, what: string): string {
+function normalizeCidr(cidr: string, what: string): string {
   const parsed = parseCidr(cidr);
   if (parsed === null) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16 (weft's overlay is IPv4)`);
   return formatCidr(subnetOf(parsed));

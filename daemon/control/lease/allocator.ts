@@ -8,7 +8,7 @@ import { formatCidr, formatIpv4, overlaps, subnetSize, type Subnet4 } from '../.
 import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
 
 /** Flannel collects at most this many free candidates before picking one at random. */
-export const MAX_CANDIDATES = 100;
+const MAX_CANDIDATES = 100;
 
 export interface HeldSubnet {
   readonly subnet: Subnet4;

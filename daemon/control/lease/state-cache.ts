@@ -14,7 +14,7 @@ import type { PeerLease, PeerSnapshot } from './lease-watcher.js';
 import type { NetworkConfig } from './network-config.js';
 
 export const STATE_CACHE_FILE = 'weft-state.json';
-export const STATE_CACHE_VERSION = 1;
+const STATE_CACHE_VERSION = 1;
 
 export interface CachedState {
   readonly network: NetworkConfig;

@@ -17,7 +17,7 @@ export interface SubnetEnv {
   readonly ipMasq: boolean;
 }
 
-export function formatSubnetEnv(e: SubnetEnv): string {
+function formatSubnetEnv(e: SubnetEnv): string {
   return (
     `FLANNEL_NETWORK=${formatCidr(e.network)}\n` +
     `FLANNEL_SUBNET=${formatIpv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
