@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { parseIpv4 } from '../../net/ipv4.js';
 import type { Ack__Output } from '../../../proto/generated/weft/gossip/v1/Ack.js';
 import type { GossipUpdates__Output } from '../../../proto/generated/weft/gossip/v1/GossipUpdates.js';
 import type { Member, Member__Output } from '../../../proto/generated/weft/gossip/v1/Member.js';
@@ -12,7 +13,6 @@ import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.
 import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
 import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
 import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
-import { parseIpv4 } from '../../net/ipv4.js';
 import { MAX_SENDER_LENGTH } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
 

@@ -34,6 +34,8 @@ function parsePeer(item: string, defaultPort: number): string {
     host = m[1];
     port = m[2] ?? port;
     if (!/^[A-Za-z0-9.-]+$/.test(host)) bad('has an invalid host');
+    // A numeric last label makes it an address, not a DNS name: then daemon/net's rules apply.
+    if (/(^|\.)[0-9]+$/.test(host) && parseIpv4(host) === null) bad('is not a valid IPv4 address');
   }
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65_535) bad('has an invalid port');
