@@ -3,8 +3,8 @@
 // everything but idle and iowait), so that a change that saves CPU shows even where the machine's
 // load hides it in throughput. Kernel VXLAN has no process to charge: its work is in softirq and
 // shows only in the machine figure.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { clockTicks, cpuSeconds } from '../../lab/proc-usage.js';
 
 export interface CpuSnapshot {
   /** CPU seconds of each watched process (NaN once it is gone). */
@@ -13,39 +13,15 @@ export interface CpuSnapshot {
   readonly machine: number;
 }
 
-let ticksPerSecond: number | undefined;
-
-function hz(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
-
-function processSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / hz();
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function machineSeconds(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal (guest time is already in user)
   const busy = cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7];
-  return busy / hz();
+  return busy / clockTicks();
 }
 
 export function cpuSnapshot(pids: readonly number[]): CpuSnapshot {
-  return { processes: pids.map(processSeconds), machine: machineSeconds() };
+  return { processes: pids.map(cpuSeconds), machine: machineSeconds() };
 }
 
 /** CPU seconds spent between two snapshots. */

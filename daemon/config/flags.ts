@@ -28,7 +28,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'healthz-ip', kind: 'string', def: '0.0.0.0', help: 'address of the /healthz /readyz /status /metrics server' },
   { name: 'healthz-port', kind: 'string', def: '8471', help: 'port of the health server (0 disables it)' },
   { name: 'gossip-port', kind: 'string', def: '8473', help: 'gRPC gossip port' },
-  { name: 'gossip-key-file', kind: 'string', def: undefined, help: 'cluster gossip key file (default: the key in etcd at <prefix>/gossip-key)' },
+  { name: 'gossip-key-file', kind: 'string', def: undefined, help: 'cluster gossip key file, base64; during a key rotation one key per line, the first signs (default: the key in etcd at <prefix>/gossip-key)' },
   { name: 'peers', kind: 'string', def: undefined, help: 'comma-separated gossip seeds (host:port), besides those found in etcd' },
   { name: 'tun-name', kind: 'string', def: DEFAULT_TUN_NAME, help: 'name of the TUN device' },
   { name: 'tun-offloads', kind: 'bool', def: String(DEFAULT_TUN_OFFLOADS), help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' },

@@ -37,7 +37,7 @@ export interface OverlayOptions {
   /** Inner MTU: TUN MTU and FLANNEL_MTU. */
   readonly mtu: number;
   readonly watcher: LeaseWatcher;
-  readonly clusterKey: Buffer;
+  readonly clusterKey: readonly Buffer[];
   readonly log: Logger;
   /** Where a second live process with this node's name or public IP is reported (gossip finds it). */
   readonly identity?: IdentityConflicts;

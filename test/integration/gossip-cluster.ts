@@ -18,7 +18,7 @@ export function seedOf(node: GossipNode): string {
   return `127.0.0.1:${node.port}`;
 }
 
-export function startMember(i: number, key: Buffer, seeds: string[], swim?: Partial<SwimConfig>): Promise<GossipNode> {
+export function startMember(i: number, key: Buffer | readonly Buffer[], seeds: string[], swim?: Partial<SwimConfig>): Promise<GossipNode> {
   return startGossip({
     self: { name: `n${i}`, publicIp: '127.0.0.1', subnet: `10.244.${i % 256}.0/24`, vtepMac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i % 256).toString(16).padStart(2, '0')}`, vni: 1 },
     host: '127.0.0.1',
@@ -63,8 +63,8 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs: numb
 const FIXTURE = fileURLToPath(new URL('../../dist/test/fixtures/gossip/member.js', import.meta.url).href.replace('/dist/dist/', '/dist/'));
 
 /** A member in a child process (see test/fixtures/gossip/member.ts); resolves once it listens. */
-export async function spawnMember(name: string, subnet: string, key: Buffer, seeds: string[], port = 0): Promise<{ child: TrackedChild; port: number }> {
-  const child = spawnTracked(process.execPath, [FIXTURE, name, subnet, key.toString('base64'), seeds.join(','), String(port)]);
+export async function spawnMember(name: string, subnet: string, key: Buffer, seeds: string[], port = 0, env?: NodeJS.ProcessEnv): Promise<{ child: TrackedChild; port: number }> {
+  const child = spawnTracked(process.execPath, [FIXTURE, name, subnet, key.toString('base64'), seeds.join(','), String(port)], env ? { env: { ...process.env, ...env } } : {});
   const m = await child.waitForOutput(/ready (\d+)/, 10_000);
   return { child, port: Number(m[1]) };
 }

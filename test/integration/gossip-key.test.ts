@@ -20,10 +20,11 @@ describe('gossip cluster key in etcd', () => {
   it('racing callers create one key and all get it; later callers read the same', async () => {
     const prefix = '/weft-test/network';
     const keys = await Promise.all(clients.map((c) => loadOrCreateClusterKey(c, prefix)));
-    expect(keys[0]).toHaveLength(32);
+    expect(keys[0]).toHaveLength(1);
+    expect(keys[0][0]).toHaveLength(32);
     for (const k of keys) expect(k).toEqual(keys[0]);
     const stored = await etcd.etcdctl('get', '--print-value-only', gossipKeyPath(prefix));
-    expect(Buffer.from(stored.trim(), 'base64')).toEqual(keys[0]);
+    expect(Buffer.from(stored.trim(), 'base64')).toEqual(keys[0][0]);
     expect(await loadOrCreateClusterKey(clients[0], prefix + '/')).toEqual(keys[0]);
     const other = await loadOrCreateClusterKey(clients[1], '/weft-test/other');
     expect(other).not.toEqual(keys[0]);

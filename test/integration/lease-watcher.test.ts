@@ -75,7 +75,7 @@ describe('lease watcher', () => {
     try {
       const first = w.snapshot();
       expect([...first.keys()].sort()).toEqual(['10.244.2.0-24', '10.244.3.0-24']);
-      expect(first.get('10.244.2.0-24')).toEqual({ subnetKey: '10.244.2.0-24', subnet: { base: 0x0af40200, len: 24 }, publicIp: '198.18.5.2', vni: 1, vtepMac: '0a:00:00:00:00:02', gossipPort: 8473, nodeName: 'w2' });
+      expect(first.get('10.244.2.0-24')).toEqual({ subnetKey: '10.244.2.0-24', subnet: { base: 0x0af40200, len: 24 }, publicIp: '198.18.5.2', vni: 1, vtepMac: '0a:00:00:00:00:02', gossipPort: 8473, nodeName: 'w2', csumElision: false });
       expect(first.get('10.244.3.0-24')).toMatchObject({ publicIp: '198.18.5.9', vtepMac: 'c6:d2:32:6f:8f:44', gossipPort: undefined, nodeName: undefined });
       expect(Object.isFrozen(first.get('10.244.2.0-24'))).toBe(true);
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/exec.js';
 import { Lab } from '../../lab/lab.js';
 import { ping, tcpExchange } from '../../lab/probe.js';
+import { processUsage } from '../../lab/proc-usage.js';
 import type { PodRecord } from '../../lab/state.js';
 import { ownPrefix } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
@@ -77,6 +78,29 @@ describe('lab: two weft nodes and a kernel VXLAN node', () => {
     expect(peers('node1')).toContain(`${n3.subnet} (lease-only)`);
     expect(peers('node1').some((p) => p.startsWith(`${n2.subnet} `))).toBe(true);
     expect([...peers('node3')].sort()).toEqual([n1.subnet, n2.subnet].sort());
+  });
+
+  // An idle node should cost next to nothing: weftd's timers (gossip probes, the event-loop lag
+  // sampler) and nothing per packet. Measured over 10 s after 15 s without pod traffic, so that
+  // start-up work (JIT compilation, the first route swaps) is over. Issue 10's budget is 20
+  // wake-ups/s and 0.5% CPU; measured here 11/s and 0.43-0.47%. The CPU bound asserted is 1%,
+  // since CPU time per timer grows on a loaded machine while the wake-up count does not.
+  it('an idle weftd wakes fewer than 20 times a second and uses under 1% of a CPU', async () => {
+    const pids = lab.state.processes.filter((p) => p.role.startsWith('weftd')).map((p) => p.pid);
+    expect(pids).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 15_000));
+    const before = pids.map(processUsage);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 10_000));
+    const seconds = (performance.now() - t0) / 1000;
+    const after = pids.map(processUsage);
+    pids.forEach((pid, i) => {
+      const wakeups = (after[i].voluntarySwitches - before[i].voluntarySwitches) / seconds;
+      const cpu = (100 * (after[i].cpuSeconds - before[i].cpuSeconds)) / seconds;
+      console.log(`idle weftd ${pid}: ${wakeups.toFixed(1)} wake-ups/s, ${cpu.toFixed(2)}% CPU`);
+      expect(wakeups).toBeLessThan(20);
+      expect(cpu).toBeLessThan(1);
+    });
   });
 
   // Last: it removes the kernel node's lease. A Flannel node does not gossip, so its lease is its

@@ -1,27 +1,50 @@
 // Envelope authentication with the cluster key (see proto/gossip.proto for the MAC layout).
-// open() checks, in order: shape (malformed), MAC (bad_hmac), timestamp window and nonce cache
-// (replay), and for responses that in_reply_to names the request (replay). Bodies are only decoded
-// after open() accepted the envelope.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// The MAC covers the body through its SHA-256 digest, so a request is checked in two steps:
+// openHeader() before the body is read (shape → malformed, MAC → bad_hmac, recipient →
+// misdirected, timestamp window, in_reply_to and nonce cache → replay), then matchBody() once it
+// arrived (digest → bad_hmac). open() does both for an envelope received whole (a response).
+// Bodies are only decoded after both accepted. Several keys can be held during a key rotation:
+// the first signs, any of them verifies.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const NONCE_SIZE = 16;
 export const MAC_SIZE = 32;
+export const DIGEST_SIZE = 32;
 export const MAX_SENDER_LENGTH = 253;
-const MAC_LABEL = Buffer.from('weft-gossip-v1');
+const MAC_LABEL = Buffer.from('weft-gossip-v2');
 
-export type RejectReason = 'bad_hmac' | 'replay' | 'malformed' | 'unknown';
-export const REJECT_REASONS: readonly RejectReason[] = ['bad_hmac', 'replay', 'malformed', 'unknown'];
+export type RejectReason = 'bad_hmac' | 'replay' | 'misdirected' | 'malformed' | 'unknown';
+export const REJECT_REASONS: readonly RejectReason[] = ['bad_hmac', 'replay', 'misdirected', 'malformed', 'unknown'];
 
-export interface Envelope {
+/** An envelope's authenticated fields, without its body. */
+export interface EnvelopeHeader {
   sender: string;
+  /** The receiver's node name; '' only for a PushPull to a seed whose name is unknown. */
+  recipient: string;
   timestampMs: number;
   nonce: Buffer;
   inReplyTo: Buffer;
-  body: Buffer;
+  bodySha256: Buffer;
   mac: Buffer;
 }
 
-export type OpenResult = { ok: true; body: Buffer; sender: string; nonce: Buffer } | { ok: false; reason: RejectReason };
+export interface Envelope extends EnvelopeHeader {
+  body: Buffer;
+}
+
+export type Rejection = { ok: false; reason: RejectReason };
+export type HeaderResult = { ok: true; sender: string; nonce: Buffer } | Rejection;
+export type OpenResult = { ok: true; body: Buffer; sender: string; nonce: Buffer } | Rejection;
+
+/** What the receiver expects of an envelope. */
+export interface Expectation {
+  /** This member's name: the envelope's recipient must be it. */
+  self: string;
+  /** Responses: the nonce of our request. */
+  replyTo?: Buffer;
+  /** Accept an empty recipient (PushPull requests only: a join through a seed). */
+  allowUnnamed?: boolean;
+}
 
 export interface AuthOptions {
   /** Accepted clock difference between sender and receiver, ms (default 30 s). */
@@ -33,7 +56,7 @@ export interface AuthOptions {
 }
 
 export class Authenticator {
-  private readonly key: Buffer;
+  private readonly keys: readonly Buffer[];
   private readonly windowMs: number;
   private readonly maxNonces: number;
   private readonly now: () => number;
@@ -41,34 +64,39 @@ export class Authenticator {
   private readonly seen = new Map<string, number>();
   nonceEvictions = 0;
 
-  constructor(key: Buffer, opts: AuthOptions = {}) {
-    this.key = Buffer.from(key);
+  /** `key`: the cluster key, or the keys of a rotation (the first signs, all verify). */
+  constructor(key: Buffer | readonly Buffer[], opts: AuthOptions = {}) {
+    const keys = Buffer.isBuffer(key) ? [key] : key;
+    if (keys.length === 0) throw new Error('Authenticator: no cluster key');
+    this.keys = keys.map((k) => Buffer.from(k));
     this.windowMs = opts.windowMs ?? 30_000;
     this.maxNonces = opts.maxNonces ?? 100_000;
     this.now = opts.now ?? Date.now;
   }
 
-  /** A signed envelope for `body`; `inReplyTo` is the request's nonce when answering one. */
-  seal(kind: string, sender: string, body: Buffer, inReplyTo: Buffer = EMPTY): Envelope {
-    const env: Envelope = { sender, timestampMs: this.now(), nonce: randomBytes(NONCE_SIZE), inReplyTo, body, mac: EMPTY };
-    env.mac = this.mac(kind, env);
+  /** A signed envelope for `body` to `recipient`; `inReplyTo` is the request's nonce when answering one. */
+  seal(kind: string, sender: string, recipient: string, body: Buffer, inReplyTo: Buffer = EMPTY): Envelope {
+    const env: Envelope = { sender, recipient, timestampMs: this.now(), nonce: randomBytes(NONCE_SIZE), inReplyTo, body, bodySha256: sha256(body), mac: EMPTY };
+    env.mac = this.mac(this.keys[0], kind, env);
     return env;
   }
 
-  /** Verifies `env` as a message of `kind`; `expectReplyTo` is set when `env` answers our request. */
-  open(kind: string, env: Envelope, expectReplyTo?: Buffer): OpenResult {
+  /** Checks everything but the body; a header accepted here has used up its nonce. */
+  openHeader(kind: string, h: EnvelopeHeader, expect: Expectation): HeaderResult {
     if (
-      typeof env.sender !== 'string' || env.sender.length === 0 || env.sender.length > MAX_SENDER_LENGTH ||
-      !Number.isSafeInteger(env.timestampMs) || env.nonce?.length !== NONCE_SIZE || env.mac?.length !== MAC_SIZE ||
-      !Buffer.isBuffer(env.body) || !Buffer.isBuffer(env.inReplyTo)
+      typeof h.sender !== 'string' || h.sender.length === 0 || h.sender.length > MAX_SENDER_LENGTH ||
+      typeof h.recipient !== 'string' || h.recipient.length > MAX_SENDER_LENGTH ||
+      !Number.isSafeInteger(h.timestampMs) || h.nonce?.length !== NONCE_SIZE || h.mac?.length !== MAC_SIZE ||
+      h.bodySha256?.length !== DIGEST_SIZE || !Buffer.isBuffer(h.inReplyTo)
     ) {
       return { ok: false, reason: 'malformed' };
     }
-    if (!timingSafeEqual(this.mac(kind, env), env.mac)) return { ok: false, reason: 'bad_hmac' };
+    if (!this.keys.some((k) => timingSafeEqual(this.mac(k, kind, h), h.mac))) return { ok: false, reason: 'bad_hmac' };
+    if (h.recipient !== expect.self && !(h.recipient === '' && expect.allowUnnamed)) return { ok: false, reason: 'misdirected' };
     const now = this.now();
-    if (Math.abs(now - env.timestampMs) > this.windowMs) return { ok: false, reason: 'replay' };
-    if (expectReplyTo !== undefined ? !env.inReplyTo.equals(expectReplyTo) : env.inReplyTo.length !== 0) return { ok: false, reason: 'replay' };
-    const id = env.nonce.toString('hex');
+    if (Math.abs(now - h.timestampMs) > this.windowMs) return { ok: false, reason: 'replay' };
+    if (expect.replyTo !== undefined ? !h.inReplyTo.equals(expect.replyTo) : h.inReplyTo.length !== 0) return { ok: false, reason: 'replay' };
+    const id = h.nonce.toString('hex');
     this.prune(now);
     if (this.seen.has(id)) return { ok: false, reason: 'replay' };
     if (this.seen.size >= this.maxNonces) {
@@ -76,21 +104,34 @@ export class Authenticator {
       if (oldest !== undefined) this.seen.delete(oldest);
       this.nonceEvictions++;
     }
-    this.seen.set(id, env.timestampMs + this.windowMs);
-    return { ok: true, body: env.body, sender: env.sender, nonce: env.nonce };
+    this.seen.set(id, h.timestampMs + this.windowMs);
+    return { ok: true, sender: h.sender, nonce: h.nonce };
   }
 
-  private mac(kind: string, env: Omit<Envelope, 'mac'>): Buffer {
-    const h = createHmac('sha256', this.key);
+  /** True when `body` is the one an accepted header announced. */
+  matchBody(h: Pick<EnvelopeHeader, 'bodySha256'>, body: Buffer): boolean {
+    return Buffer.isBuffer(body) && timingSafeEqual(sha256(body), h.bodySha256);
+  }
+
+  /** openHeader() and matchBody() for an envelope received whole. */
+  open(kind: string, env: Envelope, expect: Expectation): OpenResult {
+    const h = this.openHeader(kind, env, expect);
+    if (!h.ok) return h;
+    if (!this.matchBody(env, env.body)) return { ok: false, reason: 'bad_hmac' };
+    return { ok: true, body: env.body, sender: h.sender, nonce: h.nonce };
+  }
+
+  private mac(key: Buffer, kind: string, h: Omit<EnvelopeHeader, 'mac'>): Buffer {
+    const m = createHmac('sha256', key);
     const ts = Buffer.alloc(8);
-    ts.writeBigUInt64BE(BigInt(Math.max(0, env.timestampMs)));
-    for (const part of [MAC_LABEL, Buffer.from(kind), Buffer.from(env.sender), ts, env.nonce, env.inReplyTo, env.body]) {
+    ts.writeBigUInt64BE(BigInt(Math.max(0, h.timestampMs)));
+    for (const part of [MAC_LABEL, Buffer.from(kind), Buffer.from(h.sender), Buffer.from(h.recipient), ts, h.nonce, h.inReplyTo, h.bodySha256]) {
       const len = Buffer.alloc(4);
       len.writeUInt32BE(part.length);
-      h.update(len);
-      h.update(part);
+      m.update(len);
+      m.update(part);
     }
-    return h.digest();
+    return m.digest();
   }
 
   private prune(now: number): void {
@@ -99,6 +140,10 @@ export class Authenticator {
       this.seen.delete(id);
     }
   }
+}
+
+function sha256(b: Buffer): Buffer {
+  return createHash('sha256').update(b).digest();
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -3,6 +3,7 @@
 // closed when the last transport using it closes, or after CLIENT_IDLE_MS without calls.
 import * as grpc from '@grpc/grpc-js';
 import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
+import { MAX_MESSAGE_SIZE } from './codec.js';
 
 /** Reconnect fast: a restarted peer must be reachable again within a probe interval or two. */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
@@ -10,6 +11,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.min_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 1_000,
   'grpc.enable_retries': 0,
+  'grpc.max_receive_message_length': MAX_MESSAGE_SIZE,
+  'grpc.max_send_message_length': MAX_MESSAGE_SIZE,
 };
 const CLIENT_IDLE_MS = 60_000;
 

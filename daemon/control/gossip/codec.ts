@@ -13,7 +13,8 @@ import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.
 import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
 import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
 import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
-import { MAX_SENDER_LENGTH } from './auth.js';
+import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
+import { MAX_SENDER_LENGTH, type EnvelopeHeader } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
 
 /** Options shared with @grpc/proto-loader, so decoded objects match the generated `__Output` types. */
@@ -40,6 +41,7 @@ const types = {
   PingReq: root.lookupType('weft.gossip.v1.PingReq'),
   PushPull: root.lookupType('weft.gossip.v1.PushPull'),
   GossipUpdates: root.lookupType('weft.gossip.v1.GossipUpdates'),
+  Envelope: root.lookupType('weft.gossip.v1.Envelope'),
 };
 
 const TO_WIRE: Record<MemberState, WireState> = {
@@ -54,16 +56,29 @@ const FROM_WIRE: Record<string, MemberState> = {
   MEMBER_STATE_DEAD: 'dead',
   MEMBER_STATE_LEFT: 'left',
 };
-const MAX_MEMBERS_PER_MESSAGE = 65_536;
+/**
+ * The member list size limit: 5,000 live members (Kubernetes' largest supported cluster) plus the
+ * 1,024 dead and left records kept (SwimConfig.maxDeadMembers), with room to spare.
+ */
+export const MAX_MEMBERS_PER_MESSAGE = 6_144;
+/** Incarnations are uint64 on the wire; above this, JavaScript numbers lose precision. */
+export const MAX_INCARNATION = Number.MAX_SAFE_INTEGER;
+/** Longest text of each member field ("ffff:…:ffff" and its /128; a MAC's 17 characters). */
+const MAX_IP_LENGTH = 45;
+const MAX_SUBNET_LENGTH = 49;
+const MAX_MAC_LENGTH = 17;
 
 function encode(type: protobuf.Type, obj: object): Buffer {
   const b = type.encode(type.fromObject(obj)).finish();
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** uint64 fields decode as decimal strings, so values beyond 2^53 are seen rather than rounded. */
+const DECODE_OPTIONS = { ...PROTO_OPTIONS, longs: String } as const;
+
 function decode<T>(type: protobuf.Type, body: Buffer): T {
   try {
-    return type.toObject(type.decode(body), PROTO_OPTIONS) as T;
+    return type.toObject(type.decode(body), DECODE_OPTIONS) as T;
   } catch (err) {
     throw new MalformedMessage(`undecodable ${type.name}: ${(err as Error).message}`);
   }
@@ -80,9 +95,11 @@ function fromWire(m: Member__Output | null | undefined): MemberRecord {
   if (!m.name || m.name.length > MAX_SENDER_LENGTH) throw new MalformedMessage('member without a valid name');
   if (parseIpv4(m.publicIp) === null) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
   if (m.gossipPort < 1 || m.gossipPort > 65_535) throw new MalformedMessage(`member ${m.name}: invalid gossip port ${m.gossipPort}`);
-  if (m.subnet.length > 64 || m.vtepMac.length > 64) throw new MalformedMessage(`member ${m.name}: oversized field`);
+  if (m.publicIp.length > MAX_IP_LENGTH || m.subnet.length > MAX_SUBNET_LENGTH || m.vtepMac.length > MAX_MAC_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized field`);
   if (m.accuser.length > MAX_SENDER_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized accuser`);
-  const r: MemberRecord = { name: m.name, publicIp: m.publicIp, gossipPort: m.gossipPort, subnet: m.subnet, vtepMac: m.vtepMac, vni: m.vni, incarnation: m.incarnation, state };
+  const incarnation = BigInt(m.incarnation);
+  if (incarnation > BigInt(MAX_INCARNATION)) throw new MalformedMessage(`member ${m.name}: incarnation ${incarnation} above 2^53 - 1`);
+  const r: MemberRecord = { name: m.name, publicIp: m.publicIp, gossipPort: m.gossipPort, subnet: m.subnet, vtepMac: m.vtepMac, vni: m.vni, incarnation: Number(incarnation), state };
   if (state === 'suspect' && m.accuser) r.accuser = m.accuser;
   return r;
 }
@@ -90,6 +107,32 @@ function fromWire(m: Member__Output | null | undefined): MemberRecord {
 function fromWireList(list: Member__Output[]): MemberRecord[] {
   if (list.length > MAX_MEMBERS_PER_MESSAGE) throw new MalformedMessage(`too many members (${list.length})`);
   return list.map(fromWire);
+}
+
+/**
+ * The largest legitimate body: a PushPull of MAX_MEMBERS_PER_MESSAGE members, each with every field
+ * at its longest (computed by encoding one).
+ */
+export const MAX_BODY_SIZE = ((): number => {
+  const long = (n: number): string => 'x'.repeat(n);
+  const worst: MemberRecord = {
+    name: long(MAX_SENDER_LENGTH), publicIp: long(MAX_IP_LENGTH), gossipPort: 65_535, subnet: long(MAX_SUBNET_LENGTH), vtepMac: long(MAX_MAC_LENGTH),
+    vni: 0xffffffff, incarnation: MAX_INCARNATION, state: 'suspect', accuser: long(MAX_SENDER_LENGTH),
+  };
+  return encode(types.PushPull, { join: true, members: [toWire(worst)] }).length * MAX_MEMBERS_PER_MESSAGE;
+})();
+/** The largest envelope: the largest body plus every other field at its longest (about 600 bytes). */
+export const MAX_MESSAGE_SIZE = MAX_BODY_SIZE + 1_024;
+
+/** The request metadata "weft-auth-bin": an envelope without its body. */
+export function encodeHeader(h: EnvelopeHeader): Buffer {
+  return encode(types.Envelope, { sender: h.sender, recipient: h.recipient, timestampMs: h.timestampMs, nonce: h.nonce, inReplyTo: h.inReplyTo, bodySha256: h.bodySha256, mac: h.mac });
+}
+
+export function decodeHeader(b: Buffer): EnvelopeHeader {
+  const o = decode<Envelope__Output>(types.Envelope, b);
+  if (o.body.length !== 0) throw new MalformedMessage('request header carries a body');
+  return { sender: o.sender, recipient: o.recipient, timestampMs: Number(o.timestampMs), nonce: o.nonce, inReplyTo: o.inReplyTo, bodySha256: o.bodySha256, mac: o.mac };
 }
 
 export const codec = {

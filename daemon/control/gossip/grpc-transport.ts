@@ -1,16 +1,25 @@
 // The gRPC side of gossip: a server that authenticates, decodes and hands requests to the state
-// machine, and outbound calls to peers. Every envelope in either
-// direction goes through Authenticator; rejections are counted by reason and logged once per peer.
-// Outbound clients come from the process-wide client pool.
+// machine, and outbound calls to peers. Every envelope in either direction goes through
+// Authenticator; rejections are counted by reason and logged once per peer. Outbound clients come
+// from the process-wide client pool.
+//
+// What a peer without the cluster key can hold is bounded: the TCP listener is a ConnectionGuard
+// (connections in all and per source; none stays open without an authenticated request), a
+// request's header is authenticated from its metadata by an interceptor before its body is read
+// (the body of a refused request is never buffered, and a connection whose first request fails
+// the MAC is closed), messages are at most MAX_MESSAGE_SIZE, streams per connection and session
+// memory are limited, and grpc-js closes idle, silent (keepalive) and old connections.
+import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { ProtoGrpcType } from '../../../proto/generated/gossip.js';
 import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import { WeftError } from '../../errors.js';
-import { Authenticator, type AuthOptions, type Envelope, type RejectReason } from './auth.js';
+import { Authenticator, type AuthOptions, type Envelope, type EnvelopeHeader, type RejectReason } from './auth.js';
 import { gossipClient, redial, releaseClients } from './client-pool.js';
-import { codec, gossipProtoPath, MalformedMessage, PROTO_OPTIONS } from './codec.js';
+import { codec, decodeHeader, encodeHeader, gossipProtoPath, MalformedMessage, MAX_MESSAGE_SIZE, PROTO_OPTIONS } from './codec.js';
+import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import type { GossipStats } from './stats.js';
 
@@ -20,29 +29,87 @@ const GossipService = proto.weft.gossip.v1.Gossip;
 const MAX_LOGGED_REJECTIONS = 1_000;
 /** Approximate protobuf framing of an envelope beyond its byte fields. */
 const ENVELOPE_OVERHEAD = 24;
+/** Request metadata carrying the envelope header (see proto/gossip.proto). */
+export const AUTH_METADATA = 'weft-auth-bin';
+
+export interface TransportLimits extends ConnectionLimits {
+  /** An authenticated connection without calls for this long is closed (GOAWAY). */
+  readonly idleMs: number;
+  /** Connections are closed after this long (±10 %), in-flight calls getting ageGraceMs more. */
+  readonly maxAgeMs: number;
+  readonly ageGraceMs: number;
+  /** Ping a connection silent for keepaliveMs; close it if the ping is not answered in keepaliveTimeoutMs. */
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** Concurrent calls on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxStreams: number;
+  /** Node's maxSessionMemory per connection, MB: beyond it, new streams are refused. */
+  readonly sessionMemoryMb: number;
+}
+
+/**
+ * A peer holds one connection to us per process (legitimately a few more while one drains), so 32
+ * per source address is generous; 4 096 in all covers a cluster of thousands of nodes.
+ */
+export const DEFAULT_LIMITS: TransportLimits = Object.freeze({
+  maxConnections: 4_096,
+  perSource: 32,
+  authTimeoutMs: 10_000,
+  idleMs: 60_000,
+  maxAgeMs: 30 * 60_000,
+  ageGraceMs: 30_000,
+  keepaliveMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  maxStreams: 32,
+  sessionMemoryMb: 32,
+});
 
 export interface GrpcTransportOptions {
   /** Interface to bind ("0.0.0.0", "127.0.0.1", "::") and port (0 = any free port). */
   host: string;
   port: number;
-  key: Buffer;
+  /** The cluster key, or the keys of a rotation (the first signs, all verify). */
+  key: Buffer | readonly Buffer[];
   /** This member's name, sent as the envelope sender. */
   sender: string;
   stats: GossipStats;
   logger: Logger;
   auth?: AuthOptions;
+  /** Defaults: DEFAULT_LIMITS. */
+  limits?: Partial<TransportLimits>;
 }
 
 export class GrpcTransport implements Transport {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 8 << 20 });
+  private readonly server: grpc.Server;
+  private readonly guard: ConnectionGuard;
+  private readonly injector: grpc.ConnectionInjector;
   private readonly auth: Authenticator;
   private readonly loggedRejections = new Set<string>();
+  /** Request metadata → its header, once the interceptor authenticated it. */
+  private readonly verified = new WeakMap<grpc.Metadata, EnvelopeHeader>();
   private handler: GossipHandler | undefined;
   private closed = false;
   port = 0;
 
   private constructor(private readonly opts: GrpcTransportOptions) {
     this.auth = new Authenticator(opts.key, opts.auth);
+    const l: TransportLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE_SIZE,
+      'grpc.max_send_message_length': MAX_MESSAGE_SIZE,
+      'grpc.max_concurrent_streams': l.maxStreams,
+      'grpc-node.max_session_memory': l.sessionMemoryMb,
+      'grpc.max_connection_idle_ms': l.idleMs,
+      'grpc.max_connection_age_ms': l.maxAgeMs,
+      'grpc.max_connection_age_grace_ms': l.ageGraceMs,
+      'grpc.keepalive_time_ms': l.keepaliveMs,
+      'grpc.keepalive_timeout_ms': l.keepaliveTimeoutMs,
+      'grpc.enable_channelz': 0,
+      interceptors: [(method, call) => this.authenticateHeader(method.path, call)],
+    });
+    this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.guard = new ConnectionGuard(l, (socket: net.Socket) => this.injector.injectConnection(socket));
+    opts.stats.connections = this.guard.counters;
   }
 
   /** Binds the server; requests are refused until setHandler() is called. */
@@ -54,14 +121,13 @@ export class GrpcTransport implements Transport {
       PushPull: t.serve('PushPull', codec.decodePushPull, (h, s, m) => h.onPushPull(s, m), codec.encodePushPull),
       Gossip: t.serve('Gossip', codec.decodeGossip, (h, s, m) => h.onGossip(s, m), codec.encodeAck),
     });
-    const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-    t.port = await new Promise<number>((resolve, reject) => {
-      t.server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
-        if (err) {
-          reject(new WeftError('WEFT_ERR_GOSSIP', `gossip: cannot listen on ${host}:${opts.port}: ${err.message}. Free the port or choose another with --gossip-port.`, { cause: err }));
-        } else resolve(port);
-      });
-    });
+    const host = opts.host.replace(/^\[(.*)\]$/, '$1');
+    try {
+      t.port = await t.guard.listen(host, opts.port);
+    } catch (err) {
+      t.injector.destroy();
+      throw new WeftError('WEFT_ERR_GOSSIP', `gossip: cannot listen on ${host}:${opts.port}: ${(err as Error).message}. Free the port or choose another with --gossip-port.`, { cause: err });
+    }
     return t;
   }
 
@@ -70,19 +136,19 @@ export class GrpcTransport implements Transport {
   }
 
   ping(address: string, msg: PingMsg, timeoutMs: number): Promise<AckMsg> {
-    return this.call('Ping', address, codec.encodePing(msg), timeoutMs, codec.decodeAck);
+    return this.call('Ping', address, msg.target, codec.encodePing(msg), timeoutMs, codec.decodeAck);
   }
 
-  pingReq(address: string, msg: PingReqMsg, timeoutMs: number): Promise<AckMsg> {
-    return this.call('PingReq', address, codec.encodePingReq(msg), timeoutMs, codec.decodeAck);
+  pingReq(address: string, msg: PingReqMsg, timeoutMs: number, recipient: string): Promise<AckMsg> {
+    return this.call('PingReq', address, recipient, codec.encodePingReq(msg), timeoutMs, codec.decodeAck);
   }
 
-  pushPull(address: string, msg: PushPullMsg, timeoutMs: number): Promise<PushPullMsg> {
-    return this.call('PushPull', address, codec.encodePushPull(msg), timeoutMs, codec.decodePushPull);
+  pushPull(address: string, msg: PushPullMsg, timeoutMs: number, recipient = ''): Promise<PushPullMsg> {
+    return this.call('PushPull', address, recipient, codec.encodePushPull(msg), timeoutMs, codec.decodePushPull);
   }
 
-  gossip(address: string, msg: GossipMsg, timeoutMs: number): Promise<AckMsg> {
-    return this.call('Gossip', address, codec.encodeGossip(msg), timeoutMs, codec.decodeAck);
+  gossip(address: string, msg: GossipMsg, timeoutMs: number, recipient: string): Promise<AckMsg> {
+    return this.call('Gossip', address, recipient, codec.encodeGossip(msg), timeoutMs, codec.decodeAck);
   }
 
   warm(address: string): void {
@@ -108,6 +174,43 @@ export class GrpcTransport implements Transport {
         resolve();
       });
     });
+    this.injector.destroy();
+    await this.guard.close();
+  }
+
+  /**
+   * Runs on a request's metadata, before its body is read: a request whose header does not
+   * authenticate is answered at once and its body discarded unread.
+   */
+  private authenticateHeader(path: string, call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
+    const kind = path.slice(path.lastIndexOf('/') + 1);
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const peer = call.getPeer();
+        const raw = metadata.get(AUTH_METADATA)[0];
+        let header: EnvelopeHeader;
+        try {
+          if (!Buffer.isBuffer(raw)) throw new MalformedMessage(`no ${AUTH_METADATA} metadata`);
+          header = decodeHeader(raw);
+        } catch (err) {
+          if (!(err instanceof MalformedMessage)) throw err;
+          call.sendStatus(this.reject('malformed', kind, peer, err.message));
+          return this.guard.refused(peer);
+        }
+        const opened = this.auth.openHeader(kind, header, { self: this.opts.sender, allowUnnamed: kind === 'PushPull' });
+        if (!opened.ok) {
+          call.sendStatus(this.reject(opened.reason, kind, peer));
+          // Only a peer without the key fails the MAC; a stale retry or a probe of a renamed member
+          // (replay, misdirected) comes from a key holder whose other calls share the connection.
+          if (opened.reason === 'bad_hmac' || opened.reason === 'malformed') this.guard.refused(peer);
+          return;
+        }
+        this.guard.authenticated(peer);
+        this.verified.set(metadata, header);
+        next(metadata);
+      })
+      .build();
+    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
   }
 
   private serve<Req, Res>(
@@ -117,25 +220,26 @@ export class GrpcTransport implements Transport {
     encode: (m: Res) => Buffer,
   ): grpc.handleUnaryCall<Envelope__Output, Envelope> {
     return (call, callback) => {
-      const env = call.request;
-      this.opts.stats.bytesReceived += envelopeSize(env);
+      const header = this.verified.get(call.metadata);
+      const body = call.request.body;
+      this.opts.stats.bytesReceived += body.length + ENVELOPE_OVERHEAD;
       const peer = call.getPeer();
-      const opened = this.auth.open(kind, env);
-      if (!opened.ok) return callback(this.reject(opened.reason, kind, peer));
+      if (!header) return callback(this.reject('unknown', kind, peer, 'request header not authenticated'));
+      if (!this.auth.matchBody(header, body)) return callback(this.reject('bad_hmac', kind, peer, 'body does not match its digest'));
       const h = this.handler;
       if (!h) return callback({ code: grpc.status.UNAVAILABLE, details: 'gossip is shutting down' });
       this.opts.stats.received[kind]++;
       let msg: Req;
       try {
-        msg = decode(opened.body);
+        msg = decode(body);
       } catch (err) {
         if (err instanceof MalformedMessage) return callback(this.reject('malformed', kind, peer, err.message));
         throw err;
       }
-      Promise.resolve(handle(h, opened.sender, msg)).then(
+      Promise.resolve(handle(h, header.sender, msg)).then(
         (res) => {
           if (res === undefined) return callback(this.reject('unknown', kind, peer, 'probe addressed to another member'));
-          const reply = this.auth.seal(`${kind}.reply`, this.opts.sender, encode(res), opened.nonce);
+          const reply = this.auth.seal(`${kind}.reply`, this.opts.sender, header.sender, encode(res), header.nonce);
           this.opts.stats.bytesSent += envelopeSize(reply);
           callback(null, reply);
         },
@@ -144,9 +248,11 @@ export class GrpcTransport implements Transport {
     };
   }
 
-  private call<Res>(kind: MessageKind, address: string, body: Buffer, timeoutMs: number, decode: (b: Buffer) => Res): Promise<Res> {
+  private call<Res>(kind: MessageKind, address: string, recipient: string, body: Buffer, timeoutMs: number, decode: (b: Buffer) => Res): Promise<Res> {
     if (this.closed) return Promise.reject(new Error('gossip transport closed'));
-    const env = this.auth.seal(kind, this.opts.sender, body);
+    const env = this.auth.seal(kind, this.opts.sender, recipient, body);
+    const metadata = new grpc.Metadata();
+    metadata.set(AUTH_METADATA, encodeHeader(env));
     const client = gossipClient(GossipService, address, this);
     this.opts.stats.sent[kind]++;
     this.opts.stats.bytesSent += envelopeSize(env);
@@ -155,10 +261,10 @@ export class GrpcTransport implements Transport {
         this.opts.stats.callFailures++;
         reject(err);
       };
-      client[kind](env, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      client[kind]({ body }, metadata, { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err || !res) return fail(err ?? new Error('empty reply'));
         this.opts.stats.bytesReceived += envelopeSize(res);
-        const opened = this.auth.open(`${kind}.reply`, res, env.nonce);
+        const opened = this.auth.open(`${kind}.reply`, res, { self: this.opts.sender, replyTo: env.nonce });
         if (!opened.ok) return fail(this.reject(opened.reason, `${kind}.reply`, address));
         try {
           resolve(decode(opened.body));
@@ -189,5 +295,5 @@ export class GrpcTransport implements Transport {
 }
 
 function envelopeSize(e: Envelope | Envelope__Output): number {
-  return e.body.length + e.nonce.length + e.mac.length + e.inReplyTo.length + Buffer.byteLength(e.sender) + ENVELOPE_OVERHEAD;
+  return e.body.length + e.nonce.length + e.mac.length + e.inReplyTo.length + e.bodySha256.length + Buffer.byteLength(e.sender) + Buffer.byteLength(e.recipient) + ENVELOPE_OVERHEAD;
 }

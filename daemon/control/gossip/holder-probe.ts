@@ -11,7 +11,7 @@ import { newGossipStats } from './stats.js';
 import { memberAddress } from './types.js';
 
 export interface HolderProbeOptions {
-  readonly key: Buffer;
+  readonly key: Buffer | readonly Buffer[];
   /** This node's name, the envelope sender. */
   readonly sender: string;
   readonly logger: Logger;

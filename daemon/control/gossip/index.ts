@@ -2,7 +2,7 @@
 export { startGossip, type GossipNode, type GossipNodeOptions, type GossipStatus, type MemberStatus } from './node.js';
 export { mergeRoutes, type LeasePeer, type GossipPeer, type RoutePeer, type MergeResult, type Refusal } from './merge.js';
 export { RefusalReporter } from './refusal-reporter.js';
-export { loadOrCreateClusterKey, readKeyFile, gossipKeyPath } from './cluster-key.js';
+export { encodeKeys, loadOrCreateClusterKey, readKeyFile, gossipKeyPath } from './cluster-key.js';
 export { parsePeers, seedsFromLeases, DEFAULT_GOSSIP_PORT } from './seeds.js';
 export { gossipCounters, type GossipCounters } from './metrics.js';
 export { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim-config.js';

@@ -25,6 +25,16 @@ import { jitter, within, type Clock, type TimerHandle } from './clock.js';
 import type { AckMsg, GossipHandler, GossipMsg, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import type { SwimConfig } from './swim-config.js';
 import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
+import { MAX_INCARNATION } from './codec.js';
+
+/**
+ * A record from a third party (not the member itself) may raise the incarnation known for a member
+ * (0 when unknown) by at most this much; beyond, it is refused and counted. Only a member raises
+ * its own incarnation, by one per refutation or restart, so honest records never jump this far,
+ * while a member's own announcements are always accepted: a member can always refute.
+ */
+export const MAX_INCARNATION_STEP = 2 ** 20;
+const MAX_LOGGED_JUMPS = 1_024;
 
 /** Dissemination rounds an update gets on dedicated messages before it only rides on probes. */
 const FRESH_ROUNDS = 1;
@@ -45,6 +55,8 @@ export interface MembershipCounters {
   joins: number;
   /** Current local-health score (0 = healthy); probes slow down by (1 + awareness). */
   awareness: number;
+  /** Records refused for an implausible incarnation (see MAX_INCARNATION_STEP). */
+  incarnationRefused: number;
 }
 
 export interface MembershipOptions {
@@ -104,7 +116,8 @@ export class Membership implements GossipHandler {
   private left = false;
   /** Incarnation of the last refutation of a record with other info about this member. */
   private refutedOtherInfo: number | undefined;
-  readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0, awareness: 0 };
+  readonly counters: MembershipCounters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutations: 0, joins: 0, awareness: 0, incarnationRefused: 0 };
+  private readonly loggedJumps = new Set<string>();
 
   constructor(private readonly opts: MembershipOptions) {
     this.self = { ...opts.self, incarnation: opts.incarnation ?? 0, state: 'alive' };
@@ -182,7 +195,7 @@ export class Membership implements GossipHandler {
     this.self.state = 'left';
     const targets = this.liveEntries();
     const msg: GossipMsg = { updates: [{ ...this.self }] };
-    await Promise.all(targets.map((e) => within(this.clock, 'gossip-leave', timeoutMs, this.transport.gossip(memberAddress(e.record), msg, timeoutMs))));
+    await Promise.all(targets.map((e) => within(this.clock, 'gossip-leave', timeoutMs, this.transport.gossip(memberAddress(e.record), msg, timeoutMs, e.record.name))));
   }
 
   /** Stops all rounds without telling anyone (tests: a crash). */
@@ -197,13 +210,13 @@ export class Membership implements GossipHandler {
   onPing(sender: string, msg: PingMsg): AckMsg | undefined {
     if (msg.target !== this.self.name) return undefined;
     this.heard(sender);
-    this.mergeAll(msg.updates);
+    this.mergeAll(msg.updates, sender);
     return { seq: msg.seq, ok: true, updates: this.piggyback() };
   }
 
   async onPingReq(sender: string, msg: PingReqMsg): Promise<AckMsg> {
     this.heard(sender);
-    this.mergeAll(msg.updates);
+    this.mergeAll(msg.updates, sender);
     const t = msg.target;
     const ack = await within(
       this.clock,
@@ -213,14 +226,14 @@ export class Membership implements GossipHandler {
     );
     if (ack) {
       this.heard(t.name);
-      this.mergeAll(ack.updates);
+      this.mergeAll(ack.updates, t.name);
     }
     return { seq: msg.seq, ok: ack !== undefined, updates: this.piggyback() };
   }
 
   onPushPull(sender: string, msg: PushPullMsg): PushPullMsg {
     this.heard(sender);
-    this.mergeAll(msg.members);
+    this.mergeAll(msg.members, sender);
     // A joining member may have just restarted: dial it now rather than after a reconnect backoff.
     const joining = msg.join ? this.entries.get(sender) : undefined;
     if (joining) this.transport.warm?.(memberAddress(joining.record));
@@ -229,13 +242,16 @@ export class Membership implements GossipHandler {
 
   onGossip(sender: string, msg: GossipMsg): AckMsg {
     this.heard(sender);
-    this.mergeAll(msg.updates);
+    this.mergeAll(msg.updates, sender);
     return { seq: 0, ok: true, updates: this.piggyback() };
   }
 
-  /** Applies updates from any source (piggyback, gossip, push-pull). */
-  mergeAll(records: readonly MemberRecord[]): void {
-    for (const r of records) this.apply(r);
+  /**
+   * Applies updates from any source (piggyback, gossip, push-pull); `from` is the member that sent
+   * them ('' when unknown: a seed answering a join).
+   */
+  mergeAll(records: readonly MemberRecord[], from = ''): void {
+    for (const r of records) this.apply(r, from);
   }
 
   // ---- rounds ----
@@ -272,8 +288,8 @@ export class Membership implements GossipHandler {
     this.announced = true;
     const msg: GossipMsg = { updates: [{ ...this.self }] };
     for (const e of this.pick(this.cfg.announceFanout, () => true)) {
-      this.transport.gossip(memberAddress(e.record), msg, this.cfg.rpcTimeoutMs).then(
-        (a) => this.running && this.mergeAll(a.updates),
+      this.transport.gossip(memberAddress(e.record), msg, this.cfg.rpcTimeoutMs, e.record.name).then(
+        (a) => this.running && this.mergeAll(a.updates, e.record.name),
         () => undefined,
       );
     }
@@ -305,7 +321,7 @@ export class Membership implements GossipHandler {
     if (ack) {
       this.adjustAwareness(-1);
       this.heard(target.name);
-      this.mergeAll(ack.updates);
+      this.mergeAll(ack.updates, target.name);
       return;
     }
     const helpers = this.pick(this.cfg.indirectChecks, (e) => e.record.name !== target.name);
@@ -319,10 +335,10 @@ export class Membership implements GossipHandler {
         const timer = this.clock.setTimer('gossip-indirect-timeout', remaining, () => resolve(false));
         for (const h of helpers) {
           const msg: PingReqMsg = { target: { ...target }, seq, updates: this.piggyback() };
-          this.transport.pingReq(memberAddress(h.record), msg, remaining).then(
+          this.transport.pingReq(memberAddress(h.record), msg, remaining, h.record.name).then(
             (a) => {
               replies++;
-              if (this.running) this.mergeAll(a.updates);
+              if (this.running) this.mergeAll(a.updates, h.record.name);
               if (a.ok) {
                 timer.cancel();
                 resolve(true);
@@ -371,8 +387,8 @@ export class Membership implements GossipHandler {
     for (const e of this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs)) {
       const updates = this.piggyback();
       if (updates.length === 0) break;
-      this.transport.gossip(memberAddress(e.record), { updates }, this.cfg.rpcTimeoutMs).then(
-        (a) => this.running && this.mergeAll(a.updates),
+      this.transport.gossip(memberAddress(e.record), { updates }, this.cfg.rpcTimeoutMs, e.record.name).then(
+        (a) => this.running && this.mergeAll(a.updates, e.record.name),
         () => undefined,
       );
     }
@@ -387,18 +403,20 @@ export class Membership implements GossipHandler {
       if (!this.timers.has('gossip-join-retry')) void this.join();
       return;
     }
-    this.transport.pushPull(memberAddress(peer.record), { join: false, members: this.fullState() }, this.cfg.rpcTimeoutMs).then(
-      (r) => this.running && this.mergeAll(r.members),
+    this.transport.pushPull(memberAddress(peer.record), { join: false, members: this.fullState() }, this.cfg.rpcTimeoutMs, peer.record.name).then(
+      (r) => this.running && this.mergeAll(r.members, peer.record.name),
       () => undefined,
     );
   }
 
   // ---- state ----
 
-  private apply(u: MemberRecord): void {
-    if (u.name === this.self.name) return this.applyAboutSelf(u);
-    const now = this.clock.now();
+  /** `from`: the member that sent `u` (this member's own name for local decisions). */
+  private apply(u: MemberRecord, from = this.self.name): void {
+    if (u.name === this.self.name) return this.applyAboutSelf(u, from);
     const e = this.entries.get(u.name);
+    if (from !== u.name && from !== this.self.name && !this.plausible(u, e?.record.incarnation ?? 0, from)) return;
+    const now = this.clock.now();
     if (!e) {
       const entry: Entry = { record: { ...u }, lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
       this.entries.set(u.name, entry);
@@ -430,11 +448,14 @@ export class Membership implements GossipHandler {
     this.changed(e, previous);
   }
 
-  private applyAboutSelf(u: MemberRecord): void {
+  private applyAboutSelf(u: MemberRecord, from: string): void {
     if (this.left || !this.running) return;
+    // Join replies ('') are exempt: a restarted member starts from 0 and must refute its old records.
+    if (from !== '' && !this.plausible(u, this.self.incarnation, from)) return;
     const sameInfo = u.publicIp === this.self.publicIp && u.gossipPort === this.self.gossipPort && u.subnet === this.self.subnet && u.vtepMac === this.self.vtepMac && u.vni === this.self.vni;
     const needsRefute = u.state === 'alive' ? u.incarnation > this.self.incarnation || (u.incarnation === this.self.incarnation && !sameInfo) : u.incarnation >= this.self.incarnation;
     if (!needsRefute) return;
+    if (u.incarnation >= MAX_INCARNATION) return void this.refuse(u, from, 'cannot be refuted (at 2^53 - 1)');
     const otherInfo = u.state === 'alive' && !sameInfo;
     if (otherInfo && this.refutedOtherInfo !== undefined && u.incarnation >= this.refutedOtherInfo) this.opts.onNameConflict?.(u);
     this.self.incarnation = u.incarnation + 1;
@@ -443,6 +464,23 @@ export class Membership implements GossipHandler {
     this.adjustAwareness(1);
     this.log.info({ incarnation: this.self.incarnation, claimed: u.state }, 'gossip: refuting a stale record about this member');
     this.enqueue(this.self);
+  }
+
+  /** False (counted, logged once per member) when `u` raises `known` by more than MAX_INCARNATION_STEP. */
+  private plausible(u: MemberRecord, known: number, from: string): boolean {
+    if (u.incarnation <= known + MAX_INCARNATION_STEP) return true;
+    this.refuse(u, from, `jumps from ${known}`);
+    return false;
+  }
+
+  private refuse(u: MemberRecord, from: string, why: string): void {
+    this.counters.incarnationRefused++;
+    if (this.loggedJumps.has(u.name) || this.loggedJumps.size >= MAX_LOGGED_JUMPS) return;
+    this.loggedJumps.add(u.name);
+    this.log.warn(
+      { member: u.name, state: u.state, incarnation: u.incarnation, from: from || 'a seed' },
+      `gossip: refused ${u.name} ${u.state} at incarnation ${u.incarnation} from ${from || 'a seed'}: ${why} (further refusals are counted, not logged)`,
+    );
   }
 
   private startSuspicion(e: Entry, accuser = ''): void {

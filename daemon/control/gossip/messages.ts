@@ -32,14 +32,15 @@ export interface GossipMsg {
 export type MessageKind = 'Ping' | 'PingReq' | 'PushPull' | 'Gossip';
 
 /**
- * Outbound calls to the member at `address` ("host:port"). Each promise settles within about
- * `timeoutMs` (rejecting on timeout, refusal or an unauthenticated reply).
+ * Outbound calls to the member at `address` ("host:port"), named `recipient` (a ping's recipient is
+ * its target; a push-pull to a seed whose name is unknown passes ''). Each promise settles within
+ * about `timeoutMs` (rejecting on timeout, refusal or an unauthenticated reply).
  */
 export interface Transport {
   ping(address: string, msg: PingMsg, timeoutMs: number): Promise<AckMsg>;
-  pingReq(address: string, msg: PingReqMsg, timeoutMs: number): Promise<AckMsg>;
-  pushPull(address: string, msg: PushPullMsg, timeoutMs: number): Promise<PushPullMsg>;
-  gossip(address: string, msg: GossipMsg, timeoutMs: number): Promise<AckMsg>;
+  pingReq(address: string, msg: PingReqMsg, timeoutMs: number, recipient: string): Promise<AckMsg>;
+  pushPull(address: string, msg: PushPullMsg, timeoutMs: number, recipient?: string): Promise<PushPullMsg>;
+  gossip(address: string, msg: GossipMsg, timeoutMs: number, recipient: string): Promise<AckMsg>;
   /**
    * Optional: connect now to a member newly learned or just back (restarted), so its next probe is
    * slowed neither by the connection nor by a reconnect backoff left from its downtime.

@@ -10,7 +10,12 @@ export interface GossipCounters {
   /** Requests sent / received, by message kind. */
   readonly sent: Readonly<Record<string, number>>;
   readonly received: Readonly<Record<string, number>>;
-  /** Envelopes dropped by reason; with `refusals`, members not routed too, as `route-<reason>`. */
+  /**
+   * Envelopes dropped by reason; records refused for an implausible incarnation (`incarnation`);
+   * connections closed at accept over a limit (`connection_limit`) or for carrying no authenticated
+   * request (`connection_unauthenticated`); with `refusals`, members not routed, as
+   * `route-<reason>`.
+   */
   readonly rejected: Readonly<Record<string, number>>;
 }
 
@@ -19,5 +24,6 @@ export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): Go
   for (const m of node.members()) members[m.state]++;
   const s = node.stats;
   const refused = Object.fromEntries(Object.entries(refusals?.counts ?? {}).map(([k, v]) => [`route-${k}`, v]));
-  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...refused } };
+  const guarded = { incarnation: node.counters.incarnationRefused, connection_limit: s.connections.refused, connection_unauthenticated: s.connections.unauthenticated };
+  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused } };
 }

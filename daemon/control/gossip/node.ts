@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { AuthOptions } from './auth.js';
 import { realClock, type Clock } from './clock.js';
-import { GrpcTransport } from './grpc-transport.js';
+import { GrpcTransport, type TransportLimits } from './grpc-transport.js';
 import { Membership, type MemberChange, type MembershipCounters } from './membership.js';
 import { DEFAULT_GOSSIP_PORT } from './seeds.js';
 import { newGossipStats, type GossipStats } from './stats.js';
@@ -21,13 +21,15 @@ export interface GossipNodeOptions {
   host?: string;
   /** Port to listen on (default 8473; 0 = any free port, for tests). */
   port?: number;
-  /** Cluster key (see cluster-key.ts); every member must hold the same. */
-  key: Buffer;
+  /** Cluster key (see cluster-key.ts); every member must hold the same. During a rotation, the keys (the first signs, all verify). */
+  key: Buffer | readonly Buffer[];
   /** "host:port" of members to join through. */
   seeds?: readonly string[];
   logger: Logger;
   swim?: Partial<SwimConfig>;
   auth?: AuthOptions;
+  /** Limits of the gossip port (defaults: DEFAULT_LIMITS in grpc-transport.ts). */
+  limits?: Partial<TransportLimits>;
   incarnation?: number;
   clock?: Clock;
   /** See MembershipOptions.onNameConflict. */
@@ -81,6 +83,7 @@ export async function startGossip(opts: GossipNodeOptions): Promise<GossipNode> 
     stats,
     logger: opts.logger,
     auth: opts.auth,
+    limits: opts.limits,
   });
   const membership = new Membership({
     self: { ...opts.self, gossipPort: transport.port },

@@ -1,5 +1,6 @@
 // Gossip traffic counters: messages and envelope bytes by kind and direction, rejections by reason.
 import { REJECT_REASONS, type RejectReason } from './auth.js';
+import type { ConnectionCounters } from './connection-guard.js';
 import type { MessageKind } from './messages.js';
 
 export interface GossipStats {
@@ -13,11 +14,13 @@ export interface GossipStats {
   bytesReceived: number;
   /** Outbound calls that failed (timeout, refused, or a rejected reply). */
   callFailures: number;
+  /** Inbound connections (the gossip port's ConnectionGuard). */
+  connections: ConnectionCounters;
 }
 
 const perKind = (): Record<MessageKind, number> => ({ Ping: 0, PingReq: 0, PushPull: 0, Gossip: 0 });
 
 export function newGossipStats(): GossipStats {
   const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  return { sent: perKind(), received: perKind(), rejected, bytesSent: 0, bytesReceived: 0, callFailures: 0 };
+  return { sent: perKind(), received: perKind(), rejected, bytesSent: 0, bytesReceived: 0, callFailures: 0, connections: { open: 0, accepted: 0, refused: 0, unauthenticated: 0 } };
 }

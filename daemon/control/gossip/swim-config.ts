@@ -47,7 +47,7 @@ export interface SwimConfig {
 }
 
 export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
-  probeIntervalMs: 300,
+  probeIntervalMs: 500,
   probeTimeoutMs: 150,
   indirectChecks: 3,
   suspicionTimeoutMs: 1_500,

@@ -37,10 +37,18 @@ describe('--gossip-key-file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-key-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reads a base64 key and refuses short or garbled ones with a hint', () => {
+  it('reads a base64 key (or the keys of a rotation, one per line) and refuses short or garbled ones with a hint', () => {
     const key = Buffer.alloc(32, 9);
     writeFileSync(join(dir, 'ok'), key.toString('base64') + '\n');
-    expect(readKeyFile(join(dir, 'ok'))).toEqual(key);
+    expect(readKeyFile(join(dir, 'ok'))).toEqual([key]);
+    // A rotation: the new key first (it signs), the old one after it (still verifies).
+    const next = Buffer.alloc(32, 7);
+    writeFileSync(join(dir, 'rotation'), `${next.toString('base64')}\n\n${key.toString('base64')}\n`);
+    expect(readKeyFile(join(dir, 'rotation'))).toEqual([next, key]);
+    writeFileSync(join(dir, 'many'), `${key.toString('base64')}\n`.repeat(5));
+    expect(() => readKeyFile(join(dir, 'many'))).toThrow(/at most 4/);
+    writeFileSync(join(dir, 'empty'), '\n');
+    expect(() => readKeyFile(join(dir, 'empty'))).toThrow(/not base64/);
     writeFileSync(join(dir, 'short'), Buffer.alloc(8).toString('base64'));
     expect(() => readKeyFile(join(dir, 'short'))).toThrow(/at least 16 bytes.*urandom/);
     writeFileSync(join(dir, 'garbled'), 'not base64 at all!');

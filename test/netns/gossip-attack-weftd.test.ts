@@ -1,0 +1,91 @@
+// A real weftd's gossip port under a connection flood from another host of the lab underlay (issue
+// 12 item 1, as it was found): 20 000 connections that send the HTTP/2 preface and a SETTINGS frame
+// of length 1 and close, then 500 idle ones. weftd's open fds (/proc/<pid>/fd) stay bounded and are
+// back where they were within the handshake timeout (10 s), /healthz answers throughout, gossip with
+// the other weft node goes on, and /metrics counts the closed connections.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from '../../lab/exec.js';
+import { Lab } from '../../lab/lab.js';
+import { DIST } from '../../lab/paths.js';
+import { healthz } from '../../lab/weft-node.js';
+import { ownPrefix } from '../helpers/netns.js';
+import { requireRoot } from '../helpers/root.js';
+
+const GOSSIP_PORT = '8473';
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const FLOOD = join(DIST, 'test', 'fixtures', 'gossip', 'flood.js');
+/** weftd's own connections (etcd, the other node's gossip client) may reconnect meanwhile. */
+const SLACK_FDS = 3;
+
+describe('a weftd gossip port under a connection flood (lab)', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    requireRoot();
+    lab = await Lab.create({ prefix: `${ownPrefix()}ga-` });
+    await lab.addNode('weft');
+    await lab.addNode('weft');
+    await lab.addNode('kernel'); // the attacker's host: another address on the underlay
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  const fds = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+  const peerState = async (ns: string, name: string): Promise<string | undefined> => {
+    const body = await healthz(ns, '/status');
+    return body === undefined ? undefined : (JSON.parse(body) as { peers: { name: string | null; state: string }[] }).peers.find((p) => p.name === name)?.state;
+  };
+  const rejected = async (ns: string, reason: string): Promise<number> => {
+    const m = new RegExp(`weft_gossip_rejected_total\\{reason="${reason}"\\} (\\d+)`).exec((await healthz(ns, '/metrics')) ?? '');
+    return m ? Number(m[1]) : -1;
+  };
+
+  it('20 000 half-open and 500 idle connections leave its fd count and /healthz as they were within the handshake timeout', async () => {
+    const target = lab.node('node2');
+    const pid = lab.state.processes.find((p) => p.role === 'weftd node2')!.pid;
+    await waitFor(async () => ((await peerState(target.ns, 'node1')) === 'alive' ? true : undefined), 10_000, () => new Error('node2 never saw node1 alive'), 100);
+    const before = fds(pid);
+    expect(await healthz(target.ns, '/healthz')).toBeDefined();
+
+    let flooding = true;
+    let healthFailures = 0;
+    let healthChecks = 0;
+    let peak = before;
+    const watch = (async () => {
+      while (flooding) {
+        peak = Math.max(peak, fds(pid));
+        healthChecks++;
+        if ((await healthz(target.ns, '/healthz')) === undefined) healthFailures++;
+        await sleep(200);
+      }
+    })();
+    const started = Date.now();
+    const out = await lab.exec(lab.node('node3').ns, process.execPath, [FLOOD, target.underlayIp, GOSSIP_PORT, '20000', '64', 'malformed'], 300_000);
+    const floodMs = Date.now() - started;
+    expect(out).toMatch(/^done \d+/);
+    const settledMs = await waitFor(async () => (fds(pid) <= before + SLACK_FDS ? Date.now() - started - floodMs : undefined), HANDSHAKE_TIMEOUT_MS + 5_000, () => new Error(`weftd fds still ${fds(pid)} (before: ${before})`), 100);
+
+    const idle = await lab.exec(lab.node('node3').ns, process.execPath, [FLOOD, target.underlayIp, GOSSIP_PORT, '500', '500', 'idle'], 60_000);
+    const [, idleMs, closedByServer] = /^done (\d+) (\d+)/.exec(idle)!.map(Number);
+    expect(closedByServer).toBe(500);
+    expect(idleMs).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 3_000);
+    flooding = false;
+    await watch;
+
+    await waitFor(async () => (fds(pid) <= before + SLACK_FDS ? true : undefined), 5_000, () => new Error(`weftd fds still ${fds(pid)} (before: ${before})`), 100);
+    expect(healthFailures).toBe(0);
+    expect(peak - before).toBeLessThan(100);
+    expect(await peerState(target.ns, 'node1')).toBe('alive');
+    expect(await peerState(lab.node('node1').ns, 'node2')).toBe('alive');
+    expect(await rejected(target.ns, 'connection_limit')).toBeGreaterThan(0);
+    expect(await rejected(target.ns, 'connection_unauthenticated')).toBeGreaterThan(0);
+    process.stdout.write(
+      `weftd under flood: 20 000 half-open connections in ${floodMs} ms; fds ${before} → peak ${peak} → ${before}±${SLACK_FDS} ${settledMs} ms after the flood; ` +
+        `/healthz ${healthChecks} checks, ${healthFailures} failed; 500 idle connections all closed by weftd within ${idleMs} ms\n`,
+    );
+  }, 400_000);
+});
