@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/paths.js';
-import { measure, TESTS } from './measure.js';
+import { writeBarChartSvg } from '../chart-svg.js';
+import { measure, METRICS, TESTS } from './measure.js';
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js';
 import { buildPlane, type PlaneLab } from './planes.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from './summary.js';
@@ -60,8 +61,15 @@ async function main(): Promise<number> {
     mkdirSync(join(out, '..'), { recursive: true });
     const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg()[0], cpuPressureBefore: pressureBefore, cpuPressureAfter: cpuPressure() };
     writeFileSync(out, `${JSON.stringify({ startedAt: started.toISOString(), host, options: opts, summary, cost, samples }, null, 2)}\n`);
+    const chart = out.replace(/\.json$/, '') + '.svg';
+    writeBarChartSvg(
+      chart,
+      `bench:e2e, ratio to kernel VXLAN in the same round (median of ${opts.rounds}; ping: lower is better)`,
+      METRICS.map((m) => ({ label: m.label.replace(/ \(.*\)$/, ''), bars: opts.planes.filter((p) => p !== 'kernel').map((p) => ({ name: p, value: summary[m.id][p]?.ratio ?? null })) })),
+      '× kernel VXLAN',
+    );
     console.log(table);
-    console.log(`\n(×) = median over rounds of the ratio to kernel VXLAN in the same round. JSON: ${out}`);
+    console.log(`\n(×) = median over rounds of the ratio to kernel VXLAN in the same round. JSON: ${out}; chart: ${chart}`);
     return samples.some((s) => s.value === null) ? 1 : 0;
   } finally {
     for (const l of labs) await l.lab.destroy();

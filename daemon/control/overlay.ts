@@ -1,5 +1,6 @@
 // This node's overlay once its lease is held: the data plane (TUN + UDP), gossip membership, the
-// router that merges leases and members into the data plane's route table, and --ip-masq.
+// router that merges leases and members into the data plane's route table, and --ip-masq. What
+// /status and /metrics report of it is read from these parts by daemon/status-source.ts.
 //
 //   Overlay.start() ──► running ──close()──► closed
 //   start: TUN up with the inner MTU, routes from the current leases, gossip joined through the
@@ -10,13 +11,10 @@
 //   with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { RouteTable, ThreadedDataplane, type DataplaneStats } from '../dataplane/index.js';
+import { RouteTable, ThreadedDataplane } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
-import type { DataplaneSnapshot, DataplaneThreadSnapshot, GossipSnapshot } from '../observability/metrics.js';
-import { composePeers } from '../observability/status-compose.js';
-import type { PeerStatus } from '../observability/status-types.js';
-import { gossipCounters, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
 import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from '../net/ipv4.js';
@@ -147,33 +145,6 @@ export class Overlay {
     return overlay;
   }
 
-  /** Peers with their gossip state and traffic, for /status. */
-  peerStatus(): PeerStatus[] {
-    const { peers, withdrawn } = this.router.current;
-    const members = this.gossip.status().members.map((m) => ({ name: m.name, lastSeen: new Date(m.lastSeen ?? m.stateSince) }));
-    const stats = this.dataplane.stats();
-    return composePeers([...peers, ...withdrawn], members, stats.peers);
-  }
-
-  dataplaneSnapshot(stats: DataplaneStats = this.dataplane.stats()): DataplaneSnapshot {
-    return {
-      peers: stats.peers.map((p) => ({ peer: p.nodeName || p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
-      drops: stats.drops,
-      routes: this.router.current.peers.length,
-      routeSwaps: this.router.routeSwaps,
-    };
-  }
-
-  /** The data plane thread's liveness and lag: one probe, answered within DATAPLANE_PROBE_TIMEOUT_MS or counted as down. */
-  async dataplaneThreadSnapshot(): Promise<DataplaneThreadSnapshot> {
-    const rttMs = await this.dataplane.probe(DATAPLANE_PROBE_TIMEOUT_MS);
-    return { up: rttMs !== undefined, lagSeconds: (rttMs ?? DATAPLANE_PROBE_TIMEOUT_MS) / 1000, busySeconds: this.dataplane.loopTime().active / 1000 };
-  }
-
-  gossipSnapshot(): GossipSnapshot {
-    return gossipCounters(this.gossip, this.refusals);
-  }
-
   /**
    * Graceful: leave gossip, remove masquerade rules, close the data plane. The TUN stays (address,
    * route) for the next start unless `removeTun`. Resolves once the TUN and UDP fds are closed, so
@@ -190,9 +161,6 @@ export class Overlay {
     return this.closing;
   }
 }
-
-/** A data plane thread that does not answer a probe within this long is reported down. */
-const DATAPLANE_PROBE_TIMEOUT_MS = 1_000;
 
 /** The --iptables-resync check: one line per restored chain or hook. */
 function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger): Resync {

@@ -9,7 +9,7 @@ import { parseConfig } from '../../daemon/config/parse-config.js';
 import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
 import { EtcdHealth } from '../../daemon/control/etcd/etcd-health.js';
 import { encodeLeaseValue } from '../../daemon/control/lease/lease-codec.js';
-import { LeaseStore } from '../../daemon/control/lease/lease-store.js';
+import { EtcdLeaseStore } from '../../daemon/control/lease/etcd-lease-store.js';
 import { LeaseWatcher, type PeerSnapshot } from '../../daemon/control/lease/lease-watcher.js';
 import { EtcdServer } from '../helpers/etcd.js';
 
@@ -69,8 +69,8 @@ describe('lease watcher', () => {
     await etcd.etcdctl('put', `${p}/10.244.3.0-24`, FLANNEL);
     await etcd.etcdctl('put', `${p}/10.244.4.0-24`, '{"PublicIP":"198.18.5.4","BackendType":"udp"}');
     await etcd.etcdctl('put', `${p}/10.244.5.0-24`, 'garbage');
-    const store = new LeaseStore(client, '/w1/network', health);
-    const w = new LeaseWatcher({ client, store, health, log, ownKey: `${p}/10.244.1.0-24` });
+    const store = new EtcdLeaseStore({ client, prefix: '/w1/network', health, log });
+    const w = new LeaseWatcher({ store, log, ownKey: `${p}/10.244.1.0-24` });
     await w.start();
     try {
       const first = w.snapshot();
@@ -113,11 +113,9 @@ describe('lease watcher', () => {
     const p = '/w2/network/subnets';
     await etcd.etcdctl('put', `${p}/10.244.1.0-24`, weft(1));
     await etcd.etcdctl('put', `${p}/10.244.2.0-24`, weft(2));
-    const store = new LeaseStore(client, '/w2/network', health);
+    const store = new EtcdLeaseStore({ client, prefix: '/w2/network', health, log });
     const w = new LeaseWatcher({
-      client,
       store,
-      health,
       log,
       ownKey: undefined,
       hooks: {

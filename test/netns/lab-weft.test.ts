@@ -1,5 +1,6 @@
 // The lab with weft nodes: two weftd nodes and one Flannel-style kernel VXLAN node (the lab acting
 // as flanneld), one pod each. Pods reach each other weft↔weft and weft↔kernel, ping and TCP both ways.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/exec.js';
 import { Lab } from '../../lab/lab.js';
@@ -78,6 +79,18 @@ describe('lab: two weft nodes and a kernel VXLAN node', () => {
     expect(peers('node1')).toContain(`${n3.subnet} (lease-only)`);
     expect(peers('node1').some((p) => p.startsWith(`${n2.subnet} `))).toBe(true);
     expect([...peers('node3')].sort()).toEqual([n1.subnet, n2.subnet].sort());
+  });
+
+  it('runs the data plane thread of each weftd at SCHED_FIFO 1 and every other thread normally', () => {
+    for (const pid of lab.state.processes.filter((p) => p.role.startsWith('weftd')).map((p) => p.pid)) {
+      const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+        return { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), rtPriority: Number(f[37]), policy: Number(f[38]) };
+      });
+      const realtime = threads.filter((t) => t.policy !== 0);
+      expect(realtime).toEqual([{ name: 'WorkerThread', rtPriority: 1, policy: 1 }]);
+    }
   });
 
   // An idle node should cost next to nothing: weftd's timers (gossip probes, the event-loop lag

@@ -71,8 +71,8 @@ describe('deploy/kube-weft.yaml', () => {
     expect(ds.spec.template.metadata.labels).toMatchObject(ds.spec.selector.matchLabels);
   });
 
-  it('runs weftd unprivileged with NET_ADMIN and NET_RAW, the TUN device and the host paths it needs', () => {
-    expect(weftd.securityContext).toEqual({ privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } });
+  it('runs weftd unprivileged with NET_ADMIN, NET_RAW and SYS_NICE (its real-time data plane thread), the TUN device and the host paths it needs', () => {
+    expect(weftd.securityContext).toEqual({ privileged: false, capabilities: { add: ['NET_ADMIN', 'NET_RAW', 'SYS_NICE'] } });
     expect(hostMount(weftd, '/dev/net/tun')).toEqual({ path: '/dev/net/tun', type: 'CharDevice' });
     expect(hostMount(weftd, '/run/weft')).toMatchObject({ path: '/run/weft' });
     expect(hostMount(weftd, '/run/xtables.lock')).toEqual({ path: '/run/xtables.lock', type: 'FileOrCreate' });

@@ -14,18 +14,19 @@
 // over KeepAlive because it is two unary calls with deadlines (no stream to babysit through an
 // outage), it detects a key that was deleted or taken over atomically, and peers see a renewal
 // exactly as Flannel peers do. Re-acquire prefers the subnet just lost. close() stops all work and
-// keeps the lease in etcd, so a restart reuses it.
-import type { Etcd3 } from 'etcd3';
+// keeps the lease in etcd, so a restart reuses it. All waiting runs on the injected clock, and
+// etcd is reached only through the LeaseStore, so unit tests drive every path on fakes.
+import { pause, type Clock, type TimerHandle } from '../../clock.js';
 import { WeftError, errorMessage, isWeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { Backoff, sleep } from '../etcd/backoff.js';
-import { isUnreachableError, type EtcdHealth } from '../etcd/etcd-health.js';
-import { ResilientWatch, type KvChange } from '../etcd/resilient-watch.js';
+import { Backoff } from '../etcd/backoff.js';
+import { isUnreachableError } from '../etcd/etcd-health.js';
+import type { KvChange } from '../etcd/resilient-watch.js';
 import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
 import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
 import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
-import type { LeaseStore } from './lease-store.js';
+import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
 
 /** Flannel's raceRetries: immediate re-lists after losing a create race, before backing off. */
@@ -36,7 +37,7 @@ export interface HeldLease {
   readonly key: string;
   readonly leaseId: string;
   readonly modRevision: string;
-  /** Local clock (ms) at which etcd expires the key unless it is renewed. */
+  /** Wall clock (ms since the epoch) at which etcd expires the key unless it is renewed. */
   readonly expiresAt: number;
   readonly how: Allocation['kind'];
 }
@@ -48,8 +49,8 @@ export type KeeperEvent =
 
 export interface LeaseKeeperOptions {
   readonly store: LeaseStore;
-  readonly client: Etcd3;
-  readonly health: EtcdHealth;
+  /** Renewal timers and retry backoff run on it (realClock in weftd). */
+  readonly clock: Clock;
   readonly log: Logger;
   readonly network: NetworkConfig;
   readonly attrs: OwnLeaseAttrs;
@@ -74,8 +75,10 @@ export class LeaseKeeper {
   private readonly value: string;
   private readonly closed = new AbortController();
   private wake: AbortController | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
-  private ownWatch: ResilientWatch | undefined;
+  private renewTimer: TimerHandle | undefined;
+  /** Clock time (clock.now()) at which the held lease is renewed. */
+  private renewAt = 0;
+  private ownWatch: LeaseWatch | undefined;
   private working: Promise<void> | undefined;
   private readonly listeners = new Set<(e: KeeperEvent) => void>();
   private lastError = '';
@@ -87,7 +90,7 @@ export class LeaseKeeper {
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.value = encodeLeaseValue(o.attrs);
-    this.unsubscribe = o.health.onReachable(() => this.wake?.abort());
+    this.unsubscribe = o.store.onReachable(() => this.wake?.abort());
   }
 
   get current(): HeldLease | undefined {
@@ -118,9 +121,11 @@ export class LeaseKeeper {
     let races = 0;
     while (!this.closed.signal.aborted) {
       try {
-        const held = await this.tryAcquire(preferred);
-        if (held) {
+        const got = await this.tryAcquire(preferred);
+        if (got) {
+          const held = got.lease;
           this.held = held;
+          this.renewAt = got.renewAt;
           this.generation++;
           this.lastError = '';
           this.o.log.info({ subnet: formatCidr(held.subnet), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
@@ -146,14 +151,15 @@ export class LeaseKeeper {
    */
   adopt(lease: HeldLease): void {
     this.held = lease;
+    this.renewAt = this.o.clock.now();
     this.generation++;
     this.o.log.info({ subnet: formatCidr(lease.subnet), key: lease.key, leaseExpiry: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
   }
 
   /** Starts renewal and the watch on our own key. Call once, after acquire() or adopt(). */
-  start(opts: { readonly renewNow?: boolean } = {}): void {
+  start(): void {
     if (!this.held || this.closed.signal.aborted) return;
-    this.scheduleRenewal(opts.renewNow);
+    this.scheduleRenewal();
     this.watchOwnKey();
   }
 
@@ -162,7 +168,7 @@ export class LeaseKeeper {
     this.closed.abort();
     this.wake?.abort();
     this.unsubscribe();
-    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer?.cancel();
     await this.ownWatch?.close();
     await this.working?.catch(() => undefined);
     this.listeners.clear();
@@ -183,10 +189,10 @@ export class LeaseKeeper {
 
   private async pause(ms: number): Promise<void> {
     this.wake = new AbortController();
-    await sleep(ms, AbortSignal.any([this.closed.signal, this.wake.signal]));
+    await pause(this.o.clock, 'lease-retry', ms, AbortSignal.any([this.closed.signal, this.wake.signal]));
   }
 
-  private async tryAcquire(preferred: Subnet4 | undefined): Promise<HeldLease | null> {
+  private async tryAcquire(preferred: Subnet4 | undefined): Promise<{ lease: HeldLease; renewAt: number } | null> {
     const { store, network, attrs } = this.o;
     const { leases, skipped } = await store.list();
     for (const s of skipped) this.o.log.warn({ key: s.key, reason: s.reason }, 'ignoring unreadable lease (its subnet still counts as taken)');
@@ -206,6 +212,7 @@ export class LeaseKeeper {
       throw new WeftError('WEFT_ERR_IDENTITY_CONFLICT', `${refusal.kind}: ${refusal.holder.name} at ${refusal.holder.publicIp} is alive`);
     }
     const ttlSec = Math.round(this.o.ttlMs / 1000);
+    const sent = this.o.clock.now();
     let written;
     if (choice.kind === 'reuse-public-ip') {
       const existing = leases.find((l) => sameSubnet(l.subnet, choice.subnet));
@@ -215,15 +222,20 @@ export class LeaseKeeper {
       written = await store.create(choice.subnet, this.value, ttlSec);
     }
     if (!written) return null;
-    return { subnet: choice.subnet, key: store.keyOf(choice.subnet), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
+    const lease = { subnet: choice.subnet, key: store.keyOf(choice.subnet), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
+    return { lease, renewAt: this.renewTimeOf(sent, written) };
   }
 
-  private scheduleRenewal(now = false): void {
+  /** When a lease written at clock time `sent` is renewed: `renewMarginMs` before it expires. */
+  private renewTimeOf(sent: number, written: Written): number {
+    return sent + written.ttlMs - this.o.renewMarginMs;
+  }
+
+  private scheduleRenewal(): void {
     if (!this.held || this.closed.signal.aborted) return;
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    const delay = now ? 0 : Math.max(0, this.held.expiresAt - this.o.renewMarginMs - Date.now());
-    this.renewTimer = setTimeout(() => this.run(() => this.renew()), delay);
-    this.renewTimer.unref();
+    this.renewTimer?.cancel();
+    const delay = Math.max(0, this.renewAt - this.o.clock.now());
+    this.renewTimer = this.o.clock.setTimer('lease-renew', delay, () => this.run(() => this.renew()));
   }
 
   /** Serialises renewal and re-acquisition. */
@@ -239,9 +251,11 @@ export class LeaseKeeper {
       const held = this.held;
       if (!held) return;
       try {
+        const sent = this.o.clock.now();
         const written = await this.o.store.replace(held.subnet, this.value, Math.round(this.o.ttlMs / 1000), held.modRevision, held.leaseId);
         if (!written) return this.reacquire('the lease key changed or vanished before renewal', generation);
         this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
+        this.renewAt = this.renewTimeOf(sent, written);
         this.lastError = '';
         this.renewals++;
         this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
@@ -259,7 +273,7 @@ export class LeaseKeeper {
   private async reacquire(reason: string, generation: number): Promise<void> {
     const lost = this.held;
     if (!lost || generation !== this.generation || this.closed.signal.aborted) return;
-    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer?.cancel();
     this.held = undefined;
     const watch = this.ownWatch;
     this.ownWatch = undefined;
@@ -287,15 +301,12 @@ export class LeaseKeeper {
       if (!present) return this.run(() => this.reacquire('the lease key was deleted or its etcd lease expired', generation));
       if (present.value !== this.value) this.o.log.warn({ key: held.key }, 'our lease key was overwritten by another writer; the next renewal will take it back or re-acquire');
     };
-    const watch = new ResilientWatch(
-      this.o.client,
+    const watch = this.o.store.watch(
       { key: held.key },
       {
         reset: (kvs) => onState(kvs[0]),
         apply: (changes) => onState(changes[changes.length - 1].type === 'delete' ? undefined : changes[changes.length - 1]),
       },
-      this.o.health,
-      this.o.log,
     );
     this.ownWatch = watch;
     void watch.start();

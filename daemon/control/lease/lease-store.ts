@@ -1,12 +1,13 @@
-// Subnet leases in etcd, Flannel's layout: `<prefix>/subnets/10.244.1.0-24` → lease JSON,
-// attached to an etcd lease with the configured TTL. Every write is a transaction with a
-// compare, so two nodes can never both believe they hold one subnet:
-//   create : If(Version(key) == 0)       Then(Put(key, value, lease))   — Flannel createSubnet
-//   replace: If(ModRevision(key) == rev) Then(Put(key, value, newLease)) — renewal / reuse
-// A new etcd lease is granted per write (as Flannel's updateSubnet); the previous one is revoked
-// once the key has moved off it, and a grant whose write lost is revoked at once.
-import type { Etcd3, IKeyValue } from 'etcd3';
-import type { EtcdHealth } from '../etcd/etcd-health.js';
+// The seam between the lease logic (keeper, peer watcher, node lease) and where leases live.
+// Flannel's layout: `<prefix>/subnets/10.244.1.0-24` → lease JSON, attached to a lease with the
+// configured TTL. Every write is conditional, so two nodes can never both believe they hold one
+// subnet:
+//   create : only if the key is absent                      — Flannel createSubnet
+//   replace: only if the key is unchanged since a revision  — renewal / reuse
+// etcd-lease-store.ts is the implementation weftd runs on; test/fakes/ holds an in-memory one.
+// A call that could not reach the store rejects with an error for which isUnreachableError()
+// (etcd/etcd-health.ts) is true; any other rejection is the store refusing the request.
+import type { KvChange, WatchSink } from '../etcd/resilient-watch.js';
 import { decodeLeaseValue, type LeaseAttrs } from './lease-codec.js';
 import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from '../../net/ipv4.js';
 
@@ -31,103 +32,78 @@ export interface SkippedKey {
 export interface Written {
   readonly leaseId: string;
   readonly modRevision: string;
-  /** Local clock (ms) by which etcd will have expired the key unless renewed. */
+  /** Wall clock (ms since the epoch) by which the store will have expired the key unless renewed. */
   readonly expiresAt: number;
+  /** The TTL granted (ms), counted from just before the write was sent. */
+  readonly ttlMs: number;
 }
 
-export class LeaseStore {
+export interface LeaseListing {
+  readonly leases: StoredLease[];
+  /** Unreadable entries, apart (their subnets still count as taken). */
+  readonly skipped: SkippedKey[];
+  readonly revision: string;
+}
+
+/** What to follow: every lease, or one lease key (full path, as keyOf gives). */
+export type LeaseWatchTarget = { readonly all: true } | { readonly key: string };
+
+/** A running watch: start() resolves once the first listing reached the sink (or on close). */
+export interface LeaseWatch {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LeaseWatchHooks {
+  /** Test seam: runs once, after the first listing and before the watch starts. */
+  readonly afterFirstList?: () => Promise<void>;
+}
+
+export interface LeaseStore {
+  /** `<prefix>/subnets`. */
   readonly subnetsPrefix: string;
-
-  constructor(
-    private readonly client: Etcd3,
-    readonly prefix: string,
-    private readonly health: EtcdHealth,
-  ) {
-    this.subnetsPrefix = `${prefix}/subnets`;
-  }
-
-  keyOf(subnet: Subnet4): string {
-    return `${this.subnetsPrefix}/${subnetKeyName(subnet)}`;
-  }
-
-  /** Decodes one key/value under `<prefix>/subnets/`; a string says why it is unusable. */
-  decode(key: string, value: string, lease: string, modRevision: string): StoredLease | string {
-    const subnet = parseSubnetKeyName(key);
-    if (!subnet) return 'key is not of the form <ip>-<len>';
-    const attrs = decodeLeaseValue(value);
-    if (typeof attrs === 'string') return attrs;
-    return { key, subnet, attrs, value, lease, modRevision };
-  }
-
-  /** All leases, with the revision of the listing. Unreadable entries are returned apart. */
-  async list(): Promise<{ leases: StoredLease[]; skipped: SkippedKey[]; revision: string }> {
-    const res = await this.health.run(() => this.client.getAll().prefix(`${this.subnetsPrefix}/`).exec());
-    const leases: StoredLease[] = [];
-    const skipped: SkippedKey[] = [];
-    for (const kv of res.kvs) {
-      const d = this.decodeKv(kv);
-      if (typeof d === 'string') skipped.push({ key: kv.key.toString('utf8'), reason: d, subnet: parseSubnetKeyName(kv.key.toString('utf8')) ?? undefined });
-      else leases.push(d);
-    }
-    return { leases, skipped, revision: res.header.revision };
-  }
-
-  /** Creates `subnet` if nobody holds it; null when the key exists (a lost race). */
-  async create(subnet: Subnet4, value: string, ttlSec: number): Promise<Written | null> {
-    const key = this.keyOf(subnet);
-    return this.writeUnderNewLease(ttlSec, (leaseId) =>
-      this.client.if(key, 'Version', '==', 0).then(this.client.put(key).value(value).lease(leaseId)).commit(),
-    );
-  }
-
-  /** Rewrites `subnet` if it is unchanged since `modRevision`; null when it changed or vanished. */
-  async replace(subnet: Subnet4, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null> {
-    const key = this.keyOf(subnet);
-    const written = await this.writeUnderNewLease(ttlSec, (leaseId) =>
-      this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(value).lease(leaseId)).commit(),
-    );
-    if (written && previousLease && previousLease !== '0' && previousLease !== written.leaseId) {
-      await this.revoke(previousLease);
-    }
-    return written;
-  }
-
+  keyOf(subnet: Subnet4): string;
+  list(): Promise<LeaseListing>;
+  /** Creates `subnet` under a new TTL lease if nobody holds it; null when the key exists (a lost race). */
+  create(subnet: Subnet4, value: string, ttlSec: number): Promise<Written | null>;
+  /**
+   * Rewrites `subnet` under a new TTL lease if it is unchanged since `modRevision`; null when it
+   * changed or vanished. `previousLease` is released once the key has moved off it.
+   */
+  replace(subnet: Subnet4, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null>;
   /** Deletes `subnet` if unchanged since `modRevision`. */
-  async deleteIfUnchanged(subnet: Subnet4, modRevision: string): Promise<boolean> {
-    const key = this.keyOf(subnet);
-    const res = await this.health.run(() => this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit());
-    return res.succeeded;
-  }
+  deleteIfUnchanged(subnet: Subnet4, modRevision: string): Promise<boolean>;
+  /**
+   * Follows `target` without gaps: the sink gets the full state first and again after any
+   * interruption (an outage, a compaction), and the changes in between, in order.
+   */
+  watch(target: LeaseWatchTarget, sink: WatchSink, hooks?: LeaseWatchHooks): LeaseWatch;
+  /** Calls `fn` each time the store answers again after an outage; returns an unsubscribe function. */
+  onReachable(fn: () => void): () => void;
+}
 
-  /** Remaining TTL (s) of an etcd lease; -1 when it no longer exists. */
-  async timeToLive(leaseId: string): Promise<number> {
-    const res = await this.health.run(() => this.client.leaseClient.leaseTimeToLive({ ID: leaseId, keys: false }));
-    return Number(res.TTL);
-  }
+/** Decodes one entry under `<prefix>/subnets/`; a string says why it is unusable. */
+export function decodeStoredLease(kv: Omit<KvChange, 'type'>): StoredLease | string {
+  const subnet = parseSubnetKeyName(kv.key);
+  if (!subnet) return 'key is not of the form <ip>-<len>';
+  const attrs = decodeLeaseValue(kv.value);
+  if (typeof attrs === 'string') return attrs;
+  return { key: kv.key, subnet, attrs, value: kv.value, lease: kv.lease, modRevision: kv.modRevision };
+}
 
-  private decodeKv(kv: IKeyValue): StoredLease | string {
-    return this.decode(kv.key.toString('utf8'), kv.value.toString('utf8'), String(kv.lease ?? '0'), String(kv.mod_revision));
+/** Sorts decoded entries into a listing. */
+export function listingOf(kvs: readonly Omit<KvChange, 'type'>[], revision: string): LeaseListing {
+  const leases: StoredLease[] = [];
+  const skipped: SkippedKey[] = [];
+  for (const kv of kvs) {
+    const d = decodeStoredLease(kv);
+    if (typeof d === 'string') skipped.push({ key: kv.key, reason: d, subnet: parseSubnetKeyName(kv.key) ?? undefined });
+    else leases.push(d);
   }
+  return { leases, skipped, revision };
+}
 
-  private async writeUnderNewLease(ttlSec: number, txn: (leaseId: string) => Promise<{ succeeded: boolean; header: { revision: string } }>): Promise<Written | null> {
-    const before = Date.now();
-    const grant = await this.health.run(() => this.client.leaseClient.leaseGrant({ TTL: ttlSec, ID: 0 }));
-    // On an error the outcome is unknown (the put may have applied), so the grant is kept: the
-    // caller lists again and finds the key by its PublicIP, or the unused lease expires.
-    const res = await this.health.run(() => txn(grant.ID));
-    if (!res.succeeded) {
-      await this.revoke(grant.ID);
-      return null;
-    }
-    return { leaseId: grant.ID, modRevision: res.header.revision, expiresAt: before + Number(grant.TTL) * 1000 };
-  }
-
-  /** Best effort: an unrevoked lease with no keys simply expires. */
-  private async revoke(leaseId: string): Promise<void> {
-    try {
-      await this.health.run(() => this.client.leaseClient.leaseRevoke({ ID: leaseId }));
-    } catch {
-      // expires on its own
-    }
-  }
+/** `<subnetsPrefix>/10.244.1.0-24`. */
+export function leaseKeyOf(subnetsPrefix: string, subnet: Subnet4): string {
+  return `${subnetsPrefix}/${subnetKeyName(subnet)}`;
 }

@@ -2,17 +2,15 @@
 // mutated) on each change. Consumers (peers → RouteTable, gossip seeds) subscribe with
 // onChange(snapshot) and may keep the map they are given.
 //
-// Follows `<prefix>/subnets/` with ResilientWatch (list, watch from revision + 1, list again after
-// compaction or any stream failure and diff). Leases whose BackendType is not "vxlan" are left out
+// Follows `<prefix>/subnets/` through the LeaseStore's watch (list, watch from revision + 1, list
+// again after compaction or any stream failure and diff). Leases whose BackendType is not "vxlan" are left out
 // with one log line per lease (as Flannel: "ignoring non-vxlan subnet"), as are unreadable ones.
 // Our own subnet is left out; setOwnKey() updates it when the keeper re-acquires.
-import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
-import type { EtcdHealth } from '../etcd/etcd-health.js';
-import { ResilientWatch, type KvChange, type ResilientWatchHooks } from '../etcd/resilient-watch.js';
+import type { KvChange } from '../etcd/resilient-watch.js';
 import { DEFAULT_VNI } from '../../dataplane/constants.js';
 import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
-import type { LeaseStore } from './lease-store.js';
+import { decodeStoredLease, type LeaseStore, type LeaseWatch, type LeaseWatchHooks } from './lease-store.js';
 import { normalizeMac } from '../../net/mac.js';
 
 /** One peer's lease, as the data plane needs it. */
@@ -34,15 +32,13 @@ export interface PeerLease {
 export type PeerSnapshot = ReadonlyMap<string, PeerLease>;
 
 export interface LeaseWatcherOptions {
-  readonly client: Etcd3;
   readonly store: LeaseStore;
-  readonly health: EtcdHealth;
   readonly log: Logger;
   /** Our own lease key (full path), excluded from snapshots. */
   readonly ownKey: string | undefined;
   /** Served (e.g. from the state cache) until etcd's first listing replaces it. */
   readonly initial?: PeerSnapshot;
-  readonly hooks?: ResilientWatchHooks;
+  readonly hooks?: LeaseWatchHooks;
 }
 
 export class LeaseWatcher {
@@ -53,14 +49,13 @@ export class LeaseWatcher {
   private readonly listeners = new Set<(s: PeerSnapshot) => void>();
   /** Keys (with mod revision) already reported as ignored, so each is logged once. */
   private readonly reported = new Set<string>();
-  private readonly watch: ResilientWatch;
+  private readonly watch: LeaseWatch;
 
   constructor(private readonly o: LeaseWatcherOptions) {
     this.ownKey = o.ownKey;
     this.snap = o.initial ?? new Map();
-    this.watch = new ResilientWatch(
-      o.client,
-      { prefix: `${o.store.subnetsPrefix}/` },
+    this.watch = o.store.watch(
+      { all: true },
       {
         reset: (kvs) => {
           this.listed = true;
@@ -75,8 +70,6 @@ export class LeaseWatcher {
           this.publish();
         },
       },
-      o.health,
-      o.log,
       o.hooks,
     );
   }
@@ -124,7 +117,7 @@ export class LeaseWatcher {
   }
 
   private toPeer(kv: KvChange): PeerLease | undefined {
-    const d = this.o.store.decode(kv.key, kv.value, kv.lease, kv.modRevision);
+    const d = decodeStoredLease(kv);
     const ignore = (why: string): undefined => {
       const id = `${kv.key}@${kv.modRevision}`;
       if (!this.reported.has(id)) {

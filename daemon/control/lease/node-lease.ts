@@ -7,6 +7,8 @@
 // pods started on it are cut off; a network config changed while running is reported
 // (network-config-watch.ts).
 import type { Etcd3 } from 'etcd3';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
@@ -14,7 +16,7 @@ import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
 import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
-import { LeaseStore } from './lease-store.js';
+import type { LeaseStore } from './lease-store.js';
 import { LeaseWatcher } from './lease-watcher.js';
 import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
 import { NetworkConfigWatch } from './network-config-watch.js';
@@ -25,18 +27,17 @@ import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
 export const CLOSE_WAIT_MS = 500;
 
 export interface NodeLeaseOptions {
-  readonly client: Etcd3;
-  readonly health: EtcdHealth;
+  /** Read: etcdPrefix, subnetLeaseTtlMs, subnetLeaseRenewMarginMs, subnetFile, ipMasq. */
+  readonly cfg: Readonly<Config>;
+  readonly store: LeaseStore;
+  /** Where `<prefix>/config` is followed (network-config-watch.ts). */
+  readonly etcd: { readonly client: Etcd3; readonly health: EtcdHealth };
+  readonly clock: Clock;
   readonly log: Logger;
-  readonly prefix: string;
   readonly network: NetworkConfig;
   readonly attrs: OwnLeaseAttrs;
-  readonly ttlMs: number;
-  readonly renewMarginMs: number;
-  readonly subnetFile: string;
   /** FLANNEL_MTU: the inner MTU (underlay or Backend.MTU − 50). */
   readonly mtu: number;
-  readonly ipMasq: boolean;
   /** Told false while the lease is lost and being re-acquired, true once it is held again. */
   readonly onHeld: (held: boolean) => void;
   /** Where the lease, network config and peers are saved on every change. */
@@ -56,7 +57,7 @@ export class NodeLease {
     readonly watcher: LeaseWatcher,
     o: NodeLeaseOptions,
   ) {
-    this.configWatch = new NetworkConfigWatch({ client: o.client, health: o.health, prefix: o.prefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
+    this.configWatch = new NetworkConfigWatch({ client: o.etcd.client, health: o.etcd.health, prefix: o.cfg.etcdPrefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
   }
 
   /** The lease currently held; undefined while re-acquiring. */
@@ -69,10 +70,9 @@ export class NodeLease {
    * starts renewal and the peer watcher. Resolves undefined if `signal` aborts first.
    */
   static async start(o: NodeLeaseOptions, signal: AbortSignal): Promise<NodeLease | undefined> {
-    const previous = readPreviousSubnet(o.subnetFile);
-    if (previous.problem) o.log.warn({ file: o.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
-    const store = new LeaseStore(o.client, o.prefix, o.health);
-    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: previous.subnet, identity: o.identity });
+    const previous = readPreviousSubnet(o.cfg.subnetFile);
+    if (previous.problem) o.log.warn({ file: o.cfg.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
+    const keeper = keeperFor(o, previous.subnet);
     let watcher: LeaseWatcher | undefined;
     const stop = (): void => {
       void keeper.close();
@@ -86,7 +86,7 @@ export class NodeLease {
     if (!lease) return undefined;
     reportMovedSubnet(o, previous, lease);
     await writeLeaseFile(o, lease);
-    watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: lease.key });
+    watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: lease.key });
     const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
     keeper.start();
@@ -105,14 +105,13 @@ export class NodeLease {
    * and the peer watch retry until etcd answers.
    */
   static async resume(o: NodeLeaseOptions, cached: CachedState): Promise<NodeLease> {
-    const store = new LeaseStore(o.client, o.prefix, o.health);
-    const keeper = new LeaseKeeper({ store, client: o.client, health: o.health, log: o.log, network: o.network, attrs: o.attrs, ttlMs: o.ttlMs, renewMarginMs: o.renewMarginMs, previousSubnet: cached.lease.subnet, identity: o.identity });
+    const keeper = keeperFor(o, cached.lease.subnet);
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
-    const watcher = new LeaseWatcher({ client: o.client, store, health: o.health, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
+    const watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
     const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
-    keeper.start({ renewNow: true });
+    keeper.start();
     void watcher.start();
     void node.configWatch.start();
     o.log.info({ peers: cached.peers.length }, 'serving cached peer leases until etcd answers');
@@ -160,6 +159,11 @@ export class NodeLease {
   }
 }
 
+function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined): LeaseKeeper {
+  const { cfg } = o;
+  return new LeaseKeeper({ store: o.store, clock: o.clock, log: o.log, network: o.network, attrs: o.attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet, identity: o.identity });
+}
+
 /** One line when the acquired subnet is not the previous run's: pods started on that one are cut off. */
 function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; network?: Subnet4 }, lease: HeldLease): void {
   const old = previous.subnet;
@@ -169,14 +173,15 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
     ? `is held by another node (or another lease carries this node's public IP)`
     : `does not fit the network config now in etcd (Network ${formatCidr(o.network.network)}, SubnetLen ${o.network.subnetLen}${previous.network ? `; it was in ${formatCidr(previous.network)}` : ''})`;
   o.log.error(
-    { oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.subnetFile },
-    `this node's previous subnet ${formatCidr(old)} (from ${o.subnetFile}) ${why}; it now has ${formatCidr(lease.subnet)}. ` +
+    { oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.cfg.subnetFile },
+    `this node's previous subnet ${formatCidr(old)} (from ${o.cfg.subnetFile}) ${why}; it now has ${formatCidr(lease.subnet)}. ` +
       `Pods started before hold addresses in ${formatCidr(old)} that no longer route: re-create them ` +
       `(e.g. kubectl delete pod -A --field-selector spec.nodeName=${o.attrs.nodeName})`,
   );
 }
 
 async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {
-  await writeSubnetFile(o.subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq: o.ipMasq });
-  o.log.info({ file: o.subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq: o.ipMasq }, 'subnet file written');
+  const { subnetFile, ipMasq } = o.cfg;
+  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq });
+  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq }, 'subnet file written');
 }
