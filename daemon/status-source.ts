@@ -7,7 +7,7 @@ import type { Underlay } from './config/underlay.js';
 import { gossipCounters } from './control/gossip/index.js';
 import type { IdentityConflicts } from './control/identity-conflicts.js';
 import type { EtcdHealth } from './control/etcd/etcd-health.js';
-import { formatCidr } from './control/lease/ipv4.js';
+import { formatCidr } from './net/ipv4.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
 import type { LeaseKeeper } from './control/lease/lease-keeper.js';
 import type { Overlay } from './control/overlay.js';
