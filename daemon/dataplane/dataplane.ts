@@ -97,6 +97,13 @@ export interface DataplaneOptions {
    * Frames towards kernel VXLAN peers always carry full checksums. Default true.
    */
   readonly csumElision?: boolean;
+  /**
+   * Interrupt moderation of TUN reads, in ns (0: off): a read of a few UDP datagrams soon after the
+   * previous one waits this long for more, so that a flood of small datagrams is sent in batches
+   * instead of one wake-up and one send each. Measured on 2 vCPUs (UDP 64 B, data plane thread at
+   * SCHED_FIFO): weftd CPU per 1000 datagrams 13–15 ms without, 7 ms with 30 µs. Default 30 µs.
+   */
+  readonly readModerationNs?: number;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
   /** Keep the TUN (address, MTU, route) after close() and process exit; see the header. Default false. */
@@ -128,6 +135,7 @@ export interface DataplaneStats {
 }
 
 const MIN_MTU = 576;
+const DEFAULT_READ_MODERATION_NS = 30_000;
 const DEFAULT_TUN_QUEUE_LENGTH = 5000;
 const MAX_MTU = 9000;
 
@@ -254,6 +262,7 @@ export class Dataplane {
         batch,
         udpGso: offloads ? 1 : 0,
         tunVnetHdr: tso ? 1 : 0,
+        moderateNs: opts.readModerationNs ?? DEFAULT_READ_MODERATION_NS,
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });

@@ -28,6 +28,7 @@ export const NativeStat = {
   CALLBACK_ERRORS: 16,
   UDP_SEND_GSO: 17,
   UDP_RECV_GRO: 18,
+  TUN_MODERATED: 19,
 } as const;
 
 export const NATIVE_STAT_NAMES: readonly string[] = [
@@ -50,6 +51,7 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'callbackErrors',
   'udpSendGso',
   'udpRecvGro',
+  'tunModerated',
 ];
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
@@ -78,6 +80,8 @@ export interface EngineOptions extends BatchMemory {
   readonly udpGso: number;
   /** 1: the TUN was opened with TUN_FLAG_VNET_HDR (virtio-net header before every packet). */
   readonly tunVnetHdr: number;
+  /** Interrupt moderation of TUN reads in ns (0: off): see on_tun_readable in the addon. */
+  readonly moderateNs: number;
   readonly onTun: (count: number) => void;
   readonly onUdp: (count: number) => void;
 }

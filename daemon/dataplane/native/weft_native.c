@@ -47,6 +47,10 @@
 /* Batches handled per wake-up before yielding to the loop, so one busy direction cannot starve
  * the other or the JS control plane. */
 #define WEFT_MAX_ROUNDS 8
+/* Interrupt moderation of TUN reads (on_tun_readable): a read of fewer packets than this, within
+ * WEFT_BUSY_NS of the previous batch, waits engine.moderate_ns for more. */
+#define WEFT_MODERATE_BELOW 8
+#define WEFT_BUSY_NS 200000
 
 #define CHECK_NAPI(call)                                                     \
   do {                                                                       \
@@ -318,6 +322,8 @@ typedef struct engine {
   int32_t *mstride;            /* per message: iovecs per segment (1: DATAGRAM, 2: TSO) */
   uint8_t *scratch;            /* scratch_cap TSO segment headers of WEFT_TSO_HDR_MAX bytes */
   int vnet;          /* the TUN carries a virtio_net_hdr before each packet */
+  long moderate_ns;  /* interrupt moderation wait (0: off) */
+  uint64_t tun_last_batch_ns;
 } engine;
 
 static void engine_release(engine *e) {
@@ -757,6 +763,54 @@ static void flush_udp(engine *e) {
   send_pending(e);
 }
 
+/* Reads packets from the TUN into slots n.. until it is empty or the batch is full; returns the new n. */
+static uint32_t read_tun(engine *e, uint32_t n) {
+  const size_t vh_len = e->vnet ? sizeof(struct virtio_net_hdr) : 0;
+  const size_t cap = e->slot - e->headroom + vh_len;
+  while (n < e->batch) {
+    size_t off = e->tun_rx_base + (size_t)n * e->slot + e->headroom;
+    ssize_t r = read(e->tun_fd, e->arena + off - vh_len, cap);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
+      break;
+    }
+    if (r <= (ssize_t)vh_len) {
+      if (r == 0) break;
+      e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
+      continue;
+    }
+    int32_t *m = e->tun_in + (size_t)n * WEFT_META_STRIDE;
+    m[WEFT_IN_OFFSET] = (int32_t)off;
+    m[WEFT_IN_LENGTH] = (int32_t)(r - (ssize_t)vh_len);
+    m[WEFT_IN_FLAGS] = 0;
+    if (e->vnet) {
+      struct virtio_net_hdr vh;
+      memcpy(&vh, e->arena + off - vh_len, sizeof vh);
+      if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) m[WEFT_IN_FLAGS] |= WEFT_IN_FLAG_NEEDS_CSUM;
+      m[WEFT_IN_GSO_SIZE] = vh.gso_size;
+      m[WEFT_IN_GSO_TYPE] = vh.gso_type;
+      m[WEFT_IN_CSUM] = (int32_t)((uint32_t)vh.csum_start | ((uint32_t)vh.csum_offset << 16));
+    }
+    e->ns[WEFT_NS_TUN_READ_PACKETS] += 1;
+    e->ns[WEFT_NS_TUN_READ_BYTES] += (double)r;
+    n++;
+  }
+  return n;
+}
+
+/* Every packet of tunIn[0, n) is IPv4 or IPv6 UDP. */
+static int all_udp(engine *e, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    const int32_t *m = e->tun_in + (size_t)i * WEFT_META_STRIDE;
+    const uint8_t *ip = e->arena + m[WEFT_IN_OFFSET];
+    const int32_t len = m[WEFT_IN_LENGTH];
+    const int v = len > 0 ? ip[0] >> 4 : 0;
+    if (!((v == 4 && len >= 20 && ip[9] == IPPROTO_UDP) || (v == 6 && len >= 40 && ip[6] == IPPROTO_UDP))) return 0;
+  }
+  return 1;
+}
+
 static void on_tun_readable(uv_poll_t *h, int status, int events) {
   engine *e = h->data;
   (void)events;
@@ -765,38 +819,23 @@ static void on_tun_readable(uv_poll_t *h, int status, int events) {
     e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
     return;
   }
-  const size_t vh_len = e->vnet ? sizeof(struct virtio_net_hdr) : 0;
-  const size_t cap = e->slot - e->headroom + vh_len;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
-    uint32_t n = 0;
-    while (n < e->batch) {
-      size_t off = e->tun_rx_base + (size_t)n * e->slot + e->headroom;
-      ssize_t r = read(e->tun_fd, e->arena + off - vh_len, cap);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
-        break;
+    uint32_t n = read_tun(e, 0);
+    if (round == 0 && n > 0 && n < WEFT_MODERATE_BELOW && e->moderate_ns > 0 && all_udp(e, n)) {
+      /* Interrupt moderation: a short read soon after the previous batch means datagrams arrive
+       * one by one, each waking this thread (which, real-time, then preempts their sender). Wait a
+       * moment for more, so that a flood travels in batches (one UDP GSO send) rather than one
+       * wake-up and one send per packet. A lone packet (a ping, a request) is never delayed, nor
+       * is TCP, which batches itself (TSO) and whose ACKs must not wait. */
+      uint64_t now = uv_hrtime();
+      int busy = now - e->tun_last_batch_ns < WEFT_BUSY_NS;
+      e->tun_last_batch_ns = now;
+      if (busy) {
+        struct timespec ts = {0, e->moderate_ns};
+        nanosleep(&ts, NULL);
+        n = read_tun(e, n);
+        e->ns[WEFT_NS_TUN_MODERATED] += 1;
       }
-      if (r <= (ssize_t)vh_len) {
-        if (r == 0) break;
-        e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
-        continue;
-      }
-      int32_t *m = e->tun_in + (size_t)n * WEFT_META_STRIDE;
-      m[WEFT_IN_OFFSET] = (int32_t)off;
-      m[WEFT_IN_LENGTH] = (int32_t)(r - (ssize_t)vh_len);
-      m[WEFT_IN_FLAGS] = 0;
-      if (e->vnet) {
-        struct virtio_net_hdr vh;
-        memcpy(&vh, e->arena + off - vh_len, sizeof vh);
-        if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) m[WEFT_IN_FLAGS] |= WEFT_IN_FLAG_NEEDS_CSUM;
-        m[WEFT_IN_GSO_SIZE] = vh.gso_size;
-        m[WEFT_IN_GSO_TYPE] = vh.gso_type;
-        m[WEFT_IN_CSUM] = (int32_t)((uint32_t)vh.csum_start | ((uint32_t)vh.csum_offset << 16));
-      }
-      e->ns[WEFT_NS_TUN_READ_PACKETS] += 1;
-      e->ns[WEFT_NS_TUN_READ_BYTES] += (double)r;
-      n++;
     }
     if (n == 0) break;
     e->ns[WEFT_NS_TUN_READ_BATCHES] += 1;
@@ -903,6 +942,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   if (!e) return throw_errno(env, "createEngine", ENOMEM);
   e->env = env;
   size_t tun_in_len, udp_in_len, udp_out_len, tun_out_len, ctl_len, ns_len;
+  int32_t moderate = 0;
   napi_value ab;
   bool is_ab = false;
   const char *bad = NULL;
@@ -924,8 +964,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     bad = "nstats: Float64Array(>= NS_SIZE)";
   else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
     bad = "onTun, onUdp: functions";
-  else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet))
-    bad = "udpGso, tunVnetHdr: 0 or 1";
+  else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000)
+    bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs: 0-1000000";
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
     bad = "tunFd, udpFd: fds";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
@@ -943,6 +983,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     free(e);
     return throw_range(env, bad);
   }
+  e->moderate_ns = moderate;
   e->udp_out_cap = (uint32_t)(udp_out_len / WEFT_META_STRIDE);
   e->tun_out_cap = (uint32_t)(tun_out_len / WEFT_META_STRIDE);
   e->rmsgs = calloc(e->batch, sizeof *e->rmsgs);

@@ -100,7 +100,8 @@
 #define WEFT_NS_CALLBACK_ERRORS 16
 #define WEFT_NS_UDP_SEND_GSO 17  /* sendmmsg messages carrying UDP_SEGMENT */
 #define WEFT_NS_UDP_RECV_GRO 18  /* received buffers that were several datagrams (UDP_GRO) */
-#define WEFT_NS_SIZE 19
+#define WEFT_NS_TUN_MODERATED 19 /* TUN wake-ups that waited for more packets (interrupt moderation) */
+#define WEFT_NS_SIZE 20
 
 /* openTun flags */
 #define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
