@@ -3,7 +3,7 @@
 // ended by the PID the lab recorded, after checking that PID still runs what the lab started.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { run } from '../test/helpers/processes.js';
+import { run } from './processes.js';
 import { LabError } from './errors.js';
 
 export { run };

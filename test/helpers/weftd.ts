@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { EtcdServer } from './etcd.js';
-import type { TrackedChild } from './processes.js';
+import type { TrackedChild } from '../../lab/processes.js';
 import type { UnderlayHost } from './underlay.js';
 
 /** The compiled daemon (tests run from source; `npm test` builds dist/ first). */
