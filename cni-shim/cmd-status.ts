@@ -9,7 +9,7 @@ import type { NetConf } from './netconf.js';
 import { readSubnetEnv } from './subnet-env.js';
 import { compareVersions } from './version.js';
 
-export const READYZ_TIMEOUT_MS = 1000;
+const READYZ_TIMEOUT_MS = 1000;
 
 export async function cmdStatus(env: CniEnv, conf: NetConf): Promise<void> {
   if (compareVersions(conf.cniVersion, '1.1.0') < 0) {

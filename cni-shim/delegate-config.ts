@@ -17,7 +17,7 @@ export function ipamType(conf: NetConf): string {
   return typeof conf.ipam.type === 'string' ? conf.ipam.type : 'host-local';
 }
 
-export function buildIpam(conf: NetConf, env: SubnetEnv): JsonObject {
+function buildIpam(conf: NetConf, env: SubnetEnv): JsonObject {
   const extraRoutes = Array.isArray(conf.ipam.routes) ? conf.ipam.routes : [];
   return {
     ...conf.ipam,

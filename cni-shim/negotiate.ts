@@ -7,7 +7,7 @@ import { pickCompatible } from './version.js';
 
 const cache = new Map<string, readonly string[]>();
 
-export function pluginVersions(binary: string): readonly string[] {
+function pluginVersions(binary: string): readonly string[] {
   let v = cache.get(binary);
   if (!v) {
     const out = execPlugin(binary, { cniVersion: '1.1.0' }, { command: 'VERSION' });

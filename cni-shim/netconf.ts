@@ -31,7 +31,7 @@ export interface NetConf {
   readonly validAttachments: readonly Attachment[] | undefined;
 }
 
-export const DEFAULTS = {
+const DEFAULTS = {
   subnetFile: '/run/weft/subnet.env',
   dataDir: '/var/lib/cni/weft',
   readyzURL: 'http://127.0.0.1:8471/readyz',

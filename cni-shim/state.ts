@@ -15,7 +15,7 @@ export interface SavedState {
   readonly delegate: JsonObject;
 }
 
-export function stateDir(dataDir: string): string {
+function stateDir(dataDir: string): string {
   return join(dataDir, 'attachments');
 }
 

@@ -3,7 +3,7 @@
 // IPv6 keys (FLANNEL_IPV6_*) are accepted and ignored: weft's overlay is IPv4.
 import { readFileSync } from 'node:fs';
 import { CHECK_WEFTD, CniError, ErrCode } from './errors.js';
-import { contains, networkCidr, networkOf, formatIpv4, parseIpv4Cidr } from './ipv4.js';
+import { formatCidr, formatIpv4, parseCidr, subnetOf, within } from '../daemon/net/ipv4.js';
 
 export interface SubnetEnv {
   /** Cluster network, e.g. "10.244.0.0/16". */
@@ -51,13 +51,13 @@ export function parseSubnetEnv(text: string, path: string, unavailableCode: numb
   if (missing.length > 0) problems.push(`is missing ${missing.join(', ')}`);
 
   const netText = (vars.get('FLANNEL_NETWORK') ?? '').split(',')[0];
-  const net = netText ? parseIpv4Cidr(netText) : undefined;
+  const net = netText ? parseCidr(netText) : null;
   if (netText && !net) problems.push(`has FLANNEL_NETWORK=${vars.get('FLANNEL_NETWORK')}, not an IPv4 CIDR`);
   const subText = vars.get('FLANNEL_SUBNET');
-  const sub = subText ? parseIpv4Cidr(subText) : undefined;
+  const sub = subText ? parseCidr(subText) : null;
   if (subText && !sub) problems.push(`has FLANNEL_SUBNET=${subText}, not an IPv4 CIDR`);
-  if (net && sub && !contains(net, sub)) problems.push(`has FLANNEL_SUBNET=${subText} outside FLANNEL_NETWORK=${netText}`);
-  if (sub && sub.prefix > 30) problems.push(`has FLANNEL_SUBNET=${subText}, too small for pods (prefix > 30)`);
+  if (net && sub && !within(subnetOf(sub), subnetOf(net))) problems.push(`has FLANNEL_SUBNET=${subText} outside FLANNEL_NETWORK=${netText}`);
+  if (sub && sub.len > 30) problems.push(`has FLANNEL_SUBNET=${subText}, too small for pods (prefix > 30)`);
   const mtuText = vars.get('FLANNEL_MTU');
   const mtu = Number(mtuText);
   if (mtuText && !(Number.isInteger(mtu) && mtu >= 576 && mtu <= 65535)) problems.push(`has FLANNEL_MTU=${mtuText}, not an integer in 576..65535`);
@@ -71,9 +71,9 @@ export function parseSubnetEnv(text: string, path: string, unavailableCode: numb
     );
   }
   return {
-    network: networkCidr(net),
-    subnet: networkCidr(sub),
-    gateway: formatIpv4(networkOf(sub) + 1),
+    network: formatCidr(subnetOf(net)),
+    subnet: formatCidr(subnetOf(sub)),
+    gateway: formatIpv4(subnetOf(sub).base + 1),
     mtu,
     ipMasq: masqText === 'true',
   };

@@ -7,7 +7,7 @@ import type { Underlay } from './config/underlay.js';
 import { gossipCounters } from './control/gossip/index.js';
 import type { IdentityConflicts } from './control/identity-conflicts.js';
 import type { EtcdHealth } from './control/etcd/etcd-health.js';
-import { formatCidr } from './control/lease/ipv4.js';
+import { formatCidr } from './net/ipv4.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
 import type { LeaseKeeper } from './control/lease/lease-keeper.js';
 import type { Overlay } from './control/overlay.js';
@@ -81,7 +81,7 @@ export class StatusSource {
       readiness: () => ({ ready: this.o.readiness.ready }),
       dataplane: () => {
         const overlay = live().overlay;
-        return overlay ? dataplaneSnapshot(overlay) : { peers: [], drops: {}, routes: 0, routeSwaps: 0 };
+        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0 };
       },
       gossip: () => {
         const overlay = live().overlay;
@@ -109,7 +109,8 @@ function peerStatus(overlay: Overlay): PeerStatus[] {
 
 function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dataplane.stats()): DataplaneSnapshot {
   return {
-    peers: stats.peers.map((p) => ({ peer: p.nodeName || p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
+    totals: { packetsIn: stats.totals.rxPackets, packetsOut: stats.totals.txPackets, bytesIn: stats.totals.rxBytes, bytesOut: stats.totals.txBytes },
+    peers: stats.peers.map((p) => ({ peer: p.nodeName ?? '', publicIp: p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
     drops: stats.drops,
     routes: overlay.router.current.peers.length,
     routeSwaps: overlay.router.routeSwaps,

@@ -16,8 +16,7 @@ import { gossipAnswers } from './control/gossip/index.js';
 import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import type { LeaseHolder } from './control/lease/identity-guard.js';
-import { formatCidr, formatIPv4 } from './control/lease/ipv4.js';
-import { VXLAN_OVERHEAD, type NetworkConfig } from './control/lease/network-config.js';
+import type { NetworkConfig } from './control/lease/network-config.js';
 import { waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
 import { chooseStartSource, type StartSource } from './control/lease/start-source.js';
@@ -25,7 +24,9 @@ import { StateCache } from './control/lease/state-cache.js';
 import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { Overlay } from './control/overlay.js';
 import { OverlayFollower } from './control/overlay-follower.js';
+import { OVERHEAD } from './dataplane/constants.js';
 import { errorMessage } from './errors.js';
+import { formatCidr, formatIpv4 } from './net/ipv4.js';
 import { HealthServer } from './observability/health-server.js';
 import { subsystemLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -86,7 +87,7 @@ export class Weftd {
       identity: this.identity,
       live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current }),
     });
-    const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version } });
+    const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version }, perPeer: cfg.metricsPerPeer });
     this.server = cfg.healthzPort === 0 ? undefined : new HealthServer({ host: cfg.healthzIp, port: cfg.healthzPort, readiness: this.readiness, status: () => status.status() });
     this.server?.setMetrics(() => metrics.scrape());
   }
@@ -110,8 +111,8 @@ export class Weftd {
     if (!source) return false;
     const network = source.network;
     this.network = network;
-    log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIPv4(network.subnetMin), subnetMax: formatIPv4(network.subnetMax), backend: network.backend }, 'network config');
-    const mtu = (network.backend.mtu ?? this.underlay.mtu) - VXLAN_OVERHEAD;
+    log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIpv4(network.subnetMin), subnetMax: formatIpv4(network.subnetMax), backend: network.backend }, 'network config');
+    const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
 
     // Before the lease: the keeper asks, by gossip, whether a lease it would take is held by a live node.

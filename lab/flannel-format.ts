@@ -1,5 +1,6 @@
 // Flannel's on-disk and in-etcd formats as the lab writes and reads them: subnet lease keys and
 // values (`<prefix>/subnets/10.244.1.0-24`), and subnet.env. Pure functions.
+import { formatCidr, formatIpv4, parseCidr, parseSubnetKeyName, subnetOf as subnetOfCidr } from '../daemon/net/ipv4.js';
 
 export interface Lease {
   /** `10.244.1.0/24` */
@@ -27,12 +28,10 @@ export function hostGwLeaseValue(publicIp: string): string {
   return JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: 'host-gw', BackendData: null });
 }
 
-const KEY_RE = /\/subnets\/(\d+\.\d+\.\d+\.\d+)-(\d+)$/;
-
 /** Parses one etcd key/value; undefined for keys that are not IPv4 subnet leases. */
 export function parseLease(key: string, value: string): Lease | undefined {
-  const m = KEY_RE.exec(key);
-  if (!m) return undefined;
+  const subnet = key.slice(0, key.lastIndexOf('/') + 1).endsWith('/subnets/') ? parseSubnetKeyName(key) : null;
+  if (subnet === null) return undefined;
   let v: { PublicIP?: unknown; BackendType?: unknown; BackendData?: { VNI?: unknown; VtepMAC?: unknown; NodeName?: unknown; nodeName?: unknown } | null };
   try {
     v = JSON.parse(value) as typeof v;
@@ -40,7 +39,7 @@ export function parseLease(key: string, value: string): Lease | undefined {
     return undefined;
   }
   if (typeof v.PublicIP !== 'string') return undefined;
-  const lease: Lease = { subnet: `${m[1]}/${m[2]}`, publicIp: v.PublicIP, backendType: typeof v.BackendType === 'string' ? v.BackendType : '' };
+  const lease: Lease = { subnet: formatCidr(subnet), publicIp: v.PublicIP, backendType: typeof v.BackendType === 'string' ? v.BackendType : '' };
   const bd = v.BackendData;
   if (bd && typeof bd.VNI === 'number') lease.vni = bd.VNI;
   if (bd && typeof bd.VtepMAC === 'string') lease.vtepMac = bd.VtepMAC;
@@ -56,19 +55,16 @@ export function subnetAddress(subnet: string): string {
 
 /** `10.244.1.0/24` → `10.244.1.1/24` (FLANNEL_SUBNET: first host / length). */
 export function firstHost(subnet: string): string {
-  const [addr, len] = subnet.split('/');
-  const o = addr.split('.').map(Number);
-  o[3] += 1;
-  return `${o.join('.')}/${len}`;
+  const c = parseCidr(subnet);
+  if (c === null) throw new Error(`not a CIDR: ${subnet}`);
+  return `${formatIpv4(c.ip + 1)}/${c.len}`;
 }
 
 /** FLANNEL_SUBNET `10.244.1.1/24` → the subnet `10.244.1.0/24`. */
-export function subnetOf(cidr: string): string {
-  const [addr, lenText] = cidr.split('/');
-  const len = Number(lenText);
-  const n = addr.split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
-  const masked = len === 0 ? 0 : (n & (~0 << (32 - len))) >>> 0;
-  return `${[24, 16, 8, 0].map((s) => (masked >>> s) & 255).join('.')}/${len}`;
+function subnetOf(cidr: string): string {
+  const c = parseCidr(cidr);
+  if (c === null) throw new Error(`not a CIDR: ${cidr}`);
+  return formatCidr(subnetOfCidr(c));
 }
 
 export interface SubnetEnv {

@@ -3,19 +3,20 @@
 // route (reference/flannel.md 1c). Also Flannel's host-gw backend (plain routes via the peer's
 // PublicIP), the lab's "underlay" plane. Sync is a reconcile: desired state from the leases, current
 // state from the kernel, the difference applied.
+import { DEFAULT_VNI, DEFAULT_VXLAN_PORT } from '../daemon/dataplane/constants.js';
 import { ipIn, ipJson, run } from './exec.js';
 import { subnetAddress, type Lease } from './flannel-format.js';
 
-export const VXLAN_DEV = 'flannel.1';
-export const VNI = 1;
-export const VXLAN_PORT = 8472;
+const VXLAN_DEV = 'flannel.1';
+/** Flannel's defaults, as the lab's network config leaves Backend.VNI and Backend.Port unset. */
+export const VNI = DEFAULT_VNI;
 
 /**
  * Creates `flannel.1` in `ns` (VNI 1, port 8472, local `localIp` dev eth0, nolearning, `mtu`) and returns
  * its kernel-random, locally administered MAC: the VtepMAC that goes into the lease.
  */
 export async function createFlannelDevice(ns: string, localIp: string, mtu: number): Promise<string> {
-  await ipIn(ns, 'link', 'add', VXLAN_DEV, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(VNI), 'local', localIp, 'dev', 'eth0', 'dstport', String(VXLAN_PORT), 'nolearning');
+  await ipIn(ns, 'link', 'add', VXLAN_DEV, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(VNI), 'local', localIp, 'dev', 'eth0', 'dstport', String(DEFAULT_VXLAN_PORT), 'nolearning');
   const [link] = await ipJson<{ address: string }>(ns, 'link', 'show', VXLAN_DEV);
   return link.address;
 }

@@ -20,15 +20,15 @@ import { addNetns, destroyNetns, listNetns } from './netns.js';
 import { nsRun, runs, startDetached, stopPid } from './exec.js';
 import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
 import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
+import { OVERHEAD } from '../daemon/dataplane/constants.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
 import { defaultStateDir, loadState, saveState, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
 import { attach, createSwitch, enableForwarding, UNDERLAY_MTU, underlayIp } from './underlay.js';
 import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
-export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 const LEASE_TTL_SECONDS = 24 * 3600;
-const VXLAN_OVERHEAD = 50;
 
 export interface LabOptions {
   /** Namespace name prefix, e.g. `wl-`; also names the default state dir. */
@@ -311,7 +311,7 @@ export class Lab {
 
   private async startFlannelNode(node: NodeRecord): Promise<void> {
     const kernel = node.kind === 'kernel';
-    node.mtu = kernel ? UNDERLAY_MTU - VXLAN_OVERHEAD : UNDERLAY_MTU;
+    node.mtu = kernel ? UNDERLAY_MTU - OVERHEAD : UNDERLAY_MTU;
     if (kernel) node.vtepMac = await createFlannelDevice(node.ns, node.underlayIp, node.mtu);
     const value = kernel ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string) : hostGwLeaseValue(node.underlayIp);
     node.subnet = await this.acquireSubnet(node.index, value);

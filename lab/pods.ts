@@ -10,8 +10,8 @@ import { REPO_ROOT } from './paths.js';
 import { readSubnetEnv } from './weft-node.js';
 import type { NodeRecord } from './state.js';
 
-export const CNI_PATH = '/usr/lib/cni';
-export const CNI_NETWORK_NAME = 'weft-lab';
+const CNI_PATH = '/usr/lib/cni';
+const CNI_NETWORK_NAME = 'weft-lab';
 
 export interface PodAttachment {
   node: NodeRecord;

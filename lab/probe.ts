@@ -63,7 +63,7 @@ export async function waitReachable(fromNs: string, dst: string, timeoutMs = 10_
   );
 }
 
-export function parsePing(out: string): PingResult {
+function parsePing(out: string): PingResult {
   const rttMs = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   const summary = /(\d+) packets transmitted, (\d+) received/.exec(out);
   const sorted = [...rttMs].sort((a, b) => a - b);

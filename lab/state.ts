@@ -1,8 +1,9 @@
 // The lab's state file, `<stateDir>/state.json`: everything the lab created (namespaces, processes,
 // nodes, pods), written after every step so that `down` (or cleanup after a failed `up`) can remove
 // exactly that, even from another process.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../daemon/control/write-file-atomic.js';
 
 export type NodeKind = 'kernel' | 'weft' | 'underlay';
 
@@ -54,21 +55,18 @@ export interface LabState {
   pods: PodRecord[];
 }
 
-export const STATE_ROOT = '/run/weft-lab';
+const STATE_ROOT = '/run/weft-lab';
 
 export function defaultStateDir(prefix: string): string {
   return join(STATE_ROOT, prefix.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
-export function stateFile(stateDir: string): string {
+function stateFile(stateDir: string): string {
   return join(stateDir, 'state.json');
 }
 
 export function saveState(state: LabState): void {
-  mkdirSync(state.stateDir, { recursive: true });
-  const file = stateFile(state.stateDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(stateFile(state.stateDir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
 }
 
 /** The saved state, or undefined when there is none. */

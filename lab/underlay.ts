@@ -2,9 +2,9 @@
 // veth pair created from inside the switch namespace, so nothing ever appears in the root namespace.
 import { ipIn, nsRun } from './exec.js';
 
-export const UNDERLAY_PREFIX_LEN = 15;
+const UNDERLAY_PREFIX_LEN = 15;
 export const UNDERLAY_MTU = 1500;
-export const BRIDGE = 'br0';
+const BRIDGE = 'br0';
 
 export function underlayIp(index: number): string {
   return `198.18.0.${index}`;

@@ -11,7 +11,7 @@ import type { NodeRecord, ProcessRecord } from './state.js';
 
 export const HEALTHZ_PORT = 8471;
 
-export const WEFTD = join(REPO_ROOT, 'bin', 'weftd.js');
+const WEFTD = join(REPO_ROOT, 'bin', 'weftd.js');
 
 export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
   return [

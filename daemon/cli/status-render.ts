@@ -57,7 +57,7 @@ function isoSeconds(iso: string): string {
 }
 
 /** "5s ago", "in 23h59m", "now". */
-export function relative(iso: string, now: Date): string {
+function relative(iso: string, now: Date): string {
   const t = new Date(iso).getTime();
   if (Number.isNaN(t)) return iso;
   const ms = t - now.getTime();

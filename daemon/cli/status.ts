@@ -6,7 +6,7 @@ import { WeftError, errorMessage } from '../errors.js';
 import { STATUS_VERSION, type WeftStatus } from '../observability/status-types.js';
 import { renderStatus } from './status-render.js';
 
-export const STATUS_USAGE = `usage: weftd status [--healthz-ip IP] [--healthz-port PORT] [--json]
+const STATUS_USAGE = `usage: weftd status [--healthz-ip IP] [--healthz-port PORT] [--json]
 
 Shows this node (subnet, public IP, VtepMAC, lease expiry, readiness) and its peers (node,
 public IP, subnet, state, last seen, packets, drops), read from weftd's /status endpoint.
@@ -54,7 +54,7 @@ export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
 }
 
 /** GET `url` and check that it is a /status document; WEFT_ERR_STATUS_UNAVAILABLE otherwise. */
-export function fetchStatus(url: string, timeoutMs = 3_000): Promise<{ status: WeftStatus; body: string }> {
+function fetchStatus(url: string, timeoutMs = 3_000): Promise<{ status: WeftStatus; body: string }> {
   const unavailable = (why: string, cause?: unknown): WeftError =>
     new WeftError('WEFT_ERR_STATUS_UNAVAILABLE', `cannot reach weftd at ${url}: ${why}`, { cause });
   return new Promise((resolve, reject) => {

@@ -33,6 +33,8 @@ export interface Config {
   readonly removeTunOnExit: boolean;
   /** SCHED_FIFO priority of the data plane thread; 0 = normal scheduling. */
   readonly dataplanePriority: number;
+  /** --metrics-per-peer: traffic series per routed peer besides the node totals. */
+  readonly metricsPerPeer: boolean;
   /** TUN virtio-net header offloads (TSO reads, GSO writes). */
   readonly tunOffloads: boolean;
   /** UDP GSO/GRO on the underlay socket. */

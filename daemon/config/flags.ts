@@ -1,5 +1,6 @@
 // Every weftd flag: Flannel's name where Flannel has one, its WEFTD_* env twin, default and help.
 // The order here is the order of `weftd --help`.
+import { DEFAULT_CSUM_ELISION, DEFAULT_TUN_NAME, DEFAULT_TUN_OFFLOADS, DEFAULT_UDP_OFFLOADS } from '../dataplane/constants.js';
 
 export interface FlagSpec {
   readonly name: string;
@@ -29,10 +30,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'gossip-port', kind: 'string', def: '8473', help: 'gRPC gossip port' },
   { name: 'gossip-key-file', kind: 'string', def: undefined, help: 'cluster gossip key file, base64; during a key rotation one key per line, the first signs (default: the key in etcd at <prefix>/gossip-key)' },
   { name: 'peers', kind: 'string', def: undefined, help: 'comma-separated gossip seeds (host:port), besides those found in etcd' },
-  { name: 'tun-name', kind: 'string', def: 'weft0', help: 'name of the TUN device' },
-  { name: 'tun-offloads', kind: 'bool', def: 'true', help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' },
-  { name: 'udp-offloads', kind: 'bool', def: 'true', help: 'UDP GSO on send and GRO on receive on the underlay socket (falls back to one datagram per packet where the kernel refuses)' },
-  { name: 'checksum-elision', kind: 'bool', def: 'true', help: 'between weft nodes, leave inner TCP/UDP checksums to the receiving kernel (covered by the outer UDP checksum) and advertise it in the lease; needs --tun-offloads; frames to Flannel nodes always carry full checksums' },
+  { name: 'tun-name', kind: 'string', def: DEFAULT_TUN_NAME, help: 'name of the TUN device' },
+  { name: 'tun-offloads', kind: 'bool', def: String(DEFAULT_TUN_OFFLOADS), help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' },
+  { name: 'udp-offloads', kind: 'bool', def: String(DEFAULT_UDP_OFFLOADS), help: 'UDP GSO on send and GRO on receive on the underlay socket (falls back to one datagram per packet where the kernel refuses)' },
+  { name: 'checksum-elision', kind: 'bool', def: String(DEFAULT_CSUM_ELISION), help: 'between weft nodes, leave inner TCP/UDP checksums to the receiving kernel (covered by the outer UDP checksum) and advertise it in the lease; needs --tun-offloads; frames to Flannel nodes always carry full checksums' },
+  { name: 'metrics-per-peer', kind: 'bool', def: 'false', help: 'also export traffic per routed peer (weft_peer_packets_total, weft_peer_bytes_total; 4 series per peer on every node)' },
   { name: 'dataplane-priority', kind: 'string', def: '1', help: 'SCHED_FIFO priority (1-99) of the data plane thread, so that busy processes cannot delay packets; 0 = normal scheduling. Needs CAP_SYS_NICE, else weftd warns and runs it normally' },
   { name: 'remove-tun-on-exit', kind: 'bool', def: 'false', help: 'remove the TUN on shutdown (default: it persists with its address and route, so a restart keeps flows)' },
   { name: 'link-resync', kind: 'string', def: '10', help: "check the TUN's address, route, MTU and up state every this many seconds and restore them (0: never)" },

@@ -2,9 +2,10 @@
 // passes argv (without node and script), env and the hostname. Any bad flag or value throws
 // WeftError WEFT_ERR_CONFIG with one line naming the flag (or env var) and what it expects;
 // main prints it and exits 2.
-import { isIPv4 } from 'node:net';
 import { dirname } from 'node:path';
+import { DEFAULT_CSUM_ELISION, DEFAULT_TUN_OFFLOADS, DEFAULT_UDP_OFFLOADS } from '../dataplane/constants.js';
 import { WeftError } from '../errors.js';
+import { parseIpv4 } from '../net/ipv4.js';
 import type { Config, LogLevel, ParseResult } from './config.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { FLAGS, envName, findFlag } from './flags.js';
@@ -82,7 +83,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   };
   const ipv4 = (raw: Raw | undefined): string | undefined => {
     if (!raw) return undefined;
-    if (!isIPv4(raw.value)) fail(`${raw.source}: "${raw.value}" is not an IPv4 address; expected e.g. 198.18.0.1`);
+    if (parseIpv4(raw.value) === null) fail(`${raw.source}: "${raw.value}" is not an IPv4 address; expected e.g. 198.18.0.1`);
     return raw.value;
   };
   const list = (name: string): string[] => (str(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -110,7 +111,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if ((user === undefined) !== (pass === undefined)) fail('--etcd-username and --etcd-password must be given together');
 
   const ifaceRaw = get('iface');
-  if (ifaceRaw && !isIPv4(ifaceRaw.value) && !IFNAME_RE.test(ifaceRaw.value)) {
+  if (ifaceRaw && parseIpv4(ifaceRaw.value) === null && !IFNAME_RE.test(ifaceRaw.value)) {
     fail(`${ifaceRaw.source}: "${ifaceRaw.value}" is neither an interface name nor an IPv4 address`);
   }
 
@@ -125,9 +126,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const raw = get(name);
     return raw ? parseBool(raw.value, raw.source) : def;
   };
-  const tunOffloads = flag('tun-offloads', true);
-  const udpOffloads = flag('udp-offloads', true);
-  const csumElision = flag('checksum-elision', true) && tunOffloads;
+  const tunOffloads = flag('tun-offloads', DEFAULT_TUN_OFFLOADS);
+  const udpOffloads = flag('udp-offloads', DEFAULT_UDP_OFFLOADS);
+  const csumElision = flag('checksum-elision', DEFAULT_CSUM_ELISION) && tunOffloads;
+  const metricsPerPeer = flag('metrics-per-peer', false);
   const prioRaw = withDefault('dataplane-priority');
   const dataplanePriority = /^\d{1,2}$/.test(prioRaw.value) ? Number(prioRaw.value) : NaN;
   if (!(dataplanePriority >= 0 && dataplanePriority <= 99)) fail(`${prioRaw.source}: "${prioRaw.value}" is not a priority; expected an integer 0..99 (0 = normal scheduling)`);
@@ -188,6 +190,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     tunName: tunRaw.value,
     removeTunOnExit,
     dataplanePriority,
+    metricsPerPeer,
     tunOffloads,
     udpOffloads,
     csumElision,

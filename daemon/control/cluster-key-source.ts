@@ -1,14 +1,15 @@
 // Where this daemon's gossip cluster keys come from: --gossip-key-file, else <prefix>/gossip-key
 // in etcd (created if absent), cached in the state dir (0600) so that a restart while etcd is away
 // can still join through --peers or the peers it knew.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { encodeKeys, loadOrCreateClusterKey, readKeyFile } from './gossip/index.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 
-export const CACHED_KEY_FILE = 'gossip.key';
+const CACHED_KEY_FILE = 'gossip.key';
 
 /** `cachedFirst`: use the cached copy without asking etcd (weftd started from its state cache). */
 export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: Etcd3; prefix: string; stateDir: string; log: Logger; cachedFirst?: boolean }): Promise<Buffer[]> {
@@ -17,10 +18,7 @@ export async function resolveClusterKey(o: { keyFile: string | undefined; etcd: 
   if (o.cachedFirst && existsSync(cached)) return readKeyFile(cached);
   try {
     const key = await loadOrCreateClusterKey(o.etcd, o.prefix);
-    mkdirSync(o.stateDir, { recursive: true, mode: 0o755 });
-    const tmp = `${cached}.tmp-${process.pid}`;
-    writeFileSync(tmp, encodeKeys(key), { mode: 0o600 });
-    renameSync(tmp, cached);
+    writeFileAtomic(cached, encodeKeys(key), { mode: 0o600 });
     return key;
   } catch (err) {
     try {

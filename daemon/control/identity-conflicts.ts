@@ -45,7 +45,7 @@ export class IdentityConflicts {
 }
 
 /** "node1 at 198.18.0.1 (subnet 10.244.1.0/24)" */
-export function describeClaimant(c: Claimant): string {
+function describeClaimant(c: Claimant): string {
   return `${c.name} at ${c.publicIp}${c.subnet ? ` (subnet ${c.subnet})` : ''}`;
 }
 

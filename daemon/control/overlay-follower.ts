@@ -10,7 +10,7 @@
 // is not missed. close() waits for a move in flight and closes what it started.
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { formatCidr } from './lease/ipv4.js';
+import { formatCidr } from '../net/ipv4.js';
 import type { HeldLease, KeeperEvent } from './lease/lease-keeper.js';
 
 export interface Closable<C> {

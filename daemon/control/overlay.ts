@@ -17,7 +17,7 @@ import { subsystemLogger, type Logger } from '../observability/logger.js';
 import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
 import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
-import { formatCidr } from './lease/ipv4.js';
+import { formatCidr } from '../net/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';

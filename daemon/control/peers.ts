@@ -6,7 +6,7 @@
 import type { RouteTable, RouteTableOptions } from '../dataplane/index.js';
 import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
-import { formatCidr } from './lease/ipv4.js';
+import { formatCidr } from '../net/ipv4.js';
 import type { PeerSnapshot } from './lease/lease-watcher.js';
 
 /** The consumer of route tables: the data plane, or anything with its setRoutes contract. */

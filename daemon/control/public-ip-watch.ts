@@ -8,7 +8,7 @@ import type { MemberView } from './gossip/index.js';
 import type { Claimant, IdentityConflicts } from './identity-conflicts.js';
 
 /** Longer than any suspicion (suspicionMaxMult × timeout, a few seconds by default). */
-export const PUBLIC_IP_CONFIRM_MS = 15_000;
+const PUBLIC_IP_CONFIRM_MS = 15_000;
 
 export interface PublicIpWatchOptions {
   readonly self: Claimant;

@@ -28,7 +28,9 @@ export const ETHERTYPE_IPV6 = 0x86dd;
 export const ENCAP_SIZE = VXLAN_HEADER_SIZE + INNER_ETH_SIZE;
 /** Outer IPv4 (20) + UDP (8) + ENCAP_SIZE: underlay MTU − OVERHEAD = TUN MTU = FLANNEL_MTU. */
 export const OVERHEAD = 20 + 8 + ENCAP_SIZE;
+/** Flannel's Backend.Port when 0 or absent (the Linux kernel's VXLAN port, not IANA's 4789). */
 export const DEFAULT_VXLAN_PORT = 8472;
+/** Flannel's Backend.VNI when absent. */
 export const DEFAULT_VNI = 1;
 
 export const IPV4_MIN_HEADER_SIZE = 20;
@@ -46,6 +48,12 @@ export const ICMP_DEST_UNREACHABLE = 3;
 export const ICMP_NET_UNREACHABLE = 0;
 
 // ---- Implementation ----
+/** --tun-name and DataplaneOptions.tunName when not given. */
+export const DEFAULT_TUN_NAME = 'weft0';
+/** --tun-offloads, --udp-offloads, --checksum-elision and their DataplaneOptions when not given. */
+export const DEFAULT_TUN_OFFLOADS = true;
+export const DEFAULT_UDP_OFFLOADS = true;
+export const DEFAULT_CSUM_ELISION = true;
 /** Bytes reserved before each packet read from the TUN; the encap header is written at its end. */
 export const HEADROOM = 64;
 /** Where a received datagram lands in its slot; keeps the inner IP header 8-byte aligned. */

@@ -24,11 +24,16 @@
 // RTT that the worker removes (figures in threaded-dataplane.ts).
 import { writeFileSync } from 'node:fs';
 import { WeftError } from '../errors.js';
-import { formatIpv4, requireCidr, requireIpv4, requireMac } from './addr.js';
+import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
+import { requireMac } from '../net/mac.js';
 import {
   CTL_SIZE,
   DEFAULT_BATCH,
   DEFAULT_SOCKET_BUFFER,
+  DEFAULT_CSUM_ELISION,
+  DEFAULT_TUN_NAME,
+  DEFAULT_TUN_OFFLOADS,
+  DEFAULT_UDP_OFFLOADS,
   DEFAULT_VNI,
   DEFAULT_VXLAN_PORT,
   HEADROOM,
@@ -118,7 +123,7 @@ export interface DataplaneStats {
   drops: Record<string, number>;
   /** Syscall-level counters from the addon (reads, writes, batches, send drops, errors). */
   io: Record<string, number>;
-  /** Per peer subnet, accumulated across route table swaps. */
+  /** Per routed peer subnet, accumulated across route table swaps while it stays routed. */
   peers: PeerStats[];
 }
 
@@ -154,26 +159,26 @@ export class Dataplane {
    * WEFT_ERR_NATIVE); on failure nothing is left open.
    */
   static open(opts: DataplaneOptions): Dataplane {
-    const network = requireCidr('network', opts.network);
-    const local = requireCidr('localSubnet', opts.localSubnet);
+    const network = requireSubnet('network', opts.network);
+    const local = requireSubnet('localSubnet', opts.localSubnet);
     const localIp = requireIpv4('localIp', opts.localIp);
     const mac = requireMac('localVtepMac', opts.localVtepMac);
     const vni = opts.vni ?? DEFAULT_VNI;
     const port = opts.port ?? DEFAULT_VXLAN_PORT;
     const batch = opts.batchSize ?? DEFAULT_BATCH;
-    const tunName = opts.tunName ?? 'weft0';
+    const tunName = opts.tunName ?? DEFAULT_TUN_NAME;
     const mtu = opts.tunMtu;
-    const offloads = opts.udpOffloads ?? true;
-    const tso = opts.tunOffloads ?? true;
+    const offloads = opts.udpOffloads ?? DEFAULT_UDP_OFFLOADS;
+    const tso = opts.tunOffloads ?? DEFAULT_TUN_OFFLOADS;
     checkRange('vni', vni, 0, VXLAN_MAX_VNI);
     checkRange('port', port, 1, 65535);
     checkRange('batchSize', batch, 1, MAX_BATCH);
     checkRange('tunMtu', mtu, MIN_MTU, MAX_MTU);
-    if (local.prefixLen !== opts.subnetLen) {
+    if (local.len !== opts.subnetLen) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is not a /${opts.subnetLen} (SubnetLen)`);
     }
     const routes = opts.routes ?? RouteTable.empty(opts.network, opts.subnetLen);
-    checkTable(routes, network.base, network.prefixLen, opts.subnetLen);
+    checkTable(routes, network.base, network.len, opts.subnetLen);
     if (routes.subnetIndex(local.base) < 0) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is outside network ${opts.network}`);
     }
@@ -201,7 +206,7 @@ export class Dataplane {
       mtu,
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunOffloads: tso,
-      csumElision: opts.csumElision ?? true,
+      csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
     });
 
     let tun: { fd: number; name: string; existed: boolean };
@@ -220,7 +225,7 @@ export class Dataplane {
       disableIpv6(tun.name);
       try {
         native.configureLink(tun.name, mtu, local.base, 32, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
-        native.addRoute(tun.name, network.base, network.prefixLen);
+        native.addRoute(tun.name, network.base, network.len);
       } catch (err) {
         throw new WeftError('WEFT_ERR_TUN', `cannot configure ${tun.name} (mtu ${mtu}, ${formatIpv4(local.base)}/32, route ${opts.network}): ${(err as Error).message}`, { cause: err });
       }
@@ -269,13 +274,16 @@ export class Dataplane {
 
   /**
    * Swaps the route table; takes effect at the next batch. The table must be built for the same
-   * network and subnetLen. Per-peer counters of the old table are kept in stats().
+   * network and subnetLen. Per-peer counters of subnets the new table still routes carry over in
+   * stats(); those of subnets it no longer routes are dropped (a peer routed again starts at 0).
    */
   setRoutes(table: RouteTable): void {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
-    this.retire(old);
+    addPeerCounters(this.retired, old);
+    const routed = new Set(table.describe().map((d) => d.subnet));
+    for (const subnet of this.retired.keys()) if (!routed.has(subnet)) this.retired.delete(subnet);
     this.forwarder.routes = table;
   }
 
@@ -314,9 +322,6 @@ export class Dataplane {
     native.closeEngine(this.engine);
   }
 
-  private retire(table: RouteTable): void {
-    addPeerCounters(this.retired, table);
-  }
 }
 
 function addPeerCounters(into: Map<string, PeerStats>, table: RouteTable): void {

@@ -41,7 +41,7 @@ import {
 } from './constants.js';
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
 import { ICMP_REPLY_HEADER, writeNetUnreachable } from './icmp.js';
-import { prefixMask } from './addr.js';
+import { prefixMask } from '../net/ipv4.js';
 import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
 
 /** encap() results below zero; zero and above is the peer index. */

@@ -39,7 +39,7 @@ import {
   VXLAN_WEFT_CSUM_PARTIAL,
 } from './constants.js';
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
-import { prefixMask } from './addr.js';
+import { prefixMask } from '../net/ipv4.js';
 import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
 import { segmentSlack, segmentTcpInPlace } from './segment.js';
 

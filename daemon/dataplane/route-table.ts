@@ -6,7 +6,8 @@
 // validation uses an open-addressing hash from outer source address to a peer, and the subnet
 // index of the inner source (which must belong to a peer with that same public address).
 import { WeftError } from '../errors.js';
-import { formatIpv4, formatMac, parseCidr, parseIpv4, parseMac, prefixMask, requireCidr } from './addr.js';
+import { formatIpv4, parseIpv4, parseSubnet, prefixMask, requireSubnet, type Subnet4 } from '../net/ipv4.js';
+import { formatMac, parseMac } from '../net/mac.js';
 import { PEER_FIELDS } from './counters.js';
 
 /** One peer as the control plane knows it (a Flannel lease: key, PublicIP, BackendData.VtepMAC). */
@@ -72,12 +73,12 @@ export class RouteTable {
   private readonly senderMask: number;
   private readonly senderShift: number;
 
-  private constructor(network: { base: number; prefixLen: number }, subnetLen: number, peers: PeerSpec[], rejected: RejectedPeer[]) {
+  private constructor(network: Subnet4, subnetLen: number, peers: PeerSpec[], rejected: RejectedPeer[]) {
     this.networkBase = network.base | 0;
-    this.networkPrefixLen = network.prefixLen;
+    this.networkPrefixLen = network.len;
     this.subnetLen = subnetLen;
     this.hostBits = 32 - subnetLen;
-    this.subnetCount = 2 ** (subnetLen - network.prefixLen);
+    this.subnetCount = 2 ** (subnetLen - network.len);
     this.peerBySubnet = new Int32Array(this.subnetCount).fill(-1);
     const n = peers.length;
     this.peerPublicIp = new Int32Array(n);
@@ -93,7 +94,7 @@ export class RouteTable {
     this.senderShift = 32 - Math.log2(size);
     for (let i = 0; i < n; i++) {
       const p = peers[i];
-      const c = parseCidr(p.subnet)!;
+      const c = parseSubnet(p.subnet)!;
       const ip = parseIpv4(p.publicIp)! | 0;
       this.peerSubnetBase[i] = c.base | 0;
       this.peerPublicIp[i] = ip;
@@ -108,24 +109,24 @@ export class RouteTable {
 
   /** Validates the network and every peer; a bad peer is skipped and listed in `rejected`. */
   static build(opts: RouteTableOptions): RouteTable {
-    const network = requireCidr('network', opts.network);
+    const network = requireSubnet('network', opts.network);
     const { subnetLen } = opts;
-    if (!Number.isInteger(subnetLen) || subnetLen < network.prefixLen || subnetLen > 30 || subnetLen - network.prefixLen > MAX_SUBNET_BITS) {
+    if (!Number.isInteger(subnetLen) || subnetLen < network.len || subnetLen > 30 || subnetLen - network.len > MAX_SUBNET_BITS) {
       throw new WeftError(
         'WEFT_ERR_CONFIG',
-        `subnetLen: ${subnetLen} does not fit network ${opts.network} (need ${network.prefixLen} <= subnetLen <= 30, at most 2^${MAX_SUBNET_BITS} subnets)`,
+        `subnetLen: ${subnetLen} does not fit network ${opts.network} (need ${network.len} <= subnetLen <= 30, at most 2^${MAX_SUBNET_BITS} subnets)`,
       );
     }
-    const local = opts.localSubnet === undefined ? undefined : requireCidr('localSubnet', opts.localSubnet);
+    const local = opts.localSubnet === undefined ? undefined : requireSubnet('localSubnet', opts.localSubnet);
     const accepted: PeerSpec[] = [];
     const rejected: RejectedPeer[] = [];
     const seen = new Set<number>();
-    const mask = prefixMask(network.prefixLen);
+    const mask = prefixMask(network.len);
     for (const peer of opts.peers) {
-      const c = parseCidr(peer.subnet);
+      const c = parseSubnet(peer.subnet);
       let reason: string | null = null;
       if (c === null) reason = `subnet '${peer.subnet}' is not a.b.c.d/len`;
-      else if (c.prefixLen !== subnetLen) reason = `subnet ${peer.subnet} is not a /${subnetLen}`;
+      else if (c.len !== subnetLen) reason = `subnet ${peer.subnet} is not a /${subnetLen}`;
       else if ((c.base & mask) !== (network.base & mask)) reason = `subnet ${peer.subnet} is outside ${opts.network}`;
       else if (local && c.base === local.base) reason = 'local subnet';
       else if (seen.has(c.base)) reason = `duplicate subnet ${peer.subnet}`;

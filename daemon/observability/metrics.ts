@@ -21,10 +21,19 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 /** Period of the event-loop lag sampler (nodejs_eventloop_lag_*). */
 export const EVENT_LOOP_SAMPLE_MS = 1000;
 
-/** Traffic with one peer since the data plane started (monotonic). */
+/** Traffic with one routed peer since it was routed (monotonic while it stays routed). */
 export interface PeerTraffic {
-  /** Node name, or the public IP when the name is unknown (a Flannel node). */
+  /** The peer's node name ('' for a Flannel node, whose lease names none). */
   readonly peer: string;
+  readonly publicIp: string;
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** Overlay traffic of this node in all (monotonic). */
+export interface TrafficTotals {
   readonly packetsIn: number;
   readonly packetsOut: number;
   readonly bytesIn: number;
@@ -32,6 +41,8 @@ export interface PeerTraffic {
 }
 
 export interface DataplaneSnapshot {
+  readonly totals: TrafficTotals;
+  /** The peers routed now (read only with MetricsOptions.perPeer). */
   readonly peers: readonly PeerTraffic[];
   /** Drop reason → packets dropped (monotonic). */
   readonly drops: Readonly<Record<string, number>>;
@@ -133,6 +144,11 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Exported as weft_build_info{version,node_version} 1 (default: unknown, this process's Node). */
   readonly build?: BuildInfo;
+  /**
+   * Also export traffic per routed peer (weft_peer_packets_total, weft_peer_bytes_total): 4 series
+   * per peer on every node, 4·N·(N−1) in a cluster, so off by default (--metrics-per-peer).
+   */
+  readonly perPeer?: boolean;
 }
 
 /**
@@ -205,15 +221,24 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   const one = (n: number | undefined): Samples => (n === undefined ? [] : [[{}, n]]);
   const byKey = (label: string, rec: Readonly<Record<string, number>> | undefined, extra: Labels = {}): Samples =>
     Object.entries(rec ?? {}).map(([k, n]) => [{ [label]: labelValue(k), ...extra }, n] as const);
-  const perPeer = (inOf: (p: PeerTraffic) => number, outOf: (p: PeerTraffic) => number): Samples =>
-    (snap.dataplane?.peers ?? []).flatMap((p) => [
-      [{ direction: 'in', peer: p.peer }, inOf(p)] as const,
-      [{ direction: 'out', peer: p.peer }, outOf(p)] as const,
-    ]);
+  const inOut = (t: TrafficTotals | undefined, packets: boolean): Samples =>
+    t === undefined ? [] : [[{ direction: 'in' }, packets ? t.packetsIn : t.bytesIn], [{ direction: 'out' }, packets ? t.packetsOut : t.bytesOut]];
 
-  counter('weft_packets_total', 'Overlay packets exchanged with each peer (in = decapsulated to the TUN, out = encapsulated to the peer)',
-    ['direction', 'peer'], () => perPeer((p) => p.packetsIn, (p) => p.packetsOut));
-  counter('weft_bytes_total', 'Inner IP bytes exchanged with each peer', ['direction', 'peer'], () => perPeer((p) => p.bytesIn, (p) => p.bytesOut));
+  // Node totals: two series per metric, whatever the cluster size.
+  counter('weft_packets_total', 'Overlay packets of this node (in = decapsulated to the TUN, out = encapsulated to a peer)',
+    ['direction'], () => inOut(snap.dataplane?.totals, true));
+  counter('weft_bytes_total', 'Inner IP bytes of this node (in = decapsulated, out = encapsulated)', ['direction'], () => inOut(snap.dataplane?.totals, false));
+  // Per peer only when asked (--metrics-per-peer): 4 series per routed peer, gone once it is not routed.
+  if (opts.perPeer) {
+    const perPeer = (packets: boolean): Samples =>
+      (snap.dataplane?.peers ?? []).flatMap((p) => [
+        [{ direction: 'in', peer: p.peer, public_ip: p.publicIp }, packets ? p.packetsIn : p.bytesIn] as const,
+        [{ direction: 'out', peer: p.peer, public_ip: p.publicIp }, packets ? p.packetsOut : p.bytesOut] as const,
+      ]);
+    counter('weft_peer_packets_total', 'Overlay packets exchanged with each routed peer (peer: its node name, empty for a Flannel node)',
+      ['direction', 'peer', 'public_ip'], () => perPeer(true));
+    counter('weft_peer_bytes_total', 'Inner IP bytes exchanged with each routed peer', ['direction', 'peer', 'public_ip'], () => perPeer(false));
+  }
   counter('weft_drops_total', 'Packets the data plane dropped, by reason', ['reason'], () => byKey('reason', snap.dataplane?.drops));
   gauge('weft_routes', 'Entries in the route table the data plane uses', [], () => one(snap.dataplane?.routes));
   counter('weft_route_swaps_total', 'Route tables installed in the data plane', [], () => one(snap.dataplane?.routeSwaps));

@@ -2,6 +2,7 @@
 // peer router merged them (each with its state: the same result the route table was built from,
 // so /status and the data plane never disagree), the gossip view of each member (for last seen)
 // and the data plane's per-peer counters. Pure; structural inputs so that it depends on no module.
+import { parseCidr } from '../net/ipv4.js';
 import type { PeerState, PeerStatus } from './status-types.js';
 
 export interface RouteInput {
@@ -65,7 +66,6 @@ export function composePeers(
 }
 
 function subnetKey(cidr: string): number {
-  const [addr, len] = cidr.split('/');
-  const o = addr.split('.').map(Number);
-  return (((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0) * 64 + Number(len);
+  const c = parseCidr(cidr);
+  return c === null ? 0 : c.ip * 64 + c.len;
 }

@@ -25,6 +25,13 @@ describe('subnet.env', () => {
     expect(() => parseSubnetEnv('', 'f')).toThrow(/is missing FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ/);
     expect(() => parseSubnetEnv(FLANNELD_V4.replace('1450', '9x'), 'f')).toThrow(/has FLANNEL_MTU=9x, not an integer/);
   });
+
+  it("refuses what weftd refuses: daemon/net's IPv4 rules", () => {
+    expect(() => parseSubnetEnv(FLANNELD_V4.replace('10.244.12.1/24', '010.244.12.1/24'), 'f')).toThrow(/has FLANNEL_SUBNET=010.244.12.1\/24, not an IPv4 CIDR/);
+    expect(() => parseSubnetEnv(FLANNELD_V4.replace('10.244.0.0/16', '0x0a.244.0.0/16'), 'f')).toThrow(/has FLANNEL_NETWORK=0x0a.244.0.0\/16, not an IPv4 CIDR/);
+    expect(() => parseSubnetEnv(FLANNELD_V4.replace('10.244.12.1/24', '10.244.12.1/33'), 'f')).toThrow(/has FLANNEL_SUBNET=10.244.12.1\/33, not an IPv4 CIDR/);
+    expect(() => parseSubnetEnv(FLANNELD_V4.replace('10.244.12.1/24', '10.245.12.1/24'), 'f')).toThrow(/outside FLANNEL_NETWORK/);
+  });
 });
 
 describe('result conversion', () => {

@@ -10,7 +10,7 @@
 import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { ETCD_CALL_TIMEOUT_MS } from '../../daemon/control/etcd/etcd-client.js';
 import type { KvChange, WatchSink } from '../../daemon/control/etcd/resilient-watch.js';
-import type { Subnet4 } from '../../daemon/control/lease/ipv4.js';
+import type { Subnet4 } from '../../daemon/net/ipv4.js';
 import { leaseKeyOf, listingOf, type LeaseListing, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from '../../daemon/control/lease/lease-store.js';
 import type { FakeClock } from './clock.js';
 import type { TimerHandle } from '../../daemon/clock.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCidr, type Subnet4 } from '../../daemon/control/lease/ipv4.js';
+import { parseSubnet, type Subnet4 } from '../../daemon/net/ipv4.js';
 import { readPreviousSubnet, writeSubnetFile } from '../../daemon/control/lease/subnet-file.js';
 import { isWeftError } from '../../daemon/errors.js';
 
@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'weft-subnetenv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function sn(cidr: string): Subnet4 {
-  const c = parseCidr(cidr);
+  const c = parseSubnet(cidr);
   if (!c) throw new Error(cidr);
   return { base: c.base, len: c.len };
 }

@@ -62,7 +62,7 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
 
   beforeAll(async () => {
     requireRoot();
-    lab = await Lab.create({ prefix: `${ownPrefix()}p-`, weftdArgs: ['--ip-masq'] });
+    lab = await Lab.create({ prefix: `${ownPrefix()}p-`, weftdArgs: ['--ip-masq', '--metrics-per-peer'] });
     await lab.addNode('weft');
     await lab.addNode('weft');
     await lab.addNode('weft');
@@ -200,17 +200,21 @@ describe('weft in production: a 3-node lab with --ip-masq', () => {
       5_000,
       () => new Error(`weft_drops_total{reason="truncated"} did not grow by ${garbage}:\n${after.split('\n').filter((l) => l.startsWith('weft_drops_total')).join('\n')}`),
     );
-    const peer = { peer: 'node1' };
-    expect(sample(after, 'weft_packets_total', { ...peer, direction: 'in' }) - sample(before, 'weft_packets_total', { ...peer, direction: 'in' })).toBeGreaterThanOrEqual(20);
-    expect(sample(after, 'weft_packets_total', { ...peer, direction: 'out' }) - sample(before, 'weft_packets_total', { ...peer, direction: 'out' })).toBeGreaterThanOrEqual(20);
-    expect(sample(after, 'weft_bytes_total', { ...peer, direction: 'in' })).toBeGreaterThan(sample(before, 'weft_bytes_total', { ...peer, direction: 'in' }));
+    for (const direction of ['in', 'out']) {
+      expect(sample(after, 'weft_packets_total', { direction }) - sample(before, 'weft_packets_total', { direction })).toBeGreaterThanOrEqual(20);
+      // --metrics-per-peer: the same traffic, by the peer's node name and public IP
+      const peer = { peer: 'node1', public_ip: lab.node('node1').underlayIp, direction };
+      expect(sample(after, 'weft_peer_packets_total', peer) - sample(before, 'weft_peer_packets_total', peer)).toBeGreaterThanOrEqual(20);
+    }
+    expect(sample(after, 'weft_bytes_total', { direction: 'in' })).toBeGreaterThan(sample(before, 'weft_bytes_total', { direction: 'in' }));
   }, 30_000);
 
   it('a busy node\'s /metrics: `promtool check metrics` prints nothing; the dashboard and alert rules use only names it exports', async () => {
     await reachable(pod1, pod2.ip);
     expect((await ping(pod1.ns, pod2.ip, { count: 10, intervalS: 0.02 })).received).toBe(10);
     const text = await metrics('node2');
-    expect(sample(text, 'weft_packets_total', { peer: 'node1', direction: 'in' })).toBeGreaterThan(0);
+    expect(sample(text, 'weft_packets_total', { direction: 'in' })).toBeGreaterThan(0);
+    expect(sample(text, 'weft_peer_packets_total', { peer: 'node1', direction: 'in' })).toBeGreaterThan(0);
     expect(sample(text, 'weft_dataplane_thread_up')).toBe(1);
     expect(sample(text, 'weft_ready')).toBe(1);
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });

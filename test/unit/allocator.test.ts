@@ -2,7 +2,7 @@
 // SubnetMax, alignment, overlap with leases of any length, the reuse order, and exhaustion.
 import { describe, expect, it } from 'vitest';
 import { chooseSubnet, freeCandidates, staleOwnLeases, type HeldSubnet } from '../../daemon/control/lease/allocator.js';
-import { formatCidr, parseCidr, type Subnet4 } from '../../daemon/control/lease/ipv4.js';
+import { formatCidr, parseCidr, subnetOf, type Subnet4 } from '../../daemon/net/ipv4.js';
 import { parseNetworkConfig } from '../../daemon/control/lease/network-config.js';
 import { isWeftError } from '../../daemon/errors.js';
 
@@ -12,7 +12,7 @@ const PREFIX = '/coreos.com/network/subnets';
 function sn(cidr: string): Subnet4 {
   const c = parseCidr(cidr);
   if (!c) throw new Error(cidr);
-  return { base: c.base, len: c.len };
+  return subnetOf(c);
 }
 
 function held(cidr: string, publicIp = '198.18.9.9'): HeldSubnet {

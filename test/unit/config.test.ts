@@ -82,7 +82,8 @@ describe('parseConfig', () => {
     expect(config([])).toMatchObject({ csumElision: true });
     expect(config(['--checksum-elision=false'])).toMatchObject({ csumElision: false });
     expect(config(['--tun-offloads=false'])).toMatchObject({ csumElision: false });
-    expect(config([])).toMatchObject({ dataplanePriority: 1 });
+    expect(config([])).toMatchObject({ dataplanePriority: 1, metricsPerPeer: false });
+    expect(config(['--metrics-per-peer'])).toMatchObject({ metricsPerPeer: true });
     expect(config(['--dataplane-priority=0'])).toMatchObject({ dataplanePriority: 0 });
     expect(configError(['--dataplane-priority=100'])).toBe('--dataplane-priority: "100" is not a priority; expected an integer 0..99 (0 = normal scheduling)');
     expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');
@@ -124,6 +125,7 @@ describe('parseConfig', () => {
     expect(configError(['--gossip-port', '0'])).toMatch(/^--gossip-port: "0" is not a port; expected an integer 1..65535/);
     expect(configError(['--public-ip', '198.18.0'])).toBe('--public-ip: "198.18.0" is not an IPv4 address; expected e.g. 198.18.0.1');
     expect(configError(['--healthz-ip', 'localhost'])).toMatch(/^--healthz-ip: "localhost" is not an IPv4 address/);
+    for (const bad of ['010.18.0.1', '0x0a.1.1.1', '198.18.0.256', '198.18.0.1/32']) expect(configError(['--public-ip', bad])).toMatch(/^--public-ip: ".*" is not an IPv4 address/);
     expect(configError(['--etcd-endpoints', '127.0.0.1:2379'])).toMatch(/^--etcd-endpoints: "127.0.0.1:2379" is not an etcd URL; expected e.g. http:\/\/127.0.0.1:2379/);
     expect(configError(['--etcd-prefix', 'coreos.com'])).toMatch(/^--etcd-prefix: "coreos.com" must be an absolute key path/);
     expect(configError(['--etcd-certfile', '/c.pem'])).toBe('--etcd-certfile and --etcd-keyfile must be given together');

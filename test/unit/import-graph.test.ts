@@ -1,6 +1,8 @@
 // The dependency rule of design.md, checked on the source: imports go main → control → dataplane,
-// the data plane never reaches the control plane, gRPC or etcd, and weft-cni never imports the
-// daemon (it must start fast and talk to weftd only through subnet.env and /readyz).
+// with daemon/net (addresses) and daemon/errors.ts below both planes; the data plane never reaches
+// the control plane, gRPC, etcd or any package; weft-cni imports nothing of the daemon but
+// daemon/net's dependency-free files (it must start fast and talk to weftd only through subnet.env
+// and /readyz).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,18 +48,37 @@ describe('import graph', () => {
     expect(specs).toContain('vitest');
   });
 
-  // daemon/errors.ts is shared vocabulary (typed setup errors), not control-plane code.
-  it('keeps daemon/dataplane free of control-plane code, gRPC and etcd', () => {
-    const bad = violations('daemon/dataplane', (spec, res) =>
-      /^(etcd3|@grpc\/|pino|prom-client)/.test(spec) || (res !== undefined && !res.startsWith('daemon/dataplane') && !/^daemon\/errors(\.js)?$/.test(res)),
-    );
+  // daemon/net (address vocabulary) and daemon/errors.ts (typed set-up errors) sit below both planes.
+  it('keeps daemon/dataplane to itself, daemon/net, daemon/errors.ts and node built-ins', () => {
+    expect(sources('daemon/dataplane').length).toBeGreaterThan(5);
+    const bad = violations('daemon/dataplane', (spec, res) => (res === undefined ? !spec.startsWith('node:') : !/^daemon\/(dataplane\/|net\/|errors(\.js)?$)/.test(res)));
     expect(bad).toEqual([]);
   });
 
-  it('keeps weft-cni independent of the daemon and of heavy dependencies', () => {
-    const bad = violations('cni-shim', (spec, res) =>
-      (res !== undefined && !res.startsWith('cni-shim')) || (!spec.startsWith('.') && !spec.startsWith('node:')),
-    );
+  it('keeps daemon/net below both planes', () => {
+    const bad = violations('daemon/net', (spec, res) => (res === undefined ? !spec.startsWith('node:') && spec !== 'ipaddr.js' : !/^daemon\/(net\/|errors(\.js)?$)/.test(res)));
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps weft-cni independent of the daemon (but daemon/net) and of every package, transitively', () => {
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith('.')) {
+          if (!spec.startsWith('node:')) bad.push(`${relative(root, file)} imports ${spec}`);
+          continue;
+        }
+        const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
+        const rel = relative(root, target);
+        if (!/^(cni-shim\/|daemon\/net\/|daemon\/errors\.ts$)/.test(rel)) bad.push(`${relative(root, file)} imports ${spec}`);
+        else visit(target);
+      }
+    };
+    for (const f of sources('cni-shim')) visit(f);
+    expect([...seen].some((f) => relative(root, f).startsWith('daemon/net/'))).toBe(true);
     expect(bad).toEqual([]);
   });
 

@@ -14,9 +14,10 @@ function samples(text: string, name: string): string[] {
 }
 
 const dataplane = (over: Partial<DataplaneSnapshot> = {}): DataplaneSnapshot => ({
+  totals: { packetsIn: 11, packetsOut: 12, bytesIn: 1084, bytesOut: 1200 },
   peers: [
-    { peer: 'node-b', packetsIn: 10, packetsOut: 12, bytesIn: 1000, bytesOut: 1200 },
-    { peer: '198.18.0.3', packetsIn: 1, packetsOut: 0, bytesIn: 84, bytesOut: 0 },
+    { peer: 'node-b', publicIp: '198.18.0.2', packetsIn: 10, packetsOut: 12, bytesIn: 1000, bytesOut: 1200 },
+    { peer: '', publicIp: '198.18.0.3', packetsIn: 1, packetsOut: 0, bytesIn: 84, bytesOut: 0 },
   ],
   drops: { noRoute: 2, spoofedSource: 0 },
   routes: 3,
@@ -72,13 +73,9 @@ describe('metrics', () => {
       { defaultMetrics: false },
     );
     const text = await m.render();
-    expect(samples(text, 'weft_packets_total')).toEqual([
-      'weft_packets_total{direction="in",peer="node-b"} 10',
-      'weft_packets_total{direction="out",peer="node-b"} 12',
-      'weft_packets_total{direction="in",peer="198.18.0.3"} 1',
-      'weft_packets_total{direction="out",peer="198.18.0.3"} 0',
-    ]);
-    expect(samples(text, 'weft_bytes_total')).toContain('weft_bytes_total{direction="out",peer="node-b"} 1200');
+    expect(samples(text, 'weft_packets_total')).toEqual(['weft_packets_total{direction="in"} 11', 'weft_packets_total{direction="out"} 12']);
+    expect(samples(text, 'weft_bytes_total')).toEqual(['weft_bytes_total{direction="in"} 1084', 'weft_bytes_total{direction="out"} 1200']);
+    expect(text).not.toContain('weft_peer_');
     expect(samples(text, 'weft_drops_total')).toEqual(['weft_drops_total{reason="no_route"} 2', 'weft_drops_total{reason="spoofed_source"} 0']);
     expect(samples(text, 'weft_routes')).toEqual(['weft_routes 3']);
     expect(samples(text, 'weft_route_swaps_total')).toEqual(['weft_route_swaps_total 5']);
@@ -106,20 +103,35 @@ describe('metrics', () => {
     expect(samples(scraped.body, 'weft_routes')).toEqual(['weft_routes 3']);
   });
 
-  it('reads sources at each scrape only: new totals appear, departed peers vanish', async () => {
+  it('reads sources at each scrape only: new totals appear, departed peers vanish from the per-peer series', async () => {
     let calls = 0;
     let snap = dataplane();
-    const m = createMetrics({ dataplane: () => (calls++, snap) }, { defaultMetrics: false });
+    const m = createMetrics({ dataplane: () => (calls++, snap) }, { defaultMetrics: false, perPeer: true });
     expect(calls).toBe(0);
-    await m.render();
+    const first = await m.render();
     expect(calls).toBe(1); // once per scrape, however many metrics read it
-    snap = dataplane({ peers: [{ peer: 'node-b', packetsIn: 50, packetsOut: 60, bytesIn: 1, bytesOut: 2 }], routes: 2 });
-    const text = await m.render();
-    expect(samples(text, 'weft_packets_total')).toEqual([
-      'weft_packets_total{direction="in",peer="node-b"} 50',
-      'weft_packets_total{direction="out",peer="node-b"} 60',
+    expect(samples(first, 'weft_peer_packets_total')).toEqual([
+      'weft_peer_packets_total{direction="in",peer="node-b",public_ip="198.18.0.2"} 10',
+      'weft_peer_packets_total{direction="out",peer="node-b",public_ip="198.18.0.2"} 12',
+      'weft_peer_packets_total{direction="in",peer="",public_ip="198.18.0.3"} 1',
+      'weft_peer_packets_total{direction="out",peer="",public_ip="198.18.0.3"} 0',
     ]);
+    snap = dataplane({ totals: { packetsIn: 61, packetsOut: 72, bytesIn: 1, bytesOut: 2 }, peers: [{ peer: 'node-b', publicIp: '198.18.0.2', packetsIn: 50, packetsOut: 60, bytesIn: 1, bytesOut: 2 }], routes: 2 });
+    const text = await m.render();
+    expect(samples(text, 'weft_peer_packets_total')).toEqual([
+      'weft_peer_packets_total{direction="in",peer="node-b",public_ip="198.18.0.2"} 50',
+      'weft_peer_packets_total{direction="out",peer="node-b",public_ip="198.18.0.2"} 60',
+    ]);
+    expect(samples(text, 'weft_packets_total')).toEqual(['weft_packets_total{direction="in"} 61', 'weft_packets_total{direction="out"} 72']);
     expect(samples(text, 'weft_routes')).toEqual(['weft_routes 2']);
+  });
+
+  it('does not grow with the number of peers unless per-peer series are asked for', async () => {
+    const many = (n: number): DataplaneSnapshot =>
+      dataplane({ peers: Array.from({ length: n }, (_, i) => ({ peer: `node${i}`, publicIp: `198.18.${i >> 8}.${i & 255}`, packetsIn: i, packetsOut: i, bytesIn: i, bytesOut: i })) });
+    const size = async (n: number, perPeer: boolean): Promise<number> => (await createMetrics({ dataplane: () => many(n) }, { defaultMetrics: false, perPeer }).render()).length;
+    expect(await size(5000, false)).toBe(await size(1, false));
+    expect(await size(5000, true)).toBeGreaterThan(4 * 5000 * 40);
   });
 
   it('awaits async sources and takes sources added later', async () => {

@@ -1,12 +1,12 @@
 // A network config changed in etcd while weftd runs: which fields changed and what the operator
 // must do (daemon/control/lease/network-config-watch.ts).
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '../../daemon/control/lease/ipv4.js';
+import { parseSubnet } from '../../daemon/net/ipv4.js';
 import { configChangeAdvice, diffNetworkConfig } from '../../daemon/control/lease/network-config-watch.js';
 import { parseNetworkConfig } from '../../daemon/control/lease/network-config.js';
 
 const running = parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
-const subnet = (c: string) => parseCidr(c) ?? undefined;
+const subnet = (c: string) => parseSubnet(c) ?? undefined;
 
 describe('network config change', () => {
   it('lists changed fields after defaults, so a rewrite with the same meaning is no change', () => {

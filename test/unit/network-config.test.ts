@@ -1,14 +1,14 @@
 // Network config: each of Flannel's defaults and rules (pkg/subnet/config.go CheckNetworkConfig,
 // vxlan VXLANConfig), case-insensitive keys, and weft's vxlan-only refusal.
 import { describe, expect, it } from 'vitest';
-import { formatIPv4 } from '../../daemon/control/lease/ipv4.js';
+import { formatIpv4 } from '../../daemon/net/ipv4.js';
 import { parseNetworkConfig, subnetFitsConfig, type NetworkConfig } from '../../daemon/control/lease/network-config.js';
 import { isWeftError } from '../../daemon/errors.js';
 
 const VX = '"Backend":{"Type":"vxlan"}';
 
 function summary(c: NetworkConfig): string {
-  return `${formatIPv4(c.network.base)}/${c.network.len} len=${c.subnetLen} min=${formatIPv4(c.subnetMin)} max=${formatIPv4(c.subnetMax)}`;
+  return `${formatIpv4(c.network.base)}/${c.network.len} len=${c.subnetLen} min=${formatIpv4(c.subnetMin)} max=${formatIpv4(c.subnetMax)}`;
 }
 
 function invalid(text: string): string {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../daemon/config/parse-config.js';
 import type { HeldLease } from '../../daemon/control/lease/lease-keeper.js';
-import { parseCidr } from '../../daemon/control/lease/ipv4.js';
+import { parseSubnet } from '../../daemon/net/ipv4.js';
 import { parseNetworkConfig } from '../../daemon/control/lease/network-config.js';
 import { createMetrics } from '../../daemon/observability/metrics.js';
 import { Readiness } from '../../daemon/observability/readiness.js';
@@ -39,7 +39,7 @@ describe('status source', () => {
     expect(text).toMatch(/^weft_ready 0$/m);
     expect(text).toMatch(/^weft_identity_conflicts_total\{kind="public_ip"\} 1$/m);
 
-    const lease: HeldLease = { subnet: { base: parseCidr('10.244.3.0/24')!.base, len: 24 }, key: 'k', leaseId: '1', modRevision: '2', expiresAt: Date.UTC(2030, 0, 1), how: 'random' };
+    const lease: HeldLease = { subnet: { base: parseSubnet('10.244.3.0/24')!.base, len: 24 }, key: 'k', leaseId: '1', modRevision: '2', expiresAt: Date.UTC(2030, 0, 1), how: 'random' };
     live = { network: parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'), mtu: 1450, keeper: { current: lease, stats: () => ({ renewals: 3, failures: 1 }) }, overlay: undefined };
     health.state = 'reachable';
     leaseReady.set(true);

@@ -1,7 +1,8 @@
 // VtepMAC: stable for a node identity, distinct across identities, locally administered unicast,
 // in the colon form Flannel writes; and the lease value codec round-trips Flannel's own value.
 import { describe, expect, it } from 'vitest';
-import { deriveVtepMac, normalizeMac } from '../../daemon/control/lease/vtep-mac.js';
+import { deriveVtepMac } from '../../daemon/control/lease/vtep-mac.js';
+import { normalizeMac } from '../../daemon/net/mac.js';
 import { decodeLeaseValue, encodeLeaseValue } from '../../daemon/control/lease/lease-codec.js';
 
 describe('VtepMAC', () => {

@@ -16,8 +16,8 @@
 //   member whose subnet overlaps a lease held by another public IP → refused ('lease-conflict')
 //   member with an unparsable subnet/IP/MAC, or outside `network` → refused ('invalid')
 //   two gossip-only members with overlapping subnets → the smaller name wins, the other is refused
-import ipaddr from 'ipaddr.js';
-import { overlaps, parseCidr, sameSubnet, type Subnet4 } from '../lease/ipv4.js';
+import { overlaps, parseCidr, parseIpv4, sameSubnet, subnetOf, within, type Subnet4 } from '../../net/ipv4.js';
+import { parseMac } from '../../net/mac.js';
 import type { MemberState } from './types.js';
 
 export interface LeasePeer {
@@ -82,18 +82,15 @@ export interface MergeOptions {
   network?: string;
 }
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
+/** A subnet as written, host bits cleared. */
 function parseSubnet4(s: string): Subnet4 | undefined {
-  return parseCidr(s) ?? undefined;
+  const c = parseCidr(s);
+  return c ? subnetOf(c) : undefined;
 }
 
 function sameIp(a: string, b: string): boolean {
-  try {
-    return ipaddr.process(a).toString() === ipaddr.process(b).toString();
-  } catch {
-    return false;
-  }
+  const ip = parseIpv4(a);
+  return ip !== null && ip === parseIpv4(b);
 }
 
 const gone = (s: MemberState): boolean => s === 'dead' || s === 'left';
@@ -117,7 +114,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
   const valid: { m: GossipPeer; cidr: Subnet4 }[] = [];
   for (const m of [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const cidr = parseSubnet4(m.subnet);
-    if (!cidr || !ipaddr.isValid(m.publicIp) || !MAC.test(m.vtepMac) || (network && !(cidr.len >= network.len && overlaps(cidr, network)))) {
+    if (!cidr || parseIpv4(m.publicIp) === null || parseMac(m.vtepMac) === null || (network && !within(cidr, network))) {
       refused.push({ member: m.name, subnet: m.subnet, publicIp: m.publicIp, reason: 'invalid' });
       continue;
     }

@@ -1,6 +1,7 @@
 // Seed addresses ("host:port") from --peers and from the lease registry.
-import ipaddr from 'ipaddr.js';
 import { WeftError } from '../../errors.js';
+import { parseIpv4 } from '../../net/ipv4.js';
+import { isIpv6 } from '../../net/ipv6.js';
 import { memberAddress } from './types.js';
 
 export const DEFAULT_GOSSIP_PORT = 8473;
@@ -24,8 +25,8 @@ function parsePeer(item: string, defaultPort: number): string {
   if (v6) {
     host = v6[1];
     port = v6[2] ?? port;
-    if (!ipaddr.IPv6.isValid(host)) bad('is not a valid IPv6 address');
-  } else if (ipaddr.IPv6.isValid(item) && item.includes('::')) {
+    if (!isIpv6(host)) bad('is not a valid IPv6 address');
+  } else if (isIpv6(item) && item.includes('::')) {
     host = item;
   } else {
     const m = item.match(/^([^:]+)(?::(\d+))?$/);
@@ -33,6 +34,8 @@ function parsePeer(item: string, defaultPort: number): string {
     host = m[1];
     port = m[2] ?? port;
     if (!/^[A-Za-z0-9.-]+$/.test(host)) bad('has an invalid host');
+    // A numeric last label makes it an address, not a DNS name: then daemon/net's rules apply.
+    if (/(^|\.)[0-9]+$/.test(host) && parseIpv4(host) === null) bad('is not a valid IPv4 address');
   }
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65_535) bad('has an invalid port');
@@ -43,7 +46,7 @@ function parsePeer(item: string, defaultPort: number): string {
 export function seedsFromLeases(leases: readonly { publicIp: string; gossipPort?: number | undefined }[], selfAddress?: string): string[] {
   const out = new Set<string>();
   for (const l of leases) {
-    if (!l.gossipPort || !ipaddr.isValid(l.publicIp)) continue;
+    if (!l.gossipPort || parseIpv4(l.publicIp) === null) continue;
     const a = memberAddress({ publicIp: l.publicIp, gossipPort: l.gossipPort });
     if (a !== selfAddress) out.add(a);
   }

@@ -3,8 +3,6 @@ import { REJECT_REASONS, type RejectReason } from './auth.js';
 import type { ConnectionCounters } from './connection-guard.js';
 import type { MessageKind } from './messages.js';
 
-export const MESSAGE_KINDS: readonly MessageKind[] = ['Ping', 'PingReq', 'PushPull', 'Gossip'];
-
 export interface GossipStats {
   /** Requests sent / received, by kind (responses are counted with their request). */
   sent: Record<MessageKind, number>;

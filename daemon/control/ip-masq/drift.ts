@@ -43,7 +43,7 @@ export function saveArgs(line: string): string[] {
 }
 
 /** Tables of an iptables-save dump, by name. */
-export function parseSave(dump: string): Map<string, SavedTable> {
+function parseSave(dump: string): Map<string, SavedTable> {
   const tables = new Map<string, SavedTable>();
   let table: SavedTable | undefined;
   for (const line of dump.split('\n')) {

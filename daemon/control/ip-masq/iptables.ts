@@ -28,7 +28,7 @@ export interface IptablesRunner {
   readonly backend?: IptablesBackend | 'auto';
 }
 
-export function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
+function runCommand(argv: readonly string[], input?: string): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -57,7 +57,7 @@ export async function saveOf(prefix: readonly string[], backend: IptablesBackend
   }
 }
 
-export async function detectBackend(prefix: readonly string[] = []): Promise<IptablesBackend> {
+async function detectBackend(prefix: readonly string[] = []): Promise<IptablesBackend> {
   const nft = await saveOf(prefix, 'nft');
   const legacy = await saveOf(prefix, 'legacy');
   if (nft === undefined || legacy === undefined) return 'system';

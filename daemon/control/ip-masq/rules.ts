@@ -11,13 +11,13 @@
 //   filter FORWARD ──-j──▶ WEFT-FWD: ACCEPT -s <network>, ACCEPT -d <network>
 //
 // Pure: builds argument vectors and iptables-restore input; running them is iptables.ts's job.
-import ipaddr from 'ipaddr.js';
 import { WeftError } from '../../errors.js';
+import { formatCidr, parseCidr, subnetOf } from '../../net/ipv4.js';
 
 export const MASQ_CHAIN = 'WEFT-POSTRTG';
 export const FORWARD_CHAIN = 'WEFT-FWD';
 /** kube-proxy's masquerade mark: packets it marks are left to its own KUBE-POSTROUTING. */
-export const KUBE_PROXY_MARK = '0x4000/0x4000';
+const KUBE_PROXY_MARK = '0x4000/0x4000';
 const MULTICAST = '224.0.0.0/4';
 const MASQ_COMMENT = ['-m', 'comment', '--comment', 'weft masq'];
 const FORWARD_COMMENT = ['-m', 'comment', '--comment', 'weft forward'];
@@ -55,17 +55,10 @@ export interface MasqRuleOptions {
 }
 
 /** `a.b.c.d/n` with host bits cleared; throws WEFT_ERR_CONFIG naming `what` when it is not an IPv4 CIDR. */
-export function normalizeCidr(cidr: string, what: string): string {
-  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
-  try {
-    parsed = ipaddr.parseCIDR(cidr);
-  } catch {
-    throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16`);
-  }
-  const [addr, len] = parsed;
-  if (addr.kind() !== 'ipv4') throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" must be IPv4`);
-  const base = ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`);
-  return `${base.toString()}/${len}`;
+function normalizeCidr(cidr: string, what: string): string {
+  const parsed = parseCidr(cidr);
+  if (parsed === null) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16 (weft's overlay is IPv4)`);
+  return formatCidr(subnetOf(parsed));
 }
 
 export function masqRules(opts: MasqRuleOptions): RuleSet {

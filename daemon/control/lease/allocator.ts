@@ -4,11 +4,11 @@
 //   3. else a uniformly random pick among the first 100 free subnets walking SubnetMin..SubnetMax.
 // Pure: the caller lists the leases and supplies the random source.
 import { WeftError } from '../../errors.js';
-import { formatCidr, formatIPv4, overlaps, subnetSize, type Subnet4 } from './ipv4.js';
+import { formatCidr, formatIpv4, overlaps, subnetSize, type Subnet4 } from '../../net/ipv4.js';
 import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
 
 /** Flannel collects at most this many free candidates before picking one at random. */
-export const MAX_CANDIDATES = 100;
+const MAX_CANDIDATES = 100;
 
 export interface HeldSubnet {
   readonly subnet: Subnet4;
@@ -64,7 +64,7 @@ export function chooseSubnet(input: AllocationInput): Allocation {
   if (free.length === 0) {
     throw new WeftError(
       'WEFT_ERR_SUBNETS_EXHAUSTED',
-      `no free /${config.subnetLen} left in ${formatCidr(config.network)} between SubnetMin ${formatIPv4(config.subnetMin)} and SubnetMax ${formatIPv4(config.subnetMax)} ` +
+      `no free /${config.subnetLen} left in ${formatCidr(config.network)} between SubnetMin ${formatIpv4(config.subnetMin)} and SubnetMax ${formatIpv4(config.subnetMax)} ` +
         `(${leases.length} leases held); widen Network or delete stale leases with etcdctl del ${input.subnetsPrefix}/<subnet>`,
     );
   }

@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch, type KvChange, type WatchSink } from '../etcd/resilient-watch.js';
-import type { Subnet4 } from './ipv4.js';
+import type { Subnet4 } from '../../net/ipv4.js';
 import { leaseKeyOf, listingOf, type LeaseListing, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from './lease-store.js';
 
 export interface EtcdLeaseStoreOptions {

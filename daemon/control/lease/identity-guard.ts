@@ -4,7 +4,7 @@
 // would take over the live node's subnet. A lease only says who wrote it, not whether the writer
 // still runs, so the holder is asked directly: a gossip ping addressed to the name in its lease.
 // Leases without a gossip port (Flannel nodes) cannot be asked and are reused as Flannel would.
-import { formatCidr, type Subnet4 } from './ipv4.js';
+import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import type { StoredLease } from './lease-store.js';
 

@@ -23,7 +23,7 @@ import { Backoff } from '../etcd/backoff.js';
 import { isUnreachableError } from '../etcd/etcd-health.js';
 import type { KvChange } from '../etcd/resilient-watch.js';
 import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
-import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
+import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
 import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
 import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';

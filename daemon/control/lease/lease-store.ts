@@ -9,7 +9,7 @@
 // (etcd/etcd-health.ts) is true; any other rejection is the store refusing the request.
 import type { KvChange, WatchSink } from '../etcd/resilient-watch.js';
 import { decodeLeaseValue, type LeaseAttrs } from './lease-codec.js';
-import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from './ipv4.js';
+import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from '../../net/ipv4.js';
 
 export interface StoredLease {
   readonly key: string;

@@ -8,9 +8,10 @@
 // Our own subnet is left out; setOwnKey() updates it when the keeper re-acquires.
 import type { Logger } from '../../observability/logger.js';
 import type { KvChange } from '../etcd/resilient-watch.js';
-import { formatCidr, type Subnet4 } from './ipv4.js';
+import { DEFAULT_VNI } from '../../dataplane/constants.js';
+import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
 import { decodeStoredLease, type LeaseStore, type LeaseWatch, type LeaseWatchHooks } from './lease-store.js';
-import { normalizeMac } from './vtep-mac.js';
+import { normalizeMac } from '../../net/mac.js';
 
 /** One peer's lease, as the data plane needs it. */
 export interface PeerLease {
@@ -134,7 +135,7 @@ export class LeaseWatcher {
       subnetKey: kv.key.slice(kv.key.lastIndexOf('/') + 1),
       subnet: d.subnet,
       publicIp: a.publicIp,
-      vni: a.vni ?? 1,
+      vni: a.vni ?? DEFAULT_VNI,
       vtepMac: mac,
       gossipPort: a.gossipPort,
       nodeName: a.nodeName,

@@ -7,7 +7,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch } from '../etcd/resilient-watch.js';
-import { formatCidr, formatIPv4, type Subnet4 } from './ipv4.js';
+import { formatCidr, formatIpv4, type Subnet4 } from '../../net/ipv4.js';
 import { parseNetworkConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
 
 export interface ConfigChange {
@@ -21,8 +21,8 @@ function fields(c: NetworkConfig): [string, string][] {
   return [
     ['Network', formatCidr(c.network)],
     ['SubnetLen', String(c.subnetLen)],
-    ['SubnetMin', formatIPv4(c.subnetMin)],
-    ['SubnetMax', formatIPv4(c.subnetMax)],
+    ['SubnetMin', formatIpv4(c.subnetMin)],
+    ['SubnetMax', formatIpv4(c.subnetMax)],
     ['Backend.VNI', String(c.backend.vni)],
     ['Backend.Port', String(c.backend.port)],
     ['Backend.MTU', c.backend.mtu === undefined ? 'unset' : String(c.backend.mtu)],

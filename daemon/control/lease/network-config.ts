@@ -8,12 +8,11 @@
 //   - Backend absent → Flannel reads type "udp"; weft only speaks vxlan and says so;
 //   - Backend.VNI default 1, Backend.Port default 0 = 8472, Backend.MTU optional.
 // Weft-specific refusals (IPv6, non-vxlan) say what to change.
+import { DEFAULT_VNI, DEFAULT_VXLAN_PORT, OVERHEAD } from '../../dataplane/constants.js';
 import { WeftError } from '../../errors.js';
 import { goField as field, isJsonObject as isObject } from './go-json.js';
-import { contains, formatCidr, formatIPv4, maskOf, parseCidr, parseIPv4, subnetSize, type Subnet4 } from './ipv4.js';
+import { contains, formatCidr, formatIpv4, parseCidr, parseIpv4, prefixMask, subnetOf, subnetSize, type Subnet4 } from '../../net/ipv4.js';
 
-export const VXLAN_DEFAULT_PORT = 8472;
-export const VXLAN_OVERHEAD = 50;
 
 export interface NetworkConfig {
   readonly network: Subnet4;
@@ -54,11 +53,11 @@ function boolField(obj: Record<string, unknown>, name: string): boolean | undefi
 function subnetBound(obj: Record<string, unknown>, name: 'SubnetMin' | 'SubnetMax', network: Subnet4, subnetLen: number, dflt: number): number {
   const v = field(obj, name);
   if (v === undefined || v === null || v === '' || v === '0.0.0.0') return dflt;
-  const ip = typeof v === 'string' ? parseIPv4(v) : null;
+  const ip = typeof v === 'string' ? parseIpv4(v) : null;
   if (ip === null) throw invalid(`${name} is ${JSON.stringify(v)}; expected an IPv4 address such as "10.244.1.0"`);
   if (!contains(network, ip)) throw invalid(`${name} ${v} is not in the range of the Network ${formatCidr(network)}`);
-  if (((ip & maskOf(subnetLen)) >>> 0) !== ip) {
-    throw invalid(`${name} ${v} is not on a SubnetLen boundary (/${subnetLen}); use e.g. ${formatIPv4((ip & maskOf(subnetLen)) >>> 0)}`);
+  if (((ip & prefixMask(subnetLen)) >>> 0) !== ip) {
+    throw invalid(`${name} ${v} is not on a SubnetLen boundary (/${subnetLen}); use e.g. ${formatIpv4((ip & prefixMask(subnetLen)) >>> 0)}`);
   }
   return ip;
 }
@@ -82,7 +81,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   }
   const parsedNet = typeof networkText === 'string' ? parseCidr(networkText) : null;
   if (!parsedNet) throw invalid(`Network is ${JSON.stringify(networkText)}; expected an IPv4 CIDR such as "10.244.0.0/16"`);
-  const network: Subnet4 = { base: parsedNet.base, len: parsedNet.len };
+  const network = subnetOf(parsedNet);
 
   let subnetLen = integerField(raw, 'SubnetLen', 'SubnetLen', 0, 32) ?? 0;
   if (subnetLen > 0) {
@@ -112,13 +111,13 @@ function parseBackend(v: unknown): NetworkConfig['backend'] {
   if (type !== 'vxlan') {
     throw invalid(`Backend.Type is ${JSON.stringify(type ?? null)}; weft implements only the "vxlan" backend (a Flannel node with the same config interoperates): set "Backend":{"Type":"vxlan"}`);
   }
-  const vni = integerField(v, 'VNI', 'Backend.VNI', 0, 0xffffff) ?? 1;
+  const vni = integerField(v, 'VNI', 'Backend.VNI', 0, 0xffffff) ?? DEFAULT_VNI;
   const port = integerField(v, 'Port', 'Backend.Port', 0, 65535) ?? 0;
   const mtu = integerField(v, 'MTU', 'Backend.MTU', 0, 65535);
-  if (mtu !== undefined && mtu !== 0 && mtu < 68 + VXLAN_OVERHEAD) {
-    throw invalid(`Backend.MTU is ${mtu}; it is the underlay MTU and must be at least ${68 + VXLAN_OVERHEAD} (inner MTU = Backend.MTU − ${VXLAN_OVERHEAD})`);
+  if (mtu !== undefined && mtu !== 0 && mtu < 68 + OVERHEAD) {
+    throw invalid(`Backend.MTU is ${mtu}; it is the underlay MTU and must be at least ${68 + OVERHEAD} (inner MTU = Backend.MTU − ${OVERHEAD})`);
   }
-  return { type: 'vxlan', vni, port: port === 0 ? VXLAN_DEFAULT_PORT : port, mtu: mtu === 0 ? undefined : mtu };
+  return { type: 'vxlan', vni, port: port === 0 ? DEFAULT_VXLAN_PORT : port, mtu: mtu === 0 ? undefined : mtu };
 }
 
 /** True when `s` may be leased under `cfg` (Flannel isSubnetConfigCompat). */

@@ -12,7 +12,7 @@ import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
-import { formatCidr, sameSubnet, type Subnet4 } from './ipv4.js';
+import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
 import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';

@@ -1,19 +1,20 @@
 // What weftd needs to come back while etcd is away, kept in `<state dir>/weft-state.json`: the
 // network config, the lease this node holds (with its expiry) and the peers' leases (which carry
-// their gossip endpoints). Saved whenever one of them changes, atomically (temp file + rename), so
+// their gossip endpoints). Saved whenever one of them changes, atomically (writeFileAtomic), so
 // a crash leaves the previous or the next version, never a torn one. Read once at start: a file
 // that is missing, unreadable, of another version or whose lease has expired is not used (the
 // reason is returned for the log).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
+import { writeFileAtomic } from '../write-file-atomic.js';
 import { isJsonObject } from './go-json.js';
 import type { HeldLease } from './lease-keeper.js';
 import type { PeerLease, PeerSnapshot } from './lease-watcher.js';
 import type { NetworkConfig } from './network-config.js';
 
 export const STATE_CACHE_FILE = 'weft-state.json';
-export const STATE_CACHE_VERSION = 1;
+const STATE_CACHE_VERSION = 1;
 
 export interface CachedState {
   readonly network: NetworkConfig;
@@ -32,11 +33,8 @@ export class StateCache {
 
   /** Writes `state` atomically; throws on I/O errors (the caller logs them and carries on). */
   save(state: CachedState): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     const body = { version: STATE_CACHE_VERSION, savedAt: new Date().toISOString(), network: state.network, lease: state.lease, peers: state.peers };
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, `${JSON.stringify(body)}\n`, { mode: 0o600 });
   }
 
   /** The cached state if it can be used at `now` (wall clock, ms): present, valid, lease unexpired. */

@@ -5,11 +5,10 @@
 //   FLANNEL_SUBNET=10.244.1.1/24      (first host of the leased subnet / SubnetLen)
 //   FLANNEL_MTU=1450                  (underlay or Backend.MTU − 50)
 //   FLANNEL_IPMASQ=false
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { WeftError } from '../../errors.js';
-import { formatCidr, formatIPv4, parseCidr, type Subnet4 } from './ipv4.js';
+import { formatCidr, formatIpv4, parseCidr, subnetOf, type Subnet4 } from '../../net/ipv4.js';
+import { writeFileAtomic } from '../write-file-atomic.js';
 
 export interface SubnetEnv {
   readonly network: Subnet4;
@@ -18,32 +17,19 @@ export interface SubnetEnv {
   readonly ipMasq: boolean;
 }
 
-export function formatSubnetEnv(e: SubnetEnv): string {
+function formatSubnetEnv(e: SubnetEnv): string {
   return (
     `FLANNEL_NETWORK=${formatCidr(e.network)}\n` +
-    `FLANNEL_SUBNET=${formatIPv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
+    `FLANNEL_SUBNET=${formatIpv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
     `FLANNEL_MTU=${e.mtu}\n` +
     `FLANNEL_IPMASQ=${e.ipMasq}\n`
   );
 }
 
 export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
-    const created = await mkdir(dir, { recursive: true, mode: 0o755 });
-    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) await chmod(d, 0o755);
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(formatSubnetEnv(e));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(tmp, 0o644); // whatever the umask
-    await rename(tmp, path);
+    writeFileAtomic(path, formatSubnetEnv(e), { mode: 0o644, dirMode: 0o755 });
   } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new WeftError('WEFT_ERR_SUBNET_FILE', `cannot write ${path}: ${(err as Error).message}; check that its folder is writable (--subnet-file)`, { cause: err });
   }
 }
@@ -67,5 +53,5 @@ export function readPreviousSubnet(path: string): { subnet?: Subnet4; network?: 
   const cidr = parseCidr(value);
   if (!cidr || cidr.len > 30) return { problem: `${path}: FLANNEL_SUBNET=${value} is not an IPv4 subnet` };
   const network = parseCidr(text.split('\n').find((l) => l.startsWith('FLANNEL_NETWORK='))?.slice('FLANNEL_NETWORK='.length).trim() ?? '');
-  return { subnet: { base: cidr.base, len: cidr.len }, ...(network ? { network: { base: network.base, len: network.len } } : {}) };
+  return { subnet: subnetOf(cidr), ...(network ? { network: subnetOf(network) } : {}) };
 }

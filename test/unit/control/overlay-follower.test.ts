@@ -4,12 +4,12 @@
 // move in flight.
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '../../../daemon/control/lease/ipv4.js';
+import { parseSubnet } from '../../../daemon/net/ipv4.js';
 import type { HeldLease, KeeperEvent } from '../../../daemon/control/lease/lease-keeper.js';
 import { OverlayFollower } from '../../../daemon/control/overlay-follower.js';
 
 function lease(n: number): HeldLease {
-  return { subnet: { base: parseCidr(`10.244.${n}.0/24`)!.base, len: 24 }, key: `/coreos.com/network/subnets/10.244.${n}.0-24`, leaseId: String(n), modRevision: String(n), expiresAt: 0, how: 'random' };
+  return { subnet: { base: parseSubnet(`10.244.${n}.0/24`)!.base, len: 24 }, key: `/coreos.com/network/subnets/10.244.${n}.0-24`, leaseId: String(n), modRevision: String(n), expiresAt: 0, how: 'random' };
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

@@ -1,6 +1,6 @@
 // RouteTable against a plain linear scan on random inputs, plus validation of peers.
 import { describe, expect, it } from 'vitest';
-import { formatIpv4 } from '../../../daemon/dataplane/addr.js';
+import { formatIpv4 } from '../../../daemon/net/ipv4.js';
 import { RouteTable, type PeerSpec } from '../../../daemon/dataplane/route-table.js';
 import { u32 } from '../../fixtures/dataplane/packets.js';
 

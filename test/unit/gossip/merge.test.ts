@@ -103,6 +103,17 @@ describe('mergeRoutes', () => {
     ]);
   });
 
+  it("refuses members whose address or subnet daemon/net's strict rules refuse (hex, leading zeros)", () => {
+    const r = mergeRoutes([], [member(3, { publicIp: '0x0a.1.1.1' }), member(4, { publicIp: '198.018.0.4' }), member(5, { subnet: '010.244.5.0/24' }), member(6, { publicIp: 'fd00::6' })]);
+    expect(r.peers).toEqual([]);
+    expect(r.refused.map((x) => [x.member, x.reason]).sort()).toEqual([
+      ['n3', 'invalid'],
+      ['n4', 'invalid'],
+      ['n5', 'invalid'],
+      ['n6', 'invalid'],
+    ]);
+  });
+
   it('between two gossip-only members claiming the same subnet, routes the smaller name only', () => {
     const r = mergeRoutes([], [member(6, { name: 'zeta' }), member(6, { name: 'alpha', publicIp: '198.18.0.66' })]);
     expect(r.peers).toEqual([expect.objectContaining({ nodeName: 'alpha', publicIp: '198.18.0.66' })]);

@@ -20,6 +20,7 @@ describe('gossip seeds', () => {
   it('names the bad entry', () => {
     expect(() => parsePeers('198.18.0.2:99999')).toThrow(/"198.18.0.2:99999" has an invalid port/);
     expect(() => parsePeers('a b:1')).toThrow(/--peers: "a b:1"/);
+    for (const bad of ['010.18.0.2:7', '0x0a.1.1.1', '198.18.0.256', '198.18.2']) expect(() => parsePeers(bad)).toThrow(/is not a valid IPv4 address/);
   });
 
   it('takes leased weft peers as seeds, skipping Flannel nodes and itself', () => {

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ETCD_CALL_TIMEOUT_MS } from '../../../../daemon/control/etcd/etcd-client.js';
 import type { IdentityGuard } from '../../../../daemon/control/lease/identity-guard.js';
-import { formatCidr, parseCidr, type Subnet4 } from '../../../../daemon/control/lease/ipv4.js';
+import { formatCidr, parseSubnet, type Subnet4 } from '../../../../daemon/net/ipv4.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from '../../../../daemon/control/lease/lease-codec.js';
 import { LeaseKeeper, type HeldLease, type KeeperEvent } from '../../../../daemon/control/lease/lease-keeper.js';
 import { parseNetworkConfig } from '../../../../daemon/control/lease/network-config.js';
@@ -19,7 +19,7 @@ const self: OwnLeaseAttrs = { publicIp: '198.18.0.1', vni: 1, vtepMac: '0a:00:00
 const other: OwnLeaseAttrs = { publicIp: '198.18.0.2', vni: 1, vtepMac: '0a:00:00:00:00:02', gossipPort: 8473, nodeName: 'n2' };
 
 function subnet(cidr: string): Subnet4 {
-  const p = parseCidr(cidr);
+  const p = parseSubnet(cidr);
   if (!p) throw new Error(cidr);
   return { base: p.base, len: p.len };
 }

@@ -3,13 +3,13 @@
 // outage during which leases changed (the listing after it is diffed).
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { parseCidr, type Subnet4 } from '../../../../daemon/control/lease/ipv4.js';
+import { parseSubnet, type Subnet4 } from '../../../../daemon/net/ipv4.js';
 import { encodeLeaseValue } from '../../../../daemon/control/lease/lease-codec.js';
 import { LeaseWatcher, type PeerSnapshot } from '../../../../daemon/control/lease/lease-watcher.js';
 import { FakeClock } from '../../../fakes/clock.js';
 import { FakeLeaseStore } from '../../../fakes/lease-store.js';
 
-const net = (n: number): Subnet4 => ({ base: parseCidr(`10.244.${n}.0/24`)!.base, len: 24 });
+const net = (n: number): Subnet4 => ({ base: parseSubnet(`10.244.${n}.0/24`)!.base, len: 24 });
 const weft = (n: number): string => encodeLeaseValue({ publicIp: `198.18.0.${n}`, vni: 1, vtepMac: `0a:00:00:00:00:0${n}`, gossipPort: 8473, nodeName: `n${n}` });
 
 async function watching(): Promise<{ clock: FakeClock; store: FakeLeaseStore; watcher: LeaseWatcher; snapshots: PeerSnapshot[] }> {
