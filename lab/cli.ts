@@ -2,7 +2,7 @@
 //   up [N] [--kind kernel|weft|mixed] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
 //   status [--json]   sync   down        (each with the same --prefix / --state-dir)
 import { parseArgs } from 'node:util';
-import { destroyNetns } from '../test/helpers/netns.js';
+import { destroyNetns } from './netns.js';
 import { Lab, labNamespaces } from './lab.js';
 import { bridgeHostLocal, DEFAULT_POD_NETWORK, weftCni, type PodNetwork } from './pods.js';
 import { formatStatus, formatUp } from './report.js';

@@ -9,24 +9,30 @@ import type { ProcessRecord } from './state.js';
 export const ETCD_IP = '198.18.0.254';
 export const ETCD_ENDPOINT = `http://${ETCD_IP}:2379`;
 
-export function startEtcd(ns: string, stateDir: string): ProcessRecord {
-  const dataDir = join(stateDir, 'etcd');
-  const log = join(stateDir, 'etcd.log');
-  const peer = `http://${ETCD_IP}:2380`;
-  const args = [
-    '--name', 'weft-lab',
+/**
+ * The command line of a one-member etcd `name` serving `clientUrl`, with peer URL `peerUrl` and its
+ * data in `dataDir`; short heartbeat and election timeouts, so it leads within milliseconds.
+ */
+export function etcdArgs(name: string, dataDir: string, clientUrl: string, peerUrl: string): string[] {
+  return [
+    '--name', name,
     '--data-dir', dataDir,
-    '--listen-client-urls', ETCD_ENDPOINT,
-    '--advertise-client-urls', ETCD_ENDPOINT,
-    '--listen-peer-urls', peer,
-    '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `weft-lab=${peer}`,
+    '--listen-client-urls', clientUrl,
+    '--advertise-client-urls', clientUrl,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `${name}=${peerUrl}`,
     '--heartbeat-interval', '10',
     '--election-timeout', '100',
     '--logger', 'zap',
     '--log-level', 'warn',
   ];
-  const pid = startDetached(ns, 'etcd', args, log);
+}
+
+export function startEtcd(ns: string, stateDir: string): ProcessRecord {
+  const dataDir = join(stateDir, 'etcd');
+  const log = join(stateDir, 'etcd.log');
+  const pid = startDetached(ns, 'etcd', etcdArgs('weft-lab', dataDir, ETCD_ENDPOINT, `http://${ETCD_IP}:2380`), log);
   return { pid, role: 'etcd', ns, marker: dataDir, log };
 }
 

@@ -1,9 +1,9 @@
-// Commands the lab runs: to completion (the harness's run(); spawn's `timeout` in ms bounds it), or
+// Commands the lab runs: to completion (processes.ts's run(); spawn's `timeout` in ms bounds it), or
 // detached into a log file so daemons outlive the CLI that started them. Processes are only ever
 // ended by the PID the lab recorded, after checking that PID still runs what the lab started.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { run } from '../test/helpers/processes.js';
+import { run } from './processes.js';
 import { LabError } from './errors.js';
 
 export { run };

@@ -16,14 +16,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
-import { destroyNetns, listNetns } from '../test/helpers/netns.js';
+import { addNetns, destroyNetns, listNetns } from './netns.js';
 import { nsRun, runs, startDetached, stopPid } from './exec.js';
 import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
 import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
 import { OVERHEAD } from '../daemon/dataplane/constants.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
 import { defaultStateDir, loadState, saveState, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
-import { addNamespace, attach, createSwitch, enableForwarding, UNDERLAY_MTU, underlayIp } from './underlay.js';
+import { attach, createSwitch, enableForwarding, UNDERLAY_MTU, underlayIp } from './underlay.js';
 import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
@@ -349,7 +349,7 @@ export class Lab {
   private async addNs(ns: string): Promise<void> {
     this.state.namespaces.push(ns);
     saveState(this.state);
-    await addNamespace(ns);
+    await addNetns(ns);
   }
 
   private recordProcess(p: ProcessRecord): void {

@@ -1,6 +1,6 @@
 // The underlay: one "switch" namespace holding bridge `br0`; every node (and etcd) hangs off it by a
 // veth pair created from inside the switch namespace, so nothing ever appears in the root namespace.
-import { ipIn, nsRun, run } from './exec.js';
+import { ipIn, nsRun } from './exec.js';
 
 const UNDERLAY_PREFIX_LEN = 15;
 export const UNDERLAY_MTU = 1500;
@@ -10,22 +10,19 @@ export function underlayIp(index: number): string {
   return `198.18.0.${index}`;
 }
 
-/** Creates namespace `ns` with loopback up. */
-export async function addNamespace(ns: string): Promise<void> {
-  await run('ip', ['netns', 'add', ns]);
-  await ipIn(ns, 'link', 'set', 'lo', 'up');
-}
-
-export async function createSwitch(ns: string): Promise<void> {
+/** Bridge br0 in namespace `ns`, up; with `ip`/15 on it when the switch namespace serves something itself. */
+export async function createSwitch(ns: string, ip?: string): Promise<void> {
   await ipIn(ns, 'link', 'add', BRIDGE, 'type', 'bridge');
+  if (ip !== undefined) await ipIn(ns, 'addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', BRIDGE);
   await ipIn(ns, 'link', 'set', BRIDGE, 'up');
 }
 
 /**
- * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns`.
+ * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns`, both
+ * ends with MTU `mtu`.
  */
-export async function attach(switchNs: string, port: string, ns: string, ip: string): Promise<void> {
-  await ipIn(switchNs, 'link', 'add', port, 'mtu', String(UNDERLAY_MTU), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+export async function attach(switchNs: string, port: string, ns: string, ip: string, mtu = UNDERLAY_MTU): Promise<void> {
+  await ipIn(switchNs, 'link', 'add', port, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', ns);
   await ipIn(switchNs, 'link', 'set', port, 'master', BRIDGE, 'up');
   await ipIn(ns, 'addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0');
   await ipIn(ns, 'link', 'set', 'eth0', 'up');

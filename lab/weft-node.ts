@@ -13,18 +13,29 @@ export const HEALTHZ_PORT = 8471;
 
 const WEFTD = join(REPO_ROOT, 'bin', 'weftd.js');
 
-export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
+export interface WeftdFlags {
+  readonly etcdEndpoint: string;
+  readonly etcdPrefix: string;
+  readonly nodeName: string;
+  readonly subnetFile: string;
+  readonly healthzPort: number;
+}
+
+/** The flags of a weftd in a node namespace: underlay `eth0`, health server on 127.0.0.1 there. */
+export function weftdFlags(f: WeftdFlags): string[] {
   return [
-    WEFTD,
-    '--etcd-endpoints', etcdEndpoint,
-    '--etcd-prefix', etcdPrefix,
+    '--etcd-endpoints', f.etcdEndpoint,
+    '--etcd-prefix', f.etcdPrefix,
     '--iface', 'eth0',
-    '--node-name', node.name,
-    '--subnet-file', node.subnetFile,
+    '--node-name', f.nodeName,
+    '--subnet-file', f.subnetFile,
     '--healthz-ip', '127.0.0.1',
-    '--healthz-port', String(HEALTHZ_PORT),
-    ...extra,
+    '--healthz-port', String(f.healthzPort),
   ];
+}
+
+export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
+  return [WEFTD, ...weftdFlags({ etcdEndpoint, etcdPrefix, nodeName: node.name, subnetFile: node.subnetFile, healthzPort: HEALTHZ_PORT }), ...extra];
 }
 
 export function startWeftd(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): ProcessRecord {

@@ -1,6 +1,6 @@
 // One 2-node lab per plane, each in its own namespaces (prefix <base><k|w|u>-, base `wb` by default), one pod per node; the
 // iperf3 server runs in pod 2 and the client in pod 1, as in shared/lab/ANCHORS.md.
-import { destroyNetns } from '../../test/helpers/netns.js';
+import { destroyNetns } from '../../lab/netns.js';
 import { Lab, labNamespaces } from '../../lab/lab.js';
 import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { waitFor } from '../../lab/exec.js';

@@ -4,7 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
 import type { MemberState } from '../../daemon/control/gossip/types.js';
-import { startMember } from '../../test/integration/gossip-cluster.js';
+import { startMember } from '../../lab/gossip-members.js';
 import { now, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const nodes = new Map<string, GossipNode>();

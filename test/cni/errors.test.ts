@@ -3,9 +3,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetns, type Netns } from '../helpers/netns.js';
+import type { Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
-import { CNI_PATH, CniSandbox, cni, type CniCall } from './cni-runner.js';
+import { CNI_PATH, CniSandbox, cni, type CniCall } from '../helpers/cni-runner.js';
 
 let node: Netns;
 let pod: Netns;

@@ -4,8 +4,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetns, type Netns } from '../helpers/netns.js';
-import { type CniSandbox, ROOT, cniOk, startNode, stopNode } from './cni-runner.js';
+import type { Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
+import { type CniSandbox, ROOT, cniOk, startNode, stopNode } from '../helpers/cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;

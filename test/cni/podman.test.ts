@@ -12,8 +12,8 @@ import { firstHost, parseSubnetEnv } from '../../lab/flannel-format.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
 import { useTestbed } from '../helpers/testbed.js';
 import { startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
-import { CNI_PATH, ROOT } from './cni-runner.js';
-import { IMAGE, PodmanHost, busyboxRootfsTar, requirePodmanTools } from './podman-host.js';
+import { CNI_PATH, ROOT } from '../helpers/cni-runner.js';
+import { IMAGE, PodmanHost, busyboxRootfsTar, requirePodmanTools } from '../helpers/podman-host.js';
 
 const PREFIX = '/podman/network';
 const PAGE = 'hello from a weft pod\n';

@@ -4,8 +4,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
-import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
-import { type CniSandbox, ROOT, cni, cniOk, startNode, stopNode, type CniOutcome } from './cni-runner.js';
+import { vethPair, type Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
+import { type CniSandbox, ROOT, cni, cniOk, startNode, stopNode, type CniOutcome } from '../helpers/cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;

@@ -4,10 +4,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
-import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
-import type { TrackedChild } from '../helpers/processes.js';
+import { vethPair, type Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
+import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
-import { CniSandbox, ROOT, cni, cniOk } from './cni-runner.js';
+import { CniSandbox, ROOT, cni, cniOk } from '../helpers/cni-runner.js';
 
 interface Node {
   ns: Netns;

@@ -1,12 +1,14 @@
-// A real etcd (Debian's etcd-server) for one test file: started on free loopback ports (or inside
-// a namespace on a given address), with its own temporary data dir, stoppable and restartable on
-// the same ports and data to simulate an outage, and always removed by close().
+// A real etcd (Debian's etcd-server, on the lab's command line) for one test file: started on free
+// loopback ports (or inside a namespace on a given address), with its own temporary data dir,
+// stoppable and restartable on the same ports and data to simulate an outage, and always removed
+// by close().
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from './netns.js';
-import { run, spawnTracked, type TrackedChild } from './processes.js';
+import { etcdArgs } from '../../lab/etcd.js';
+import type { Netns } from '../../lab/netns.js';
+import { run, spawnTracked, type TrackedChild } from '../../lab/processes.js';
 
 export interface EtcdOptions {
   /** Run inside this namespace, listening on `host` (default: root namespace on 127.0.0.1). */
@@ -48,20 +50,7 @@ export class EtcdServer {
   /** Starts etcd again on the same ports and data (after stop()). */
   async resume(): Promise<void> {
     if (this.child) return;
-    const peerUrl = `http://${this.host}:${this.peerPort}`;
-    const args = [
-      '--name', 'weft-test',
-      '--data-dir', this.dataDir,
-      '--listen-client-urls', this.endpoint,
-      '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `weft-test=${peerUrl}`,
-      '--heartbeat-interval', '10',
-      '--election-timeout', '100',
-      '--logger', 'zap',
-      '--log-level', 'warn',
-    ];
+    const args = etcdArgs('weft-test', this.dataDir, this.endpoint, `http://${this.host}:${this.peerPort}`);
     this.child = this.netns ? this.netns.spawn('etcd', args) : spawnTracked('etcd', args);
     try {
       await this.waitHealthy();

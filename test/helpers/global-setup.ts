@@ -1,7 +1,8 @@
 // Runs once before the suite: removes test namespaces left by earlier runs whose process is gone
 // (a crashed or killed worker cannot run its own cleanup). Only names with the test prefix and a
 // dead owner PID are touched.
-import { TEST_NETNS_PREFIX, destroyNetns, listNetns } from './netns.js';
+import { destroyNetns, listNetns } from '../../lab/netns.js';
+import { TEST_NETNS_PREFIX } from './netns.js';
 
 export default async function setup(): Promise<void> {
   const pattern = new RegExp(`^${TEST_NETNS_PREFIX}(\\d+)-`);

@@ -3,7 +3,7 @@
 // fails the file if it had to: a test that leaks is a failing test.
 import { afterAll } from 'vitest';
 import { destroyAllOwnNetns, ownNetns } from './netns.js';
-import { liveChildren, stopAllChildren } from './processes.js';
+import { liveChildren, stopAllChildren } from '../../lab/processes.js';
 
 afterAll(async () => {
   const children = liveChildren().map((c) => `${c.pid} ${c.proc.spawnfile} ${c.proc.spawnargs.slice(1, 6).join(' ')}`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { EtcdServer } from './etcd.js';
-import { liveChildren } from './processes.js';
+import { liveChildren } from '../../lab/processes.js';
 import { SWITCH_IP, Underlay } from './underlay.js';
 
 export interface Testbed {

@@ -1,10 +1,11 @@
 // A test underlay, all in namespaces this test file creates (names carry ownPrefix(), so the leak
-// check covers them): a "switch" namespace with bridge br0 holding 198.18.0.254/15 (etcd can listen
-// there), and hosts with eth0 at ip/15 on a veth whose other end is a br0 port. Every link is created
-// from inside a test namespace; nothing is added to the root namespace.
-import { createNetns, vethPair, type Netns } from './netns.js';
+// check covers them), wired by the lab's underlay (lab/underlay.ts): a "switch" namespace with
+// bridge br0 holding 198.18.0.254/15 (etcd can listen there), and hosts with eth0 at ip/15 on a veth
+// whose other end is a br0 port. Nothing is added to the root namespace.
+import type { Netns } from '../../lab/netns.js';
+import { attach, createSwitch } from '../../lab/underlay.js';
+import { createNetns } from './netns.js';
 
-export const UNDERLAY_PREFIX_LEN = 15;
 /** The switch's own address on br0 (etcd runs there). */
 export const SWITCH_IP = '198.18.0.254';
 
@@ -22,9 +23,7 @@ export class Underlay {
   static async create(): Promise<Underlay> {
     const sw = await createNetns('sw');
     try {
-      await sw.ip('link', 'add', 'br0', 'type', 'bridge');
-      await sw.ip('addr', 'add', `${SWITCH_IP}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'br0');
-      await sw.ip('link', 'set', 'br0', 'up');
+      await createSwitch(sw.name, SWITCH_IP);
     } catch (err) {
       await sw.destroy();
       throw err;
@@ -36,13 +35,7 @@ export class Underlay {
   async addHost(label: string, ip: string, opts: { mtu?: number } = {}): Promise<UnderlayHost> {
     const ns = await createNetns(label);
     this.hosts.push(ns);
-    const port = `p${++this.ports}`;
-    const mtu = String(opts.mtu ?? 1500);
-    await vethPair(this.switchNs, port, ns, 'eth0');
-    await this.switchNs.ip('link', 'set', port, 'mtu', mtu, 'master', 'br0', 'up');
-    await ns.ip('link', 'set', 'eth0', 'mtu', mtu);
-    await ns.ip('addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0');
-    await ns.ip('link', 'set', 'eth0', 'up');
+    await attach(this.switchNs.name, `p${++this.ports}`, ns.name, ip, opts.mtu);
     return Object.assign(ns, { addr: ip });
   }
 

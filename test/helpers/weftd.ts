@@ -5,7 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { EtcdServer } from './etcd.js';
-import type { TrackedChild } from './processes.js';
+import type { TrackedChild } from '../../lab/processes.js';
+import { weftdFlags } from '../../lab/weft-node.js';
 import type { UnderlayHost } from './underlay.js';
 
 /** The compiled daemon (tests run from source; `npm test` builds dist/ first). */
@@ -33,14 +34,8 @@ export interface Weftd extends TrackedChild {
 
 function weftdArgs(o: WeftdOptions): string[] {
   return [
-    '--etcd-endpoints', o.etcd.endpoint,
-    '--etcd-prefix', o.prefix,
-    '--iface', 'eth0',
+    ...weftdFlags({ etcdEndpoint: o.etcd.endpoint, etcdPrefix: o.prefix, nodeName: o.node, subnetFile: join(o.dir, o.node, 'subnet.env'), healthzPort: o.healthzPort ?? 0 }),
     '--public-ip', o.publicIp ?? o.host.addr,
-    '--node-name', o.node,
-    '--subnet-file', join(o.dir, o.node, 'subnet.env'),
-    '--healthz-ip', '127.0.0.1',
-    '--healthz-port', String(o.healthzPort ?? 0),
     ...(o.extra ?? []),
   ];
 }

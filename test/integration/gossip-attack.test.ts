@@ -22,8 +22,9 @@ import { AUTH_METADATA } from '../../daemon/control/gossip/grpc-transport.js';
 import { gossipCounters } from '../../daemon/control/gossip/metrics.js';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
 import { createMetrics } from '../../daemon/observability/metrics.js';
-import type { TrackedChild } from '../helpers/processes.js';
-import { clusterKey, converged, seedOf, spawnMember, startCluster, viewsOf, waitFor } from './gossip-cluster.js';
+import type { TrackedChild } from '../../lab/processes.js';
+import { clusterKey, seedOf, startCluster } from '../../lab/gossip-members.js';
+import { converged, spawnMember, viewsOf, waitFor } from '../fixtures/gossip/cluster.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** A SETTINGS frame of length 1: a FRAME_SIZE_ERROR, answered by nghttp2 with GOAWAY. */

@@ -3,8 +3,9 @@
 // process with the wrong cluster key cannot join or change anyone's view.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
-import type { TrackedChild } from '../helpers/processes.js';
-import { clusterKey, converged, seedOf, spawnMember, startCluster, viewsOf, waitFor } from './gossip-cluster.js';
+import type { TrackedChild } from '../../lab/processes.js';
+import { clusterKey, seedOf, startCluster } from '../../lab/gossip-members.js';
+import { converged, spawnMember, viewsOf, waitFor } from '../fixtures/gossip/cluster.js';
 
 let nodes: GossipNode[] = [];
 let children: TrackedChild[] = [];

@@ -3,7 +3,8 @@
 // message rejected; a member holding only the new key cannot talk to one holding only the old.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
-import { clusterKey, converged, seedOf, startMember, waitFor } from './gossip-cluster.js';
+import { clusterKey, seedOf, startMember } from '../../lab/gossip-members.js';
+import { converged, waitFor } from '../fixtures/gossip/cluster.js';
 
 let nodes: GossipNode[] = [];
 afterEach(async () => {

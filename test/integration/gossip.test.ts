@@ -7,7 +7,8 @@ import { gossipCounters } from '../../daemon/control/gossip/metrics.js';
 import type { GossipNode } from '../../daemon/control/gossip/node.js';
 import { startGossip } from '../../daemon/control/gossip/node.js';
 import { createMetrics } from '../../daemon/observability/metrics.js';
-import { clusterKey, converged, quiet, seedOf, startCluster, startMember, viewsOf, waitFor } from './gossip-cluster.js';
+import { clusterKey, quiet, seedOf, startCluster, startMember } from '../../lab/gossip-members.js';
+import { converged, viewsOf, waitFor } from '../fixtures/gossip/cluster.js';
 
 let nodes: GossipNode[] = [];
 afterEach(async () => {

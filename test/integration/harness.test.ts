@@ -2,7 +2,8 @@
 // namespaces are created and removed without touching anything else.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
-import { createNetns, ownNetns, vethPair } from '../helpers/netns.js';
+import { vethPair } from '../../lab/netns.js';
+import { createNetns, ownNetns } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('etcd harness', () => {

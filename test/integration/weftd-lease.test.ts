@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../helpers/etcd.js';
-import { liveChildren } from '../helpers/processes.js';
+import { liveChildren } from '../../lab/processes.js';
 import { useTestbed } from '../helpers/testbed.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
 import { WEFTD_MAIN, etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
+import { vethPair, type Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
 import { innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
-import type { TrackedChild } from '../helpers/processes.js';
+import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
 const FIXTURES = 'dist/test/fixtures/dataplane';

@@ -4,8 +4,9 @@
 // the node namespace; nothing touches the root namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installIpMasq, reassertIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
-import { createNetns, vethPair, type Netns } from '../helpers/netns.js';
-import type { TrackedChild } from '../helpers/processes.js';
+import { vethPair, type Netns } from '../../lab/netns.js';
+import { createNetns } from '../helpers/netns.js';
+import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
 const PORT = '7000';

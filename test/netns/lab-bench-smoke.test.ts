@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIST } from '../../lab/paths.js';
 import { ownPrefix } from '../helpers/netns.js';
-import { run } from '../helpers/processes.js';
+import { run } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('bench:e2e --quick', () => {

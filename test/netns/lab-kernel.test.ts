@@ -9,8 +9,9 @@ import { Lab } from '../../lab/lab.js';
 import { ping, tcpExchange } from '../../lab/probe.js';
 import type { PodRecord } from '../../lab/state.js';
 import { DIST } from '../../lab/paths.js';
-import { listNetns, ownPrefix } from '../helpers/netns.js';
-import { run } from '../helpers/processes.js';
+import { listNetns } from '../../lab/netns.js';
+import { ownPrefix } from '../helpers/netns.js';
+import { run } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
 describe('lab: two kernel VXLAN nodes', () => {

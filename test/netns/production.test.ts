@@ -14,7 +14,8 @@ import { ping } from '../../lab/probe.js';
 import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { attach } from '../../lab/underlay.js';
 import { HEALTHZ_PORT, weftdArgs } from '../../lab/weft-node.js';
-import { createNetns, ownPrefix, type Netns } from '../helpers/netns.js';
+import type { Netns } from '../../lab/netns.js';
+import { createNetns, ownPrefix } from '../helpers/netns.js';
 import { exportedNames, unknownNames } from '../helpers/promql.js';
 import { requireRoot } from '../helpers/root.js';
 

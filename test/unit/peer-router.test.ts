@@ -6,7 +6,7 @@ import { RouteTable } from '../../daemon/dataplane/index.js';
 import { RefusalReporter, type GossipPeer } from '../../daemon/control/gossip/index.js';
 import type { PeerLease, PeerSnapshot } from '../../daemon/control/lease/lease-watcher.js';
 import { PeerRouter } from '../../daemon/control/peers.js';
-import { quietLogger } from './gossip/fake-net.js';
+import { quietLogger } from '../fakes/gossip-net.js';
 
 const lease = (i: number, nodeName: string | undefined, vtepMac = `02:00:00:00:00:0${i}`): PeerLease => ({
   subnetKey: `10.244.${i}.0-24`,

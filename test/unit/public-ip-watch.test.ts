@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MemberView } from '../../daemon/control/gossip/index.js';
 import { IdentityConflicts } from '../../daemon/control/identity-conflicts.js';
 import { PublicIpWatch } from '../../daemon/control/public-ip-watch.js';
-import { quietLogger } from './gossip/fake-net.js';
+import { quietLogger } from '../fakes/gossip-net.js';
 
 const view = (name: string, publicIp: string, state: MemberView['state']): MemberView => ({ name, publicIp, gossipPort: 8473, subnet: '10.244.9.0/24', vtepMac: '02:00:00:00:00:09', vni: 1, incarnation: 1, state, lastSeen: 0, stateSince: 0 });
 

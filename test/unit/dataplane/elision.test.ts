@@ -18,7 +18,7 @@ import {
 import { Count, Drop } from '../../../daemon/dataplane/counters.js';
 import { loadNative } from '../../../daemon/dataplane/native.js';
 import { RouteTable } from '../../../daemon/dataplane/route-table.js';
-import { LOCAL_MAC, PEER_IP, PEER_MAC, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from './packets.js';
+import { LOCAL_MAC, PEER_IP, PEER_MAC, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
 
 const A = '10.244.1.2';
 const B = '10.244.2.2';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { HEADROOM, IN_ADDR, IN_FLAGS, IN_GSO_SIZE, IN_LENGTH, IN_OFFSET, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
 import { Drop, DROP_NAMES } from '../../../daemon/dataplane/counters.js';
-import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from './packets.js';
+import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
 
 function putTun(r: Rig, i: number, packet: number[]): number {
   const off = i * SLOT + HEADROOM;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CSUM_FULL, HEADROOM, IN_CSUM, IN_FLAGS, IN_GSO_SIZE, IN_GSO_TYPE, IN_LENGTH, IN_OFFSET, META_STRIDE, OUT_TSO, UDP_RX_OFFSET, IN_ADDR } from '../../../daemon/dataplane/constants.js';
 import { loadNative } from '../../../daemon/dataplane/native.js';
 import { Drop } from '../../../daemon/dataplane/counters.js';
-import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, vxlan, type Rig } from './packets.js';
+import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
 
 const A = '10.244.1.2';
 const B = '10.244.2.2';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatIpv4 } from '../../../daemon/net/ipv4.js';
 import { RouteTable, type PeerSpec } from '../../../daemon/dataplane/route-table.js';
-import { u32 } from './packets.js';
+import { u32 } from '../../fixtures/dataplane/packets.js';
 
 /** The slow reference: scan every peer, compare masked addresses. */
 function slowRouter(peers: readonly PeerSpec[]): { lookup(dst: number): number; isSender(ip: number): boolean } {

@@ -2,7 +2,7 @@
 // every segment is a valid IPv4/TCP packet of at most the MTU, sequence numbers follow.
 import { describe, expect, it } from 'vitest';
 import { segmentSlack, segmentTcpInPlace } from '../../../daemon/dataplane/segment.js';
-import { pseudo, refChecksum, tcpPacket } from './packets.js';
+import { pseudo, refChecksum, tcpPacket } from '../../fixtures/dataplane/packets.js';
 
 function check(payloadLen: number, mtu: number, flags: number): void {
   const payload = Array.from({ length: payloadLen }, (_, i) => (i * 7 + 3) & 0xff);

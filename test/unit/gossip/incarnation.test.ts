@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_INCARNATION } from '../../../daemon/control/gossip/codec.js';
 import { MAX_INCARNATION_STEP } from '../../../daemon/control/gossip/membership.js';
-import { FakeCluster } from './fake-net.js';
+import { FakeCluster } from '../../fakes/gossip-net.js';
 
 async function cluster(n: number, incarnationOf: (i: number) => number = () => 0): Promise<FakeCluster> {
   const c = new FakeCluster();

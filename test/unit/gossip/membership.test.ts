@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { retransmitLimit } from '../../../daemon/control/gossip/broadcast-queue.js';
 import { swimConfig } from '../../../daemon/control/gossip/swim-config.js';
-import { addressOf, FakeCluster } from './fake-net.js';
+import { addressOf, FakeCluster } from '../../fakes/gossip-net.js';
 
 async function cluster(n: number): Promise<FakeCluster> {
   const c = new FakeCluster();

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeRoutes, type GossipPeer, type LeasePeer } from '../../../daemon/control/gossip/merge.js';
 import { RefusalReporter } from '../../../daemon/control/gossip/refusal-reporter.js';
-import { quietLogger } from './fake-net.js';
+import { quietLogger } from '../../fakes/gossip-net.js';
 
 const lease = (i: number, extra: Partial<LeasePeer> = {}): LeasePeer => ({ subnet: `10.244.${i}.0/24`, publicIp: `198.18.0.${i}`, vtepMac: `02:00:00:00:00:0${i}`, nodeName: `n${i}`, ...extra });
 const member = (i: number, extra: Partial<GossipPeer> = {}): GossipPeer => ({ name: `n${i}`, subnet: `10.244.${i}.0/24`, publicIp: `198.18.0.${i}`, vtepMac: `02:00:00:00:00:0${i}`, state: 'alive', ...extra });

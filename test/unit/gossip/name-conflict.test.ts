@@ -6,7 +6,7 @@ import { Membership } from '../../../daemon/control/gossip/membership.js';
 import type { Transport } from '../../../daemon/control/gossip/messages.js';
 import { swimConfig } from '../../../daemon/control/gossip/swim-config.js';
 import type { MemberRecord } from '../../../daemon/control/gossip/types.js';
-import { FakeClock, quietLogger } from './fake-net.js';
+import { FakeClock, quietLogger } from '../../fakes/gossip-net.js';
 
 const silent = (): Promise<never> => new Promise<never>(() => undefined);
 const nowhere: Transport = { ping: silent, pingReq: silent, pushPull: silent, gossip: silent };

@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createNetns, type Netns } from '../helpers/netns.js';
-import { requireRoot } from '../helpers/root.js';
+import type { Netns } from '../../lab/netns.js';
+import { createNetns } from './netns.js';
+import { requireRoot } from './root.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const PLUGIN = join(ROOT, 'bin/weft-cni.js');

@@ -2,11 +2,11 @@
 // a network that routes calls between Membership instances, can drop a member (calls to it never
 // answer) and records every message for assertions.
 import { pino } from 'pino';
-import { FakeClock } from '../../fakes/clock.js';
-import { Membership } from '../../../daemon/control/gossip/membership.js';
-import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from '../../../daemon/control/gossip/messages.js';
-import { swimConfig, type SwimConfig } from '../../../daemon/control/gossip/swim-config.js';
-import type { MemberRecord } from '../../../daemon/control/gossip/types.js';
+import { FakeClock } from './clock.js';
+import { Membership } from '../../daemon/control/gossip/membership.js';
+import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from '../../daemon/control/gossip/messages.js';
+import { swimConfig, type SwimConfig } from '../../daemon/control/gossip/swim-config.js';
+import type { MemberRecord } from '../../daemon/control/gossip/types.js';
 
 export { FakeClock };
 

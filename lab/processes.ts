@@ -1,5 +1,6 @@
-// Child processes started by tests. Every child is tracked by PID so the leak check can prove
-// that a test file ends none of them running, and so cleanup only ever signals what we started.
+// Child processes in the foreground: run() to completion, or spawnTracked() with its output kept.
+// Every tracked child is known by PID, so the test leak check can prove that a test file ends none
+// of them running, and so cleanup only ever signals what this process started.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 
@@ -81,7 +82,7 @@ export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOp
   return child;
 }
 
-/** Children started by this test file that have not exited yet. */
+/** Tracked children of this process that have not exited yet. */
 export function liveChildren(): TrackedChild[] {
   return [...live];
 }

@@ -9,8 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Netns } from '../helpers/netns.js';
-import { run, spawnTracked, type TrackedChild } from '../helpers/processes.js';
+import type { Netns } from '../../lab/netns.js';
+import { run, spawnTracked, type TrackedChild } from '../../lab/processes.js';
 
 const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'localhost/weft-busybox:test';
