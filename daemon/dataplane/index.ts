@@ -2,7 +2,7 @@
 // imports control code, gRPC or etcd.
 export { Dataplane, type DataplaneOptions, type DataplaneStats, type PeerStats } from './dataplane.js';
 export { ThreadedDataplane } from './threaded-dataplane.js';
-export { tunLink, type TunLink } from './tun-link.js';
+export { disableIpv6, ipv6Enabled, tunLink, type TunLink } from './tun-link.js';
 export { RouteTable, type PeerSpec, type RejectedPeer, type RouteTableOptions } from './route-table.js';
 export { DROP_NAMES } from './counters.js';
 export { OVERHEAD, DEFAULT_VXLAN_PORT, DEFAULT_VNI } from './constants.js';

@@ -39,7 +39,7 @@ export type TunWanted = TunLink;
 export interface Fix {
   /** Operator-readable: what was wrong. */
   readonly why: string;
-  /** `ip` arguments that fix it. */
+  /** `ip` arguments that fix it; empty for IPv6, which is switched off in /proc (reconcile/index.ts). */
   readonly args: readonly string[];
 }
 
