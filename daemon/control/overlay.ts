@@ -11,7 +11,7 @@
 //   with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { RouteTable, ThreadedDataplane } from '../dataplane/index.js';
+import { RouteTable, ThreadedDataplane, tunLink } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
 import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
@@ -23,7 +23,7 @@ import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
 import { PublicIpWatch } from './public-ip-watch.js';
-import { prepareTun, reconcileTun, type TunWanted } from './reconcile/index.js';
+import { prepareTun, reconcileTun } from './reconcile/index.js';
 import { Resync } from './resync.js';
 
 export interface OverlayOptions {
@@ -80,13 +80,12 @@ export class Overlay {
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
     }
-    const address = `${localSubnet.split('/')[0]}/32`;
-    const tun: TunWanted = { name: dataplane.tunName, mtu: o.mtu, address, network: networkCidr };
+    const tun = tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet);
     const fixes = await reconcileTun(tun, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
     // Rules left by an earlier weftd with --ip-masq (a crash skipped their removal).
     if (!cfg.ipMasq) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
 

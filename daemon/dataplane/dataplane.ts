@@ -22,7 +22,6 @@
 // thread (threaded-dataplane.ts): on a loaded machine main vs worker measured alike, but on a quiet
 // one the control plane's work on the main loop (gossip, gRPC, etcd) added a 2-9 ms tail to pod
 // RTT that the worker removes (figures in threaded-dataplane.ts).
-import { writeFileSync } from 'node:fs';
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
 import { requireMac } from '../net/mac.js';
@@ -50,6 +49,7 @@ import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
 import { RouteTable } from './route-table.js';
+import { disableIpv6, tunLink } from './tun-link.js';
 
 export interface DataplaneOptions {
   /** TUN device name (default 'weft0'). */
@@ -230,12 +230,14 @@ export class Dataplane {
     }
     let udpFd = -1;
     try {
-      disableIpv6(tun.name);
+      const link = tunLink(tun.name, mtu, opts.network, opts.localSubnet);
+      const address = requireSubnet('address', link.address);
+      disableIpv6(link.name);
       try {
-        native.configureLink(tun.name, mtu, local.base, 32, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
-        native.addRoute(tun.name, network.base, network.len);
+        native.configureLink(link.name, link.mtu, address.base, address.len, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
+        native.addRoute(link.name, network.base, network.len);
       } catch (err) {
-        throw new WeftError('WEFT_ERR_TUN', `cannot configure ${tun.name} (mtu ${mtu}, ${formatIpv4(local.base)}/32, route ${opts.network}): ${(err as Error).message}`, { cause: err });
+        throw new WeftError('WEFT_ERR_TUN', `cannot configure ${link.name} (mtu ${link.mtu}, ${link.address}, route ${link.network}): ${(err as Error).message}`, { cause: err });
       }
       try {
         udpFd = native.openUdp(
@@ -368,18 +370,5 @@ function checkTable(table: RouteTable, base: number, prefixLen: number, subnetLe
       'WEFT_ERR_CONFIG',
       `route table is for ${formatIpv4(table.networkBase >>> 0)}/${table.networkPrefixLen} SubnetLen ${table.subnetLen}, the data plane for ${formatIpv4(base >>> 0)}/${prefixLen} SubnetLen ${subnetLen}: rebuild it with the data plane's network`,
     );
-  }
-}
-
-/**
- * The overlay carries IPv4 only. Before the link goes up, IPv6 is turned off on it, or the kernel
- * sends router solicitations and MLD reports into the TUN that could only be counted as drops.
- * Best effort: a kernel without IPv6 has nothing to turn off.
- */
-function disableIpv6(tunName: string): void {
-  try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${tunName}/disable_ipv6`, '1');
-  } catch {
-    // no IPv6 in this kernel or namespace
   }
 }

@@ -1,9 +1,10 @@
 // weftd re-asserts its state while running, on a 2-node weft lab with --ip-masq and default
 // periods, as an operator or a stray script would break it: masquerade hook and forward chain
 // deleted by hand (back within --iptables-resync, 5 s), the TUN downed and its MTU, address and
-// route tampered with (back within --link-resync, 10 s), each fix logged once with its subsystem;
-// and etcd hung by SIGSTOP with its TCP connections open: weft_etcd_up reads 0 within 15 s, /readyz
-// stays 200 and says why, pod traffic keeps flowing, and all is back after SIGCONT.
+// route tampered with, IPv6 turned on on it (back within --link-resync, 10 s), each fix logged
+// once with its subsystem; and etcd hung by SIGSTOP with its TCP connections open: weft_etcd_up
+// reads 0 within 15 s, /readyz stays 200 and says why, pod traffic keeps flowing, and all is back
+// after SIGCONT.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipJson, runs, waitFor } from '../../lab/exec.js';
@@ -127,6 +128,18 @@ describe('weftd re-asserts its state while running', () => {
     expect(fixes[0].fix).toBe('ip link set dev weft0 up');
     await waitReachable(pod1.ns, pod2.ip, 5_000);
     expect((await ping(pod2.ns, pod1.ip, { count: 5, intervalS: 0.05 })).received).toBe(5);
+  }, 30_000);
+
+  it('turns IPv6 on the TUN off again within --link-resync (10 s), one log line', async () => {
+    const node = lab.node('node2');
+    const ipv6Off = async (): Promise<string> => (await lab.exec(node.ns, 'sysctl', ['-n', 'net.ipv6.conf.weft0.disable_ipv6'])).trim();
+    expect(await ipv6Off()).toBe('1');
+    const n = logOf('node2').length;
+    await lab.exec(node.ns, 'sysctl', ['-w', 'net.ipv6.conf.weft0.disable_ipv6=0']);
+    await waitFor(async () => ((await ipv6Off()) === '1' ? true : undefined), 13_000, () => new Error('IPv6 was not turned off within 13 s'), 250);
+    const fixes = logOf('node2').slice(n).filter((l) => l.msg.startsWith('re-asserted'));
+    expect(fixes.map((l) => [l.subsystem, l.msg, l.fix])).toEqual([['tun', 're-asserted: IPv6 on', 'sysctl -w net.ipv6.conf.weft0.disable_ipv6=1']]);
+    expect((await ping(pod2.ns, pod1.ip, { count: 3, intervalS: 0.05 })).received).toBe(3);
   }, 30_000);
 
   it('a SIGSTOPped etcd reads weft_etcd_up 0 within 15 s, /readyz stays 200 with the reason, pods keep talking; SIGCONT brings it back', async () => {

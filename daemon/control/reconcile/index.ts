@@ -3,7 +3,9 @@
 // tun-plan.ts). Runs around Dataplane.open():
 //   prepareTun()   before: removes a same-named device that cannot be reattached
 //   reconcileTun() after, and every period: removes stale addresses and routes, restores the up
-//                  state, MTU, address and route; reads the state with one `ip -j -batch` call
+//                  state, MTU, address and route; reads the state with one `ip -j -batch` call;
+//                  turns IPv6 off again when it was turned on
+import { disableIpv6, ipv6Enabled } from '../../dataplane/index.js';
 import { WeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { ipJson, ipJsonBatch, ipRun } from './ip-command.js';
@@ -40,6 +42,12 @@ export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconci
     log.warn({ tun: want.name, fix: `ip ${f.args.join(' ')}` }, `${verb}: ${f.why}`);
     // A stale address's own prefix route goes with the address: already gone is fixed.
     await ipRun(f.args, f.args[0] === 'route' && f.args[1] === 'del' ? /No such process/ : undefined);
+  }
+  if (ipv6Enabled(want.name)) {
+    const fix = { why: 'IPv6 on', args: [] };
+    log.warn({ tun: want.name, fix: `sysctl -w net.ipv6.conf.${want.name}.disable_ipv6=1` }, `${verb}: ${fix.why}`);
+    disableIpv6(want.name);
+    return [...fixes, fix];
   }
   return fixes;
 }

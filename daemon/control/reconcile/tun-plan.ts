@@ -2,10 +2,12 @@
 //
 //   before open: a device named like the TUN that is not a single-queue TUN (a TAP, a multi-queue
 //   TUN, a veth…) would make TUNSETIFF fail, so it is removed and created anew.
-//   after open (and every --link-resync period): the link up, exactly one IPv4 address (<subnet>.0/32), the inner MTU, and exactly one main-table
+//   after open (and every --link-resync period): the state tunLink() wants (daemon/dataplane/tun-link.ts):
+//   the link up, the inner MTU, exactly one IPv4 address (<subnet>.0/32) and exactly one main-table
 //   route on the TUN: Network, no gateway, metric 0. Anything else on the TUN (an address or route
 //   of an older subnet or network, a duplicate at another metric) was left by an earlier weftd and
 //   is removed; a missing or foreign-owned Network route is replaced.
+import type { TunLink } from '../../dataplane/index.js';
 
 /** `ip -d -j link show` entry (the fields used). */
 export interface IpLink {
@@ -31,19 +33,13 @@ export interface IpRoute {
   readonly metric?: number;
 }
 
-export interface TunWanted {
-  readonly name: string;
-  readonly mtu: number;
-  /** '10.244.3.0/32' */
-  readonly address: string;
-  /** '10.244.0.0/16' */
-  readonly network: string;
-}
+/** The wanted state, built by the data plane's tunLink() (the address and route rule). */
+export type TunWanted = TunLink;
 
 export interface Fix {
   /** Operator-readable: what was wrong. */
   readonly why: string;
-  /** `ip` arguments that fix it. */
+  /** `ip` arguments that fix it; empty for IPv6, which is switched off in /proc (reconcile/index.ts). */
   readonly args: readonly string[];
 }
 

@@ -1,0 +1,20 @@
+// The TUN's wanted state (daemon/dataplane/tun-link.ts): the one address and route rule that
+// Dataplane.open() applies and the control plane's reconcile restores.
+import { describe, expect, it } from 'vitest';
+import { tunLink } from '../../../daemon/dataplane/tun-link.js';
+import { planTunFixes } from '../../../daemon/control/reconcile/tun-plan.js';
+
+describe('tunLink', () => {
+  it('addresses the TUN with its lease base as a /32 and routes the whole Network through it', () => {
+    expect(tunLink('weft0', 1450, '10.244.0.0/16', '10.244.3.0/24')).toEqual({ name: 'weft0', mtu: 1450, address: '10.244.3.0/32', network: '10.244.0.0/16' });
+    expect(tunLink('w1', 8950, '10.0.0.0/8', '10.17.128.0/17').address).toBe('10.17.128.0/32');
+    expect(tunLink('w1', 1450, '10.244.0.0/16', '10.244.3.4/32').address).toBe('10.244.3.4/32');
+  });
+
+  it('is the state the reconcile plan finds nothing to fix in', () => {
+    const want = tunLink('weft0', 1450, '10.244.0.0/16', '10.244.3.0/24');
+    const link = { ifname: 'weft0', mtu: 1450, flags: ['UP'] };
+    const route = { dst: '10.244.0.0/16' };
+    expect(planTunFixes(want, link, [{ family: 'inet', local: '10.244.3.0', prefixlen: 32 }], [route], [{ ...route, dev: 'weft0' }])).toEqual([]);
+  });
+});
