@@ -149,7 +149,7 @@ function routeTo(ip: string): RouteAnswer | undefined {
   try {
     out = execFileSync('ip', ['-j', 'route', 'get', ip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') return fail(`--iface-can-reach needs the ip command (iproute2): ${e.message}`);
     return undefined; // "Network is unreachable" and the like
   }
@@ -164,8 +164,7 @@ export function resolveUnderlay(req: UnderlayRequest): Underlay {
   } catch {
     routes = '';
   }
-  const needsRoute = req.iface.length === 0 && req.ifaceRegex.length === 0 && req.ifaceCanReach !== undefined;
-  const canReach = needsRoute ? routeTo(req.ifaceCanReach as string) : undefined;
+  const canReach = req.iface.length === 0 && req.ifaceRegex.length === 0 && req.ifaceCanReach !== undefined ? routeTo(req.ifaceCanReach) : undefined;
   const chosen = chooseUnderlay(req, networkInterfaces(), defaultRouteInterface(routes), canReach);
   let mtu: number;
   try {
