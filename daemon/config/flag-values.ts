@@ -88,7 +88,7 @@ export const keyPrefix: Parse<string> = ({ value, source }) => {
   return prefix;
 };
 
-export const ifaceOrIpv4: Parse<string> = ({ value, source }) => {
+const ifaceOrIpv4: Parse<string> = ({ value, source }) => {
   if (parseIpv4(value) === null && !IFNAME_RE.test(value)) fail(`${source}: "${value}" is neither an interface name nor an IPv4 address`);
   return value;
 };
