@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { runStatus } from './cli/status.js';
 import type { Config } from './config/config.js';
-import { parseConfig, unknownEnvNames } from './config/parse-config.js';
+import { ignoredFlannelEnvNames, parseConfig, unknownEnvNames } from './config/parse-config.js';
 import { resolveUnderlay, type Underlay } from './config/underlay.js';
 import { weftVersion } from './config/version.js';
 import { errorMessage, isWeftError } from './errors.js';
@@ -34,6 +34,8 @@ async function main(): Promise<number> {
   const log = subsystemLogger(createLogger(cfg.logLevel), 'weftd');
   log.info({ version, node: cfg.nodeName, etcdEndpoints: cfg.etcdEndpoints, etcdPrefix: cfg.etcdPrefix, subnetFile: cfg.subnetFile, stateDir: cfg.stateDir }, 'weftd starting');
   for (const name of unknownEnvNames(process.env)) log.warn({ env: name }, 'ignoring unknown WEFTD_* environment variable');
+  const flannelOnly = ignoredFlannelEnvNames(process.env);
+  if (flannelOnly.length > 0) log.warn({ env: flannelOnly }, 'ignoring FLANNELD_* environment variables weft has no equivalent for (see "Migrating from Flannel" in the README)');
 
   let underlay: Underlay;
   try {

@@ -11,13 +11,19 @@ export interface Config {
   readonly etcdKeyfile: string | undefined;
   readonly etcdUsername: string | undefined;
   readonly etcdPassword: string | undefined;
-  /** Underlay interface name or IPv4 address; undefined = default-route interface. */
-  readonly iface: string | undefined;
+  /** --iface: underlay interface names or IPv4 addresses, tried in order; [] = not given. */
+  readonly iface: readonly string[];
+  /** --iface-regex: tried in order after --iface (addresses first, then names). */
+  readonly ifaceRegex: readonly string[];
+  /** --iface-can-reach: the interface the kernel routes this IPv4 address through (without --iface/--iface-regex). */
+  readonly ifaceCanReach: string | undefined;
   readonly publicIp: string | undefined;
   readonly subnetFile: string;
   /** Folder for weft's own state; the subnet file's folder unless --state-dir is given. */
   readonly stateDir: string;
   readonly ipMasq: boolean;
+  /** --iptables-forward-rules: filter/WEFT-FWD accepts the pod network, independent of ipMasq. */
+  readonly iptablesForwardRules: boolean;
   /** Period of the --ip-masq rule check (--iptables-resync); 0 = never. */
   readonly iptablesResyncMs: number;
   /** Period of the TUN address/route/MTU check (--link-resync); 0 = never. */

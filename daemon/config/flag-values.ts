@@ -9,8 +9,10 @@ import { parseDuration } from './duration.js';
 /** One raw value and where it came from. */
 export interface Raw {
   readonly value: string;
-  /** `--name`, `WEFTD_NAME` or another origin (the hostname), for messages. */
+  /** `--name`, `WEFTD_NAME`, `FLANNELD_NAME` or another origin (the hostname), for messages. */
   readonly source: string;
+  /** A repeatable flag given on the command line: every value, in order (`value` is the last). */
+  readonly values?: readonly string[];
 }
 
 export type Parse<T> = (raw: Raw) => T;
@@ -86,9 +88,26 @@ export const keyPrefix: Parse<string> = ({ value, source }) => {
   return prefix;
 };
 
-export const ifaceOrIpv4: Parse<string> = ({ value, source }) => {
+const ifaceOrIpv4: Parse<string> = ({ value, source }) => {
   if (parseIpv4(value) === null && !IFNAME_RE.test(value)) fail(`${source}: "${value}" is neither an interface name nor an IPv4 address`);
   return value;
+};
+
+/** --iface: every value given, each a comma-separated list (the env form), in order. */
+export const ifaceList: Parse<readonly string[]> = (raw) =>
+  Object.freeze((raw.values ?? [raw.value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean).map((value) => ifaceOrIpv4({ value, source: raw.source })));
+
+/** --iface-regex: every value given, in order, each one regular expression (commas are part of it). */
+export const regexList: Parse<readonly string[]> = (raw) => {
+  const all = (raw.values ?? [raw.value]).filter((v) => v !== '');
+  for (const r of all) {
+    try {
+      new RegExp(r);
+    } catch (err) {
+      fail(`${raw.source}: "${r}" is not a regular expression (${(err as Error).message})`);
+    }
+  }
+  return Object.freeze(all);
 };
 
 export const ifname: Parse<string> = ({ value, source }) => {

@@ -10,13 +10,14 @@ import {
   etcdUrl,
   filePath,
   hostPort,
-  ifaceOrIpv4,
+  ifaceList,
   ifname,
   ipv4,
   keyPrefix,
   leaseTtlMs,
   list,
   logLevel,
+  regexList,
   marginMs,
   nodeName,
   periodMs,
@@ -38,6 +39,8 @@ export interface FlagSpec<K extends keyof Config = keyof Config> {
   readonly parse: Parse<Config[K]>;
   /** Where the value comes from when neither the flag nor its env twin is given, instead of def. */
   readonly unset?: (sys: { readonly hostname: string }) => Raw;
+  /** Given more than once on the command line, every value is kept in order (Flannel's repeatable flags). */
+  readonly repeatable?: boolean;
 }
 
 const str = <K extends keyof Config>(spec: Omit<FlagSpec<K>, 'kind'>): FlagSpec<K> => ({ ...spec, kind: 'string' });
@@ -62,12 +65,15 @@ const TABLE = [
   str({ name: 'etcd-keyfile', key: 'etcdKeyfile', parse: text, def: undefined, help: 'client key file for etcd TLS' }),
   str({ name: 'etcd-username', key: 'etcdUsername', parse: text, def: undefined, help: 'etcd user name (password auth)' }),
   str({ name: 'etcd-password', key: 'etcdPassword', parse: text, def: undefined, help: 'etcd password (password auth)' }),
-  str({ name: 'iface', key: 'iface', parse: ifaceOrIpv4, def: undefined, help: 'underlay interface, by name or IPv4 address (default: the default-route interface, else the only non-loopback one)' }),
+  str({ name: 'iface', key: 'iface', parse: ifaceList, def: undefined, repeatable: true, unset: () => ({ value: '', source: '--iface' }), help: 'underlay interface, by name or IPv4 address; repeat it (or give a comma-separated list in the env) to try each in order, the first that exists with an IPv4 address wins (default: the default-route interface, else the only non-loopback one)' }),
+  str({ name: 'iface-regex', key: 'ifaceRegex', parse: regexList, def: undefined, repeatable: true, unset: () => ({ value: '', source: '--iface-regex' }), help: 'regex (JavaScript syntax) matched against every IPv4 address, then every interface name; repeatable, tried in order after --iface' }),
+  str({ name: 'iface-can-reach', key: 'ifaceCanReach', parse: ipv4, def: undefined, help: 'IPv4 address: use the interface the kernel routes it through (ip route get), when neither --iface nor --iface-regex is given' }),
   str({ name: 'public-ip', key: 'publicIp', parse: ipv4, def: undefined, help: 'IPv4 address peers send VXLAN to (default: the address of --iface)' }),
   str({ name: 'subnet-file', key: 'subnetFile', parse: filePath, def: '/run/weft/subnet.env', help: 'where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ' }),
   str({ name: 'state-dir', key: 'stateDir', parse: text, def: undefined, help: "folder for weft's own state (default: the folder of --subnet-file)" }),
   flag({ name: 'ip-masq', key: 'ipMasq', def: false, help: 'masquerade traffic leaving the overlay (written as FLANNEL_IPMASQ)' }),
-  str({ name: 'iptables-resync', key: 'iptablesResyncMs', parse: periodMs, def: '5', help: 'check the --ip-masq rules every this many seconds and restore what is missing (0: never)' }),
+  flag({ name: 'iptables-forward-rules', key: 'iptablesForwardRules', def: true, help: 'accept forwarding from and to the pod network in filter/FORWARD (chain WEFT-FWD), with or without --ip-masq' }),
+  str({ name: 'iptables-resync', key: 'iptablesResyncMs', parse: periodMs, def: '5', help: 'check the --ip-masq and --iptables-forward-rules rules every this many seconds and restore what is missing (0: never)' }),
   str({ name: 'healthz-ip', key: 'healthzIp', parse: ipv4, def: '0.0.0.0', help: 'address of the /healthz /readyz /status /metrics server' }),
   str({ name: 'healthz-port', key: 'healthzPort', parse: port(true), def: '8471', help: 'port of the health server (0 disables it)' }),
   str({ name: 'gossip-port', key: 'gossipPort', parse: port(false), def: '8473', help: 'gRPC gossip port' }),
@@ -96,6 +102,11 @@ export const FLAGS: readonly FlagSpec[] = TABLE;
 
 export function envName(flag: string): string {
   return `WEFTD_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** Flannel's env twin of a flag (`FLANNELD_IFACE`): read when the WEFTD_* one is unset. */
+export function flannelEnvName(flag: string): string {
+  return `FLANNELD_${flag.replace(/-/g, '_').toUpperCase()}`;
 }
 
 export function findFlag(name: string): FlagSpec | undefined {

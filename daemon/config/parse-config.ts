@@ -1,4 +1,4 @@
-// argv + env → one frozen Config. Precedence: flags > WEFTD_* env > defaults. Pure: the caller
+// argv + env → one frozen Config. Precedence: flags > WEFTD_* env > FLANNELD_* env > defaults. Pure: the caller
 // passes argv (without node and script), env and the hostname. Every flag of the table (flags.ts)
 // is read and parsed in one loop, then the checks that span several flags run once. Any bad flag
 // or value throws WeftError WEFT_ERR_CONFIG with one line naming the flag (or env var) and what it
@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import type { Config, ParseResult } from './config.js';
 import { formatDuration } from './duration.js';
 import { fail, type Raw } from './flag-values.js';
-import { FLAGS, envName, findFlag, type FlagSpec } from './flags.js';
+import { FLAGS, envName, findFlag, flannelEnvName, type FlagSpec } from './flags.js';
 import { helpText } from './help.js';
 
 /** Reads argv into name → raw value; `help`/`version` are returned as actions. */
@@ -29,18 +29,20 @@ function readArgv(argv: readonly string[]): Map<string, Raw> | 'help' | 'version
       if (i + 1 >= argv.length) fail(`--${name} needs a value: --${name} <value> or --${name}=<value>`);
       value = argv[++i];
     }
-    out.set(name, { value, source: `--${name}` });
+    const values = spec.repeatable ? [...(out.get(name)?.values ?? []), value] : undefined;
+    out.set(name, { value, source: `--${name}`, values });
   }
   return out;
 }
 
-/** The flag's raw value: given as a flag, else its non-empty env twin, else its default; undefined = unset. */
+/** The flag's raw value: given as a flag, else its non-empty WEFTD_* then FLANNELD_* env twin, else its default; undefined = unset. */
 function rawOf(f: FlagSpec, argv: ReadonlyMap<string, Raw>, env: Readonly<Record<string, string | undefined>>, hostname: string): Raw | undefined {
   const given = argv.get(f.name);
   if (given) return given;
-  const key = envName(f.name);
-  const v = env[key];
-  if (v !== undefined && v !== '') return { value: v, source: key };
+  for (const key of [envName(f.name), flannelEnvName(f.name)]) {
+    const v = env[key];
+    if (v !== undefined && v !== '') return { value: v, source: key };
+  }
   if (f.unset) return f.unset({ hostname });
   return f.def === undefined ? undefined : { value: f.def, source: `--${f.name}` };
 }
@@ -76,4 +78,10 @@ export function unknownEnvNames(env: Readonly<Record<string, string | undefined>
   const known = new Set(FLAGS.map((f) => envName(f.name)));
   known.add('WEFTD_TRACE');
   return Object.keys(env).filter((k) => k.startsWith('WEFTD_') && !known.has(k));
+}
+
+/** FLANNELD_* variables set in `env` that name no weftd flag: Flannel options weft ignores, for a start-up warning. */
+export function ignoredFlannelEnvNames(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = new Set(FLAGS.map((f) => flannelEnvName(f.name)));
+  return Object.keys(env).filter((k) => k.startsWith('FLANNELD_') && !known.has(k)).sort();
 }

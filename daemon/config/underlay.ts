@@ -1,7 +1,11 @@
 // The underlay: which interface VXLAN leaves by, the public IP peers send to, and its MTU.
-//   --iface (name or IPv4) → else the interface of the default route → else the single
-//   non-loopback IPv4 interface (several: an error naming --iface). --public-ip overrides the
-//   address advertised in the lease. MTU comes from /sys/class/net/<iface>/mtu.
+// Flannel's order: each --iface (name or IPv4) in turn, the first that exists with an IPv4
+// address; then each --iface-regex in turn, matched against every IPv4 address, then every
+// interface name; when neither is given, --iface-can-reach (the interface `ip route get <ip>`
+// names); else the interface of the default route; else the single non-loopback IPv4 interface
+// (several: an error naming --iface). --public-ip overrides the address advertised in the lease.
+// MTU comes from /sys/class/net/<iface>/mtu.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { WeftError } from '../errors.js';
@@ -11,6 +15,20 @@ export interface Underlay {
   readonly ifaceIp: string;
   readonly publicIp: string;
   readonly mtu: number;
+}
+
+/** What the operator asked for; see the header for the order. */
+export interface UnderlayRequest {
+  readonly iface: readonly string[];
+  readonly ifaceRegex: readonly string[];
+  readonly ifaceCanReach: string | undefined;
+  readonly publicIp: string | undefined;
+}
+
+/** The kernel's answer to `ip route get <--iface-can-reach>`: the device and its preferred source. */
+export interface RouteAnswer {
+  readonly dev: string;
+  readonly prefsrc?: string;
 }
 
 export type InterfaceTable = Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
@@ -35,53 +53,119 @@ function ipv4Of(infos: readonly NetworkInterfaceInfo[] | undefined): string | un
   return infos?.find((i) => i.family === 'IPv4')?.address;
 }
 
-/** Chooses the underlay interface and addresses (pure). */
+/** `ip -j route get` output → the route's device and source; undefined when it names none. */
+export function parseRouteGet(json: string): RouteAnswer | undefined {
+  let routes: unknown;
+  try {
+    routes = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const r = Array.isArray(routes) ? (routes[0] as { dev?: unknown; prefsrc?: unknown } | undefined) : undefined;
+  if (typeof r?.dev !== 'string') return undefined;
+  return typeof r.prefsrc === 'string' ? { dev: r.dev, prefsrc: r.prefsrc } : { dev: r.dev };
+}
+
+interface Picked {
+  readonly iface: string;
+  readonly ifaceIp: string | undefined;
+}
+
+/** One --iface value: an interface of that name, or the one holding that IPv4 address. */
+function byNameOrIp(wanted: string, ifaces: InterfaceTable): Picked | undefined {
+  const byName = ifaces[wanted];
+  if (byName) return { iface: wanted, ifaceIp: ipv4Of(byName) };
+  for (const [name, infos] of Object.entries(ifaces)) {
+    if (infos?.some((i) => i.family === 'IPv4' && i.address === wanted)) return { iface: name, ifaceIp: wanted };
+  }
+  return undefined;
+}
+
+/** One --iface-regex: the first IPv4 address it matches, else the first interface name with an IPv4 address. */
+function byRegex(pattern: string, ifaces: InterfaceTable): Picked | undefined {
+  const re = new RegExp(pattern);
+  const entries = Object.entries(ifaces);
+  for (const [name, infos] of entries) {
+    const hit = infos?.find((i) => i.family === 'IPv4' && re.test(i.address));
+    if (hit) return { iface: name, ifaceIp: hit.address };
+  }
+  for (const [name, infos] of entries) if (re.test(name) && ipv4Of(infos)) return { iface: name, ifaceIp: ipv4Of(infos) };
+  return undefined;
+}
+
+function listInterfaces(ifaces: InterfaceTable): string {
+  return Object.entries(ifaces).map(([n, infos]) => `${n}${ipv4Of(infos) ? ` ${ipv4Of(infos)}` : ''}`).join(', ');
+}
+
+/** Picks from --iface then --iface-regex, in order; undefined when neither was given. */
+function pickRequested(req: UnderlayRequest, ifaces: InterfaceTable): Picked | undefined {
+  if (req.iface.length === 0 && req.ifaceRegex.length === 0) return undefined;
+  const named = req.iface.map((w) => byNameOrIp(w, ifaces));
+  const usable = named.find((p) => p?.ifaceIp !== undefined);
+  if (usable) return usable;
+  for (const r of req.ifaceRegex) {
+    const hit = byRegex(r, ifaces);
+    if (hit) return hit;
+  }
+  // An interface without IPv4 serves only with --public-ip (the address VXLAN is sent to).
+  const bare = named.find((p) => p !== undefined);
+  if (bare && req.publicIp) return bare;
+  const tried = [...req.iface.map((i) => `--iface ${i}`), ...req.ifaceRegex.map((r) => `--iface-regex ${r}`)].join(', ');
+  if (bare) fail(`${tried}: ${bare.iface} has no IPv4 address and nothing else matched; give it one or set --public-ip`);
+  return fail(`${tried}: no interface has that name or IPv4 address, or matches (have: ${listInterfaces(ifaces)})`);
+}
+
+/** Chooses the underlay interface and addresses (pure); `canReach` is the route to --iface-can-reach. */
 export function chooseUnderlay(
-  opts: { iface: string | undefined; publicIp: string | undefined },
+  req: UnderlayRequest,
   ifaces: InterfaceTable,
   defaultRouteIface: string | undefined,
+  canReach?: RouteAnswer,
 ): { iface: string; ifaceIp: string; publicIp: string } {
-  let iface: string | undefined;
-  let ifaceIp: string | undefined;
-  if (opts.iface !== undefined) {
-    const byName = ifaces[opts.iface];
-    if (byName) {
-      iface = opts.iface;
-      ifaceIp = ipv4Of(byName);
-      if (!ifaceIp && !opts.publicIp) fail(`--iface ${opts.iface} has no IPv4 address; give it one or set --public-ip`);
-    } else {
-      for (const [name, infos] of Object.entries(ifaces)) {
-        if (infos?.some((i) => i.family === 'IPv4' && i.address === opts.iface)) {
-          iface = name;
-          ifaceIp = opts.iface;
-        }
-      }
-      if (!iface) fail(`--iface ${opts.iface}: no interface has that name or IPv4 address (have: ${Object.keys(ifaces).join(', ')})`);
-    }
-  } else if (defaultRouteIface && ipv4Of(ifaces[defaultRouteIface])) {
-    iface = defaultRouteIface;
-    ifaceIp = ipv4Of(ifaces[defaultRouteIface]);
-  } else {
+  let picked = pickRequested(req, ifaces);
+  if (!picked && req.ifaceCanReach !== undefined) {
+    if (!canReach) fail(`--iface-can-reach ${req.ifaceCanReach}: no route to it; add one or choose the underlay with --iface`);
+    const ifaceIp = canReach.prefsrc ?? ipv4Of(ifaces[canReach.dev]);
+    if (!ifaceIp && !req.publicIp) fail(`--iface-can-reach ${req.ifaceCanReach}: the route leaves by ${canReach.dev}, which has no IPv4 address; give it one or set --public-ip`);
+    picked = { iface: canReach.dev, ifaceIp };
+  }
+  if (!picked && defaultRouteIface && ipv4Of(ifaces[defaultRouteIface])) {
+    picked = { iface: defaultRouteIface, ifaceIp: ipv4Of(ifaces[defaultRouteIface]) };
+  }
+  if (!picked) {
     const candidates = Object.entries(ifaces).filter(([, infos]) => infos?.some((i) => i.family === 'IPv4' && !i.internal));
     if (candidates.length === 0) fail('no default route and no non-loopback IPv4 interface; choose the underlay with --iface (and --public-ip)');
     if (candidates.length > 1) fail(`no default route and several IPv4 interfaces (${candidates.map(([n]) => n).join(', ')}); choose one with --iface`);
-    iface = candidates[0][0];
-    ifaceIp = ipv4Of(candidates[0][1]);
+    picked = { iface: candidates[0][0], ifaceIp: ipv4Of(candidates[0][1]) };
   }
-  const publicIp = opts.publicIp ?? ifaceIp;
-  if (!iface || !publicIp) return fail('could not determine the underlay address; set --iface and --public-ip');
-  return { iface, ifaceIp: ifaceIp ?? publicIp, publicIp };
+  const publicIp = req.publicIp ?? picked.ifaceIp;
+  if (!publicIp) return fail('could not determine the underlay address; set --iface and --public-ip');
+  return { iface: picked.iface, ifaceIp: picked.ifaceIp ?? publicIp, publicIp };
+}
+
+/** `ip -j route get <ip>` in weftd's own network namespace; undefined when there is no route. */
+function routeTo(ip: string): RouteAnswer | undefined {
+  let out: string;
+  try {
+    out = execFileSync('ip', ['-j', 'route', 'get', ip], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return fail(`--iface-can-reach needs the ip command (iproute2): ${e.message}`);
+    return undefined; // "Network is unreachable" and the like
+  }
+  return parseRouteGet(out);
 }
 
 /** Resolves the underlay from this host's interfaces, routes and sysfs. */
-export function resolveUnderlay(opts: { iface: string | undefined; publicIp: string | undefined }): Underlay {
+export function resolveUnderlay(req: UnderlayRequest): Underlay {
   let routes = '';
   try {
     routes = readFileSync('/proc/net/route', 'utf8');
   } catch {
     routes = '';
   }
-  const chosen = chooseUnderlay(opts, networkInterfaces(), defaultRouteInterface(routes));
+  const canReach = req.iface.length === 0 && req.ifaceRegex.length === 0 && req.ifaceCanReach !== undefined ? routeTo(req.ifaceCanReach) : undefined;
+  const chosen = chooseUnderlay(req, networkInterfaces(), defaultRouteInterface(routes), canReach);
   let mtu: number;
   try {
     mtu = Number(readFileSync(`/sys/class/net/${chosen.iface}/mtu`, 'utf8').trim());

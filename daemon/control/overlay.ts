@@ -51,7 +51,8 @@ export class Overlay {
     readonly gossip: GossipNode,
     readonly router: PeerRouter,
     readonly refusals: RefusalReporter,
-    private readonly ipMasq: boolean,
+    /** Installed --ip-masq or --iptables-forward-rules rules, removed on close. */
+    private readonly ownsRules: boolean,
     private readonly log: Logger,
   ) {}
 
@@ -86,8 +87,9 @@ export class Overlay {
       return [];
     });
     dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
-    // Rules left by an earlier weftd with --ip-masq (a crash skipped their removal).
-    if (!cfg.ipMasq) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
+    const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
+    // Rules left by an earlier weftd (a crash skipped their removal).
+    if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
@@ -114,7 +116,7 @@ export class Overlay {
       await dataplane.close();
       throw err;
     }
-    const overlay = new Overlay(dataplane, gossip, router, refusals, cfg.ipMasq, o.log);
+    const overlay = new Overlay(dataplane, gossip, router, refusals, ownsRules, o.log);
     const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
       o.watcher.onChange((s) => {
@@ -131,10 +133,10 @@ export class Overlay {
     const tunLog = subsystemLogger(o.log, 'tun');
     overlay.resyncs.push(new Resync({ what: 'TUN', periodMs: cfg.linkResyncMs, log: tunLog, check: async () => void (await reconcileTun(tun, tunLog, 're-asserted')) }).start());
 
-    if (cfg.ipMasq) {
+    if (ownsRules) {
       try {
-        const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet });
-        subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend }, 'ip-masq rules installed');
+        const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet, masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
+        subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'iptables rules installed');
         overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
       } catch (err) {
         await overlay.close();
@@ -145,7 +147,7 @@ export class Overlay {
   }
 
   /**
-   * Graceful: leave gossip, remove masquerade rules, close the data plane. The TUN stays (address,
+   * Graceful: leave gossip, remove masquerade and forward rules, close the data plane. The TUN stays (address,
    * route) for the next start unless `removeTun`. Resolves once the TUN and UDP fds are closed, so
    * an overlay started right after (subnet change) can open them again. Idempotent.
    */
@@ -154,7 +156,7 @@ export class Overlay {
       for (const u of this.unsubscribe) u();
       await Promise.all(this.resyncs.map((r) => r.stop()));
       await this.gossip.close().catch((err: unknown) => subsystemLogger(this.log, 'gossip').warn({ err: errorMessage(err) }, 'gossip leave failed'));
-      if (this.ipMasq) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
+      if (this.ownsRules) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
       await this.dataplane.close(opts);
     })();
     return this.closing;
@@ -166,7 +168,7 @@ function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger)
   const check = async (): Promise<void> => {
     for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `iptables-restore --noflush (chain ${d.chain.name})` : `iptables -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
   };
-  return new Resync({ what: 'ip-masq rules', periodMs, log, check }).start();
+  return new Resync({ what: 'iptables rules', periodMs, log, check }).start();
 }
 
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */

@@ -132,6 +132,17 @@ describe('--ip-masq', () => {
     expect(lines.filter((l) => l.startsWith('-A POSTROUTING'))).toHaveLength(1);
   });
 
+  it('installs the forward rules alone (--iptables-forward-rules without --ip-masq), dropping the masquerade chain', async () => {
+    await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', masquerade: false, iptables: iptables() });
+    expect(weftLines(await saved()).sort()).toEqual([
+      '-A FORWARD -m comment --comment "weft forward" -j WEFT-FWD',
+      '-A WEFT-FWD -d 10.244.0.0/16 -m comment --comment "weft forward" -j ACCEPT',
+      '-A WEFT-FWD -s 10.244.0.0/16 -m comment --comment "weft forward" -j ACCEPT',
+      ':WEFT-FWD - [0:0]',
+    ]);
+    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+  });
+
   it('re-asserts: a deleted hook, forward chain and masquerade rule come back as installed; an intact set is left alone', async () => {
     const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
     const before = weftLines(await saved());

@@ -1,4 +1,5 @@
-// --ip-masq: install and remove weft's masquerade and forward rules (see rules.ts for the rules).
+// --ip-masq and --iptables-forward-rules: install and remove weft's masquerade and forward rules
+// (see rules.ts for the rules).
 // install is idempotent and safe to repeat (start, restart, lease change); remove undoes every
 // WEFT- chain and hook whatever options installed them, in whichever iptables backend holds
 // them, and is a no-op when nothing is there. reassertIpMasq restores installed rules that were
@@ -31,7 +32,7 @@ export async function installIpMasq(opts: IpMasqOptions): Promise<InstalledIpMas
   for (const hook of rules.hooks) {
     if (!(await hookPresent(ipt, hook))) await ipt.run(hook.table, ['-A', hook.chain, ...hook.spec]);
   }
-  // Without forward rules, a WEFT-FWD left by an earlier install must not keep accepting.
+  // A chain not wanted now (left by an install with other options) must not keep acting.
   const unwanted = allOwned().chains.filter((c) => !rules.chains.some((r) => r.name === c.name));
   const unwantedHooks = allOwned().hooks.filter((h) => unwanted.some((c) => h.spec.includes(c.name)));
   await removeRules(ipt, { chains: unwanted, hooks: unwantedHooks });

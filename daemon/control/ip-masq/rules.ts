@@ -1,14 +1,14 @@
-// The iptables rules behind --ip-masq, in weft's own chains (Flannel's nat/FLANNEL-POSTRTG and
+// The iptables rules behind --ip-masq and --iptables-forward-rules, in weft's own chains (Flannel's nat/FLANNEL-POSTRTG and
 // filter/FLANNEL-FWD, pkg/trafficmngr/iptables/iptables.go, with WEFT- names):
 //
-//   nat POSTROUTING ──-j──▶ WEFT-POSTRTG
+//   nat POSTROUTING ──-j──▶ WEFT-POSTRTG                         (--ip-masq)
 //     1. kube-proxy-marked (0x4000/0x4000)           RETURN      (kube-proxy masquerades those)
 //     2. -s <subnet>  -d <network>                   RETURN      (pod → cluster: keep pod source)
 //     3. -s <network> -d <subnet>                    RETURN      (cluster → pod)
 //     4. ! -s <network> -d <subnet>                  RETURN      (outside → local pod)
 //     5. -s <network> ! -d 224.0.0.0/4               MASQUERADE --random-fully (cluster → outside)
 //     6. ! -s <network> -d <network>                 MASQUERADE --random-fully (host → cluster)
-//   filter FORWARD ──-j──▶ WEFT-FWD: ACCEPT -s <network>, ACCEPT -d <network>
+//   filter FORWARD ──-j──▶ WEFT-FWD: ACCEPT -s <network>, ACCEPT -d <network>  (--iptables-forward-rules)
 //
 // Pure: builds argument vectors and iptables-restore input; running them is iptables.ts's job.
 import { WeftError } from '../../errors.js';
@@ -48,6 +48,8 @@ export interface MasqRuleOptions {
   readonly network: string;
   /** This node's leased subnet, e.g. 10.244.1.0/24 (an address inside it, 10.244.1.1/24, is accepted). */
   readonly subnet: string;
+  /** The nat/WEFT-POSTRTG masquerade chain (default true; false without --ip-masq). */
+  readonly masquerade?: boolean;
   /** MASQUERADE --random-fully (default true; Flannel's --ip-masq-fully-random-disable turns it off). */
   readonly randomFully?: boolean;
   /** Also accept forwarding to and from the network in filter/WEFT-FWD (default true, Flannel's --iptables-forward-rules). */
@@ -65,8 +67,10 @@ export function masqRules(opts: MasqRuleOptions): RuleSet {
   const network = normalizeCidr(opts.network, 'network');
   const subnet = normalizeCidr(opts.subnet, 'subnet');
   const masq = opts.randomFully === false ? ['-j', 'MASQUERADE'] : ['-j', 'MASQUERADE', '--random-fully'];
-  const chains: OwnedChain[] = [
-    {
+  const chains: OwnedChain[] = [];
+  const hooks: Hook[] = [];
+  if (opts.masquerade !== false) {
+    chains.push({
       table: 'nat',
       name: MASQ_CHAIN,
       rules: [
@@ -77,9 +81,9 @@ export function masqRules(opts: MasqRuleOptions): RuleSet {
         ['-s', network, '!', '-d', MULTICAST, ...MASQ_COMMENT, ...masq],
         ['!', '-s', network, '-d', network, ...MASQ_COMMENT, ...masq],
       ],
-    },
-  ];
-  const hooks: Hook[] = [{ table: 'nat', chain: 'POSTROUTING', spec: [...MASQ_COMMENT, '-j', MASQ_CHAIN] }];
+    });
+    hooks.push({ table: 'nat', chain: 'POSTROUTING', spec: [...MASQ_COMMENT, '-j', MASQ_CHAIN] });
+  }
   if (opts.forwardRules !== false) {
     chains.push({
       table: 'filter',

@@ -1,8 +1,8 @@
 // The flag table (daemon/config/flags.ts) is the one description of weftd's flags: every Config
 // field is set by exactly one flag, every flag's default parses, each flag is read the same way
-// from argv and from its env twin, every boolean the same way, and --help lists the table in order.
+// from argv and from its WEFTD_* and FLANNELD_* env twins, every boolean the same way, and --help lists the table in order.
 import { describe, expect, it } from 'vitest';
-import { FLAGS, envName } from '../../../daemon/config/flags.js';
+import { FLAGS, envName, flannelEnvName } from '../../../daemon/config/flags.js';
 import { parseConfig, unknownEnvNames } from '../../../daemon/config/parse-config.js';
 import type { Config } from '../../../daemon/config/config.js';
 import { isWeftError } from '../../../daemon/errors.js';
@@ -35,10 +35,13 @@ const SAMPLE: Record<string, string> = {
   'etcd-username': 'u',
   'etcd-password': 'p',
   iface: 'eth1',
+  'iface-regex': '^198\\.18\\.',
+  'iface-can-reach': '198.18.5.5',
   'public-ip': '198.18.0.7',
   'subnet-file': '/a/subnet.env',
   'state-dir': '/s',
   'ip-masq': 'true',
+  'iptables-forward-rules': 'false',
   'iptables-resync': '7',
   'healthz-ip': '127.0.0.1',
   'healthz-port': '9000',
@@ -78,6 +81,7 @@ describe('the flag table', () => {
       expect(fromFlag[f.key], f.name).not.toEqual(defaults[f.key]);
       const fromEnv = run(companion, { [envName(f.name)]: SAMPLE[f.name] });
       expect(fromEnv[f.key], envName(f.name)).toEqual(fromFlag[f.key]);
+      expect(run(companion, { [flannelEnvName(f.name)]: SAMPLE[f.name] })[f.key], flannelEnvName(f.name)).toEqual(fromFlag[f.key]);
     }
   });
 

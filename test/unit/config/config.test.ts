@@ -1,8 +1,8 @@
 // parseConfig: flags > env > defaults, both flag forms, booleans, durations, margins, and one-line
 // errors naming the flag for every kind of bad input.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../daemon/config/parse-config.js';
-import { FLAGS, envName } from '../../../daemon/config/flags.js';
+import { ignoredFlannelEnvNames, parseConfig } from '../../../daemon/config/parse-config.js';
+import { FLAGS, envName, flannelEnvName } from '../../../daemon/config/flags.js';
 import type { Config } from '../../../daemon/config/config.js';
 import { isWeftError } from '../../../daemon/errors.js';
 
@@ -27,6 +27,33 @@ function configError(argv: string[], env: Record<string, string> = {}): string {
 }
 
 describe('parseConfig', () => {
+  it('keeps every --iface and --iface-regex in order; the env form of --iface is a comma-separated list', () => {
+    expect(config(['--iface', 'eth9', '--iface=198.18.0.1', '--iface', 'eth0']).iface).toEqual(['eth9', '198.18.0.1', 'eth0']);
+    expect(config([], { WEFTD_IFACE: 'eth9, eth0' }).iface).toEqual(['eth9', 'eth0']);
+    expect(config(['--iface', 'eth1'], { WEFTD_IFACE: 'eth9,eth0' }).iface).toEqual(['eth1']);
+    expect(config(['--iface-regex', '^198\\.18\\.1\\.[0-9]{1,3}$', '--iface-regex=^en']).ifaceRegex).toEqual(['^198\\.18\\.1\\.[0-9]{1,3}$', '^en']);
+    expect(config([], { FLANNELD_IFACE_REGEX: 'a{1,2}' }).ifaceRegex).toEqual(['a{1,2}']);
+    expect(config(['--iface-can-reach', '198.18.5.5']).ifaceCanReach).toBe('198.18.5.5');
+    expect(configError(['--iface', 'eth0', '--iface', 'eth 1'])).toBe('--iface: "eth 1" is neither an interface name nor an IPv4 address');
+    expect(configError(['--iface-regex', '(eth'])).toMatch(/^--iface-regex: "\(eth" is not a regular expression/);
+    expect(configError(['--iface-can-reach', 'router'])).toBe('--iface-can-reach: "router" is not an IPv4 address; expected e.g. 198.18.0.1');
+  });
+
+  it('installs forward rules by default, independent of --ip-masq', () => {
+    expect(config(['--iptables-forward-rules=false'])).toMatchObject({ iptablesForwardRules: false, ipMasq: false });
+    expect(config(['--ip-masq'], { FLANNELD_IPTABLES_FORWARD_RULES: 'false' })).toMatchObject({ iptablesForwardRules: false, ipMasq: true });
+  });
+
+  it('reads FLANNELD_* as aliases of WEFTD_*, the WEFTD_* name and flags winning, and names the FLANNELD_* ones it ignores', () => {
+    for (const f of FLAGS) expect(flannelEnvName(f.name)).toBe(envName(f.name).replace(/^WEFTD_/, 'FLANNELD_'));
+    const env = { FLANNELD_ETCD_ENDPOINTS: 'http://10.0.0.9:2379', FLANNELD_ETCD_PREFIX: '/flannel/net', FLANNELD_IP_MASQ: 'true', FLANNELD_PUBLIC_IP: '198.18.0.9', FLANNELD_SUBNET_FILE: '/run/flannel/subnet.env', FLANNELD_IPTABLES_RESYNC: '7', FLANNELD_IFACE: 'eth9,eth0' };
+    expect(config([], env)).toMatchObject({ etcdEndpoints: ['http://10.0.0.9:2379'], etcdPrefix: '/flannel/net', ipMasq: true, publicIp: '198.18.0.9', subnetFile: '/run/flannel/subnet.env', iptablesResyncMs: 7_000, iface: ['eth9', 'eth0'] });
+    expect(config([], { ...env, WEFTD_ETCD_PREFIX: '/weft/net', WEFTD_IP_MASQ: 'false' })).toMatchObject({ etcdPrefix: '/weft/net', ipMasq: false });
+    expect(config(['--public-ip', '198.18.0.1'], env).publicIp).toBe('198.18.0.1');
+    expect(configError([], { FLANNELD_IP_MASQ: 'sure' })).toBe('FLANNELD_IP_MASQ: "sure" is not a boolean; expected true or false');
+    expect(ignoredFlannelEnvNames({ ...env, FLANNELD_KUBE_SUBNET_MGR: 'true', FLANNELD_IP_MASQ_FULLY_RANDOM_DISABLE: 'true', WEFTD_X: '1', PATH: '/bin' })).toEqual(['FLANNELD_IP_MASQ_FULLY_RANDOM_DISABLE', 'FLANNELD_KUBE_SUBNET_MGR']);
+  });
+
   it('has Flannel-compatible defaults', () => {
     const c = config([]);
     expect(c).toMatchObject({
@@ -35,6 +62,7 @@ describe('parseConfig', () => {
       subnetFile: '/run/weft/subnet.env',
       stateDir: '/run/weft',
       ipMasq: false,
+      iptablesForwardRules: true,
       healthzIp: '0.0.0.0',
       healthzPort: 8471,
       gossipPort: 8473,
@@ -44,7 +72,9 @@ describe('parseConfig', () => {
       subnetLeaseTtlMs: 24 * 3600_000,
       subnetLeaseRenewMarginMs: 60 * 60_000,
       logLevel: 'info',
-      iface: undefined,
+      iface: [],
+      ifaceRegex: [],
+      ifaceCanReach: undefined,
       publicIp: undefined,
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -55,7 +85,7 @@ describe('parseConfig', () => {
     expect(c.etcdEndpoints).toEqual(['http://10.0.0.1:2379', 'https://10.0.0.2:2379']);
     expect(c.etcdPrefix).toBe('/weft/net');
     expect(c.publicIp).toBe('198.18.0.7');
-    expect(c.iface).toBe('eth1');
+    expect(c.iface).toEqual(['eth1']);
     expect(c.nodeName).toBe('n7');
   });
 
