@@ -6,13 +6,13 @@
 //
 // The cluster starts formed (every member already knows every other one alive, nothing pending to
 // disseminate), as a cluster long in steady state would be; member start times are spread over one
-// push-pull interval so the periodic rounds are not synchronised. Joins during a run go through the
+// push-pull interval (at that size) so the periodic rounds are not synchronised. Joins during a run go through the
 // real join path (push-pull with a seed, then the announce).
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../daemon/control/gossip/clock.js';
 import { Membership, type MemberChange } from '../../daemon/control/gossip/membership.js';
 import type { AckMsg, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from '../../daemon/control/gossip/messages.js';
-import type { SwimConfig } from '../../daemon/control/gossip/swim-config.js';
+import { pushPullIntervalFor, type SwimConfig } from '../../daemon/control/gossip/swim-config.js';
 import { memberAddress, type MemberInfo, type MemberRecord } from '../../daemon/control/gossip/types.js';
 import { EventKind, EventQueue, type SimEvent } from './event-queue.js';
 import { Network, type NetworkOptions } from './network.js';
@@ -104,7 +104,7 @@ export class SimCluster {
    */
   bootstrap(): void {
     const roster: MemberRecord[] = this.infos.slice(0, this.n).map((info) => ({ ...info, incarnation: 0, state: 'alive' }));
-    const spread = this.config.pushPullIntervalMs;
+    const spread = pushPullIntervalFor(this.config, this.n);
     for (let i = 0; i < this.n; i++) {
       for (let k = roster.length - 1; k > 0; k--) {
         const j = Math.floor(this.random() * (k + 1));

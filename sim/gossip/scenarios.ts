@@ -6,7 +6,7 @@
 // Every figure is simulated time. "On all" means every member whose process is up, other than the
 // subject; the p50/p99/max are over those members' first sighting.
 import type { MemberChange } from '../../daemon/control/gossip/membership.js';
-import type { SwimConfig } from '../../daemon/control/gossip/swim-config.js';
+import { pushPullIntervalFor, type SwimConfig } from '../../daemon/control/gossip/swim-config.js';
 import type { MemberState } from '../../daemon/control/gossip/types.js';
 import { SimCluster } from './cluster.js';
 import type { NetworkOptions } from './network.js';
@@ -284,7 +284,8 @@ function ms(v: number | null): number | null {
 export async function simulate(o: SimOptions): Promise<ScenarioResult[]> {
   const want = new Set(o.scenarios);
   const out: ScenarioResult[] = [];
-  const warmMs = o.swim.pushPullIntervalMs + 2 * o.swim.probeIntervalMs;
+  // Every member started and one push-pull interval's phases spread (see SimCluster.bootstrap).
+  const warmMs = pushPullIntervalFor(o.swim, o.members) + 2 * o.swim.probeIntervalMs;
   const settleMs = 1_000;
   const run = new Run(o);
   o.onProgress?.(`${o.members} members formed`);
