@@ -7,6 +7,7 @@ import { Membership } from '../../daemon/control/gossip/membership.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from '../../daemon/control/gossip/messages.js';
 import { swimConfig, type SwimConfig } from '../../daemon/control/gossip/swim-config.js';
 import type { MemberRecord } from '../../daemon/control/gossip/types.js';
+import { seededRandom } from '../../sim/gossip/random.js';
 
 export { FakeClock };
 
@@ -47,16 +48,7 @@ export class FakeNetwork {
 export const quietLogger = pino({ level: 'silent' });
 
 /** A deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function addressOf(i: number): string {
   return `127.0.0.1:${10_000 + i}`;

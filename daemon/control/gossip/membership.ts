@@ -14,7 +14,8 @@
 //   disseminate:  while an update is fresh (sent in fewer than FRESH_ROUNDS rounds' worth of
 //                 messages), send pending updates to gossipFanout random members (members dead for
 //                 less than gossipToTheDeadMs included, so a wrongly declared one can refute).
-//   push-pull:    exchange full state with one random member (anti-entropy).
+//   push-pull:    exchange full state with one random member (anti-entropy), less often in
+//                 larger clusters (pushPullIntervalFor).
 //   join:         push-pull with every seed; retried while no other member is alive. Once joined,
 //                 announce this member directly to up to announceFanout members, and push-pull
 //                 again soon.
@@ -23,7 +24,7 @@ import type { Logger } from 'pino';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { jitter, within, type Clock, type TimerHandle } from './clock.js';
 import type { AckMsg, GossipHandler, GossipMsg, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
-import type { SwimConfig } from './swim-config.js';
+import { pushPullIntervalFor, type SwimConfig } from './swim-config.js';
 import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
 import { MAX_INCARNATION } from './codec.js';
 
@@ -139,7 +140,7 @@ export class Membership implements GossipHandler {
     this.seeds = [...seeds];
     this.schedule('gossip-probe', this.random() * this.cfg.probeIntervalMs, () => this.probeRound());
     this.enqueue(this.self);
-    this.schedule('gossip-push-pull', jitter(this.cfg.pushPullIntervalMs, this.cfg.jitter, this.random), () => this.pushPullRound());
+    this.schedule('gossip-push-pull', jitter(pushPullIntervalFor(this.cfg, this.liveCount() + 1), this.cfg.jitter, this.random), () => this.pushPullRound());
     void this.join();
   }
 
@@ -396,7 +397,7 @@ export class Membership implements GossipHandler {
 
   private pushPullRound(): void {
     if (!this.running) return;
-    this.schedule('gossip-push-pull', jitter(this.scaled(this.cfg.pushPullIntervalMs), this.cfg.jitter, this.random), () => this.pushPullRound());
+    this.schedule('gossip-push-pull', jitter(this.scaled(pushPullIntervalFor(this.cfg, this.liveCount() + 1)), this.cfg.jitter, this.random), () => this.pushPullRound());
     this.forgetDead();
     const [peer] = this.pick(1, () => true);
     if (!peer) {

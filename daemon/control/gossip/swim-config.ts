@@ -31,8 +31,13 @@ export interface SwimConfig {
   retransmitMult: number;
   /** Updates piggybacked on one message. */
   maxPiggyback: number;
-  /** Time between two anti-entropy full-state exchanges with a random member (jittered). */
+  /**
+   * Time between two anti-entropy full-state exchanges with a random member (jittered), up to
+   * pushPullScaleThreshold members; stretched beyond (see pushPullIntervalFor).
+   */
   pushPullIntervalMs: number;
+  /** Cluster size above which the push-pull interval grows with log2 n (0: never). */
+  pushPullScaleThreshold: number;
   /** While no other member is alive, seeds are retried this often (jittered). */
   joinRetryMs: number;
   /** Deadline of one push-pull or gossip RPC. */
@@ -60,6 +65,7 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   retransmitMult: 6,
   maxPiggyback: 16,
   pushPullIntervalMs: 5_000,
+  pushPullScaleThreshold: 32,
   joinRetryMs: 1_000,
   rpcTimeoutMs: 1_000,
   deadRetentionMs: 24 * 3600_000,
@@ -81,4 +87,16 @@ export function swimConfig(overrides: Partial<SwimConfig> = {}): Readonly<SwimCo
   }
   if (c.jitter >= 1) throw new WeftError('WEFT_ERR_CONFIG', `gossip: jitter must be below 1, got ${c.jitter}`);
   return Object.freeze(c);
+}
+
+/**
+ * The push-pull interval at `members` members (this one included): memberlist's pushPullScale,
+ * pushPullIntervalMs × (⌈log2 n − log2 threshold⌉ + 1) above the threshold. One exchange carries
+ * the full state (~70 B per member each way), so a fixed interval would make every member's
+ * anti-entropy traffic grow linearly with n; this makes it grow as n / log n.
+ */
+export function pushPullIntervalFor(c: Readonly<SwimConfig>, members: number): number {
+  const t = c.pushPullScaleThreshold;
+  if (t < 1 || members <= t) return c.pushPullIntervalMs;
+  return c.pushPullIntervalMs * (Math.ceil(Math.log2(members) - Math.log2(t)) + 1);
 }
