@@ -1,6 +1,6 @@
 // Worker-thread entry of ThreadedDataplane: opens a Dataplane on this thread's event loop, so that
 // nothing the main thread does (gossip, gRPC, etcd, HTTP) delays a packet. Messages:
-//   in  { type: 'routes', peers }              → setRoutes(RouteTable.build(...)) on this thread
+//   in  { type: 'routes', wire }               → setRoutes(RouteTable.fromWire(wire)): peers as numbers
 //   in  { type: 'close', removeTun }           → close, then 'closed' once libuv released the fds
 //   in  { type: 'ping', id }                   → { type: 'pong', id } at once (liveness and lag probe)
 //   out { type: 'ready', tunName, mtu, reattached, stats, realtimeError }
@@ -11,17 +11,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { WeftError } from '../errors.js';
 import { Dataplane, type DataplaneOptions } from './dataplane.js';
 import { loadNative } from './native.js';
-import { RouteTable, type PeerSpec } from './route-table.js';
+import { RouteTable, type RouteWire } from './route-table.js';
 
 export const STATS_INTERVAL_MS = 500;
 /** Intervals without a packet after which the stats timer stops until the next packet. */
 const QUIET_TICKS = 2;
 
-export type WorkerRequest = { type: 'routes'; peers: readonly PeerSpec[] } | { type: 'ping'; id: number } | { type: 'close'; removeTun: boolean };
+export type WorkerRequest = { type: 'routes'; wire: RouteWire } | { type: 'ping'; id: number } | { type: 'close'; removeTun: boolean };
 
-/** DataplaneOptions as they cross to the thread: the route table as its peers only. */
+/** DataplaneOptions as they cross to the thread: the route table as numbers. */
 export interface WorkerOptions extends Omit<DataplaneOptions, 'routes'> {
-  readonly routes: { readonly peers: readonly PeerSpec[] } | undefined;
+  readonly routes: RouteWire | undefined;
   /** SCHED_FIFO priority for this thread (0: normal scheduling). */
   readonly realtimePriority: number;
 }
@@ -29,12 +29,11 @@ export interface WorkerOptions extends Omit<DataplaneOptions, 'routes'> {
 const port = parentPort;
 if (!port) throw new Error('dataplane-worker.js runs only as a worker thread (see threaded-dataplane.ts)');
 const opts = workerData as WorkerOptions;
-const build = (peers: readonly PeerSpec[]): RouteTable => RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, localSubnet: opts.localSubnet, peers });
 
 let dp: Dataplane | undefined;
 try {
   const { routes, realtimePriority: _, ...dpOpts } = opts;
-  dp = Dataplane.open({ ...dpOpts, routes: build(routes?.peers ?? []) });
+  dp = Dataplane.open({ ...dpOpts, routes: routes ? RouteTable.fromWire(routes) : RouteTable.empty(opts.network, opts.subnetLen) });
 } catch (err) {
   const cause = (err as { cause?: { code?: unknown } }).cause;
   port.postMessage({
@@ -79,7 +78,7 @@ if (dp) {
   port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.stats(), realtimeError });
   port.on('message', (req: WorkerRequest) => {
     if (req.type === 'routes') {
-      open.setRoutes(build(req.peers));
+      open.setRoutes(RouteTable.fromWire(req.wire));
       port.postMessage({ type: 'stats', stats: open.stats() });
       return;
     }

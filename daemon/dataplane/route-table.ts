@@ -40,6 +40,21 @@ export interface RouteTableOptions {
   readonly peers: readonly PeerSpec[];
 }
 
+/**
+ * A route table's peers as numbers, validated once where the table was built: what crosses to the
+ * data plane thread (typed arrays, cloned by memcpy; nothing to parse again there).
+ */
+export interface RouteWire {
+  readonly network: Subnet4;
+  readonly subnetLen: number;
+  /** Per peer: subnet base and public IPv4 as int32, VTEP MAC (6 bytes each), PEER_* flags, node name. */
+  readonly subnetBase: Int32Array;
+  readonly publicIp: Int32Array;
+  readonly mac: Uint8Array;
+  readonly flags: Uint8Array;
+  readonly nodeNames: readonly (string | undefined)[];
+}
+
 export interface RejectedPeer {
   readonly peer: PeerSpec;
   readonly reason: string;
@@ -66,25 +81,28 @@ export class RouteTable {
   readonly peerFlags: Uint8Array;
   /** Per peer: PEER_FIELDS counters (see PeerCount), owned by whoever routes with this table. */
   readonly peerCounters: Float64Array;
-  readonly peers: readonly PeerSpec[];
+  readonly nodeNames: readonly (string | undefined)[];
   readonly rejected: readonly RejectedPeer[];
+  private specs: readonly PeerSpec[] | undefined;
   private readonly senderKeys: Int32Array;
   private readonly senderValues: Int32Array;
   private readonly senderMask: number;
   private readonly senderShift: number;
 
-  private constructor(network: Subnet4, subnetLen: number, peers: PeerSpec[], rejected: RejectedPeer[]) {
+  private constructor(w: RouteWire, specs: readonly PeerSpec[] | undefined, rejected: RejectedPeer[]) {
+    const { network, subnetLen } = w;
     this.networkBase = network.base | 0;
     this.networkPrefixLen = network.len;
     this.subnetLen = subnetLen;
     this.hostBits = 32 - subnetLen;
     this.subnetCount = 2 ** (subnetLen - network.len);
     this.peerBySubnet = new Int32Array(this.subnetCount).fill(-1);
-    const n = peers.length;
-    this.peerPublicIp = new Int32Array(n);
-    this.peerSubnetBase = new Int32Array(n);
-    this.peerMac = new Uint8Array(n * 6);
-    this.peerFlags = new Uint8Array(n);
+    const n = w.subnetBase.length;
+    this.peerPublicIp = w.publicIp;
+    this.peerSubnetBase = w.subnetBase;
+    this.peerMac = w.mac;
+    this.peerFlags = w.flags;
+    this.nodeNames = w.nodeNames;
     this.peerCounters = new Float64Array(n * PEER_FIELDS);
     let size = 8;
     while (size < n * 2) size *= 2;
@@ -93,18 +111,41 @@ export class RouteTable {
     this.senderMask = size - 1;
     this.senderShift = 32 - Math.log2(size);
     for (let i = 0; i < n; i++) {
-      const p = peers[i];
-      const c = parseSubnet(p.subnet)!;
-      const ip = parseIpv4(p.publicIp)! | 0;
-      this.peerSubnetBase[i] = c.base | 0;
-      this.peerPublicIp[i] = ip;
-      this.peerMac.set(parseMac(p.vtepMac)!, i * 6);
-      this.peerFlags[i] = p.csumElision === true ? PEER_CSUM_ELISION : 0;
-      this.peerBySubnet[(c.base - network.base) / 2 ** this.hostBits] = i;
+      const ip = w.publicIp[i];
+      this.peerBySubnet[((w.subnetBase[i] >>> 0) - (network.base >>> 0)) / 2 ** this.hostBits] = i;
       if (this.senderIndex(ip) < 0) this.insertSender(ip, i);
     }
-    this.peers = peers;
+    this.specs = specs;
     this.rejected = rejected;
+  }
+
+  /** The peers routed, as the control plane describes them (formatted on demand for a table built from a RouteWire). */
+  get peers(): readonly PeerSpec[] {
+    this.specs ??= this.describe().map((d, i) => ({ ...d, ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}) }));
+    return this.specs;
+  }
+
+  /** The peers as numbers, for another thread (see RouteWire). */
+  toWire(): RouteWire {
+    return { network: { base: this.networkBase >>> 0, len: this.networkPrefixLen }, subnetLen: this.subnetLen, subnetBase: this.peerSubnetBase, publicIp: this.peerPublicIp, mac: this.peerMac, flags: this.peerFlags, nodeNames: this.nodeNames };
+  }
+
+  /**
+   * The table of a RouteWire made by toWire() (on another thread): nothing is parsed again; the
+   * shape is checked so that a wire from another build fails loudly instead of misrouting.
+   */
+  static fromWire(w: RouteWire): RouteTable {
+    const n = w.subnetBase.length;
+    const size = 2 ** (w.subnetLen - w.network.len);
+    const bad =
+      w.publicIp.length !== n || w.mac.length !== n * 6 || w.flags.length !== n || w.nodeNames.length !== n ||
+      !(w.subnetLen >= w.network.len && w.subnetLen - w.network.len <= MAX_SUBNET_BITS) ||
+      Array.prototype.some.call(w.subnetBase, (b: number) => {
+        const idx = ((b >>> 0) - (w.network.base >>> 0)) / 2 ** (32 - w.subnetLen);
+        return !(Number.isInteger(idx) && idx >= 0 && idx < size);
+      });
+    if (bad) throw new WeftError('WEFT_ERR_NATIVE', 'route table wire is inconsistent (a data plane thread from another build?)');
+    return new RouteTable(w, undefined, []);
   }
 
   /** Validates the network and every peer; a bad peer is skipped and listed in `rejected`. */
@@ -139,7 +180,15 @@ export class RouteTable {
       seen.add(c!.base);
       accepted.push(peer);
     }
-    return new RouteTable(network, subnetLen, accepted, rejected);
+    const n = accepted.length;
+    const wire = { network, subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), mac: new Uint8Array(n * 6), flags: new Uint8Array(n), nodeNames: accepted.map((p) => p.nodeName) };
+    accepted.forEach((p, i) => {
+      wire.subnetBase[i] = parseSubnet(p.subnet)!.base | 0;
+      wire.publicIp[i] = parseIpv4(p.publicIp)! | 0;
+      wire.mac.set(parseMac(p.vtepMac)!, i * 6);
+      wire.flags[i] = p.csumElision === true ? PEER_CSUM_ELISION : 0;
+    });
+    return new RouteTable(wire, accepted, rejected);
   }
 
   static empty(network: string, subnetLen: number): RouteTable {
@@ -184,11 +233,11 @@ export class RouteTable {
 
   /** A readable view for status pages and logs. */
   describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string }[] {
-    return this.peers.map((p, i) => ({
+    return this.nodeNames.map((nodeName, i) => ({
       subnet: `${formatIpv4(this.peerSubnetBase[i] >>> 0)}/${this.subnetLen}`,
       publicIp: formatIpv4(this.peerPublicIp[i] >>> 0),
       vtepMac: formatMac(this.peerMac, i * 6),
-      ...(p.nodeName === undefined ? {} : { nodeName: p.nodeName }),
+      ...(nodeName === undefined ? {} : { nodeName }),
     }));
   }
 }

@@ -61,7 +61,7 @@ export class ThreadedDataplane {
   /** Opens the TUN and socket on a new worker thread; rejects with the WeftError Dataplane.open would throw. */
   static open(opts: ThreadedDataplaneOptions): Promise<ThreadedDataplane> {
     const { routes, realtimePriority, ...rest } = opts;
-    const workerData: WorkerOptions = { ...rest, routes: routes ? { peers: routes.peers } : undefined, realtimePriority: realtimePriority ?? 1 };
+    const workerData: WorkerOptions = { ...rest, routes: routes?.toWire(), realtimePriority: realtimePriority ?? 1 };
     const worker = new Worker(new URL('./dataplane-worker.js', import.meta.url), { workerData });
     return new Promise((resolve, reject) => {
       const fail = (err: Error): void => {
@@ -77,9 +77,9 @@ export class ThreadedDataplane {
     });
   }
 
-  /** Swaps the route table; the worker rebuilds it from the same peers and takes it at its next batch. */
+  /** Swaps the route table; its peers cross to the worker as numbers (RouteWire), taken at its next batch. */
   setRoutes(table: RouteTable): void {
-    if (!this.closing) this.worker.postMessage({ type: 'routes', peers: table.peers } satisfies WorkerRequest);
+    if (!this.closing) this.worker.postMessage({ type: 'routes', wire: table.toWire() } satisfies WorkerRequest);
   }
 
   /** The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow). */

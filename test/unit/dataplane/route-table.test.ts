@@ -83,4 +83,33 @@ describe('RouteTable', () => {
     expect(() => RouteTable.build({ network: '10.244.0.0/16', subnetLen: 12, peers: [] })).toThrow(/subnetLen/);
     expect(() => RouteTable.build({ network: '10.244.0.1/16', subnetLen: 24, peers: [] })).toThrow(/network/);
   });
+
+  it('crosses to another thread as numbers: a cloned RouteWire routes, validates and describes exactly as the table it came from', () => {
+    const peers: PeerSpec[] = Array.from({ length: 300 }, (_, i) => ({
+      subnet: `10.${(i >> 8) + 1}.${i & 255}.0/24`,
+      publicIp: `198.18.${i >> 7}.${(i & 127) + 1}`,
+      vtepMac: `0e:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      ...(i % 3 === 0 ? { nodeName: `n${i}` } : {}),
+      ...(i % 2 === 0 ? { csumElision: true } : {}),
+    }));
+    const t = RouteTable.build({ network: '10.0.0.0/8', subnetLen: 24, localSubnet: '10.1.0.0/24', peers });
+    const w = RouteTable.fromWire(structuredClone(t.toWire()));
+    for (let i = 0; i < 2000; i++) {
+      const dst = (u32('10.0.0.0') + ((i * 2654435761) >>> 8)) >>> 0;
+      expect(w.lookup(dst)).toBe(t.lookup(dst));
+      const src = (u32('198.18.0.0') + (i % 600)) | 0;
+      expect(w.senderIndex(src)).toBe(t.senderIndex(src));
+    }
+    expect([...w.peerFlags]).toEqual([...t.peerFlags]);
+    expect(w.describe()).toEqual(t.describe());
+    expect(w.peers).toEqual(t.peers);
+    expect(t.peers.length).toBe(299); // the local subnet is not routed
+  });
+
+  it('refuses a RouteWire whose columns disagree or whose subnets fall outside its network', () => {
+    const w = RouteTable.build({ network: '10.244.0.0/16', subnetLen: 24, peers: [{ subnet: '10.244.2.0/24', publicIp: '198.18.0.2', vtepMac: '0e:00:00:00:00:02' }] }).toWire();
+    expect(() => RouteTable.fromWire({ ...w, flags: new Uint8Array(2) })).toThrow(/inconsistent/);
+    expect(() => RouteTable.fromWire({ ...w, subnetBase: Int32Array.of(u32('10.245.2.0') | 0) })).toThrow(/inconsistent/);
+    expect(() => RouteTable.fromWire({ ...w, subnetBase: Int32Array.of((u32('10.244.2.0') + 5) | 0) })).toThrow(/inconsistent/);
+  });
 });
