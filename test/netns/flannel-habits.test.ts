@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDetached, stopPid, waitFor } from '../../lab/exec.js';
+import { run } from '../../lab/processes.js';
 import { Lab } from '../../lab/lab.js';
 import { ping, waitReachable } from '../../lab/probe.js';
 import type { PodRecord, ProcessRecord } from '../../lab/state.js';
@@ -70,10 +71,9 @@ describe('Flannel habits carry over', () => {
   it('installs the FORWARD accept rules without --ip-masq, restores them within --iptables-resync, removes them on SIGTERM', async () => {
     expect(await weftRules('node1')).toEqual(FORWARD_RULES);
     const n = logOf(weftdLog('node1')).length;
-    await lab.exec(ns('node1'), 'iptables', ['-w', '-D', 'FORWARD', '-m', 'comment', '--comment', 'weft forward', '-j', 'WEFT-FWD']);
-    await lab.exec(ns('node1'), 'iptables', ['-w', '-F', 'WEFT-FWD']);
-    await lab.exec(ns('node1'), 'iptables', ['-w', '-X', 'WEFT-FWD']);
-    expect(await weftRules('node1')).toEqual([]);
+    // One iptables-restore, so that an --iptables-resync check cannot fall between the steps.
+    const deletion = ['*filter', '-D FORWARD -m comment --comment "weft forward" -j WEFT-FWD', '-F WEFT-FWD', '-X WEFT-FWD', 'COMMIT', ''].join('\n');
+    await run('ip', ['netns', 'exec', ns('node1'), 'iptables-restore', '-w', '--noflush'], { input: deletion });
     await waitFor(async () => ((await weftRules('node1')).length === 4 ? true : undefined), 7_000, () => new Error('the forward rules were not restored within 7 s'), 200);
     expect(await weftRules('node1')).toEqual(FORWARD_RULES);
     const fixes = logOf(weftdLog('node1')).slice(n).filter((l) => l.msg.startsWith('re-asserted'));
