@@ -12,7 +12,7 @@
 // Contracts as inside.ts: single-threaded, inside the native callback, no allocation, exception or
 // log per packet.
 import { putTunPacket, putTunPartial } from './batch-out.js';
-import { checkIpv4L4, finish, ipv4PseudoSum, L4_BAD, L4_FINISHED, sum16 } from './checksum.js';
+import { checkIpv4L4, L4_BAD, L4_FINISHED } from './checksum.js';
 import type { TcpCoalescer } from './coalesce.js';
 import {
   CTL_TUN_OUT,
@@ -223,15 +223,13 @@ export class Outside {
     if ((dst & this.localMask) !== this.localBase) return Drop.NOT_FOR_US;
     let partial = 0;
     if (weft !== 0) {
-      partial = partialField(u8, ip, ihl, total);
-      if (partial === 0) return Drop.BAD_ELISION;
+      const field = partialField(u8, ip, ihl, total);
+      if (field === 0) return Drop.BAD_ELISION;
       this.counts[Count.ELIDED_RECEIVED]++;
-      if (this.coalescer === null) {
-        finishAt(u8, ip, ihl, total, partial);
-        partial = 0;
-        this.counts[Count.CHECKSUMS_FINISHED]++;
-      }
-    } else {
+      if (this.coalescer !== null) partial = field;
+    }
+    // Without a vnet-header TUN to hand it to, a partial checksum is finished here like a kernel peer's.
+    if (partial === 0) {
       const l4 = checkIpv4L4(u8, ip, ihl, total);
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
@@ -283,16 +281,4 @@ function partialField(u8: Uint8Array, ip: number, ihl: number, total: number): n
     return l4len >= TCP_MIN_HEADER_SIZE && thl >= TCP_MIN_HEADER_SIZE && thl <= l4len ? TCP_CHECKSUM_OFFSET : 0;
   }
   return proto === IP_PROTO_UDP && l4len >= UDP_HEADER_SIZE ? UDP_CHECKSUM_OFFSET : 0;
-}
-
-/** Finishes the partial checksum at field of the L4 header (no vnet-header TUN to hand it to). */
-function finishAt(u8: Uint8Array, ip: number, ihl: number, total: number, field: number): void {
-  const at = ip + ihl + field;
-  u8[at] = 0;
-  u8[at + 1] = 0;
-  const proto = u8[ip + 9];
-  let c = finish(sum16(u8, ip + ihl, total - ihl, ipv4PseudoSum(u8, ip, proto, total - ihl)));
-  if (c === 0 && proto === IP_PROTO_UDP) c = 0xffff;
-  u8[at] = c >>> 8;
-  u8[at + 1] = c & 0xff;
 }
