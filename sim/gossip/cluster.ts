@@ -45,6 +45,12 @@ export interface Traffic {
   messages: number;
   /** Serialized envelope bytes of requests and replies. */
   bytes: number;
+  /** The same bytes by the request's kind (a reply counted with its request). */
+  byKind: Record<MessageKind, number>;
+}
+
+export function emptyTraffic(): Traffic {
+  return { messages: 0, bytes: 0, byKind: { Ping: 0, PingReq: 0, PushPull: 0, Gossip: 0 } };
 }
 
 export class SimCluster {
@@ -52,7 +58,9 @@ export class SimCluster {
   readonly net: Network;
   readonly members: (Membership | undefined)[];
   readonly infos: MemberInfo[];
-  readonly traffic: Traffic = { messages: 0, bytes: 0 };
+  readonly traffic: Traffic = emptyTraffic();
+  /** Envelope bytes sent to each member (requests it received and replies to its requests). */
+  readonly bytesIn: Float64Array;
   /** Events run so far. */
   events = 0;
   private t = 0;
@@ -73,6 +81,7 @@ export class SimCluster {
     this.random = seededRandom(netOpts.seed);
     this.net = new Network(capacity, netOpts, this.random);
     this.members = new Array<Membership | undefined>(capacity).fill(undefined);
+    this.bytesIn = new Float64Array(capacity);
     this.infos = Array.from({ length: capacity }, (_, i) => memberInfo(i));
     this.infos.forEach((info, i) => {
       this.byAddress.set(memberAddress(info), i);
@@ -121,12 +130,17 @@ export class SimCluster {
     }
   }
 
-  /** Starts member i now (a new member, or a crashed one restarting) joining through `seeds`. */
+  /**
+   * Starts member i now (a new member, or a crashed one restarting) joining through `seeds`, and
+   * adds its address to every other running member's seeds, as weftd does when its lease appears.
+   */
   startMember(i: number, seeds: number[]): Membership {
     const m = this.create(i);
     this.watch(i, m);
     this.net.up[i] = 1;
     m.start(seeds.map((s) => this.address(s)));
+    const address = [this.address(i)];
+    for (let j = 0; j < this.members.length; j++) if (j !== i && this.net.up[j] === 1) this.members[j]?.setSeeds(address);
     return m;
   }
 
@@ -219,9 +233,11 @@ export class SimCluster {
   /** A request leaves member `from`; an unknown address or a lost packet never answers. */
   private send(from: number, kind: MessageKind, address: string, msg: unknown, body: number, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
     this.traffic.messages++;
-    this.traffic.bytes += envelopeSize(this.infos[from].name, body, false);
+    const bytes = envelopeSize(this.infos[from].name, body, false);
+    this.count(kind, bytes);
     const to = this.byAddress.get(address);
     if (to === undefined) return;
+    this.bytesIn[to] += bytes;
     const d = this.net.delay(from, to);
     if (d < 0) return;
     const e = this.queue.push(this.t + d, EventKind.Request, from, to, undefined);
@@ -283,11 +299,20 @@ export class SimCluster {
     return true;
   }
 
+  private count(kind: MessageKind, bytes: number): void {
+    this.traffic.bytes += bytes;
+    this.traffic.byKind[kind] += bytes;
+  }
+
   /** The callee answers request `req` now; undefined means it refused (the caller's call rejects). */
   private reply<T>(req: SimEvent, value: T | undefined, size: (v: T) => number): void {
     const { from, to } = req;
     if (!this.net.reachable(to, from)) return;
-    if (value !== undefined) this.traffic.bytes += envelopeSize(this.infos[to].name, size(value), true);
+    if (value !== undefined) {
+      const bytes = envelopeSize(this.infos[to].name, size(value), true);
+      this.count(req.kind as MessageKind, bytes);
+      this.bytesIn[from] += bytes;
+    }
     const d = this.net.delay(to, from);
     if (d < 0) return;
     const e = this.queue.push(this.t + d, EventKind.Reply, from, to, undefined);

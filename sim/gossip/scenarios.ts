@@ -50,6 +50,8 @@ export interface ScenarioResult {
   joinOnAllP50Ms: number | null;
   joinOnAllP99Ms: number | null;
   joinOnAllMaxMs: number | null;
+  /** join: envelope bytes sent to the new member during the window (its join cost). */
+  joinerBytesIn: number | null;
   /** leave: seen LEFT by all; rejoin: a restarted member seen alive again by all. */
   leftOnAllP99Ms: number | null;
   rejoinOnAllP99Ms: number | null;
@@ -62,6 +64,8 @@ export interface ScenarioResult {
   partitionDeaths: number;
   messagesPerMemberPerSec: number;
   bytesPerMemberPerSec: number;
+  /** bytesPerMemberPerSec by the request's kind (replies counted with their request). */
+  bytesByKind: { ping: number; pingReq: number; pushPull: number; gossip: number };
   /** Wall-clock time and events of the scenario's window. */
   wallMs: number;
   events: number;
@@ -212,9 +216,12 @@ class Run {
     return s;
   }
 
+  /** Member i starts with every up member as a seed, as weftd's seeds come from all leases. */
   join(i: number): Spread {
     const s = new Spread(this.sim, i, 'alive');
-    this.sim.startMember(i, [this.pick()]);
+    const seeds: number[] = [];
+    for (let j = 0; j < this.sim.net.up.length; j++) if (j !== i && this.sim.net.up[j] === 1) seeds.push(j);
+    this.sim.startMember(i, seeds);
     return s;
   }
 
@@ -222,7 +229,7 @@ class Run {
   async window(name: ScenarioName, slowFraction: number, body: (r: ScenarioResult) => Promise<void>): Promise<ScenarioResult> {
     const sim = this.sim;
     const t0 = sim.now();
-    const traffic0 = { ...sim.traffic };
+    const traffic0 = { ...sim.traffic, byKind: { ...sim.traffic.byKind } };
     const falses0 = [this.falseSuspicions, this.falseDeaths, this.partitionDeaths];
     const events0 = sim.events;
     const wall0 = performance.now();
@@ -240,6 +247,7 @@ class Run {
       joinOnAllP50Ms: null,
       joinOnAllP99Ms: null,
       joinOnAllMaxMs: null,
+      joinerBytesIn: null,
       leftOnAllP99Ms: null,
       rejoinOnAllP99Ms: null,
       healedMs: null,
@@ -248,6 +256,7 @@ class Run {
       partitionDeaths: 0,
       messagesPerMemberPerSec: 0,
       bytesPerMemberPerSec: 0,
+      bytesByKind: { ping: 0, pingReq: 0, pushPull: 0, gossip: 0 },
       wallMs: 0,
       events: 0,
     };
@@ -259,6 +268,8 @@ class Run {
     r.partitionDeaths = this.partitionDeaths - falses0[2];
     r.messagesPerMemberPerSec = round((sim.traffic.messages - traffic0.messages) / live / secs, 2);
     r.bytesPerMemberPerSec = Math.round((sim.traffic.bytes - traffic0.bytes) / live / secs);
+    const perSec = (k: keyof typeof traffic0.byKind): number => Math.round((sim.traffic.byKind[k] - traffic0.byKind[k]) / live / secs);
+    r.bytesByKind = { ping: perSec('Ping'), pingReq: perSec('PingReq'), pushPull: perSec('PushPull'), gossip: perSec('Gossip') };
     r.wallMs = Math.round(performance.now() - wall0);
     r.events = sim.events - events0;
     this.o.onResult?.(r);
@@ -307,12 +318,14 @@ export async function simulate(o: SimOptions): Promise<ScenarioResult[]> {
   if (want.has('join')) {
     add(
       await run.window('join', 0, async (r) => {
+        const in0 = run.sim.bytesIn[o.members];
         const s = run.join(o.members);
         await run.await(s);
         r.joinOnAllP50Ms = ms(s.q(0.5));
         r.joinOnAllP99Ms = ms(s.q(0.99));
         r.joinOnAllMaxMs = ms(s.q(1));
         await run.idle(settleMs);
+        r.joinerBytesIn = Math.round(run.sim.bytesIn[o.members] - in0);
       }),
     );
   }

@@ -8,11 +8,13 @@ const COLUMNS: [string, (r: ScenarioResult) => string][] = [
   ['dead on all p50/p99/max (ms)', (r) => triple(r.deadOnAllP50Ms, r.deadOnAllP99Ms, r.deadOnAllMaxMs)],
   ['first suspect (ms)', (r) => cell(r.firstSuspectMs)],
   ['join on all p50/p99/max (ms)', (r) => triple(r.joinOnAllP50Ms, r.joinOnAllP99Ms, r.joinOnAllMaxMs)],
+  ['joiner KB in', (r) => (r.joinerBytesIn === null ? '–' : (r.joinerBytesIn / 1_000).toFixed(0))],
   ['left / rejoin / healed (ms)', (r) => [r.leftOnAllP99Ms, r.rejoinOnAllP99Ms, r.healedMs].map(cell).join(' / ')],
   ['false susp.', (r) => String(r.falseSuspicions)],
   ['false deaths', (r) => String(r.falseDeaths)],
   ['msgs/s/member', (r) => r.messagesPerMemberPerSec.toFixed(1)],
   ['bytes/s/member', (r) => String(r.bytesPerMemberPerSec)],
+  ['ping / ping-req / push-pull / gossip', (r) => [r.bytesByKind.ping, r.bytesByKind.pingReq, r.bytesByKind.pushPull, r.bytesByKind.gossip].join(' / ')],
   ['sim s', (r) => (r.simulatedMs / 1_000).toFixed(1)],
   ['wall s', (r) => (r.wallMs / 1_000).toFixed(1)],
 ];

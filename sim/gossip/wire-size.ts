@@ -54,11 +54,19 @@ function membersSize(list: readonly MemberRecord[]): number {
   return n;
 }
 
+/** A packed repeated scalar: nothing when empty (protobufjs omits it), else tag + length + elements. */
+function packedSize(list: readonly number[] | undefined, size: (v: number) => number): number {
+  if (!list || list.length === 0) return 0;
+  let n = 0;
+  for (const v of list) n += size(v);
+  return embedded(n);
+}
+
 export const bodySize = {
   ping: (m: PingMsg): number => strField(m.target) + uintField(m.seq) + membersSize(m.updates),
   ack: (m: AckMsg): number => uintField(m.seq) + 2 + membersSize(m.updates),
   pingReq: (m: PingReqMsg): number => embedded(memberSize(m.target)) + uintField(m.seq) + membersSize(m.updates),
-  pushPull: (m: PushPullMsg): number => 2 + membersSize(m.members),
+  pushPull: (m: PushPullMsg): number => 2 + membersSize(m.members) + packedSize(m.digest, () => 4) + packedSize(m.differing, varintSize),
   gossip: (m: GossipMsg): number => membersSize(m.updates),
 };
 

@@ -16,6 +16,8 @@ export interface SentMessage {
   to: string;
   kind: MessageKind | 'Ack' | 'PushPullReply';
   updates: MemberRecord[];
+  /** The whole message (PushPull requests and replies: digest, differing). */
+  msg?: unknown;
 }
 
 export class FakeNetwork {
@@ -25,21 +27,21 @@ export class FakeNetwork {
 
   /** Calls from the member `from` (its name) at `fromAddress`; `down` holds addresses. */
   transport(from: string, fromAddress: string): Transport {
-    const deliver = <T>(to: string, kind: MessageKind, updates: MemberRecord[], call: (h: GossipHandler) => T | Promise<T> | undefined, replyUpdates: (r: T) => MemberRecord[]): Promise<T> => {
-      this.log.push({ from, to, kind, updates });
+    const deliver = <T>(to: string, kind: MessageKind, updates: MemberRecord[], call: (h: GossipHandler) => T | Promise<T> | undefined, replyUpdates: (r: T) => MemberRecord[], msg?: unknown): Promise<T> => {
+      this.log.push({ from, to, kind, updates, msg });
       const h = this.handlers.get(to);
       if (!h || this.down.has(to) || this.down.has(fromAddress)) return new Promise<T>(() => undefined);
       return Promise.resolve().then(async () => {
         const r = await call(h);
         if (r === undefined) throw new Error('refused');
-        this.log.push({ from: to, to: from, kind: kind === 'PushPull' ? 'PushPullReply' : 'Ack', updates: replyUpdates(r) });
+        this.log.push({ from: to, to: from, kind: kind === 'PushPull' ? 'PushPullReply' : 'Ack', updates: replyUpdates(r), msg: r });
         return r;
       });
     };
     return {
       ping: (to: string, m: PingMsg) => deliver(to, 'Ping', m.updates, (h) => h.onPing(from, m), (r: AckMsg) => r.updates),
       pingReq: (to: string, m: PingReqMsg) => deliver(to, 'PingReq', m.updates, (h) => h.onPingReq(from, m), (r: AckMsg) => r.updates),
-      pushPull: (to: string, m: PushPullMsg) => deliver(to, 'PushPull', m.members, (h) => h.onPushPull(from, m), (r: PushPullMsg) => r.members),
+      pushPull: (to: string, m: PushPullMsg) => deliver(to, 'PushPull', m.members, (h) => h.onPushPull(from, m), (r: PushPullMsg) => r.members, m),
       gossip: (to: string, m: GossipMsg) => deliver(to, 'Gossip', m.updates, (h) => h.onGossip(from, m), (r: AckMsg) => r.updates),
     };
   }

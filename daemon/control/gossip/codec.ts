@@ -16,6 +16,7 @@ import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './mess
 import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import { MAX_SENDER_LENGTH, type EnvelopeHeader } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
+import { LEAF_BUCKETS, validBuckets } from './digest.js';
 
 /** Options shared with @grpc/proto-loader, so decoded objects match the generated `__Output` types. */
 export const PROTO_OPTIONS = { keepCase: false, longs: Number, enums: String, bytes: Buffer, defaults: true, oneofs: true } as const;
@@ -57,10 +58,11 @@ const FROM_WIRE: Record<string, MemberState> = {
   MEMBER_STATE_LEFT: 'left',
 };
 /**
- * The member list size limit: 5,000 live members (Kubernetes' largest supported cluster) plus the
- * 1,024 dead and left records kept (SwimConfig.maxDeadMembers), with room to spare.
+ * The member list size limit, and so the largest full state a join reply may carry: 10,000 live
+ * members (twice Kubernetes' largest supported cluster) plus the 1,024 dead and left records kept
+ * (SwimConfig.maxDeadMembers), with room to spare. MAX_MESSAGE_SIZE follows from it.
  */
-export const MAX_MEMBERS_PER_MESSAGE = 6_144;
+export const MAX_MEMBERS_PER_MESSAGE = 12_288;
 /** Incarnations are uint64 on the wire; above this, JavaScript numbers lose precision. */
 export const MAX_INCARNATION = Number.MAX_SAFE_INTEGER;
 /** Longest text of each member field ("ffff:…:ffff" and its /128; a MAC's 17 characters). */
@@ -119,7 +121,8 @@ export const MAX_BODY_SIZE = ((): number => {
     name: long(MAX_SENDER_LENGTH), publicIp: long(MAX_IP_LENGTH), gossipPort: 65_535, subnet: long(MAX_SUBNET_LENGTH), vtepMac: long(MAX_MAC_LENGTH),
     vni: 0xffffffff, incarnation: MAX_INCARNATION, state: 'suspect', accuser: long(MAX_SENDER_LENGTH),
   };
-  return encode(types.PushPull, { join: true, members: [toWire(worst)] }).length * MAX_MEMBERS_PER_MESSAGE;
+  const digestBytes = 2 + 3 + 4 * LEAF_BUCKETS + 2 + 3 + 2 * LEAF_BUCKETS;
+  return encode(types.PushPull, { join: true, members: [toWire(worst)] }).length * MAX_MEMBERS_PER_MESSAGE + digestBytes;
 })();
 /** The largest envelope: the largest body plus every other field at its longest (about 600 bytes). */
 export const MAX_MESSAGE_SIZE = MAX_BODY_SIZE + 1_024;
@@ -151,10 +154,19 @@ export const codec = {
     const o = decode<PingReq__Output>(types.PingReq, b);
     return { target: fromWire(o.target), seq: o.seq, updates: fromWireList(o.updates) };
   },
-  encodePushPull: (m: PushPullMsg): Buffer => encode(types.PushPull, { join: m.join, members: m.members.map(toWire) }),
+  encodePushPull: (m: PushPullMsg): Buffer => encode(types.PushPull, { join: m.join, members: m.members.map(toWire), digest: m.digest ?? [], differing: m.differing ?? [] }),
   decodePushPull(b: Buffer): PushPullMsg {
     const o = decode<PushPull__Output>(types.PushPull, b);
-    return { join: o.join, members: fromWireList(o.members) };
+    const msg: PushPullMsg = { join: o.join, members: fromWireList(o.members) };
+    if (o.digest.length > 0) {
+      if (!validBuckets(o.digest.length)) throw new MalformedMessage(`digest of ${o.digest.length} buckets (a power of two up to ${LEAF_BUCKETS} expected)`);
+      msg.digest = o.digest;
+    }
+    if (o.differing.length > 0) {
+      if (o.differing.length > LEAF_BUCKETS || o.differing.some((i) => i >= LEAF_BUCKETS)) throw new MalformedMessage(`differing buckets beyond ${LEAF_BUCKETS}`);
+      msg.differing = o.differing;
+    }
+    return msg;
   },
   encodeGossip: (m: GossipMsg): Buffer => encode(types.GossipUpdates, { updates: m.updates.map(toWire) }),
   decodeGossip(b: Buffer): GossipMsg {

@@ -14,11 +14,17 @@
 //   disseminate:  while an update is fresh (sent in fewer than FRESH_ROUNDS rounds' worth of
 //                 messages), send pending updates to gossipFanout random members (members dead for
 //                 less than gossipToTheDeadMs included, so a wrongly declared one can refute).
-//   push-pull:    exchange full state with one random member (anti-entropy), less often in
-//                 larger clusters (pushPullIntervalFor).
-//   join:         push-pull with every seed; retried while no other member is alive. Once joined,
-//                 announce this member directly to up to announceFanout members, and push-pull
-//                 again soon.
+//   push-pull:    anti-entropy with one random member, less often in larger clusters
+//                 (pushPullIntervalFor): send a digest of the state (digest.ts), get back the
+//                 other side's records in the buckets that differ, send back ours that it lacked.
+//                 Also, with probability dead/alive, the same with a random dead member, so a
+//                 member wrongly declared dead (a healed partition) hears of it and refutes
+//                 (Serf's reconnect).
+//   join:         full-state push-pull with up to joinFanout random seeds at a time, until one
+//                 answers; retried while no other member is alive. Once joined, announce this
+//                 member directly to up to announceFanout members, and push-pull again soon. A
+//                 seed added later that is not a known member is contacted by an expected
+//                 joinFanout members of the cluster, not by all of them.
 // Every ping, ack and gossip message piggybacks pending updates (BroadcastQueue).
 import type { Logger } from 'pino';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
@@ -26,7 +32,8 @@ import { jitter, within, type Clock, type TimerHandle } from './clock.js';
 import type { AckMsg, GossipHandler, GossipMsg, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import { pushPullIntervalFor, type SwimConfig } from './swim-config.js';
 import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
-import { MAX_INCARNATION } from './codec.js';
+import { MAX_INCARNATION, MAX_MEMBERS_PER_MESSAGE } from './codec.js';
+import { bucketsFor, leafOf, StateDigest } from './digest.js';
 
 /**
  * A record from a third party (not the member itself) may raise the incarnation known for a member
@@ -90,6 +97,8 @@ interface Suspicion {
 
 interface Entry {
   record: MemberRecord;
+  /** digest.ts leaf of the name. */
+  leaf: number;
   lastSeen: number;
   stateSince: number;
   suspicion: Suspicion | undefined;
@@ -99,6 +108,9 @@ export class Membership implements GossipHandler {
   private readonly self: MemberRecord;
   private readonly entries = new Map<string, Entry>();
   private readonly queue = new BroadcastQueue();
+  /** Digest of the state: every entry's record and this member's own. */
+  private readonly digest = new StateDigest();
+  private readonly selfLeaf: number;
   private readonly listeners = new Set<(c: MemberChange) => void>();
   private readonly timers = new Map<string, TimerHandle>();
   private readonly cfg: Readonly<SwimConfig>;
@@ -122,6 +134,8 @@ export class Membership implements GossipHandler {
 
   constructor(private readonly opts: MembershipOptions) {
     this.self = { ...opts.self, incarnation: opts.incarnation ?? 0, state: 'alive' };
+    this.selfLeaf = leafOf(this.self.name);
+    this.digest.toggle(this.self);
     this.cfg = opts.config;
     this.clock = opts.clock;
     this.transport = opts.transport;
@@ -144,12 +158,24 @@ export class Membership implements GossipHandler {
     void this.join();
   }
 
-  /** Replaces the seed list; new seeds are contacted at once. */
+  /**
+   * Replaces the seed list. New seeds that are not known live members are contacted at once: by
+   * a member not yet joined, joinFanout at a time; by a joined one, each with probability
+   * joinFanout / members (so a new node is contacted by about joinFanout members of a large
+   * cluster, not all of them), through an anti-entropy exchange.
+   */
   setSeeds(seeds: readonly string[]): void {
     const known = new Set(this.seeds);
     this.seeds = [...seeds];
-    const fresh = seeds.filter((s) => !known.has(s) && s !== memberAddress(this.self));
-    if (this.running && fresh.length > 0) void this.joinVia(fresh);
+    if (!this.running) return;
+    let fresh = seeds.filter((s) => !known.has(s) && s !== memberAddress(this.self));
+    if (fresh.length === 0) return;
+    const live = this.liveEntries();
+    if (live.length === 0) return void this.joinVia(this.shuffle(fresh).slice(0, Math.max(1, this.cfg.joinFanout)));
+    const members = new Set(live.map((e) => memberAddress(e.record)));
+    const p = this.cfg.joinFanout / (live.length + 1);
+    fresh = fresh.filter((s) => !members.has(s) && this.random() < p);
+    for (const a of fresh) this.exchange(a);
   }
 
   /** This member's own record. */
@@ -193,7 +219,7 @@ export class Membership implements GossipHandler {
     this.stopTimers();
     if (!this.running) return;
     this.running = false;
-    this.self.state = 'left';
+    this.setSelf({ ...this.self, state: 'left' });
     const targets = this.liveEntries();
     const msg: GossipMsg = { updates: [{ ...this.self }] };
     await Promise.all(targets.map((e) => within(this.clock, 'gossip-leave', timeoutMs, this.transport.gossip(memberAddress(e.record), msg, timeoutMs, e.record.name))));
@@ -238,7 +264,9 @@ export class Membership implements GossipHandler {
     // A joining member may have just restarted: dial it now rather than after a reconnect backoff.
     const joining = msg.join ? this.entries.get(sender) : undefined;
     if (joining) this.transport.warm?.(memberAddress(joining.record));
-    return { join: false, members: this.fullState() };
+    if (msg.join || !msg.digest) return { join: false, members: this.fullState() };
+    const differing = this.digest.differing(msg.digest);
+    return { join: false, members: this.recordsIn(differing, msg.digest.length), differing };
   }
 
   onGossip(sender: string, msg: GossipMsg): AckMsg {
@@ -257,9 +285,12 @@ export class Membership implements GossipHandler {
 
   // ---- rounds ----
 
+  /** Full-state push-pulls with joinFanout random seeds at a time, until one answers. */
   private async join(): Promise<void> {
     if (!this.running) return;
-    if (this.seeds.length > 0) await this.joinVia(this.seeds.filter((s) => s !== memberAddress(this.self)));
+    const seeds = this.shuffle(this.seeds.filter((s) => s !== memberAddress(this.self)));
+    const batch = Math.max(1, this.cfg.joinFanout);
+    for (let i = 0; i < seeds.length && this.running && this.liveCount() === 0; i += batch) await this.joinVia(seeds.slice(i, i + batch));
     if (this.running && this.seeds.length > 0 && this.liveCount() === 0) {
       this.schedule('gossip-join-retry', jitter(this.cfg.joinRetryMs, this.cfg.jitter, this.random), () => void this.join());
     }
@@ -402,12 +433,54 @@ export class Membership implements GossipHandler {
     const [peer] = this.pick(1, () => true);
     if (!peer) {
       if (!this.timers.has('gossip-join-retry')) void this.join();
-      return;
+    } else {
+      this.exchange(memberAddress(peer.record), peer.record.name);
     }
-    this.transport.pushPull(memberAddress(peer.record), { join: false, members: this.fullState() }, this.cfg.rpcTimeoutMs, peer.record.name).then(
-      (r) => this.running && this.mergeAll(r.members, peer.record.name),
+    const dead = this.deadEntries();
+    if (dead.length > 0 && this.random() < dead.length / (this.liveCount() + 1)) {
+      const e = dead[Math.floor(this.random() * dead.length)];
+      this.exchange(memberAddress(e.record), e.record.name);
+    }
+  }
+
+  /**
+   * Anti-entropy with the member at `address`: our digest out, its records in the buckets that
+   * differ back, then ours in those buckets that it lacked or had older, as one Gossip call.
+   */
+  private exchange(address: string, recipient = ''): void {
+    const buckets = bucketsFor(this.entries.size + 1);
+    this.transport.pushPull(address, { join: false, members: [], digest: this.digest.fold(buckets) }, this.cfg.rpcTimeoutMs, recipient).then(
+      (r) => {
+        if (!this.running) return;
+        this.mergeAll(r.members, recipient);
+        const differing = (r.differing ?? []).filter((b) => b < buckets);
+        if (differing.length === 0) return;
+        const theirs = new Map(r.members.map((m) => [m.name, m]));
+        const back = this.recordsIn(differing, buckets).filter((m) => {
+          const t = theirs.get(m.name);
+          return !t || t.incarnation !== m.incarnation || t.state !== m.state;
+        });
+        // A seed's name is learned from its own record, in the reply when its bucket differed.
+        const to = recipient || [...this.entries.values()].find((e) => memberAddress(e.record) === address)?.record.name;
+        if (back.length === 0 || !to) return;
+        this.transport.gossip(address, { updates: back.slice(0, MAX_MEMBERS_PER_MESSAGE) }, this.cfg.rpcTimeoutMs, to).then(
+          (a) => this.running && this.mergeAll(a.updates, to),
+          () => undefined,
+        );
+      },
       () => undefined,
     );
+  }
+
+  /** This member's records (its own included) whose names fall in `buckets` of a `of`-bucket digest. */
+  private recordsIn(buckets: readonly number[], of: number): MemberRecord[] {
+    if (buckets.length === 0) return [];
+    const want = new Uint8Array(of);
+    for (const b of buckets) if (b < of) want[b] = 1;
+    const out: MemberRecord[] = [];
+    if (want[this.selfLeaf & (of - 1)] === 1) out.push({ ...this.self });
+    for (const e of this.entries.values()) if (want[e.leaf & (of - 1)] === 1) out.push({ ...e.record });
+    return out;
   }
 
   // ---- state ----
@@ -419,8 +492,9 @@ export class Membership implements GossipHandler {
     if (from !== u.name && from !== this.self.name && !this.plausible(u, e?.record.incarnation ?? 0, from)) return;
     const now = this.clock.now();
     if (!e) {
-      const entry: Entry = { record: { ...u }, lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
+      const entry: Entry = { record: { ...u }, leaf: leafOf(u.name), lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
       this.entries.set(u.name, entry);
+      this.digest.toggle(u);
       if (u.state === 'alive' || u.state === 'suspect') {
         this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
         this.enqueue(u);
@@ -436,6 +510,7 @@ export class Membership implements GossipHandler {
     }
     if (!supersedes(u, e.record)) return;
     const previous = e.record.state;
+    this.digest.replace(e.record, u);
     e.record = { ...u };
     if (u.state !== previous) e.stateSince = now;
     if (u.state === 'alive') e.lastSeen = now;
@@ -459,7 +534,7 @@ export class Membership implements GossipHandler {
     if (u.incarnation >= MAX_INCARNATION) return void this.refuse(u, from, 'cannot be refuted (at 2^53 - 1)');
     const otherInfo = u.state === 'alive' && !sameInfo;
     if (otherInfo && this.refutedOtherInfo !== undefined && u.incarnation >= this.refutedOtherInfo) this.opts.onNameConflict?.(u);
-    this.self.incarnation = u.incarnation + 1;
+    this.setSelf({ ...this.self, incarnation: u.incarnation + 1 });
     if (otherInfo) this.refutedOtherInfo = this.self.incarnation;
     this.counters.refutations++;
     this.adjustAwareness(1);
@@ -487,7 +562,7 @@ export class Membership implements GossipHandler {
   private startSuspicion(e: Entry, accuser = ''): void {
     this.counters.suspicions++;
     const n = this.liveCount() + 1;
-    const minMs = Math.max(this.cfg.suspicionTimeoutMs, this.cfg.suspicionMult * Math.log10(Math.max(n, 1)) * this.cfg.probeIntervalMs);
+    const minMs = Math.max(this.cfg.suspicionTimeoutMs, this.cfg.suspicionMult * Math.log10(Math.max(n, 1)) * this.cfg.gossipIntervalMs);
     const expected = Math.min(this.cfg.indirectChecks, Math.max(0, n - 2));
     const s: Suspicion = { timer: { cancel: () => undefined }, started: this.clock.now(), accusers: new Set([accuser]), confirmations: 0, minMs, maxMs: Math.max(minMs, this.cfg.suspicionMaxMult * minMs), expected };
     e.suspicion = s;
@@ -562,6 +637,24 @@ export class Membership implements GossipHandler {
     return [{ ...this.self }, ...[...this.entries.values()].map((e) => ({ ...e.record }))];
   }
 
+  private setSelf(r: MemberRecord): void {
+    this.digest.replace(this.self, r);
+    Object.assign(this.self, r);
+  }
+
+  /** Members declared dead (not left): candidates for a reconnect. */
+  private deadEntries(): Entry[] {
+    return [...this.entries.values()].filter((e) => e.record.state === 'dead');
+  }
+
+  private shuffle<T>(xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [xs[i], xs[j]] = [xs[j], xs[i]];
+    }
+    return xs;
+  }
+
   private liveEntries(): Entry[] {
     return [...this.entries.values()].filter((e) => e.record.state === 'alive' || e.record.state === 'suspect');
   }
@@ -578,21 +671,13 @@ export class Membership implements GossipHandler {
     const pool = [...this.entries.values()].filter(
       (e) => (e.record.state === 'alive' || e.record.state === 'suspect' || (e.record.state === 'dead' && now - e.stateSince < deadForMs)) && filter(e),
     );
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    return pool.slice(0, n);
+    return this.shuffle(pool).slice(0, n);
   }
 
   private nextProbeTarget(): MemberRecord | undefined {
     for (let tries = 0; tries <= this.probeOrder.length; tries++) {
       if (this.probeIndex >= this.probeOrder.length) {
-        this.probeOrder = this.liveEntries().map((e) => e.record.name);
-        for (let i = this.probeOrder.length - 1; i > 0; i--) {
-          const j = Math.floor(this.random() * (i + 1));
-          [this.probeOrder[i], this.probeOrder[j]] = [this.probeOrder[j], this.probeOrder[i]];
-        }
+        this.probeOrder = this.shuffle(this.liveEntries().map((e) => e.record.name));
         this.probeIndex = 0;
         if (this.probeOrder.length === 0) return undefined;
       }
@@ -607,7 +692,10 @@ export class Membership implements GossipHandler {
     const gone = [...this.entries.values()].filter((e) => e.record.state === 'dead' || e.record.state === 'left').sort((a, b) => a.stateSince - b.stateSince);
     const excess = gone.length - this.cfg.maxDeadMembers;
     gone.forEach((e, i) => {
-      if (i < excess || now - e.stateSince > this.cfg.deadRetentionMs) this.entries.delete(e.record.name);
+      if (i < excess || now - e.stateSince > this.cfg.deadRetentionMs) {
+        this.entries.delete(e.record.name);
+        this.digest.toggle(e.record);
+      }
     });
   }
 

@@ -20,9 +20,18 @@ export interface PingReqMsg {
   updates: MemberRecord[];
 }
 
+/**
+ * Join and full-state exchange: `members` is the sender's whole state, and so is the reply's.
+ * Anti-entropy: the request carries `digest` (see digest.ts) and no members; the reply carries
+ * the indices of the buckets that differ (`differing`) and the replier's records in them.
+ */
 export interface PushPullMsg {
   join: boolean;
   members: MemberRecord[];
+  /** Request: bucket hashes of the sender's state (a power of two of them). */
+  digest?: number[];
+  /** Reply to a digest: the buckets whose hashes differ. */
+  differing?: number[];
 }
 
 export interface GossipMsg {

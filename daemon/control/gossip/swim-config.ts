@@ -10,7 +10,10 @@ export interface SwimConfig {
   probeTimeoutMs: number;
   /** Members asked to probe a target that did not answer (SWIM's k). */
   indirectChecks: number;
-  /** Floor of the suspicion timeout; it grows as suspicionMult × log10(n) × probeIntervalMs. */
+  /**
+   * Floor of the suspicion timeout; it grows as suspicionMult × log10(n) × gossipIntervalMs, that
+   * is with the time a refutation takes to reach every member (about log n dissemination rounds).
+   */
   suspicionTimeoutMs: number;
   suspicionMult: number;
   /**
@@ -23,6 +26,11 @@ export interface SwimConfig {
   gossipIntervalMs: number;
   /** Members each dissemination round sends to. */
   gossipFanout: number;
+  /**
+   * Seeds a starting member contacts at once (the next ones only if none answers); also the
+   * expected number of members of a cluster that contact a seed added later (setSeeds).
+   */
+  joinFanout: number;
   /** Members a newly joined member tells about itself directly. */
   announceFanout: number;
   /** Dissemination also targets members declared dead this recently (memberlist's GossipToTheDeadTime). */
@@ -60,6 +68,7 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   suspicionMaxMult: 3,
   gossipIntervalMs: 200,
   gossipFanout: 3,
+  joinFanout: 3,
   announceFanout: 16,
   gossipToTheDeadMs: 10_000,
   retransmitMult: 6,

@@ -24,6 +24,12 @@ describe('sim wire sizes', () => {
         expect(bodySize.pingReq({ target: records[1], seq, updates })).toBe(codec.encodePingReq({ target: records[1], seq, updates }).length);
       }
       for (const join of [true, false]) expect(bodySize.pushPull({ join, members: updates })).toBe(codec.encodePushPull({ join, members: updates }).length);
+      for (const digest of [[0], [1, 0xffffffff], Array.from({ length: 1_024 }, (_, i) => (i * 2_654_435_761) >>> 0)]) {
+        for (const differing of [[], [0], [1, 127, 128, 4_095]]) {
+          const m = { join: false, members: updates, digest, differing };
+          expect(bodySize.pushPull(m)).toBe(codec.encodePushPull(m).length);
+        }
+      }
       expect(bodySize.gossip({ updates })).toBe(codec.encodeGossip({ updates }).length);
     }
   });
