@@ -119,6 +119,8 @@ export class Membership implements GossipHandler {
   private readonly log: Logger;
   private readonly random: () => number;
   private seeds: string[] = [];
+  /** Seeds added after joining, to contact at the next push-pull round (see setSeeds). */
+  private readonly laterSeeds = new Set<string>();
   private probeOrder: string[] = [];
   private probeIndex = 0;
   private probing = false;
@@ -159,10 +161,11 @@ export class Membership implements GossipHandler {
   }
 
   /**
-   * Replaces the seed list. New seeds that are not known live members are contacted at once: by
-   * a member not yet joined, joinFanout at a time; by a joined one, each with probability
+   * Replaces the seed list. New seeds that are not known live members are contacted: by a member
+   * not yet joined, joinFanout of them at once; by a joined one, each with probability
    * joinFanout / members (so a new node is contacted by about joinFanout members of a large
-   * cluster, not all of them), through an anti-entropy exchange.
+   * cluster, not all of them), through an anti-entropy exchange at the next push-pull round if it
+   * is still not a known member by then (a new node usually joins by itself first).
    */
   setSeeds(seeds: readonly string[]): void {
     const known = new Set(this.seeds);
@@ -174,8 +177,7 @@ export class Membership implements GossipHandler {
     if (live.length === 0) return void this.joinVia(this.shuffle(fresh).slice(0, Math.max(1, this.cfg.joinFanout)));
     const members = new Set(live.map((e) => memberAddress(e.record)));
     const p = this.cfg.joinFanout / (live.length + 1);
-    fresh = fresh.filter((s) => !members.has(s) && this.random() < p);
-    for (const a of fresh) this.exchange(a);
+    for (const a of fresh) if (!members.has(a) && this.random() < p) this.laterSeeds.add(a);
   }
 
   /** This member's own record. */
@@ -435,6 +437,11 @@ export class Membership implements GossipHandler {
       if (!this.timers.has('gossip-join-retry')) void this.join();
     } else {
       this.exchange(memberAddress(peer.record), peer.record.name);
+    }
+    if (this.laterSeeds.size > 0) {
+      const members = new Set(this.liveEntries().map((e) => memberAddress(e.record)));
+      for (const a of this.laterSeeds) if (!members.has(a)) this.exchange(a);
+      this.laterSeeds.clear();
     }
     const dead = this.deadEntries();
     if (dead.length > 0 && this.random() < dead.length / (this.liveCount() + 1)) {

@@ -138,6 +138,15 @@ describe('gossip body decoding', () => {
     expect(() => codec.decodePushPull(codec.encodePushPull({ join: true, members: [...many, member] }))).toThrow(/too many members/);
   });
 
+  it('bounds push-pull digests: a power of two of at most 4096 buckets, differing indices below 4096', () => {
+    const ok = { join: false, members: [], digest: [1, 2, 0xffffffff, 0], differing: [0, 4_095] };
+    expect(codec.decodePushPull(codec.encodePushPull(ok))).toEqual(ok);
+    expect(codec.decodePushPull(codec.encodePushPull({ join: false, members: [] }))).toEqual({ join: false, members: [] });
+    for (const bad of [{ digest: [1, 2, 3] }, { digest: new Array<number>(8_192).fill(1) }, { differing: [4_096] }, { differing: new Array<number>(4_097).fill(0) }]) {
+      expect(() => codec.decodePushPull(codec.encodePushPull({ join: false, members: [], ...bad }))).toThrow(MalformedMessage);
+    }
+  });
+
   it('round-trips every message', () => {
     expect(codec.decodeAck(codec.encodeAck({ seq: 7, ok: false, updates: [member] }))).toEqual({ seq: 7, ok: false, updates: [member] });
     expect(codec.decodePingReq(codec.encodePingReq({ target: member, seq: 2, updates: [] }))).toEqual({ target: member, seq: 2, updates: [] });
