@@ -262,7 +262,7 @@ export class Membership implements GossipHandler {
 
   onPushPull(sender: string, msg: PushPullMsg): PushPullMsg {
     this.heard(sender);
-    this.mergeAll(msg.members, sender);
+    this.mergeState(msg.members, sender);
     // A joining member may have just restarted: dial it now rather than after a reconnect backoff.
     const joining = msg.join ? this.entries.get(sender) : undefined;
     if (joining) this.transport.warm?.(memberAddress(joining.record));
@@ -307,7 +307,7 @@ export class Membership implements GossipHandler {
     for (const r of results) {
       if (!r || !this.running) continue;
       this.counters.joins++;
-      this.mergeAll(r.members);
+      this.mergeState(r.members, '');
       joined = true;
     }
     if (joined && !this.announced) this.announce();
@@ -452,31 +452,47 @@ export class Membership implements GossipHandler {
 
   /**
    * Anti-entropy with the member at `address`: our digest out, its records in the buckets that
-   * differ back, then ours in those buckets that it lacked or had older, as one Gossip call.
+   * differ back; then, if it lacked or had older records of ours in those buckets, a second
+   * exchange carrying them with our digest again, whose reply has whatever still differs.
    */
   private exchange(address: string, recipient = ''): void {
     const buckets = bucketsFor(this.entries.size + 1);
-    this.transport.pushPull(address, { join: false, members: [], digest: this.digest.fold(buckets) }, this.cfg.rpcTimeoutMs, recipient).then(
+    const call = (members: MemberRecord[]): Promise<PushPullMsg> =>
+      this.transport.pushPull(address, { join: false, members, digest: this.digest.fold(buckets) }, this.cfg.rpcTimeoutMs, recipient);
+    call([]).then(
       (r) => {
         if (!this.running) return;
-        this.mergeAll(r.members, recipient);
+        this.mergeState(r.members, recipient);
         const differing = (r.differing ?? []).filter((b) => b < buckets);
-        if (differing.length === 0) return;
         const theirs = new Map(r.members.map((m) => [m.name, m]));
         const back = this.recordsIn(differing, buckets).filter((m) => {
           const t = theirs.get(m.name);
           return !t || t.incarnation !== m.incarnation || t.state !== m.state;
         });
-        // A seed's name is learned from its own record, in the reply when its bucket differed.
-        const to = recipient || [...this.entries.values()].find((e) => memberAddress(e.record) === address)?.record.name;
-        if (back.length === 0 || !to) return;
-        this.transport.gossip(address, { updates: back.slice(0, MAX_MEMBERS_PER_MESSAGE) }, this.cfg.rpcTimeoutMs, to).then(
-          (a) => this.running && this.mergeAll(a.updates, to),
+        if (back.length === 0) return;
+        call(back.slice(0, MAX_MEMBERS_PER_MESSAGE)).then(
+          (again) => this.running && this.mergeState(again.members, recipient),
           () => undefined,
         );
       },
       () => undefined,
     );
+  }
+
+  /**
+   * Merges another member's state (push-pull, join). As in memberlist, a record saying that a
+   * member this one sees alive is dead only makes it suspect here: the claim may be stale (the
+   * other side of a healed partition), and a suspicion gives the member time to refute it.
+   */
+  private mergeState(records: readonly MemberRecord[], from: string): void {
+    for (const r of records) {
+      const e = r.state === 'dead' ? this.entries.get(r.name) : undefined;
+      if (e && (e.record.state === 'alive' || e.record.state === 'suspect') && supersedes(r, e.record)) {
+        this.apply({ ...r, state: 'suspect', accuser: from }, from);
+      } else {
+        this.apply(r, from);
+      }
+    }
   }
 
   /** This member's records (its own included) whose names fall in `buckets` of a `of`-bucket digest. */

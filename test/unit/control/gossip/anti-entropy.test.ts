@@ -65,9 +65,25 @@ describe('anti-entropy by digest', () => {
     expect(c.viewsOf('ghost').every((s) => s === 'dead')).toBe(true);
     const carrying = c.net.log.slice(from).filter((m) => m.updates.some((u) => u.name === 'ghost'));
     expect(carrying.some((m) => m.kind === 'PushPullReply')).toBe(true);
-    // a requester that had the record the replier lacked sends it back in a Gossip call
-    expect(carrying.some((m) => m.kind === 'Gossip')).toBe(true);
+    // a requester that had the record the replier lacked sends it back in a second exchange
+    expect(carrying.some((m) => m.kind === 'PushPull' && (m.msg as PushPullMsg).digest !== undefined)).toBe(true);
+    expect(carrying.some((m) => m.kind === 'Gossip')).toBe(false);
     for (const m of carrying) expect(m.updates.length).toBeLessThan(20);
+  });
+
+  it('takes a push-pull claim that a member it sees alive is dead as a suspicion, which the member refutes', async () => {
+    const c = await cluster(6);
+    const n3 = c.members[3].selfRecord();
+    const reply = c.members[0].onPushPull('n1', { join: false, members: [{ ...n3, state: 'dead' }] });
+    expect(reply.members.length).toBe(6);
+    expect(c.members[0].member('n3')).toMatchObject({ state: 'suspect', accuser: 'n1', incarnation: n3.incarnation });
+    await c.clock.advance(2_000);
+    expect(c.viewsOf('n3').every((s) => s === 'alive')).toBe(true);
+    expect(c.members[3].selfRecord().incarnation).toBe(n3.incarnation + 1);
+    // dead records of members it does not see alive are taken as they are
+    const gone = { ...n3, name: 'gone', gossipPort: 9, state: 'dead' as const };
+    c.members[0].onPushPull('n1', { join: false, members: [gone] });
+    expect(c.members[0].member('gone')?.state).toBe('dead');
   });
 });
 
