@@ -44,6 +44,8 @@ import { bucketsFor, leafOf, StateDigest } from './digest.js';
 export const MAX_INCARNATION_STEP = 2 ** 20;
 const MAX_LOGGED_JUMPS = 1_024;
 
+const isLive = (s: MemberState): boolean => s === 'alive' || s === 'suspect';
+
 /** Dissemination rounds an update gets on dedicated messages before it only rides on probes. */
 const FRESH_ROUNDS = 1;
 
@@ -96,6 +98,7 @@ interface Suspicion {
 }
 
 interface Entry {
+  /** Records are never mutated: one received is kept as it is (views and messages get copies). */
   record: MemberRecord;
   /** digest.ts leaf of the name. */
   leaf: number;
@@ -111,6 +114,8 @@ export class Membership implements GossipHandler {
   /** Digest of the state: every entry's record and this member's own. */
   private readonly digest = new StateDigest();
   private readonly selfLeaf: number;
+  /** Entries alive or suspect (kept by apply; forgetDead removes only dead and left ones). */
+  private live = 0;
   private readonly listeners = new Set<(c: MemberChange) => void>();
   private readonly timers = new Map<string, TimerHandle>();
   private readonly cfg: Readonly<SwimConfig>;
@@ -515,9 +520,10 @@ export class Membership implements GossipHandler {
     if (from !== u.name && from !== this.self.name && !this.plausible(u, e?.record.incarnation ?? 0, from)) return;
     const now = this.clock.now();
     if (!e) {
-      const entry: Entry = { record: { ...u }, leaf: leafOf(u.name), lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
+      const entry: Entry = { record: u, leaf: leafOf(u.name), lastSeen: u.state === 'alive' ? now : 0, stateSince: now, suspicion: undefined };
       this.entries.set(u.name, entry);
       this.digest.toggle(u);
+      if (isLive(u.state)) this.live++;
       if (u.state === 'alive' || u.state === 'suspect') {
         this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
         this.enqueue(u);
@@ -534,7 +540,8 @@ export class Membership implements GossipHandler {
     if (!supersedes(u, e.record)) return;
     const previous = e.record.state;
     this.digest.replace(e.record, u);
-    e.record = { ...u };
+    this.live += Number(isLive(u.state)) - Number(isLive(previous));
+    e.record = u;
     if (u.state !== previous) e.stateSince = now;
     if (u.state === 'alive') e.lastSeen = now;
     e.suspicion?.timer.cancel();
@@ -683,9 +690,7 @@ export class Membership implements GossipHandler {
   }
 
   private liveCount(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.record.state === 'alive' || e.record.state === 'suspect') n++;
-    return n;
+    return this.live;
   }
 
   /** Up to `n` distinct random live members satisfying `filter` (and members dead for less than `deadForMs`). */
