@@ -233,9 +233,9 @@ export class SimCluster {
   /** A request leaves member `from`; an unknown address or a lost packet never answers. */
   private send(from: number, kind: MessageKind, address: string, msg: unknown, body: number, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
     this.traffic.messages++;
-    const bytes = envelopeSize(this.infos[from].name, body, false);
-    this.count(kind, bytes);
     const to = this.byAddress.get(address);
+    const bytes = envelopeSize(this.infos[from].name, to === undefined ? '' : this.infos[to].name, body, false);
+    this.count(kind, bytes);
     if (to === undefined) return;
     this.bytesIn[to] += bytes;
     const d = this.net.delay(from, to);
@@ -309,7 +309,7 @@ export class SimCluster {
     const { from, to } = req;
     if (!this.net.reachable(to, from)) return;
     if (value !== undefined) {
-      const bytes = envelopeSize(this.infos[to].name, size(value), true);
+      const bytes = envelopeSize(this.infos[to].name, this.infos[from].name, size(value), true);
       this.count(req.kind as MessageKind, bytes);
       this.bytesIn[from] += bytes;
     }

@@ -74,8 +74,12 @@ export const bodySize = {
 const TIMESTAMP_FIELD = 1 + 6;
 const NONCE_FIELD = 1 + 1 + 16;
 const MAC_FIELD = 1 + 1 + 32;
+const BODY_SHA256_FIELD = 1 + 1 + 32;
 
-/** Serialized Envelope carrying `body` bytes from `sender`; a request's in_reply_to is empty, a reply's is the request's nonce. */
-export function envelopeSize(sender: string, body: number, reply: boolean): number {
-  return strField(sender) + TIMESTAMP_FIELD + NONCE_FIELD + (reply ? NONCE_FIELD : 2) + embedded(body) + MAC_FIELD;
+/**
+ * Serialized Envelope carrying `body` bytes from `sender` to `recipient`; a request's in_reply_to
+ * is empty, a reply's is the request's nonce.
+ */
+export function envelopeSize(sender: string, recipient: string, body: number, reply: boolean): number {
+  return strField(sender) + strField(recipient) + TIMESTAMP_FIELD + NONCE_FIELD + (reply ? NONCE_FIELD : 2) + embedded(body) + MAC_FIELD + BODY_SHA256_FIELD;
 }

@@ -38,8 +38,10 @@ describe('sim wire sizes', () => {
     const Envelope = protobuf.loadSync(gossipProtoPath()).lookupType('weft.gossip.v1.Envelope');
     for (const body of [0, 20, 127, 128, 300_000]) {
       for (const reply of [false, true]) {
-        const env = { sender: 'n4999', timestampMs: Date.now(), nonce: Buffer.alloc(16, 1), inReplyTo: reply ? Buffer.alloc(16, 2) : Buffer.alloc(0), body: Buffer.alloc(body, 3), mac: Buffer.alloc(32, 4) };
-        expect(envelopeSize('n4999', body, reply)).toBe(Envelope.encode(Envelope.fromObject(env)).finish().length);
+        for (const recipient of ['', 'n12']) {
+          const env = { sender: 'n4999', recipient, timestampMs: Date.now(), nonce: Buffer.alloc(16, 1), inReplyTo: reply ? Buffer.alloc(16, 2) : Buffer.alloc(0), body: Buffer.alloc(body, 3), mac: Buffer.alloc(32, 4), bodySha256: Buffer.alloc(32, 5) };
+          expect(envelopeSize('n4999', recipient, body, reply)).toBe(Envelope.encode(Envelope.fromObject(env)).finish().length);
+        }
       }
     }
   });
