@@ -1,6 +1,8 @@
 // Updates waiting to be piggybacked (memberlist's TransmitLimitedQueue). Each update is sent at most
-// `retransmitLimit(n)` = mult × ⌈log10(n + 1)⌉ times, freshest-first; a newer update about the same
-// member replaces the older one and starts its count again.
+// `retransmitLimit(n)` = mult × ⌈log10(n + 1)⌉ times, least-sent first, ALIVE records first among
+// those sent as often (a refutation races a suspicion timeout; during a storm of failures it must
+// not wait behind newer suspicions), then newest first; a newer update about the same member
+// replaces the older one and starts its count again.
 import type { MemberRecord } from './types.js';
 
 interface Pending {
@@ -30,7 +32,7 @@ export class BroadcastQueue {
   take(max: number, limit: number): MemberRecord[] {
     if (this.pending.size === 0 || max <= 0) return [];
     const chosen = [...this.pending.values()]
-      .sort((a, b) => a.transmits - b.transmits || b.seq - a.seq)
+      .sort((a, b) => a.transmits - b.transmits || Number(b.record.state === 'alive') - Number(a.record.state === 'alive') || b.seq - a.seq)
       .slice(0, max);
     for (const p of chosen) {
       p.transmits++;

@@ -66,7 +66,7 @@ export const DEFAULT_SWIM_CONFIG: Readonly<SwimConfig> = Object.freeze({
   suspicionTimeoutMs: 1_500,
   suspicionMult: 4,
   suspicionMaxMult: 3,
-  gossipIntervalMs: 200,
+  gossipIntervalMs: 150,
   gossipFanout: 3,
   joinFanout: 3,
   announceFanout: 16,

@@ -41,9 +41,9 @@ describe('suspicion timeout', () => {
       expect(took).toBeGreaterThanOrEqual(want);
       expect(took).toBeLessThan(want + 100);
     }
-    // the defaults: 1.5 s up to ~75 members, 2.4 s at 1,000, 2.96 s at 5,000
+    // the defaults: 1.5 s up to ~316 members, 1.8 s at 1,000, 2.2 s at 5,000
     expect(expected(5)).toBe(1_500);
-    expect(Math.round(expected(1_000))).toBe(2_400);
-    expect(Math.round(expected(5_000))).toBe(2_959);
+    expect(Math.round(expected(1_000))).toBe(1_800);
+    expect(Math.round(expected(5_000))).toBe(2_219);
   });
 });
