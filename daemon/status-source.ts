@@ -81,7 +81,7 @@ export class StatusSource {
       readiness: () => ({ ready: this.o.readiness.ready }),
       dataplane: () => {
         const overlay = live().overlay;
-        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0 };
+        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0, busyPolls: { answered: 0, expired: 0 } };
       },
       gossip: () => {
         const overlay = live().overlay;
@@ -114,6 +114,7 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
     drops: stats.drops,
     routes: overlay.router.current.peers.length,
     routeSwaps: overlay.router.routeSwaps,
+    busyPolls: { answered: stats.io.busyPollAnswers ?? 0, expired: (stats.io.busyPolls ?? 0) - (stats.io.busyPollAnswers ?? 0) },
   };
 }
 

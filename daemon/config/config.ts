@@ -39,6 +39,8 @@ export interface Config {
   readonly removeTunOnExit: boolean;
   /** SCHED_FIFO priority of the data plane thread; 0 = normal scheduling. */
   readonly dataplanePriority: number;
+  /** --busy-poll: the data plane thread's busy-polling window after a wake-up out of silence, ns; 0 = off. */
+  readonly busyPollNs: number;
   /** --metrics-per-peer: traffic series per routed peer besides the node totals. */
   readonly metricsPerPeer: boolean;
   /** TUN virtio-net header offloads (TSO reads, GSO writes). */

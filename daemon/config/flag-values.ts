@@ -131,6 +131,13 @@ export const priority: Parse<number> = ({ value, source }) => {
   return n;
 };
 
+/** Microseconds 0..1000, returned in ns. */
+export const busyPollNs: Parse<number> = ({ value, source }) => {
+  const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 1000)) fail(`${source}: "${value}" is not a busy-poll window; expected whole microseconds 0..1000 (0: off)`);
+  return n * 1_000;
+};
+
 export const leaseTtlMs: Parse<number> = ({ value, source }) => {
   const ms = parseDuration(value);
   if (ms === null || ms < 2_000 || ms % 1_000 !== 0) fail(`${source}: "${value}" is not a lease TTL; expected a whole number of seconds of at least 2s, e.g. 30s or 24h`);

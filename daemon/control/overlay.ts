@@ -77,6 +77,7 @@ export class Overlay {
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
       realtimePriority: cfg.dataplanePriority,
+      busyPollNs: cfg.busyPollNs,
     }));
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');

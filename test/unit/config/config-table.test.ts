@@ -54,6 +54,7 @@ const SAMPLE: Record<string, string> = {
   'checksum-elision': 'false',
   'metrics-per-peer': 'true',
   'dataplane-priority': '5',
+  'busy-poll': '50',
   'remove-tun-on-exit': 'true',
   'link-resync': '3',
   'node-name': 'n9',
