@@ -100,6 +100,35 @@ function parseJson(text: string): Record<string, unknown> {
   return raw;
 }
 
+/** Flannel's SubnetLen rule, per family: names, the longest subnet, the longest network, the default. */
+interface LenRule {
+  readonly lenField: 'SubnetLen' | 'IPv6SubnetLen';
+  readonly netField: 'Network' | 'IPv6Network';
+  readonly bits: number;
+  /** Longest SubnetLen allowed (a /31 or /127 leaves no room for a bridge and a tunnel address). */
+  readonly maxLen: number;
+  /** Longest Network without an explicit SubnetLen (four subnets of four addresses). */
+  readonly maxNet: number;
+  /** The default SubnetLen, for Networks at least two bits shorter than it. */
+  readonly dflt: number;
+}
+const FAMILY4: LenRule = { lenField: 'SubnetLen', netField: 'Network', bits: 32, maxLen: 30, maxNet: 28, dflt: 24 };
+const FAMILY6: LenRule = { lenField: 'IPv6SubnetLen', netField: 'IPv6Network', bits: 128, maxLen: 126, maxNet: 124, dflt: 64 };
+
+/** Explicit → ≤ maxLen and ≥ prefix + 2; absent/0 → dflt when the prefix allows, prefix + 2 up to maxNet. */
+function subnetLenOf(raw: Record<string, unknown>, r: LenRule, prefix: number, networkText: string): number {
+  const given = integerField(raw, r.lenField, r.lenField, 0, r.bits) ?? 0;
+  if (given > 0) {
+    if (given > r.maxLen) throw invalid(`${r.lenField} is ${given}; ${r.lenField} must be less than /${r.maxLen + 1} (at most ${r.maxLen})`);
+    if (given < prefix + 2) {
+      throw invalid(`${r.lenField} is ${given}; the ${r.netField} ${networkText} must be able to accommodate at least four subnets, so ${r.lenField} must be at least ${prefix + 2}`);
+    }
+    return given;
+  }
+  if (prefix > r.maxNet) throw invalid(`${r.netField} ${networkText} is too small; the minimum useful ${r.bits === 32 ? '' : 'IPv6 '}network prefix is /${r.maxNet}`);
+  return prefix <= r.dflt - 2 ? r.dflt : prefix + 2;
+}
+
 function ipv4Pool(raw: Record<string, unknown>): Ipv4Pool {
   const networkText = field(raw, 'Network');
   if (networkText === undefined || networkText === null || networkText === '') {
@@ -109,17 +138,7 @@ function ipv4Pool(raw: Record<string, unknown>): Ipv4Pool {
   if (!parsedNet) throw invalid(`Network is ${JSON.stringify(networkText)}; expected an IPv4 CIDR such as "10.244.0.0/16"`);
   const network = subnetOf(parsedNet);
 
-  let subnetLen = integerField(raw, 'SubnetLen', 'SubnetLen', 0, 32) ?? 0;
-  if (subnetLen > 0) {
-    if (subnetLen > 30) throw invalid(`SubnetLen is ${subnetLen}; SubnetLen must be less than /31 (at most 30)`);
-    if (subnetLen < network.len + 2) {
-      throw invalid(`SubnetLen is ${subnetLen}; the Network ${formatCidr(network)} must be able to accommodate at least four subnets, so SubnetLen must be at least ${network.len + 2}`);
-    }
-  } else if (network.len > 28) {
-    throw invalid(`Network ${formatCidr(network)} is too small; the minimum useful network prefix is /28`);
-  } else {
-    subnetLen = network.len <= 22 ? 24 : network.len + 2;
-  }
+  const subnetLen = subnetLenOf(raw, FAMILY4, network.len, formatCidr(network));
 
   const size = subnetSize(subnetLen);
   const subnetMin = subnetBound(raw, 'SubnetMin', network, subnetLen, network.base + size);
@@ -148,17 +167,7 @@ function ipv6Pool(raw: Record<string, unknown>): Ipv6Pool {
   if (!parsed || isIpv4Mapped(parsed.ip)) throw invalid(`IPv6Network is ${JSON.stringify(text)}; expected an IPv6 CIDR such as "fd00:10:244::/56"`);
   const network = subnetOf6(parsed);
 
-  let subnetLen = integerField(raw, 'IPv6SubnetLen', 'IPv6SubnetLen', 0, 128) ?? 0;
-  if (subnetLen > 0) {
-    if (subnetLen > 126) throw invalid(`IPv6SubnetLen is ${subnetLen}; IPv6SubnetLen must be less than /127 (at most 126)`);
-    if (subnetLen < network.len + 2) {
-      throw invalid(`IPv6SubnetLen is ${subnetLen}; the IPv6Network ${formatCidr6(network)} must be able to accommodate at least four subnets, so IPv6SubnetLen must be at least ${network.len + 2}`);
-    }
-  } else if (network.len > 124) {
-    throw invalid(`IPv6Network ${formatCidr6(network)} is too small; the minimum useful IPv6 network prefix is /124`);
-  } else {
-    subnetLen = network.len <= 62 ? 64 : network.len + 2;
-  }
+  const subnetLen = subnetLenOf(raw, FAMILY6, network.len, formatCidr6(network));
 
   const size = subnetSize6(subnetLen);
   const subnetMin = subnetBound6(raw, 'IPv6SubnetMin', network, subnetLen, network.base + size);
