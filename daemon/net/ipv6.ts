@@ -1,6 +1,7 @@
 // weft's one IPv6 vocabulary, beside ipv4.ts: addresses, CIDRs, subnets and the IPv6 half of
 // Flannel's subnet key names, parsed by one strict set of rules and handed between modules as
-// bigints. Set-up code only, never per packet. No third-party imports, so weft-cni may load it.
+// bigints. Set-up code only, never per packet. No third-party imports, so weft-cni may load it
+// (test/unit/net/ipv6.test.ts checks it against ipaddr.js).
 //
 // Rules (refused input gives null, or a WEFT_ERR_CONFIG from the require* forms):
 //   address   RFC 4291 text as Go's net.ParseIP reads it: eight groups of 1..4 hex digits (either
