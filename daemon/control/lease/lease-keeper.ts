@@ -8,8 +8,8 @@
 //
 // Acquire (Flannel's tryAcquireLease, raceRetries = 10): list → allocator choice (our PublicIP's
 // lease → previous subnet → random; dual-stack: both subnets at once, one key) → create-if-absent
-// or replace-if-unchanged; a lost race lists again; while another live weftd holds our node name or our PublicIP's lease, nothing is taken
-// (identity-guard.ts). Renewal grants a fresh etcd lease and rewrites the key with a compare on
+// or replace-if-unchanged; a lost race lists again; while another live weftd holds our node name
+// or our PublicIP's lease, nothing is taken (identity-guard.ts). Renewal grants a fresh etcd lease and rewrites the key with a compare on
 // its mod revision (Flannel's updateSubnet, made conditional), then revokes the old etcd lease. This was chosen
 // over KeepAlive because it is two unary calls with deadlines (no stream to babysit through an
 // outage), it detects a key that was deleted or taken over atomically, and peers see a renewal
