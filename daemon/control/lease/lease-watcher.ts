@@ -10,6 +10,8 @@ import type { Logger } from '../../observability/logger.js';
 import type { KvChange } from '../etcd/resilient-watch.js';
 import { DEFAULT_VNI } from '../../dataplane/constants.js';
 import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
+import { formatIpv6, parseIpv6, sameSubnet6, type Subnet6 } from '../../net/ipv6.js';
+import type { LeaseAttrs } from './lease-codec.js';
 import { decodeStoredLease, type LeaseStore, type LeaseWatch, type LeaseWatchHooks } from './lease-store.js';
 import { normalizeMac } from '../../net/mac.js';
 
@@ -27,6 +29,17 @@ export interface PeerLease {
   readonly nodeName: string | undefined;
   /** The node accepts checksum-elided frames (weft only). */
   readonly csumElision?: boolean;
+  /** A dual-stack lease's IPv6 half, when it names a usable IPv6 VTEP (for the IPv6 data path to come). */
+  readonly v6?: PeerVtep6;
+}
+
+/** A peer's IPv6 subnet and VTEP: PublicIPv6 (formatIpv6 form) and BackendV6Data. */
+export interface PeerVtep6 {
+  readonly subnet: Subnet6;
+  readonly publicIp: string;
+  readonly vni: number;
+  /** Lower-case `aa:bb:cc:dd:ee:ff`. */
+  readonly vtepMac: string;
 }
 
 export type PeerSnapshot = ReadonlyMap<string, PeerLease>;
@@ -140,12 +153,25 @@ export class LeaseWatcher {
       gossipPort: a.gossipPort,
       nodeName: a.nodeName,
       csumElision: a.csumElision,
+      ...(d.subnet6 ? vtep6Of(d.subnet6, a) : {}),
     };
   }
 }
 
+/** `{ v6 }` when the lease names a valid PublicIPv6 and BackendV6Data.VtepMAC; else nothing (IPv4 is routed all the same). */
+function vtep6Of(subnet: Subnet6, a: LeaseAttrs): { v6?: PeerVtep6 } {
+  const ip = a.v6 ? parseIpv6(a.v6.publicIp) : null;
+  const mac = a.v6?.vtepMac === undefined ? null : normalizeMac(a.v6.vtepMac);
+  if (ip === null || mac === null) return {};
+  return { v6: Object.freeze({ subnet, publicIp: formatIpv6(ip), vni: a.v6?.vni ?? DEFAULT_VNI, vtepMac: mac }) };
+}
+
+function sameVtep6(a: PeerVtep6 | undefined, b: PeerVtep6 | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && sameSubnet6(a.subnet, b.subnet) && a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac);
+}
+
 function samePeer(a: PeerLease, b: PeerLease): boolean {
-  return a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac && a.gossipPort === b.gossipPort && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false);
+  return a.publicIp === b.publicIp && a.vni === b.vni && a.vtepMac === b.vtepMac && a.gossipPort === b.gossipPort && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false) && sameVtep6(a.v6, b.v6);
 }
 
 function sameSnapshot(a: PeerSnapshot, b: PeerSnapshot): boolean {

@@ -13,6 +13,8 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, type Subnet6 } from '../../net/ipv6.js';
+import { sameSubnets } from './allocator.js';
 import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
@@ -72,7 +74,7 @@ export class NodeLease {
   static async start(o: NodeLeaseOptions, signal: AbortSignal): Promise<NodeLease | undefined> {
     const previous = readPreviousSubnet(o.cfg.subnetFile);
     if (previous.problem) o.log.warn({ file: o.cfg.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
-    const keeper = keeperFor(o, previous.subnet);
+    const keeper = keeperFor(o, previous.subnet, previous.subnet6);
     let watcher: LeaseWatcher | undefined;
     const stop = (): void => {
       void keeper.close();
@@ -105,7 +107,7 @@ export class NodeLease {
    * and the peer watch retry until etcd answers.
    */
   static async resume(o: NodeLeaseOptions, cached: CachedState): Promise<NodeLease> {
-    const keeper = keeperFor(o, cached.lease.subnet);
+    const keeper = keeperFor(o, cached.lease.subnet, cached.lease.subnet6);
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
     const watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
@@ -125,7 +127,7 @@ export class NodeLease {
       this.save(o);
       if (e.type === 'renewed') return;
       this.watcher.setOwnKey(e.lease.key);
-      if (e.previous && sameSubnet(e.previous.subnet, e.lease.subnet)) return o.onHeld(true);
+      if (e.previous && sameSubnets(e.previous, e.lease)) return o.onHeld(true);
       writeLeaseFile(o, e.lease).then(
         () => o.onHeld(true),
         (err: unknown) => o.log.error(errorMessage(err)),
@@ -159,9 +161,9 @@ export class NodeLease {
   }
 }
 
-function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined): LeaseKeeper {
+function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined, previousSubnet6: Subnet6 | undefined): LeaseKeeper {
   const { cfg } = o;
-  return new LeaseKeeper({ store: o.store, clock: o.clock, log: o.log, network: o.network, attrs: o.attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet, identity: o.identity });
+  return new LeaseKeeper({ store: o.store, clock: o.clock, log: o.log, network: o.network, attrs: o.attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet, previousSubnet6, identity: o.identity });
 }
 
 /** One line when the acquired subnet is not the previous run's: pods started on that one are cut off. */
@@ -182,6 +184,7 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
 
 async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {
   const { subnetFile, ipMasq } = o.cfg;
-  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq });
-  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq }, 'subnet file written');
+  const ipv6 = o.network.ipv6 && l.subnet6 ? { network: o.network.ipv6.network, subnet: l.subnet6 } : undefined;
+  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, ipv6, mtu: o.mtu, ipMasq });
+  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), ...(ipv6 ? { subnet6: formatCidr6(ipv6.subnet) } : {}), mtu: o.mtu, ipMasq }, 'subnet file written');
 }

@@ -61,6 +61,7 @@ const SAMPLE: Record<string, string> = {
   'subnet-lease-ttl': '48h',
   'subnet-lease-renew-margin': '5',
   'log-level': 'debug',
+  'public-ipv6': 'fd00:198:18::9',
 };
 
 describe('the flag table', () => {
