@@ -96,7 +96,7 @@ export function parseSubnetEnv(text: string, path: string, unavailableCode: numb
 
   const bad = (k: Key, why: string): void => {
     const v = vars.get(k)!;
-    problems.push(`line ${v.line} has ${k}=${v.text}, ${why}`);
+    problems.push(`line ${v.line} has ${k}=${v.text}${why.startsWith('outside') ? ' ' : ', '}${why}`);
   };
   const ipv4 = v4 ? podNetwork(IPV4, vars, bad) : undefined;
   const ipv6 = v6 ? podNetwork(IPV6, vars, bad) : undefined;

@@ -67,6 +67,11 @@ export async function cniOk(call: CniCall): Promise<any> {
 export interface SubnetFileValues {
   network?: string;
   subnet?: string;
+  /** false leaves FLANNEL_NETWORK and FLANNEL_SUBNET out (an IPv6-only node). */
+  ipv4?: boolean;
+  /** FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET, written after the IPv4 pair when given. */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
   mtu?: number;
   ipMasq?: boolean;
 }
@@ -78,10 +83,9 @@ export class CniSandbox {
   readonly dataDir = join(this.dir, 'data');
 
   writeSubnetEnv(v: SubnetFileValues = {}): void {
-    writeFileSync(
-      this.subnetFile,
-      `FLANNEL_NETWORK=${v.network ?? '10.244.0.0/16'}\nFLANNEL_SUBNET=${v.subnet ?? '10.244.1.1/24'}\nFLANNEL_MTU=${v.mtu ?? 1450}\nFLANNEL_IPMASQ=${v.ipMasq ?? true}\n`,
-    );
+    const v4 = v.ipv4 === false ? '' : `FLANNEL_NETWORK=${v.network ?? '10.244.0.0/16'}\nFLANNEL_SUBNET=${v.subnet ?? '10.244.1.1/24'}\n`;
+    const v6 = v.ipv6Network ? `FLANNEL_IPV6_NETWORK=${v.ipv6Network}\nFLANNEL_IPV6_SUBNET=${v.ipv6Subnet}\n` : '';
+    writeFileSync(this.subnetFile, `${v4}${v6}FLANNEL_MTU=${v.mtu ?? 1450}\nFLANNEL_IPMASQ=${v.ipMasq ?? true}\n`);
   }
 
   conf(extra: Record<string, unknown> = {}): Record<string, unknown> {
