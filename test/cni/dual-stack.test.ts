@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Netns } from '../../lab/netns.js';
 import { createNetns } from '../helpers/netns.js';
-import { type CniSandbox, cni, cniOk, startNode, stopNode } from '../helpers/cni-runner.js';
+import { type CniSandbox, cni, cniOk, startNode, stopNode, waitPing } from '../helpers/cni-runner.js';
 
 const V6_NETWORK = 'fd00:10:244::/56';
 const V6_SUBNET = 'fd00:10:244:1::1/64';
@@ -53,18 +53,6 @@ const v4Of = (result: any): any => result.ips.find((i: any) => !i.address.includ
 async function podAddrs(pod: Netns): Promise<string[]> {
   const [eth0] = JSON.parse(await pod.ip('-j', 'addr', 'show', 'dev', 'eth0'));
   return eth0.addr_info.filter((a: any) => a.scope === 'global').map((a: any) => `${a.local}/${a.prefixlen}`);
-}
-
-/** A fresh veth (and a fresh IPv6 address, after DAD) takes a moment to carry traffic. */
-async function waitPing(from: Netns, ip: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await from.exec('ping', ['-c', '1', '-W', '1', ip]);
-      return;
-    } catch (err) {
-      if (i >= 20) throw err;
-    }
-  }
 }
 
 describe('weft-cni dual-stack', () => {

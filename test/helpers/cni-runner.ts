@@ -64,6 +64,18 @@ export async function cniOk(call: CniCall): Promise<any> {
   return r.json;
 }
 
+/** A fresh veth (and a fresh IPv6 address, after DAD) takes a moment to carry traffic: the first pings may be lost. */
+export async function waitPing(from: Netns, ip: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await from.exec('ping', ['-c', '1', '-W', '1', ip]);
+      return;
+    } catch (err) {
+      if (i >= 20) throw err;
+    }
+  }
+}
+
 export interface SubnetFileValues {
   network?: string;
   subnet?: string;
