@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { CHECK_WEFTD, CniError, ErrCode } from './errors.js';
 import { formatCidr, formatIpv4, parseCidr, subnetOf, within, type Cidr4, type Subnet4 } from '../daemon/net/ipv4.js';
-import { formatCidr6, formatIpv6, parseCidr6, subnetOf6, within6, type Cidr6, type Subnet6 } from '../daemon/net/ipv6-cidr.js';
+import { contains6, formatCidr6, formatIpv6, isIpv4Mapped, parseCidr6, subnetOf6, type Cidr6, type Subnet6 } from '../daemon/net/ipv6.js';
 
 /** One family's pod network on this node. */
 export interface PodNetwork {
@@ -152,9 +152,13 @@ const IPV4: Family<Cidr4, Subnet4> = {
 const IPV6: Family<Cidr6, Subnet6> = {
   networkKey: 'FLANNEL_IPV6_NETWORK',
   subnetKey: 'FLANNEL_IPV6_SUBNET',
-  parse: parseCidr6,
+  // An IPv4-mapped prefix (::ffff:a.b.c.d) is IPv4 in disguise, never an IPv6 pod network.
+  parse: (s) => {
+    const c = parseCidr6(s);
+    return c && !isIpv4Mapped(c.ip) ? c : null;
+  },
   subnetOf: subnetOf6,
-  within: within6,
+  within: (inner, outer) => inner.len >= outer.len && contains6(outer, inner.base),
   format: formatCidr6,
   gateway: (s) => formatIpv6(s.base + 1n),
   maxLen: 126,

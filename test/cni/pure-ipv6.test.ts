@@ -38,6 +38,7 @@ describe('subnet.env, IPv6 lines', () => {
     expect(msg).toContain('restart it rather than edit the file');
     expect(fails(DUAL.replace('fd00:10:244::/56', 'fd00:10:244::'))).toContain('line 3 has FLANNEL_IPV6_NETWORK=fd00:10:244::, not an IPv6 CIDR');
     expect(fails(DUAL.replace('fd00:10:244::/56', '10.244.0.0/16'))).toContain('line 3 has FLANNEL_IPV6_NETWORK=10.244.0.0/16, not an IPv6 CIDR');
+    expect(fails(DUAL.replace('fd00:10:244::/56', '::ffff:10.244.0.0/112'))).toContain('line 3 has FLANNEL_IPV6_NETWORK=::ffff:10.244.0.0/112, not an IPv6 CIDR');
     expect(fails(DUAL.replace('fd00:10:244:c::1/64', 'fd00:10:245:c::1/64'))).toContain('line 4 has FLANNEL_IPV6_SUBNET=fd00:10:245:c::1/64 outside FLANNEL_IPV6_NETWORK=fd00:10:244::/56');
     expect(fails(DUAL.replace('fd00:10:244:c::1/64', 'fd00:10:244:c::1/127'))).toContain('line 4 has FLANNEL_IPV6_SUBNET=fd00:10:244:c::1/127, too small for pods (prefix > 126)');
     expect(fails(`${DUAL}FLANNEL_IPV6_MASQ=yes\n`)).toContain('line 7 has FLANNEL_IPV6_MASQ=yes, not true or false');

@@ -16,7 +16,7 @@
 // Pure: builds argument vectors and iptables-restore input; running them is iptables.ts's job.
 import { WeftError } from '../../errors.js';
 import { formatCidr, parseCidr, subnetOf } from '../../net/ipv4.js';
-import { formatCidr6, parseCidr6, subnetOf6 } from '../../net/ipv6-cidr.js';
+import { formatCidr6, isIpv4Mapped, parseCidr6, subnetOf6 } from '../../net/ipv6.js';
 
 export const MASQ_CHAIN = 'WEFT-POSTRTG';
 export const FORWARD_CHAIN = 'WEFT-FWD';
@@ -77,7 +77,7 @@ function normalizeCidr(cidr: string, what: string): string {
 /** The IPv6 counterpart, in the form ip6tables-save prints (RFC 5952), so drift compares equal. */
 function normalizeCidr6(cidr: string, what: string): string {
   const parsed = parseCidr6(cidr);
-  if (parsed === null) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: IPv6 ${what} "${cidr}" is not an IPv6 CIDR such as fd00:10:244::/56`);
+  if (parsed === null || isIpv4Mapped(parsed.ip)) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: IPv6 ${what} "${cidr}" is not an IPv6 CIDR such as fd00:10:244::/56`);
   return formatCidr6(subnetOf6(parsed));
 }
 

@@ -56,6 +56,7 @@ describe('masqRules6 (ip6tables)', () => {
   it('refuses a CIDR of the other family, naming it', () => {
     expect(() => masqRules6({ network: '10.244.0.0/16', subnet: 'fd00:10:244:1::/64' })).toThrow(/ip-masq: IPv6 network "10.244.0.0\/16" is not an IPv6 CIDR such as fd00:10:244::\/56/);
     expect(() => masqRules6({ network: 'fd00:10:244::/56', subnet: 'fd00:10:244:1::/129' })).toThrow(/IPv6 subnet "fd00:10:244:1::\/129"/);
+    expect(() => masqRules6({ network: '::ffff:10.244.0.0/112', subnet: 'fd00:10:244:1::/64' })).toThrow(/IPv6 network "::ffff:10.244.0.0\/112"/);
     expect(() => masqRules({ network: 'fd00:10:244::/56', subnet: '10.244.1.0/24' })).toThrow(/ip-masq: network "fd00:10:244::\/56" is not a CIDR such as 10.244.0.0\/16/);
   });
 
