@@ -95,7 +95,7 @@ describe('weft-cni dual-stack', () => {
     await pod.destroy();
   });
 
-  it('0.4.0 results carry version "4" and "6"; CHECK refuses a pod whose IPv6 subnet the node no longer holds', async () => {
+  it('0.4.0 results carry version "4" and "6"; CHECK refuses a pod whose IPv6 subnet the node no longer holds, or no longer has', async () => {
     const { node, box } = dual;
     const pod = await newPod();
     const result = await cniOk({ command: 'ADD', conf: box.conf({ cniVersion: '0.4.0' }), containerId: 'ds-b', pod, node });
@@ -106,6 +106,9 @@ describe('weft-cni dual-stack', () => {
     try {
       const check = await cni({ command: 'CHECK', conf: box.conf({ cniVersion: '0.4.0', prevResult: result }), containerId: 'ds-b', pod, node });
       expect(check.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^pod was wired in subnet fd00:10:244:1::\/64, but this node now holds fd00:10:244:2::\/64 /) });
+      box.writeSubnetEnv({ subnet: '10.244.1.1/24' });
+      const gone = await cni({ command: 'CHECK', conf: box.conf({ cniVersion: '0.4.0', prevResult: result }), containerId: 'ds-b', pod, node });
+      expect(gone.json).toMatchObject({ code: 7, msg: expect.stringMatching(/^pod was wired in subnet fd00:10:244:1::\/64, but this node's subnet file no longer has an IPv6 subnet /) });
     } finally {
       box.writeSubnetEnv({ subnet: '10.244.1.1/24', ipv6Network: V6_NETWORK, ipv6Subnet: V6_SUBNET });
     }
