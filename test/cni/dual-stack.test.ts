@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Netns } from '../../lab/netns.js';
-import { createNetns } from '../helpers/netns.js';
+import { createNetns, enableIpv6 } from '../helpers/netns.js';
 import { type CniSandbox, cni, cniOk, startNode, stopNode, waitPing } from '../helpers/cni-runner.js';
 
 const V6_NETWORK = 'fd00:10:244::/56';
@@ -16,21 +16,16 @@ const V6_GW = 'fd00:10:244:1::1';
 let dual: { node: Netns; box: CniSandbox };
 let v6only: { node: Netns; box: CniSandbox };
 
-async function ipv6On(ns: Netns): Promise<Netns> {
-  await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
-  return ns;
-}
-
 async function newPod(): Promise<Netns> {
-  return ipv6On(await createNetns('pod'));
+  return enableIpv6(await createNetns('pod'));
 }
 
 beforeAll(async () => {
   dual = await startNode();
-  await ipv6On(dual.node);
+  await enableIpv6(dual.node);
   dual.box.writeSubnetEnv({ subnet: '10.244.1.1/24', ipv6Network: V6_NETWORK, ipv6Subnet: V6_SUBNET });
   v6only = await startNode();
-  await ipv6On(v6only.node);
+  await enableIpv6(v6only.node);
   v6only.box.writeSubnetEnv({ ipv4: false, ipv6Network: V6_NETWORK, ipv6Subnet: V6_SUBNET });
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Netns } from '../../lab/netns.js';
-import { createNetns } from '../helpers/netns.js';
+import { createNetns, enableIpv6 } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 import { CNI_PATH, ROOT } from '../helpers/cni-runner.js';
 import { IMAGE, PodmanHost, busyboxRootfsTar, requirePodmanTools } from '../helpers/podman-host.js';
@@ -25,8 +25,7 @@ beforeAll(async () => {
   requireRoot();
   requirePodmanTools();
   tmp = mkdtempSync(join(tmpdir(), 'weft-podman6-'));
-  node = await createNetns('node');
-  await node.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
+  node = await enableIpv6(await createNetns('node'));
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
   execFileSync('sh', [join(ROOT, 'deploy/stage-cni.sh'), join(tmp, 'payload')], { env });
   execFileSync('sh', [join(ROOT, 'deploy/install-cni.sh'), 'plugin'], { env: { ...env, WEFT_CNI_PAYLOAD: join(tmp, 'payload'), CNI_BIN_DIR: join(tmp, 'cni-bin') } });

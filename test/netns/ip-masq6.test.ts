@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installIpMasq, installIpMasq6, reassertIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
 import { vethPair, type Netns } from '../../lab/netns.js';
-import { createNetns } from '../helpers/netns.js';
+import { createNetns, enableIpv6 } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 import { type SourceServer, sourceSeenBy as seenFrom, startSourceServer } from '../helpers/source-probe.js';
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   pod = await createNetns('pod');
   remote = await createNetns('remote');
   outside = await createNetns('outside');
-  for (const ns of [node, pod, remote, outside]) await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
+  for (const ns of [node, pod, remote, outside]) await enableIpv6(ns);
   await vethPair(node, 'pod0', pod, 'eth0');
   await vethPair(node, 'rem0', remote, 'eth0');
   await vethPair(node, 'out0', outside, 'eth0');
