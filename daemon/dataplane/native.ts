@@ -125,6 +125,11 @@ export interface NativeAddon {
    * the errno (EPERM without CAP_SYS_NICE, or in a cgroup without a real-time budget).
    */
   setRealtime(priority: number): void;
+  /**
+   * The nf_tables ruleset generation of the caller's network namespace: every committed nf_tables
+   * transaction (iptables-nft's included) changes it. -1 where nf_tables does not answer.
+   */
+  nftGeneration(): number;
   tsoSegments(arena: ArrayBuffer, off: number, len: number, mss: number, hdrLen: number, csum: number): Buffer[];
   readonly META_STRIDE: number;
   readonly CTL_SIZE: number;

@@ -11,6 +11,7 @@
 import { WeftError } from '../../errors.js';
 import { findDrift, type Drift } from './drift.js';
 import { Iptables, saveOf, type IptablesBackend, type IptablesRunner } from './iptables.js';
+import { generationOf, type GenerationReader } from './ruleset-generation.js';
 import { allOwned, masqRules, masqRules6, restoreInput, type Family, type Hook, type MasqRuleOptions, type MasqSwitches, type RuleSet } from './rules.js';
 
 export { MASQ_CHAIN, FORWARD_CHAIN, masqRules, masqRules6, type Family, type MasqRuleOptions, type MasqSwitches } from './rules.js';
@@ -56,19 +57,31 @@ async function install(rules: RuleSet, runner: IptablesRunner | undefined): Prom
   return { ...rules, backend: ipt.backend, prefix: runner?.prefix ?? [] };
 }
 
+/** The nf_tables generation at which each installed rule set was last read intact. */
+const intactAt = new WeakMap<InstalledIpMasq, number>();
+
 /**
  * Reads the installed backend with one iptables-save; when something drifted, rewrites each
  * drifted chain whole (one iptables-restore) and appends each missing hook. Returns what it fixed;
- * [] (and no other command) when nothing drifted.
+ * [] (and no other command) when nothing drifted. In nf_tables (generationOf), a check finds the
+ * rules intact without any command while the ruleset's generation is the one they were last
+ * read intact at: an idle node runs no iptables-save every --iptables-resync period.
  */
-export async function reassertIpMasq(installed: InstalledIpMasq): Promise<Drift[]> {
+export async function reassertIpMasq(installed: InstalledIpMasq, readGeneration?: GenerationReader): Promise<Drift[]> {
+  const generation = generationOf(installed, readGeneration);
+  if (generation !== undefined && intactAt.get(installed) === generation) return [];
   const dump = await saveOf(installed.prefix, installed.backend, installed.family);
   if (dump === undefined) {
     const save = installed.family === 6 ? 'ip6tables-save' : 'iptables-save';
     throw new WeftError('WEFT_ERR_IPTABLES', `${save} (${installed.backend} backend) failed; weftd needs CAP_NET_ADMIN and the iptables package`);
   }
   const drift = findDrift(dump, installed);
-  if (drift.length === 0) return drift;
+  // Read before the dump: a change after it has a later generation, so the next check reads again.
+  if (drift.length === 0) {
+    if (generation !== undefined) intactAt.set(installed, generation);
+    return drift;
+  }
+  intactAt.delete(installed);
   const ipt = new Iptables(installed.backend, installed.prefix, installed.family);
   const chains = drift.flatMap((d) => (d.kind === 'chain' ? [d.chain] : []));
   if (chains.length > 0) await ipt.restoreNoFlush(restoreInput(chains));

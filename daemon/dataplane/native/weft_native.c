@@ -11,6 +11,7 @@
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
  *                                              (flags: WEFT_UDP_GRO)
  *   closeFd(fd)                                for fds never handed to an engine
+ *   nftGeneration() -> number                  nf_tables ruleset generation of this netns, -1 if none
  *   createEngine(opts) -> engine               takes ownership of both fds, starts polling
  *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
  *
@@ -41,6 +42,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <unistd.h>
 
 #include "weft_native.h"
@@ -1172,6 +1176,56 @@ static napi_value set_realtime(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* nftGeneration() -> number: the nf_tables ruleset generation of the caller's network namespace
+ * (NFT_MSG_GETGEN; every committed nf_tables transaction, iptables-nft's included, bumps it), or
+ * -1 where nf_tables does not answer. Read-only and unprivileged; one netlink round trip. */
+static napi_value nft_generation(napi_env env, napi_callback_info info) {
+  (void)info;
+  double gen = -1;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd >= 0) {
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct {
+      struct nlmsghdr nh;
+      struct nfgenmsg nf;
+    } req;
+    memset(&req, 0, sizeof req);
+    req.nh.nlmsg_len = sizeof req;
+    req.nh.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+    req.nh.nlmsg_flags = NLM_F_REQUEST;
+    req.nh.nlmsg_seq = 1;
+    req.nf.nfgen_family = AF_UNSPEC;
+    req.nf.version = NFNETLINK_V0;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    uint32_t buf[128];
+    ssize_t n = -1;
+    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)sizeof req) n = recv(fd, buf, sizeof buf, 0);
+    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+    if (n > 0 && NLMSG_OK(nh, (size_t)n) && nh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN) &&
+        nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nfgenmsg))) {
+      uint8_t *a = (uint8_t *)NLMSG_DATA(nh) + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+      uint8_t *end = (uint8_t *)nh + nh->nlmsg_len;
+      while (a + NLA_HDRLEN <= end) {
+        struct nlattr attr;
+        memcpy(&attr, a, sizeof attr);
+        if (attr.nla_len < NLA_HDRLEN || a + attr.nla_len > end) break;
+        if ((attr.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attr.nla_len >= NLA_HDRLEN + 4) {
+          uint32_t v;
+          memcpy(&v, a + NLA_HDRLEN, sizeof v);
+          gen = ntohl(v);
+          break;
+        }
+        a += NLA_ALIGN(attr.nla_len);
+      }
+    }
+    close(fd);
+  }
+  napi_value out;
+  napi_create_double(env, gen, &out);
+  return out;
+}
+
 static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
@@ -1188,7 +1242,8 @@ NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
-      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
+      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) ||
+      export_fn(env, exports, "nftGeneration", nft_generation) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
       export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
     return NULL;
   return exports;
