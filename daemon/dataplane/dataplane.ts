@@ -48,7 +48,7 @@ import {
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
-import { RouteTable } from './route-table.js';
+import { RouteTable, type RouteDelta } from './route-table.js';
 import { disableIpv6, tunLink } from './tun-link.js';
 
 export interface DataplaneOptions {
@@ -136,7 +136,7 @@ export interface DataplaneStats {
   drops: Record<string, number>;
   /** Syscall-level counters from the addon (reads, writes, batches, send drops, errors). */
   io: Record<string, number>;
-  /** Per routed peer subnet, accumulated across route table swaps while it stays routed. */
+  /** Per routed peer subnet, accumulated across route changes while it stays routed. */
   peers: PeerStats[];
 }
 
@@ -152,7 +152,6 @@ export class Dataplane {
   private readonly forwarder: Forwarder;
   private readonly engine: Engine;
   private readonly nstats: Float64Array;
-  private readonly retired = new Map<string, PeerStats>();
   /** open() attached to a TUN that already existed (left by an earlier process). */
   readonly reattached: boolean;
   private readonly tunFd: number;
@@ -292,18 +291,29 @@ export class Dataplane {
   }
 
   /**
-   * Swaps the route table; takes effect at the next batch. The table must be built for the same
-   * network and subnetLen. Per-peer counters of subnets the new table still routes carry over in
-   * stats(); those of subnets it no longer routes are dropped (a peer routed again starts at 0).
+   * Swaps the route table (a snapshot: start, resync); takes effect at the next batch, and the table
+   * is the data plane's from then on. It must be built for the same network and subnetLen.
+   * Per-peer counters of subnets the new table still routes carry over; those of subnets it no
+   * longer routes are dropped (a peer routed again starts at 0). O(peers).
    */
   setRoutes(table: RouteTable): void {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
-    addPeerCounters(this.retired, old);
-    const routed = new Set(table.describe().map((d) => d.subnet));
-    for (const subnet of this.retired.keys()) if (!routed.has(subnet)) this.retired.delete(subnet);
+    for (const slot of table.slots()) {
+      const was = old.slotOf(table.peerSubnetBase[slot]);
+      if (was >= 0) table.peerCounters.set(old.peerCounters.subarray(was * PEER_FIELDS, (was + 1) * PEER_FIELDS), slot * PEER_FIELDS);
+    }
     this.forwarder.routes = table;
+  }
+
+  /**
+   * Applies route changes to the table in use, in order; O(1) each. Call between batches (any
+   * call from this thread's event loop is: a batch runs inside one native callback). A peer upserted
+   * at a routed subnet keeps its counters; a removed one loses them.
+   */
+  applyRoutes(deltas: readonly RouteDelta[]): void {
+    this.forwarder.routes.apply(deltas);
   }
 
   /** Packets read from the TUN and datagrams received, a cheap test for "anything happened". */
@@ -317,15 +327,13 @@ export class Dataplane {
   }
 
   stats(): DataplaneStats {
-    const peers = new Map<string, PeerStats>();
-    for (const [k, v] of this.retired) peers.set(k, { ...v });
-    addPeerCounters(peers, this.forwarder.routes);
+    const peers = peerStats(this.forwarder.routes);
     const c = this.forwarder.coalescer;
     return {
       totals: { ...named(COUNT_NAMES, this.forwarder.counts), coalescedRuns: c?.runs ?? 0, coalescedSegments: c?.merged ?? 0 },
       drops: named(DROP_NAMES, this.forwarder.drops),
       io: named(NATIVE_STAT_NAMES, this.nstats),
-      peers: [...peers.values()],
+      peers,
     };
   }
 
@@ -343,21 +351,21 @@ export class Dataplane {
 
 }
 
-function addPeerCounters(into: Map<string, PeerStats>, table: RouteTable): void {
-  const described = table.describe();
-  for (let i = 0; i < described.length; i++) {
-    const d = described[i];
-    const c = table.peerCounters;
-    const b = i * PEER_FIELDS;
-    const cur = into.get(d.subnet) ?? { subnet: d.subnet, publicIp: d.publicIp, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
-    cur.publicIp = d.publicIp;
-    if (d.nodeName !== undefined) cur.nodeName = d.nodeName;
-    cur.txPackets += c[b + PeerCount.TX_PACKETS];
-    cur.txBytes += c[b + PeerCount.TX_BYTES];
-    cur.rxPackets += c[b + PeerCount.RX_PACKETS];
-    cur.rxBytes += c[b + PeerCount.RX_BYTES];
-    into.set(d.subnet, cur);
-  }
+function peerStats(table: RouteTable): PeerStats[] {
+  const c = table.peerCounters;
+  return table.slots().map((slot) => {
+    const b = slot * PEER_FIELDS;
+    const name = table.nodeNames[slot];
+    return {
+      subnet: `${formatIpv4(table.peerSubnetBase[slot] >>> 0)}/${table.subnetLen}`,
+      publicIp: formatIpv4(table.peerPublicIp[slot] >>> 0),
+      ...(name === undefined ? {} : { nodeName: name }),
+      txPackets: c[b + PeerCount.TX_PACKETS],
+      txBytes: c[b + PeerCount.TX_BYTES],
+      rxPackets: c[b + PeerCount.RX_PACKETS],
+      rxBytes: c[b + PeerCount.RX_BYTES],
+    };
+  });
 }
 
 function named(names: readonly string[], values: Float64Array): Record<string, number> {
