@@ -300,10 +300,7 @@ export class Dataplane {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
-    for (const slot of table.slots()) {
-      const was = old.slotOf(table.peerSubnetBase[slot]);
-      if (was >= 0) table.peerCounters.set(old.peerCounters.subarray(was * PEER_FIELDS, (was + 1) * PEER_FIELDS), slot * PEER_FIELDS);
-    }
+    table.takeCounters(old);
     this.forwarder.routes = table;
   }
 

@@ -314,6 +314,14 @@ export class RouteTable {
     }
   }
 
+  /** Copies the counters of every subnet `old` also routes into this table's slots for it, O(peers). */
+  takeCounters(old: RouteTable): void {
+    for (const slot of this.slots()) {
+      const was = old.slotOf(this.peerSubnetBase[slot]);
+      if (was >= 0) this.peerCounters.set(old.peerCounters.subarray(was * PEER_FIELDS, (was + 1) * PEER_FIELDS), slot * PEER_FIELDS);
+    }
+  }
+
   /** The slot routing the subnet at `subnetBase` (int32 or uint32), or −1. */
   slotOf(subnetBase: number): number {
     const idx = this.subnetIndex(subnetBase);
