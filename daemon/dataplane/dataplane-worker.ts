@@ -10,7 +10,9 @@
 //   out { type: 'routes-applied', seq, routes }  after each of the two route messages: its sequence
 //                                              number (1, 2, …) and the peers the table now routes
 //   out { type: 'stats', stats }               every STATS_INTERVAL_MS while packets flow; none while
-//                                              idle (no wake-ups)
+//                                              idle (no wake-ups). stats is a DataplaneStatsWire: the
+//                                              peers with traffic, as numbers (formatting 5,000 peers
+//                                              here took 10-35 ms of this thread each time)
 // Route messages are applied from this thread's message handler, which never runs inside a batch
 // (a batch is one native callback), so each batch sees one consistent table.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -76,7 +78,7 @@ if (dp) {
     if (now !== seen) {
       seen = now;
       quiet = 0;
-      port.postMessage({ type: 'stats', stats: open.stats() });
+      port.postMessage({ type: 'stats', stats: open.statsWire() });
       return;
     }
     if (++quiet < QUIET_TICKS) return;
@@ -85,7 +87,7 @@ if (dp) {
     open.onNextPacket(arm);
   };
   open.onNextPacket(arm);
-  port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.stats(), realtimeError, routes: open.routes.size });
+  port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.statsWire(), realtimeError, routes: open.routes.size });
   let seq = 0;
   port.on('message', (req: WorkerRequest) => {
     if (req.type === 'routes' || req.type === 'route-deltas') {
@@ -95,7 +97,7 @@ if (dp) {
     }
     if (req.type === 'ping') return void port.postMessage({ type: 'pong', id: req.id });
     clearInterval(timer);
-    const final = open.stats();
+    const final = open.statsWire();
     open.close({ removeTun: req.removeTun });
     // libuv closes the fds in the close phase of this loop turn; the second setImmediate follows it.
     setImmediate(() =>

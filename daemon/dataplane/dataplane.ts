@@ -1,7 +1,7 @@
 // Dataplane: one TUN device + one UDP socket + the native engine polling both, with the
 // Forwarder doing the packet logic per batch.
 //
-//   Dataplane.open(opts) ──► up ──setRoutes(table)*──► up ──close()──► closed
+//   Dataplane.open(opts) ──► up ──setRoutes(table)* / applyRoutes(deltas)*──► up ──close()──► closed
 //   (open: TUN created or reattached, addressed <subnet>.0/32, MTU set, route Network dev TUN, UDP
 //   bound, polling.)
 //
@@ -139,6 +139,22 @@ export interface DataplaneStats {
   /** Per routed peer subnet, accumulated across route changes while it stays routed. */
   peers: PeerStats[];
 }
+
+/**
+ * Per-peer counters of the peers that carried traffic, as numbers: what the data plane thread posts
+ * (a memcpy to clone, nothing formatted on that thread; peersOfWire() formats on the reader's).
+ */
+export interface PeerCountersWire {
+  readonly subnetLen: number;
+  readonly subnetBase: Int32Array;
+  readonly publicIp: Int32Array;
+  /** PEER_FIELDS per peer, in PeerCount order. */
+  readonly counters: Float64Array;
+  readonly nodeNames: readonly (string | undefined)[];
+}
+
+/** DataplaneStats with the peers as numbers, and only those with traffic. */
+export type DataplaneStatsWire = Omit<DataplaneStats, 'peers'> & { readonly peers: PeerCountersWire };
 
 const MIN_MTU = 576;
 const DEFAULT_READ_MODERATION_NS = 30_000;
@@ -323,14 +339,22 @@ export class Dataplane {
     this.forwarder.onNextPacket(hook);
   }
 
+  /** Counters, every routed peer's included (O(peers), formatted). */
   stats(): DataplaneStats {
-    const peers = peerStats(this.forwarder.routes);
+    return { ...this.totals(), peers: peerStats(this.forwarder.routes) };
+  }
+
+  /** Counters with only the peers that carried traffic, as numbers (see PeerCountersWire). */
+  statsWire(): DataplaneStatsWire {
+    return { ...this.totals(), peers: activePeers(this.forwarder.routes) };
+  }
+
+  private totals(): Omit<DataplaneStats, 'peers'> {
     const c = this.forwarder.coalescer;
     return {
       totals: { ...named(COUNT_NAMES, this.forwarder.counts), coalescedRuns: c?.runs ?? 0, coalescedSegments: c?.merged ?? 0 },
       drops: named(DROP_NAMES, this.forwarder.drops),
       io: named(NATIVE_STAT_NAMES, this.nstats),
-      peers,
     };
   }
 
@@ -349,13 +373,42 @@ export class Dataplane {
 }
 
 function peerStats(table: RouteTable): PeerStats[] {
+  return peersOfWire(countersOf(table, table.slots()));
+}
+
+function activePeers(table: RouteTable): PeerCountersWire {
   const c = table.peerCounters;
-  return table.slots().map((slot) => {
+  const slots: number[] = [];
+  for (const slot of table.slots()) {
     const b = slot * PEER_FIELDS;
-    const name = table.nodeNames[slot];
+    for (let f = 0; f < PEER_FIELDS; f++) {
+      if (c[b + f] === 0) continue;
+      slots.push(slot);
+      break;
+    }
+  }
+  return countersOf(table, slots);
+}
+
+function countersOf(table: RouteTable, slots: readonly number[]): PeerCountersWire {
+  const n = slots.length;
+  const w = { subnetLen: table.subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), counters: new Float64Array(n * PEER_FIELDS), nodeNames: slots.map((s) => table.nodeNames[s]) };
+  slots.forEach((slot, i) => {
+    w.subnetBase[i] = table.peerSubnetBase[slot];
+    w.publicIp[i] = table.peerPublicIp[slot];
+    w.counters.set(table.peerCounters.subarray(slot * PEER_FIELDS, (slot + 1) * PEER_FIELDS), i * PEER_FIELDS);
+  });
+  return w;
+}
+
+/** The peers of a PeerCountersWire, formatted. */
+export function peersOfWire(w: PeerCountersWire): PeerStats[] {
+  const c = w.counters;
+  return w.nodeNames.map((name, i) => {
+    const b = i * PEER_FIELDS;
     return {
-      subnet: `${formatIpv4(table.peerSubnetBase[slot] >>> 0)}/${table.subnetLen}`,
-      publicIp: formatIpv4(table.peerPublicIp[slot] >>> 0),
+      subnet: `${formatIpv4(w.subnetBase[i] >>> 0)}/${w.subnetLen}`,
+      publicIp: formatIpv4(w.publicIp[i] >>> 0),
       ...(name === undefined ? {} : { nodeName: name }),
       txPackets: c[b + PeerCount.TX_PACKETS],
       txBytes: c[b + PeerCount.TX_BYTES],

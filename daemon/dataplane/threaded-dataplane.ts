@@ -7,21 +7,21 @@
 // pods for a CPU (measured under load: ping p99 46–96 ms at normal priority, nice −10 or a short
 // EEVDF slice; 0.46 ms at SCHED_FIFO 1; bench/README.md). Same contract as Dataplane, except that
 // open() and close() are asynchronous and stats() returns the worker's latest snapshot (refreshed
-// every STATS_INTERVAL_MS while packets flow). Routes cross as numbers: a whole table
+// every STATS_INTERVAL_MS while packets flow; its peers only those with traffic). Routes cross as numbers: a whole table
 // (setRoutes: start, resync) or one change at a time (applyRoutes: O(1) each, on both threads).
 import { Worker } from 'node:worker_threads';
 import { WeftError, type WeftErrorCode } from '../errors.js';
-import type { DataplaneOptions, DataplaneStats } from './dataplane.js';
+import { peersOfWire, type DataplaneOptions, type DataplaneStats, type DataplaneStatsWire } from './dataplane.js';
 import type { RouteDelta, RouteTable } from './route-table.js';
 import type { WorkerOptions, WorkerRequest } from './dataplane-worker.js';
 
 type WorkerReply =
-  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats; realtimeError: string | undefined; routes: number }
+  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStatsWire; realtimeError: string | undefined; routes: number }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
-  | { type: 'stats'; stats: DataplaneStats }
+  | { type: 'stats'; stats: DataplaneStatsWire }
   | { type: 'routes-applied'; seq: number; routes: number }
   | { type: 'pong'; id: number }
-  | { type: 'closed'; stats: DataplaneStats };
+  | { type: 'closed'; stats: DataplaneStatsWire };
 
 export interface ThreadedDataplaneOptions extends DataplaneOptions {
   /** SCHED_FIFO priority of the data plane thread (default 1; 0 = normal scheduling). */
@@ -29,7 +29,8 @@ export interface ThreadedDataplaneOptions extends DataplaneOptions {
 }
 
 export class ThreadedDataplane {
-  private latest: DataplaneStats;
+  private latest: DataplaneStatsWire;
+  private formatted: DataplaneStats | undefined;
   private closing: Promise<void> | undefined;
   private readonly pongs = new Map<number, () => void>();
   private nextPing = 0;
@@ -41,7 +42,7 @@ export class ThreadedDataplane {
     readonly tunName: string,
     readonly mtu: number,
     readonly reattached: boolean,
-    stats: DataplaneStats,
+    stats: DataplaneStatsWire,
     /** Why the thread could not be made real-time (it then runs at normal priority); undefined when it is, or was not asked to be. */
     readonly realtimeError: string | undefined,
     routes: number,
@@ -49,7 +50,10 @@ export class ThreadedDataplane {
     this.latest = stats;
     this.applied = { seq: 0, routes };
     worker.on('message', (m: WorkerReply) => {
-      if (m.type === 'stats' || m.type === 'closed') this.latest = m.stats;
+      if (m.type === 'stats' || m.type === 'closed') {
+        this.latest = m.stats;
+        this.formatted = undefined;
+      }
       else if (m.type === 'routes-applied') this.applied = { seq: m.seq, routes: m.routes };
       else if (m.type === 'pong') this.pongs.get(m.id)?.();
     });
@@ -110,9 +114,13 @@ export class ThreadedDataplane {
     this.worker.postMessage(req);
   }
 
-  /** The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow). */
+  /**
+   * The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow); `peers` lists
+   * the peers that carried traffic (a routed peer absent from it has all counters at 0).
+   */
   stats(): DataplaneStats {
-    return this.latest;
+    this.formatted ??= { ...this.latest, peers: peersOfWire(this.latest.peers) };
+    return this.formatted;
   }
 
   /**
