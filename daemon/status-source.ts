@@ -112,7 +112,7 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
     totals: { packetsIn: stats.totals.rxPackets, packetsOut: stats.totals.txPackets, bytesIn: stats.totals.rxBytes, bytesOut: stats.totals.txBytes },
     peers: stats.peers.map((p) => ({ peer: p.nodeName ?? '', publicIp: p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
     drops: stats.drops,
-    routes: overlay.router.current.peers.length,
+    routes: overlay.dataplane.routes,
     routeSwaps: overlay.router.routeSwaps,
     busyPolls: { answered: stats.io.busyPollAnswers ?? 0, expired: (stats.io.busyPolls ?? 0) - (stats.io.busyPollAnswers ?? 0) },
   };

@@ -7,7 +7,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
-import { ResilientWatch, type KvChange, type WatchSink } from '../etcd/resilient-watch.js';
+import { listPrefix, ResilientWatch, type KvChange, type WatchSink } from '../etcd/resilient-watch.js';
 import { leaseKeyOf, listingOf, type LeaseListing, type LeaseSubnets, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from './lease-store.js';
 
 export interface EtcdLeaseStoreOptions {
@@ -35,9 +35,9 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   async list(): Promise<LeaseListing> {
-    const res = await this.health.run(() => this.client.getAll().prefix(`${this.subnetsPrefix}/`).exec());
+    const res = await this.health.run(() => listPrefix(this.client, `${this.subnetsPrefix}/`));
     const kvs: Omit<KvChange, 'type'>[] = res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), lease: String(kv.lease ?? '0'), modRevision: String(kv.mod_revision) }));
-    return listingOf(kvs, res.header.revision);
+    return listingOf(kvs, res.revision);
   }
 
   async create(subnets: LeaseSubnets, value: string, ttlSec: number): Promise<Written | null> {

@@ -5,9 +5,10 @@
 // change of the lease or the peers is saved to the state cache. A start that cannot keep the
 // previous run's subnet (the network config changed, or another node holds it) says so, since the
 // pods started on it are cut off; a network config changed while running is reported
-// (network-config-watch.ts).
+// (network-config-watch.ts). Peer changes are saved at most once per PEER_SAVE_DELAY_MS (the file
+// holds every peer: saving it per lease written would make each change cost O(peers)).
 import type { Etcd3 } from 'etcd3';
-import type { Clock } from '../../clock.js';
+import type { Clock, TimerHandle } from '../../clock.js';
 import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
@@ -27,6 +28,8 @@ import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
 
 /** How long close() waits for etcd calls in flight. */
 export const CLOSE_WAIT_MS = 500;
+/** Peer changes within this long of each other are saved to the state cache together. */
+export const PEER_SAVE_DELAY_MS = 1_000;
 
 export interface NodeLeaseOptions {
   /** Read: etcdPrefix, subnetLeaseTtlMs, subnetLeaseRenewMarginMs, subnetFile, ipMasq. */
@@ -51,13 +54,15 @@ export interface NodeLeaseOptions {
 export class NodeLease {
   /** The last state-cache write error, logged once until a write succeeds. */
   private saveError = '';
+  /** A save of peer changes, due within PEER_SAVE_DELAY_MS. */
+  private pendingSave: TimerHandle | undefined;
 
   private readonly configWatch: NetworkConfigWatch;
 
   private constructor(
     readonly keeper: LeaseKeeper,
     readonly watcher: LeaseWatcher,
-    o: NodeLeaseOptions,
+    private readonly o: NodeLeaseOptions,
   ) {
     this.configWatch = new NetworkConfigWatch({ client: o.etcd.client, health: o.etcd.health, prefix: o.cfg.etcdPrefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
   }
@@ -133,10 +138,14 @@ export class NodeLease {
         (err: unknown) => o.log.error(errorMessage(err)),
       );
     });
-    this.watcher.onChange(() => this.save(o));
+    this.watcher.onPeerChanges(() => {
+      this.pendingSave ??= o.clock.setTimer('state-cache-save', PEER_SAVE_DELAY_MS, () => this.save(o));
+    });
   }
 
   private save(o: NodeLeaseOptions): void {
+    this.pendingSave?.cancel();
+    this.pendingSave = undefined;
     const lease = this.keeper.current;
     if (!lease) return;
     try {
@@ -154,6 +163,7 @@ export class NodeLease {
    * flight (etcd hanging: up to its deadline) is not waited for beyond CLOSE_WAIT_MS.
    */
   async close(): Promise<void> {
+    if (this.pendingSave) this.save(this.o);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
     await Promise.race([Promise.all([this.watcher.close(), this.keeper.close(), this.configWatch.close()]), late]);
