@@ -16,8 +16,9 @@ import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
 import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
-import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
+import { installIpMasq, installIpMasq6, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from '../net/ipv4.js';
+import { formatCidr6 } from '../net/ipv6.js';
 import type { HeldLease } from './lease/lease-keeper.js';
 import type { LeaseWatcher, PeerChanges, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
@@ -45,6 +46,8 @@ export class Overlay {
   private closing: Promise<void> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly resyncs: Resync[] = [];
+  /** The same rules installed in ip6tables for a dual-stack lease, removed on close. */
+  private ownsRules6 = false;
 
   private constructor(
     readonly dataplane: ThreadedDataplane,
@@ -91,6 +94,9 @@ export class Overlay {
     const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
+    // The IPv6 rules exist only for a dual-stack lease; stale ones (a node that was dual-stack) go too.
+    const masq6 = network.ipv6 && o.lease.subnet6 ? { network: formatCidr6(network.ipv6.network), subnet: formatCidr6(o.lease.subnet6) } : undefined;
+    if (!ownsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
@@ -149,6 +155,12 @@ export class Overlay {
         const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet, masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
         subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'iptables rules installed');
         overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+        if (masq6) {
+          const installed6 = await installIpMasq6(masq6.network, masq6.subnet, { masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
+          subsystemLogger(o.log, 'ip_masq').info({ chains: installed6.chains, backend: installed6.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'ip6tables rules installed');
+          overlay.resyncs.push(ipMasqResync(installed6, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+          overlay.ownsRules6 = true;
+        }
       } catch (err) {
         await overlay.close();
         throw err;
@@ -168,6 +180,7 @@ export class Overlay {
       await Promise.all(this.resyncs.map((r) => r.stop()));
       await this.gossip.close().catch((err: unknown) => subsystemLogger(this.log, 'gossip').warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ownsRules) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
+      if (this.ownsRules6) await removeIpMasq({ family: 6 }).catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'IPv6 ip-masq rules not removed'));
       await this.dataplane.close(opts);
     })();
     return this.closing;
@@ -176,10 +189,11 @@ export class Overlay {
 
 /** The --iptables-resync check: one line per restored chain or hook. */
 function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger): Resync {
+  const iptables = installed.family === 6 ? 'ip6tables' : 'iptables';
   const check = async (): Promise<void> => {
-    for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `iptables-restore --noflush (chain ${d.chain.name})` : `iptables -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
+    for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `${iptables}-restore --noflush (chain ${d.chain.name})` : `${iptables} -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
   };
-  return new Resync({ what: 'iptables rules', periodMs, log, check }).start();
+  return new Resync({ what: `${iptables} rules`, periodMs, log, check }).start();
 }
 
 /**

@@ -64,6 +64,24 @@ describe('weftd, dual-stack', () => {
     await stopClean(d);
   });
 
+  it('with --ip-masq, masquerades the IPv6 pod network in ip6tables as it does the IPv4 one, and removes both on stop', async () => {
+    const prefix = '/ds3/network';
+    await etcd.etcdctl('put', `${prefix}/config`, DUAL);
+    const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'node3', dir, healthzPort: 9191, extra: ['--public-ipv6', 'fd00:198:18::1', '--ip-masq'] });
+    const ready = await waitForLog(d, /^ready$/);
+    const subnet6 = /^FLANNEL_IPV6_SUBNET=(\S+)::1\/64$/m.exec(readFileSync(d.subnetFile, 'utf8'))?.[1];
+    expect(subnet6).toBeDefined();
+    const v6 = (await hosts[0].exec('ip6tables-save', [])).split('\n').filter((l) => l.includes('WEFT-'));
+    expect(v6.some((l) => l.includes('-A WEFT-POSTRTG') && l.includes(`${subnet6}::/64`) && l.includes('fd00:10:244::/56'))).toBe(true);
+    expect(v6.some((l) => l.includes('MASQUERADE'))).toBe(true);
+    expect(v6.some((l) => /10\.244\./.test(l))).toBe(false);
+    const v4 = (await hosts[0].exec('iptables-save', [])).split('\n').filter((l) => l.includes('WEFT-'));
+    expect(v4.some((l) => l.includes(String(ready.subnet)))).toBe(true);
+    await stopClean(d);
+    expect(await hosts[0].exec('ip6tables-save', [])).not.toContain('WEFT-');
+    expect(await hosts[0].exec('iptables-save', [])).not.toContain('WEFT-');
+  });
+
   it('stops with an error naming the interface and --public-ipv6 when there is no IPv6 address to advertise', async () => {
     const prefix = '/ds2/network';
     await etcd.etcdctl('put', `${prefix}/config`, DUAL);
