@@ -28,6 +28,7 @@ import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
 import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** Flannel's raceRetries: immediate re-lists after losing a create race, before backing off. */
 export const RACE_RETRIES = 10;
@@ -128,7 +129,7 @@ export class LeaseKeeper {
           this.renewAt = got.renewAt;
           this.generation++;
           this.lastError = '';
-          this.o.log.info({ subnet: formatCidr(held.subnet), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
+          this.o.log.info({ event: LogEvent.leaseAcquired, subnet: formatCidr(held.subnet), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
           return held;
         }
         races++;
@@ -258,7 +259,7 @@ export class LeaseKeeper {
         this.renewAt = this.renewTimeOf(sent, written);
         this.lastError = '';
         this.renewals++;
-        this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.o.log.info({ event: LogEvent.leaseRenewed, subnet: formatCidr(held.subnet), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.emit({ type: 'renewed', lease: this.held });
         this.scheduleRenewal();
         return;
@@ -277,7 +278,7 @@ export class LeaseKeeper {
     this.held = undefined;
     const watch = this.ownWatch;
     this.ownWatch = undefined;
-    this.o.log.warn({ subnet: formatCidr(lost.subnet), reason }, 'lease lost; re-acquiring, preferring the same subnet');
+    this.o.log.warn({ event: LogEvent.leaseLost, subnet: formatCidr(lost.subnet), reason }, 'lease lost; re-acquiring, preferring the same subnet');
     this.emit({ type: 'lost', lease: lost, reason });
     await watch?.close();
     let held: HeldLease;

@@ -1,0 +1,37 @@
+// The stable names of the log records an operator's tooling (or a test) keys on. A record listed
+// here carries `event: <name>`; its message may be reworded, its event name may not (README,
+// "Log events"). Records not listed carry no event field.
+export const LogEvent = {
+  /** The node holds its lease, wrote the subnet file and has its TUN up (fields: subnet, startedFrom). */
+  ready: 'ready',
+  /** etcd stopped answering (one record per outage). */
+  etcdUnreachable: 'etcd_unreachable',
+  /** etcd answered for the first time. */
+  etcdReachable: 'etcd_reachable',
+  /** etcd answers again after an outage (field: downMs). */
+  etcdReachableAgain: 'etcd_reachable_again',
+  /** A subnet lease was acquired (fields: subnet, how). */
+  leaseAcquired: 'lease_acquired',
+  /** The held lease was renewed (field: subnet). */
+  leaseRenewed: 'lease_renewed',
+  /** The held lease was lost and is being re-acquired (fields: subnet, reason). */
+  leaseLost: 'lease_lost',
+  /** `<prefix>/config` does not exist yet; weftd waits (one record until it changes). */
+  networkConfigMissing: 'network_config_missing',
+  /** `<prefix>/config` is invalid, at start (field: code) or changed while running. */
+  networkConfigInvalid: 'network_config_invalid',
+  /** `<prefix>/config` cannot be read for another reason than etcd being away (e.g. authentication). */
+  networkConfigUnreadable: 'network_config_unreadable',
+  /** `<prefix>/config` changed while running (field: changes). */
+  networkConfigChanged: 'network_config_changed',
+  /** `<prefix>/config` was deleted while running. */
+  networkConfigDeleted: 'network_config_deleted',
+  /** `<prefix>/config` matches the running config again. */
+  networkConfigMatches: 'network_config_matches',
+  /** The acquired subnet is not the previous run's (fields: oldSubnet, newSubnet). */
+  subnetMoved: 'subnet_moved',
+  /** A periodic state check restored drifted state (field: subsystem is tun or ip_masq; fix). */
+  reasserted: 'reasserted',
+} as const;
+
+export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];
