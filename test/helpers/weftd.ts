@@ -101,6 +101,16 @@ export function waitForEvent(child: TrackedChild, event: LogEventName, opts: { a
   return waitForLine(child, (l) => l.event === event, `log event ${event}`, opts);
 }
 
+/** The log records so far carrying error `code` (WEFT_ERR_…), at or after the `after`-th line. */
+export function withCode(child: TrackedChild, code: string, after = 0): LogLine[] {
+  return logLines(child).slice(after).filter((l) => l.code === code);
+}
+
+/** Waits for a log record carrying error `code` (WEFT_ERR_…), at or after the `after`-th line; returns it. */
+export function waitForCode(child: TrackedChild, code: string, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
+  return waitForLine(child, (l) => l.code === code, `log code ${code}`, opts);
+}
+
 /** The etcd lease holding `key` (hex ID, as etcdctl prints it) and its remaining TTL in seconds. */
 export async function etcdLeaseOf(etcd: EtcdServer, key: string): Promise<{ id: string; ttl: number }> {
   // lease IDs exceed 2^53, so they are read from the JSON text, not through JSON.parse
