@@ -4,6 +4,7 @@
 // answers gossip) and by gossip while running (another process refutes this node's refutations).
 import type { Logger } from '../observability/logger.js';
 import type { IdentityGuard, IdentityKind, LeaseHolder } from './lease/identity-guard.js';
+import { LogEvent } from '../observability/log-events.js';
 
 /** One side of a conflict. */
 export interface Claimant {
@@ -40,7 +41,7 @@ export class IdentityConflicts {
     if (this.seen.size >= MAX_REMEMBERED) this.seen.clear();
     this.seen.add(key);
     this.counts[c.kind]++;
-    this.log.error({ kind: c.kind, self: c.self, other: c.other }, c.message);
+    this.log.error({ event: LogEvent.identityConflict, kind: c.kind, self: c.self, other: c.other }, c.message);
   }
 }
 

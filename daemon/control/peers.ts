@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
 import { formatCidr } from '../net/ipv4.js';
 import type { PeerSnapshot } from './lease/lease-watcher.js';
+import { LogEvent } from '../observability/log-events.js';
 
 /** The consumer of route tables: the data plane, or anything with its setRoutes contract. */
 export interface RouteSink {
@@ -101,7 +102,7 @@ export class PeerRouter {
     for (const [subnet, p] of this.routed) {
       if (next.has(subnet)) continue;
       const reason = !withdrawn.has(subnet) ? 'lease_gone' : this.members.some((m) => m.subnet === subnet && m.state === 'left') ? 'left' : 'dead';
-      this.o.log.info({ subnet, publicIP: p.publicIp, node: p.nodeName || undefined, reason }, `route withdrawn: ${WITHDRAWN[reason]}`);
+      this.o.log.info({ event: LogEvent.routeWithdrawn, subnet, publicIP: p.publicIp, node: p.nodeName || undefined, reason }, `route withdrawn: ${WITHDRAWN[reason]}`);
     }
     this.routed = next;
   }

@@ -30,6 +30,10 @@ export const LogEvent = {
   networkConfigMatches: 'network_config_matches',
   /** The acquired subnet is not the previous run's (fields: oldSubnet, newSubnet). */
   subnetMoved: 'subnet_moved',
+  /** Another live weftd claims this node's name or public IP (fields: kind, self, other; once per conflict). */
+  identityConflict: 'identity_conflict',
+  /** A peer's route was removed (fields: subnet, reason: lease_gone, left or dead). */
+  routeWithdrawn: 'route_withdrawn',
   /** A periodic state check restored drifted state (field: subsystem is tun or ip_masq; fix). */
   reasserted: 'reasserted',
 } as const;

@@ -138,6 +138,7 @@ export class LeaseKeeper {
         races = 0;
         this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
       } catch (err) {
+        this.failures++;
         if (!isWeftError(err, 'WEFT_ERR_IDENTITY_CONFLICT')) this.report(err);
       }
       await this.pause(backoff.next());
