@@ -38,7 +38,7 @@ export interface StatusSourceOptions {
   readonly vtepMac: string;
   readonly readiness: Readiness;
   readonly health: Pick<EtcdHealth, 'state'>;
-  readonly identity: Pick<IdentityConflicts, 'counts'>;
+  readonly identity: Pick<IdentityConflicts, 'counts' | 'refusals'>;
   /** Reads of the network config at start, counted by waitForNetworkConfig. */
   readonly configReads: Readonly<ConfigReads>;
   readonly live: () => LiveParts;
@@ -96,7 +96,7 @@ export class StatusSource {
         const overlay = live().overlay;
         return overlay && dataplaneThreadSnapshot(overlay);
       },
-      identity: () => ({ conflicts: this.o.identity.counts }),
+      identity: () => ({ conflicts: this.o.identity.counts, refusals: this.o.identity.refusals }),
       checks: () => {
         const { configChecks, overlay } = live();
         return { configReads: { ...this.o.configReads }, configChecks, resyncChecks: overlay?.resyncChecks() ?? {} };

@@ -29,6 +29,8 @@ const MAX_REMEMBERED = 1_024;
 export class IdentityConflicts {
   /** Distinct conflicts found since start, by kind. */
   readonly counts: Record<IdentityKind, number> = { node_name: 0, public_ip: 0 };
+  /** Lease attempts refused for a conflict, by kind: every attempt, where `counts` has each conflict once. */
+  readonly refusals: Record<IdentityKind, number> = { node_name: 0, public_ip: 0 };
   private readonly seen = new Set<string>();
 
   constructor(private readonly log: Logger) {}
@@ -55,6 +57,7 @@ export function leaseIdentityGuard(conflicts: IdentityConflicts, self: Claimant,
   return {
     alive,
     refused(kind, h) {
+      conflicts.refusals[kind]++;
       const other: Claimant = { name: h.name, publicIp: h.publicIp, subnet: h.subnet };
       const message =
         kind === 'public_ip'

@@ -97,6 +97,8 @@ export interface BuildInfo {
 export interface IdentitySnapshot {
   /** Kind (node_name, public_ip) → distinct conflicts with another live weftd found (monotonic). */
   readonly conflicts: Readonly<Record<string, number>>;
+  /** Kind → lease attempts refused for such a conflict, every attempt (monotonic). */
+  readonly refusals?: Readonly<Record<string, number>>;
 }
 
 /** Control-plane checks that run whether or not they change anything (to see that they ran). */
@@ -265,6 +267,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
     () => byKey('reason', snap.gossip?.rejected));
   counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
     () => byKey('kind', snap.identity?.conflicts));
+  counter('weft_identity_refusals_total', 'Lease attempts this weftd gave up because another live weftd holds its name or public IP (every attempt; the conflict is logged once), by kind', ['kind'],
+    () => byKey('kind', snap.identity?.refusals));
   counter('weft_network_config_reads_total', 'Reads of <prefix>/config while waiting for a valid network config at start, by result', ['result'],
     () => byKey('result', snap.checks?.configReads));
   counter('weft_network_config_checks_total', 'Comparisons of the network config in etcd with the running one (each change seen while running, each listing)', [],

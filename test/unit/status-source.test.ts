@@ -28,7 +28,7 @@ describe('status source', () => {
       vtepMac: '0a:00:00:00:00:01',
       readiness,
       health,
-      identity: { counts: { node_name: 0, public_ip: 1 } },
+      identity: { counts: { node_name: 0, public_ip: 1 }, refusals: { node_name: 0, public_ip: 3 } },
       configReads,
       live: () => live,
     });
@@ -40,6 +40,7 @@ describe('status source', () => {
     expect(text).toMatch(/^weft_etcd_up 0$/m);
     expect(text).toMatch(/^weft_ready 0$/m);
     expect(text).toMatch(/^weft_identity_conflicts_total\{kind="public_ip"\} 1$/m);
+    expect(text).toMatch(/^weft_identity_refusals_total\{kind="public_ip"\} 3$/m);
     expect(text).toMatch(/^weft_network_config_reads_total\{result="missing"\} 2$/m);
     expect(text).toMatch(/^weft_network_config_checks_total 0$/m);
     expect(text).not.toMatch(/^weft_resync_checks_total\{/m);
