@@ -188,7 +188,7 @@ async function openRetryingBusy(log: Logger, open: () => Promise<ThreadedDatapla
     } catch (err) {
       const busy = ((err as { cause?: { code?: string } }).cause?.code ?? '') === 'EBUSY';
       if (!busy || Date.now() >= deadline) throw err;
-      if (!logged) log.info({ waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
+      if (!logged) log.info({ event: LogEvent.tunBusy, waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
     }
     await new Promise<void>((resolve) => setTimeout(resolve, 50));
   }

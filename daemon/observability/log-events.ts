@@ -2,6 +2,20 @@
 // here carries `event: <name>`; its message may be reworded, its event name may not (README,
 // "Log events"). Records not listed carry no event field.
 export const LogEvent = {
+  /** weftd started (fields: version, node). */
+  starting: 'starting',
+  /** etcd did not answer within the grace period; the node starts from its state cache (field: savedAt). */
+  stateCacheStart: 'state_cache_start',
+  /** The node's gossip endpoint listens (field: port). */
+  gossipListening: 'gossip_listening',
+  /** Gossip changed a member's state (fields: member, from, to, incarnation). */
+  memberChanged: 'member_changed',
+  /** The lease re-acquired after a loss is another subnet (fields: from, to). */
+  subnetChanged: 'subnet_changed',
+  /** The overlay restarts on the node's new subnet (fields: from, to). */
+  overlayMoved: 'overlay_moved',
+  /** The TUN is still held by another process or a closing overlay; weftd retries (field: waitMs). */
+  tunBusy: 'tun_busy',
   /** The node holds its lease, wrote the subnet file and has its TUN up (fields: subnet, startedFrom). */
   ready: 'ready',
   /** etcd stopped answering (one record per outage). */

@@ -288,7 +288,7 @@ export class LeaseKeeper {
     } catch {
       return;
     }
-    if (!sameSubnet(held.subnet, lost.subnet)) this.o.log.warn({ from: formatCidr(lost.subnet), to: formatCidr(held.subnet) }, 'subnet changed on re-acquire');
+    if (!sameSubnet(held.subnet, lost.subnet)) this.o.log.warn({ event: LogEvent.subnetChanged, from: formatCidr(lost.subnet), to: formatCidr(held.subnet) }, 'subnet changed on re-acquire');
     this.emit({ type: 'acquired', lease: held, previous: lost });
     this.scheduleRenewal();
     this.watchOwnKey();
