@@ -26,6 +26,8 @@ export const LogEvent = {
   etcdReachableAgain: 'etcd_reachable_again',
   /** A subnet lease was acquired (fields: subnet, how). */
   leaseAcquired: 'lease_acquired',
+  /** Another node created the subnet this one tried to take first; it lists again (field: attempt). */
+  leaseRaceLost: 'lease_race_lost',
   /** The held lease was renewed (field: subnet). */
   leaseRenewed: 'lease_renewed',
   /** The held lease was lost and is being re-acquired (fields: subnet, reason). */

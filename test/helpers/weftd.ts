@@ -75,13 +75,13 @@ export function logLines(child: TrackedChild): LogLine[] {
   return out;
 }
 
-/** Waits for a log line whose msg matches, at or after the `after`-th line; returns it. */
+/** Waits (default 20 s: a wait, not a bound; a loaded machine needs it) for a log line whose msg matches, at or after the `after`-th line; returns it. */
 export function waitForLog(child: TrackedChild, msg: RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
   return waitForLine(child, (l) => msg.test(l.msg), `log ${msg}`, opts);
 }
 
 async function waitForLine(child: TrackedChild, match: (l: LogLine) => boolean, what: string, opts: { after?: number; timeoutMs?: number }): Promise<LogLine> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
     const found = logLines(child).slice(opts.after ?? 0).find(match);
     if (found) return found;

@@ -133,7 +133,7 @@ export class LeaseKeeper {
           return held;
         }
         races++;
-        this.o.log.info({ attempt: races }, 'lost a race for a subnet; listing again');
+        this.o.log.info({ event: LogEvent.leaseRaceLost, attempt: races }, 'lost a race for a subnet; listing again');
         if (races < RACE_RETRIES) continue;
         races = 0;
         this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
