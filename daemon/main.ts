@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     log.fatal(errorMessage(err));
     return isWeftError(err, 'WEFT_ERR_UNDERLAY') ? 2 : 1;
   }
-  log.info({ iface: underlay.iface, ifaceIP: underlay.ifaceIp, publicIP: underlay.publicIp, mtu: underlay.mtu }, 'underlay');
+  log.info({ iface: underlay.iface, ifaceIP: underlay.ifaceIp, publicIP: underlay.publicIp, ...(underlay.ipv6 ? { publicIPv6: underlay.ipv6.publicIp } : {}), mtu: underlay.mtu }, 'underlay');
 
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {

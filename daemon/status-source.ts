@@ -86,7 +86,7 @@ export class StatusSource {
       readiness: () => ({ ready: this.o.readiness.ready }),
       dataplane: () => {
         const overlay = live().overlay;
-        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0 };
+        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0, busyPolls: { answered: 0, expired: 0 } };
       },
       gossip: () => {
         const overlay = live().overlay;
@@ -121,8 +121,9 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
     totals: { packetsIn: stats.totals.rxPackets, packetsOut: stats.totals.txPackets, bytesIn: stats.totals.rxBytes, bytesOut: stats.totals.txBytes },
     peers: stats.peers.map((p) => ({ peer: p.nodeName ?? '', publicIp: p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
     drops: stats.drops,
-    routes: overlay.router.current.peers.length,
+    routes: overlay.dataplane.routes,
     routeSwaps: overlay.router.routeSwaps,
+    busyPolls: { answered: stats.io.busyPollAnswers ?? 0, expired: (stats.io.busyPolls ?? 0) - (stats.io.busyPollAnswers ?? 0) },
   };
 }
 

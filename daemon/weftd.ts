@@ -16,6 +16,7 @@ import { gossipAnswers } from './control/gossip/index.js';
 import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import type { LeaseHolder } from './control/lease/identity-guard.js';
+import type { OwnLeaseAttrs } from './control/lease/lease-codec.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
 import { noConfigReads, waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
@@ -25,8 +26,9 @@ import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { Overlay } from './control/overlay.js';
 import { OverlayFollower } from './control/overlay-follower.js';
 import { OVERHEAD } from './dataplane/constants.js';
-import { errorMessage } from './errors.js';
+import { WeftError, errorMessage } from './errors.js';
 import { formatCidr, formatIpv4 } from './net/ipv4.js';
+import { formatCidr6 } from './net/ipv6.js';
 import { HealthServer } from './observability/health-server.js';
 import { subsystemLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -117,6 +119,12 @@ export class Weftd {
     log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIpv4(network.subnetMin), subnetMax: formatIpv4(network.subnetMax), backend: network.backend }, 'network config');
     const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
+    if (network.ipv6) {
+      log.warn(
+        { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
+        'EnableIPv6: this node leases an IPv6 subnet beside its IPv4 one and writes FLANNEL_IPV6_NETWORK/FLANNEL_IPV6_SUBNET to the subnet file, but weft does not carry IPv6 pod traffic yet (IPv4 is carried as usual); pods given IPv6 addresses cannot reach other nodes over IPv6',
+      );
+    }
 
     // Before the lease: the keeper asks, by gossip, whether a lease it would take is held by a live node.
     const gossipLog = subsystemLogger(log, 'gossip');
@@ -175,7 +183,7 @@ export class Weftd {
       clock: realClock,
       log,
       network,
-      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision },
+      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision, v6: ownVtep6(network, underlay, cfg) },
       mtu: s.mtu,
       onHeld: (held) => this.leaseReady.set(held),
       cache: s.cache,
@@ -183,4 +191,17 @@ export class Weftd {
     };
     return source.mode === 'state-cache' ? NodeLease.resume(o, source.state) : NodeLease.start(o, signal);
   }
+}
+
+/**
+ * Dual-stack: the IPv6 VTEP this node advertises (PublicIPv6 and BackendV6Data.VtepMAC, derived as
+ * the IPv4 one from the node name and its IPv6 address); undefined without EnableIPv6. Throws
+ * WEFT_ERR_UNDERLAY when EnableIPv6 is set and the underlay has no IPv6 address.
+ */
+function ownVtep6(network: NetworkConfig, underlay: Underlay, cfg: Readonly<Config>): OwnLeaseAttrs['v6'] {
+  if (!network.ipv6) return undefined;
+  if (!underlay.ipv6) {
+    throw new WeftError('WEFT_ERR_UNDERLAY', `the network config (${cfg.etcdPrefix}/config) has EnableIPv6, but the underlay interface ${underlay.iface} has no global IPv6 address to advertise as PublicIPv6; give it one, choose another with --iface, or set --public-ipv6`);
+  }
+  return { publicIp: underlay.ipv6.publicIp, vtepMac: deriveVtepMac(cfg.nodeName, underlay.ipv6.publicIp) };
 }

@@ -11,7 +11,7 @@
 //   with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { RouteTable, ThreadedDataplane, tunLink } from '../dataplane/index.js';
+import { ThreadedDataplane, tunLink } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
 import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
@@ -19,7 +19,7 @@ import { reportNameConflict, type IdentityConflicts } from './identity-conflicts
 import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from '../net/ipv4.js';
 import type { HeldLease } from './lease/lease-keeper.js';
-import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
+import type { LeaseWatcher, PeerChanges, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
 import { PublicIpWatch } from './public-ip-watch.js';
@@ -83,6 +83,7 @@ export class Overlay {
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
       realtimePriority: cfg.dataplanePriority,
+      busyPollNs: cfg.busyPollNs,
     }));
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
@@ -99,13 +100,23 @@ export class Overlay {
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
-    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, build: (opts) => RouteTable.build(opts), sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
+    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
     router.setLeases(o.watcher.snapshot());
 
-    let gossip: GossipNode;
     const explicitSeeds = parsePeers(cfg.peers);
     const selfAddress = `${o.underlay.publicIp}:${cfg.gossipPort}`;
     const seedsOf = (s: PeerSnapshot): string[] => [...new Set([...explicitSeeds, ...seedsFromLeases([...s.values()], selfAddress)])];
+    const seeds = new SeedLeases(o.watcher.snapshot());
+    let started: GossipNode | undefined;
+    let seedsStale = false;
+    // Subscribed before gossip starts, so that no lease change after the snapshot above is missed.
+    const unwatch = o.watcher.onPeerChanges((c) => {
+      router.applyLeaseChanges(c);
+      if (!seeds.changedBy(c)) return;
+      if (started) started.setSeeds(seedsOf(o.watcher.snapshot()));
+      else seedsStale = true;
+    });
+    let gossip: GossipNode;
     try {
       gossip = await startGossip({
         self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet, vtepMac: o.vtepMac, vni: network.backend.vni },
@@ -119,16 +130,16 @@ export class Overlay {
         },
       });
     } catch (err) {
+      unwatch();
       await dataplane.close();
       throw err;
     }
+    started = gossip;
+    if (seedsStale) gossip.setSeeds(seedsOf(o.watcher.snapshot()));
     const overlay = new Overlay(dataplane, gossip, router, refusals, ownsRules, o.log);
     const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
-      o.watcher.onChange((s) => {
-        router.setLeases(s);
-        gossip.setSeeds(seedsOf(s));
-      }),
+      unwatch,
       gossip.subscribe(() => {
         router.setMembers(gossip.members());
         ipWatch?.update();
@@ -175,6 +186,30 @@ function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger)
     for (const d of await reassertIpMasq(installed)) log.warn({ event: LogEvent.reasserted, table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `iptables-restore --noflush (chain ${d.chain.name})` : `iptables -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
   };
   return new Resync({ what: 'iptables rules', periodMs, log, check }).start();
+}
+
+/**
+ * The leases that seed gossip (those with a gossip port: weft nodes), so that a lease change
+ * recomputes the seed list (O(peers)) only when it adds, moves or removes a seed, not for every
+ * Flannel node's lease.
+ */
+class SeedLeases {
+  private readonly keys = new Set<string>();
+
+  constructor(s: PeerSnapshot) {
+    for (const p of s.values()) if (p.gossipPort !== undefined) this.keys.add(p.subnetKey);
+  }
+
+  changedBy(c: PeerChanges): boolean {
+    let changed = c.resync;
+    for (const k of c.removed) changed = this.keys.delete(k) || changed;
+    for (const p of c.upserted) {
+      if (p.gossipPort !== undefined) this.keys.add(p.subnetKey);
+      else if (!this.keys.delete(p.subnetKey)) continue;
+      changed = true;
+    }
+    return changed;
+  }
 }
 
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */

@@ -50,6 +50,8 @@ export interface DataplaneSnapshot {
   readonly routes: number;
   /** Route tables installed since start. */
   readonly routeSwaps: number;
+  /** Busy polls of the data plane thread (--busy-poll) by result: answered (a wake-up saved) or expired (monotonic). */
+  readonly busyPolls: Readonly<Record<'answered' | 'expired', number>>;
 }
 
 export interface LeaseSnapshot {
@@ -253,6 +255,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
       ['direction', 'peer', 'public_ip'], () => perPeer(true));
     counter('weft_peer_bytes_total', 'Inner IP bytes exchanged with each routed peer', ['direction', 'peer', 'public_ip'], () => perPeer(false));
   }
+  counter('weft_dataplane_busy_polls_total', 'Wake-ups of the data plane thread out of silence that polled for the answer (--busy-poll), by result: answered (forwarded while polling: a thread wake-up saved) or expired',
+    ['result'], () => byKey('result', snap.dataplane?.busyPolls));
   counter('weft_drops_total', 'Packets the data plane dropped, by reason', ['reason'], () => byKey('reason', snap.dataplane?.drops));
   gauge('weft_routes', 'Entries in the route table the data plane uses', [], () => one(snap.dataplane?.routes));
   counter('weft_route_swaps_total', 'Route tables installed in the data plane', [], () => one(snap.dataplane?.routeSwaps));

@@ -8,6 +8,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch } from '../etcd/resilient-watch.js';
 import { formatCidr, formatIpv4, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, formatIpv6 } from '../../net/ipv6.js';
 import { parseNetworkConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
 import { LogEvent } from '../../observability/log-events.js';
 
@@ -24,6 +25,11 @@ function fields(c: NetworkConfig): [string, string][] {
     ['SubnetLen', String(c.subnetLen)],
     ['SubnetMin', formatIpv4(c.subnetMin)],
     ['SubnetMax', formatIpv4(c.subnetMax)],
+    ['EnableIPv6', String(c.ipv6 !== undefined)],
+    ['IPv6Network', c.ipv6 ? formatCidr6(c.ipv6.network) : 'unset'],
+    ['IPv6SubnetLen', c.ipv6 ? String(c.ipv6.subnetLen) : 'unset'],
+    ['IPv6SubnetMin', c.ipv6 ? formatIpv6(c.ipv6.subnetMin) : 'unset'],
+    ['IPv6SubnetMax', c.ipv6 ? formatIpv6(c.ipv6.subnetMax) : 'unset'],
     ['Backend.VNI', String(c.backend.vni)],
     ['Backend.Port', String(c.backend.port)],
     ['Backend.MTU', c.backend.mtu === undefined ? 'unset' : String(c.backend.mtu)],
@@ -46,6 +52,7 @@ export function configChangeAdvice(running: NetworkConfig, next: NetworkConfig, 
   if (subnet && !subnetFitsConfig(next, subnet)) {
     advice += `; this node's subnet ${formatCidr(subnet)} does not fit the new config, so after the restart it gets another subnet and the pods on this node (addresses in ${formatCidr(subnet)}) must be re-created`;
   }
+  if (changed.has('EnableIPv6')) advice += "; EnableIPv6 changes every lease's key, so each node writes a new lease after its restart (keeping its IPv4 subnet from the subnet file when it is free)";
   if (changed.has('Backend.MTU')) advice += '; pods keep the old MTU until they are re-created';
   return advice;
 }
