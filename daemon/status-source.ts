@@ -9,6 +9,7 @@ import type { IdentityConflicts } from './control/identity-conflicts.js';
 import type { EtcdHealth } from './control/etcd/etcd-health.js';
 import { formatCidr } from './net/ipv4.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
+import type { ConfigReads } from './control/lease/network-config-source.js';
 import type { LeaseKeeper } from './control/lease/lease-keeper.js';
 import type { Overlay } from './control/overlay.js';
 import type { DataplaneStats } from './dataplane/index.js';
@@ -27,6 +28,8 @@ export interface LiveParts {
   readonly mtu: number | undefined;
   readonly keeper: Pick<LeaseKeeper, 'current' | 'stats'> | undefined;
   readonly overlay: Overlay | undefined;
+  /** NodeLease.configChecks; 0 before the lease. */
+  readonly configChecks: number;
 }
 
 export interface StatusSourceOptions {
@@ -35,7 +38,9 @@ export interface StatusSourceOptions {
   readonly vtepMac: string;
   readonly readiness: Readiness;
   readonly health: Pick<EtcdHealth, 'state'>;
-  readonly identity: Pick<IdentityConflicts, 'counts'>;
+  readonly identity: Pick<IdentityConflicts, 'counts' | 'refusals'>;
+  /** Reads of the network config at start, counted by waitForNetworkConfig. */
+  readonly configReads: Readonly<ConfigReads>;
   readonly live: () => LiveParts;
 }
 
@@ -91,7 +96,11 @@ export class StatusSource {
         const overlay = live().overlay;
         return overlay && dataplaneThreadSnapshot(overlay);
       },
-      identity: () => ({ conflicts: this.o.identity.counts }),
+      identity: () => ({ conflicts: this.o.identity.counts, refusals: this.o.identity.refusals }),
+      checks: () => {
+        const { configChecks, overlay } = live();
+        return { configReads: { ...this.o.configReads }, configChecks, resyncChecks: overlay?.resyncChecks() ?? {} };
+      },
     };
   }
 

@@ -18,7 +18,7 @@ import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import type { LeaseHolder } from './control/lease/identity-guard.js';
 import type { OwnLeaseAttrs } from './control/lease/lease-codec.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
-import { waitForNetworkConfig } from './control/lease/network-config-source.js';
+import { noConfigReads, waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
 import { chooseStartSource, type StartSource } from './control/lease/start-source.js';
 import { StateCache } from './control/lease/state-cache.js';
@@ -34,6 +34,7 @@ import { subsystemLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { Readiness } from './observability/readiness.js';
 import { StatusSource } from './status-source.js';
+import { LogEvent } from './observability/log-events.js';
 
 type Follower = OverlayFollower<Overlay, { readonly removeTun?: boolean }>;
 
@@ -60,6 +61,7 @@ export class Weftd {
   private network: NetworkConfig | undefined;
   private mtu: number | undefined;
   private nodeLease: NodeLease | undefined;
+  private readonly configReads = noConfigReads();
   private follower: Follower | undefined;
 
   constructor(
@@ -87,7 +89,8 @@ export class Weftd {
       readiness: this.readiness,
       health: this.health,
       identity: this.identity,
-      live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current }),
+      configReads: this.configReads,
+      live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current, configChecks: this.nodeLease?.configChecks ?? 0 }),
     });
     const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version }, perPeer: cfg.metricsPerPeer });
     this.server = cfg.healthzPort === 0 ? undefined : new HealthServer({ host: cfg.healthzIp, port: cfg.healthzPort, readiness: this.readiness, status: () => status.status() });
@@ -104,7 +107,7 @@ export class Weftd {
     const cache = new StateCache(cfg.stateDir);
     const leaseLog = subsystemLogger(log, 'lease');
     const source = await chooseStartSource({
-      waitForEtcd: (signal) => waitForNetworkConfig(this.etcd, cfg.etcdPrefix, this.health, leaseLog, signal),
+      waitForEtcd: (signal) => waitForNetworkConfig(this.etcd, cfg.etcdPrefix, this.health, leaseLog, signal, this.configReads),
       etcdAnswered: () => this.health.state === 'reachable',
       cache,
       log: leaseLog,
@@ -143,7 +146,7 @@ export class Weftd {
 
     this.leaseReady.set(node.lease !== undefined);
     this.fileReady.set(true);
-    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
+    log.info({ event: LogEvent.ready, subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     return true;
   }
 

@@ -26,6 +26,7 @@ import { PeerRouter } from './peers.js';
 import { PublicIpWatch } from './public-ip-watch.js';
 import { prepareTun, reconcileTun } from './reconcile/index.js';
 import { Resync } from './resync.js';
+import { LogEvent } from '../observability/log-events.js';
 
 export interface OverlayOptions {
   readonly cfg: Readonly<Config>;
@@ -58,6 +59,11 @@ export class Overlay {
     private readonly ownsRules: boolean,
     private readonly log: Logger,
   ) {}
+
+  /** What (TUN, iptables rules) → periodic state checks finished since this overlay started. */
+  resyncChecks(): Record<string, number> {
+    return Object.fromEntries(this.resyncs.map((r) => [r.what, r.checks]));
+  }
 
   static async start(o: OverlayOptions): Promise<Overlay> {
     const { cfg, network } = o;
@@ -191,7 +197,7 @@ export class Overlay {
 function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger): Resync {
   const iptables = installed.family === 6 ? 'ip6tables' : 'iptables';
   const check = async (): Promise<void> => {
-    for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `${iptables}-restore --noflush (chain ${d.chain.name})` : `${iptables} -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
+    for (const d of await reassertIpMasq(installed)) log.warn({ event: LogEvent.reasserted, table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `${iptables}-restore --noflush (chain ${d.chain.name})` : `${iptables} -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
   };
   return new Resync({ what: `${iptables} rules`, periodMs, log, check }).start();
 }
@@ -231,7 +237,7 @@ async function openRetryingBusy(log: Logger, open: () => Promise<ThreadedDatapla
     } catch (err) {
       const busy = ((err as { cause?: { code?: string } }).cause?.code ?? '') === 'EBUSY';
       if (!busy || Date.now() >= deadline) throw err;
-      if (!logged) log.info({ waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
+      if (!logged) log.info({ event: LogEvent.tunBusy, waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
     }
     await new Promise<void>((resolve) => setTimeout(resolve, 50));
   }

@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
 import { formatCidr, parseCidr, subnetOf, within, type Subnet4 } from '../net/ipv4.js';
 import type { PeerChanges, PeerLease, PeerSnapshot } from './lease/lease-watcher.js';
+import { LogEvent } from '../observability/log-events.js';
 
 /** The consumer of routes: the data plane, or anything with its setRoutes/applyRoutes contract. */
 export interface RouteSink {
@@ -291,7 +292,7 @@ export class PeerRouter {
     deltas.push({ op: 'remove', subnetBase: before.wire.subnetBase });
     const reason = !withdrawn ? 'lease_gone' : members.some((m) => m.name === withdrawn.member && m.state === 'left') ? 'left' : 'dead';
     const p = before.peer;
-    lines.push(() => log.info({ subnet: key, publicIP: p.publicIp, node: p.nodeName || undefined, reason }, `route withdrawn: ${WITHDRAWN[reason]}`));
+    lines.push(() => log.info({ event: LogEvent.routeWithdrawn, subnet: key, publicIP: p.publicIp, node: p.nodeName || undefined, reason }, `route withdrawn: ${WITHDRAWN[reason]}`));
   }
 }
 

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lab/exec.js';
 import { Lab } from '../../lab/lab.js';
-import { ping, tcpExchange } from '../../lab/probe.js';
+import { ping, tcpExchange, waitReachable } from '../../lab/probe.js';
 import { processUsage } from '../../lab/proc-usage.js';
 import type { PodRecord } from '../../lab/state.js';
 import { ownPrefix } from '../helpers/netns.js';
@@ -151,7 +151,7 @@ describe('lab: two weft nodes and a kernel VXLAN node', () => {
   // only route: deleting it must unroute it everywhere within a second.
   it('a deleted lease stops being routed by the weft nodes within a second', async () => {
     const n3 = lab.node('node3');
-    expect((await ping(weft1.ns, kernel.ip, { count: 1, deadlineS: 1 })).received).toBe(1);
+    await waitReachable(weft1.ns, kernel.ip); // routed before (one lost ping under load is not the point)
     const key = `${lab.state.etcdPrefix}/subnets/${n3.subnet?.replace('/', '-')}`;
     await lab.etcdctl('del', key);
     const deleted = Date.now();

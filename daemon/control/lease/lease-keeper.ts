@@ -29,6 +29,7 @@ import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
 import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** Flannel's raceRetries: immediate re-lists after losing a create race, before backing off. */
 export const RACE_RETRIES = 10;
@@ -144,15 +145,16 @@ export class LeaseKeeper {
           this.renewAt = got.renewAt;
           this.generation++;
           this.lastError = '';
-          this.o.log.info({ ...subnetFields(held), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
+          this.o.log.info({ event: LogEvent.leaseAcquired, ...subnetFields(held), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
           return held;
         }
         races++;
-        this.o.log.info({ attempt: races }, 'lost a race for a subnet; listing again');
+        this.o.log.info({ event: LogEvent.leaseRaceLost, attempt: races }, 'lost a race for a subnet; listing again');
         if (races < RACE_RETRIES) continue;
         races = 0;
         this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
       } catch (err) {
+        this.failures++;
         if (!isWeftError(err, 'WEFT_ERR_IDENTITY_CONFLICT')) this.report(err);
       }
       await this.pause(backoff.next());
@@ -275,7 +277,7 @@ export class LeaseKeeper {
         this.renewAt = this.renewTimeOf(sent, written);
         this.lastError = '';
         this.renewals++;
-        this.o.log.info({ ...subnetFields(held), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.o.log.info({ event: LogEvent.leaseRenewed, ...subnetFields(held), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.emit({ type: 'renewed', lease: this.held });
         this.scheduleRenewal();
         return;
@@ -294,7 +296,7 @@ export class LeaseKeeper {
     this.held = undefined;
     const watch = this.ownWatch;
     this.ownWatch = undefined;
-    this.o.log.warn({ ...subnetFields(lost), reason }, 'lease lost; re-acquiring, preferring the same subnet');
+    this.o.log.warn({ event: LogEvent.leaseLost, ...subnetFields(lost), reason }, 'lease lost; re-acquiring, preferring the same subnet');
     this.emit({ type: 'lost', lease: lost, reason });
     await watch?.close();
     let held: HeldLease;
@@ -303,7 +305,7 @@ export class LeaseKeeper {
     } catch {
       return;
     }
-    if (!sameSubnets(held, lost)) this.o.log.warn({ from: subnetFields(lost), to: subnetFields(held) }, 'subnet changed on re-acquire');
+    if (!sameSubnets(held, lost)) this.o.log.warn({ event: LogEvent.subnetChanged, from: subnetFields(lost), to: subnetFields(held) }, 'subnet changed on re-acquire');
     this.emit({ type: 'acquired', lease: held, previous: lost });
     this.scheduleRenewal();
     this.watchOwnKey();

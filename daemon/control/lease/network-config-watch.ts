@@ -10,6 +10,7 @@ import { ResilientWatch } from '../etcd/resilient-watch.js';
 import { formatCidr, formatIpv4, type Subnet4 } from '../../net/ipv4.js';
 import { formatCidr6, formatIpv6 } from '../../net/ipv6.js';
 import { parseNetworkConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 export interface ConfigChange {
   /** Flannel's field name, e.g. "Network", "Backend.VNI". */
@@ -71,6 +72,7 @@ export class NetworkConfigWatch {
   private readonly watch: ResilientWatch;
   /** The last content reported; '' = the running config (nothing to report). */
   private reported = '';
+  private compared = 0;
 
   constructor(private readonly o: NetworkConfigWatchOptions) {
     const key = `${o.prefix}/config`;
@@ -98,23 +100,29 @@ export class NetworkConfigWatch {
     return this.watch.close();
   }
 
+  /** Times the content in etcd was compared with the running config: each change seen, and each listing. */
+  get checks(): number {
+    return this.compared;
+  }
+
   private seen(text: string | null): void {
+    this.compared++;
     const key = `${this.o.prefix}/config`;
-    if (text === null) return this.report('<deleted>', () => this.o.log.warn({ key }, `network config ${key} was deleted; weftd keeps running on the config it started with, and a restarted weftd waits until the key exists again`));
+    if (text === null) return this.report('<deleted>', () => this.o.log.warn({ event: LogEvent.networkConfigDeleted, key }, `network config ${key} was deleted; weftd keeps running on the config it started with, and a restarted weftd waits until the key exists again`));
     let next: NetworkConfig;
     try {
       next = parseNetworkConfig(text);
     } catch (err) {
-      return this.report(text, () => this.o.log.error({ key }, `${errorMessage(err)} (in ${key}, changed while running); weftd keeps running on the config it started with, and a restarted weftd waits until the config is valid`));
+      return this.report(text, () => this.o.log.error({ event: LogEvent.networkConfigInvalid, key }, `${errorMessage(err)} (in ${key}, changed while running); weftd keeps running on the config it started with, and a restarted weftd waits until the config is valid`));
     }
     const changes = diffNetworkConfig(this.o.running, next);
     if (changes.length === 0) {
-      if (this.reported !== '') this.o.log.info({ key }, 'network config in etcd matches the running config again');
+      if (this.reported !== '') this.o.log.info({ event: LogEvent.networkConfigMatches, key }, 'network config in etcd matches the running config again');
       this.reported = '';
       return;
     }
     const summary = changes.map((c) => `${c.field} ${c.from} → ${c.to}`).join(', ');
-    this.report(text, () => this.o.log.warn({ key, changes }, `network config changed in etcd: ${summary}; ${configChangeAdvice(this.o.running, next, this.o.subnet())}`));
+    this.report(text, () => this.o.log.warn({ event: LogEvent.networkConfigChanged, key, changes }, `network config changed in etcd: ${summary}; ${configChangeAdvice(this.o.running, next, this.o.subnet())}`));
   }
 
   private report(content: string, write: () => void): void {

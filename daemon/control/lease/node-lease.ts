@@ -25,6 +25,7 @@ import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
 import { NetworkConfigWatch } from './network-config-watch.js';
 import { snapshotOf, type CachedState, type StateCache } from './state-cache.js';
 import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** How long close() waits for etcd calls in flight. */
 export const CLOSE_WAIT_MS = 500;
@@ -65,6 +66,11 @@ export class NodeLease {
     private readonly o: NodeLeaseOptions,
   ) {
     this.configWatch = new NetworkConfigWatch({ client: o.etcd.client, health: o.etcd.health, prefix: o.cfg.etcdPrefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
+  }
+
+  /** Times the network config in etcd was compared with the running one (NetworkConfigWatch.checks). */
+  get configChecks(): number {
+    return this.configWatch.checks;
   }
 
   /** The lease currently held; undefined while re-acquiring. */
@@ -185,7 +191,7 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
     ? `is held by another node (or another lease carries this node's public IP)`
     : `does not fit the network config now in etcd (Network ${formatCidr(o.network.network)}, SubnetLen ${o.network.subnetLen}${previous.network ? `; it was in ${formatCidr(previous.network)}` : ''})`;
   o.log.error(
-    { oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.cfg.subnetFile },
+    { event: LogEvent.subnetMoved, oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.cfg.subnetFile },
     `this node's previous subnet ${formatCidr(old)} (from ${o.cfg.subnetFile}) ${why}; it now has ${formatCidr(lease.subnet)}. ` +
       `Pods started before hold addresses in ${formatCidr(old)} that no longer route: re-create them ` +
       `(e.g. kubectl delete pod -A --field-selector spec.nodeName=${o.attrs.nodeName})`,
