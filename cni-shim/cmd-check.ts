@@ -1,6 +1,6 @@
 // CHECK: the delegate (bridge, then host-local) verifies the interface, addresses and routes of
 // prevResult; weft-cni adds what only it knows: weftd's subnet file is there and still leases
-// the subnet this pod's address came from.
+// the subnets this pod's addresses came from (each family's).
 import type { CniEnv } from './cni-env.js';
 import { rebuiltDelegation, savedDelegation, withPrevResult } from './delegate-for.js';
 import { CniError, ErrCode } from './errors.js';
@@ -17,12 +17,12 @@ export function cmdCheck(env: CniEnv, conf: NetConf): void {
   const subnet = readSubnetEnv(conf.subnetFile);
   const saved = savedDelegation(env, conf, { containerID: env.containerId, ifname: env.ifname });
   const delegation = saved !== undefined && saved !== 'corrupt' ? saved : rebuiltDelegation(env, conf);
-  const podSubnet = savedSubnet(delegation.config);
-  if (podSubnet !== undefined && podSubnet !== subnet.subnet) {
-    throw new CniError(
-      ErrCode.InvalidNetconf,
-      `pod was wired in subnet ${podSubnet}, but this node now holds ${subnet.subnet} (weftd's lease changed): the pod cannot be routed; recreate it`,
-    );
+  for (const podSubnet of savedSubnets(delegation.config)) {
+    const now = podSubnet.includes(':') ? subnet.ipv6 : subnet.ipv4;
+    if (now?.subnet !== podSubnet) {
+      const held = now ? `this node now holds ${now.subnet}` : `this node's subnet file no longer has an IPv${podSubnet.includes(':') ? 6 : 4} subnet`;
+      throw new CniError(ErrCode.InvalidNetconf, `pod was wired in subnet ${podSubnet}, but ${held} (weftd's lease changed): the pod cannot be routed; recreate it`);
+    }
   }
   try {
     execPlugin(delegation.binary, withPrevResult(delegation.config, conf.prevResult), { command: 'CHECK' });
@@ -32,10 +32,12 @@ export function cmdCheck(env: CniEnv, conf: NetConf): void {
   }
 }
 
-function savedSubnet(config: JsonObject): string | undefined {
+/** The subnet of each host-local range set the pod's addresses came from (one per family). */
+function savedSubnets(config: JsonObject): string[] {
   const ipam = config.ipam;
-  if (!isObject(ipam) || !Array.isArray(ipam.ranges)) return undefined;
-  const set = ipam.ranges[0];
-  const range = Array.isArray(set) ? set[0] : undefined;
-  return isObject(range) && typeof range.subnet === 'string' ? range.subnet : undefined;
+  if (!isObject(ipam) || !Array.isArray(ipam.ranges)) return [];
+  return ipam.ranges.flatMap((set) => {
+    const range = Array.isArray(set) ? set[0] : undefined;
+    return isObject(range) && typeof range.subnet === 'string' ? [range.subnet] : [];
+  });
 }

@@ -1,8 +1,10 @@
 // The config weft-cni hands to its delegate: Flannel's rendering (flannel-io/cni-plugin doCmdAdd)
 // plus hairpinMode, a gateway on the cluster route and a host-local dataDir under weft's own.
+// One host-local range set per family the subnet file has (IPv4 first, as Flannel orders them), so a
+// dual-stack pod gets one address of each; one route per family's cluster network, via its gateway.
 import { join } from 'node:path';
 import type { JsonObject, NetConf } from './netconf.js';
-import type { SubnetEnv } from './subnet-env.js';
+import { podNetworks, type SubnetEnv } from './subnet-env.js';
 
 /** Where host-local keeps leases unless the netconf's ipam says otherwise. */
 export function ipamDataDir(conf: NetConf): string {
@@ -23,9 +25,9 @@ function buildIpam(conf: NetConf, env: SubnetEnv): JsonObject {
     ...conf.ipam,
     type: ipamType(conf),
     dataDir: ipamDataDir(conf),
-    ranges: [[{ subnet: env.subnet }]],
+    ranges: podNetworks(env).map((n) => [{ subnet: n.subnet }]),
     // gw is required by Debian's bridge 1.1.1 CHECK (containernetworking/plugins#886).
-    routes: [...extraRoutes, { dst: env.network, gw: env.gateway }],
+    routes: [...extraRoutes, ...podNetworks(env).map((n) => ({ dst: n.network, gw: n.gateway }))],
   };
 }
 

@@ -13,6 +13,7 @@ import { weftVersion } from './config/version.js';
 import { errorMessage, isWeftError } from './errors.js';
 import { createLogger, subsystemLogger } from './observability/logger.js';
 import { Weftd } from './weftd.js';
+import { LogEvent } from './observability/log-events.js';
 
 const version = weftVersion();
 
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
   }
 
   const log = subsystemLogger(createLogger(cfg.logLevel), 'weftd');
-  log.info({ version, node: cfg.nodeName, etcdEndpoints: cfg.etcdEndpoints, etcdPrefix: cfg.etcdPrefix, subnetFile: cfg.subnetFile, stateDir: cfg.stateDir }, 'weftd starting');
+  log.info({ event: LogEvent.starting, version, node: cfg.nodeName, etcdEndpoints: cfg.etcdEndpoints, etcdPrefix: cfg.etcdPrefix, subnetFile: cfg.subnetFile, stateDir: cfg.stateDir }, 'weftd starting');
   for (const name of unknownEnvNames(process.env)) log.warn({ env: name }, 'ignoring unknown WEFTD_* environment variable');
   const flannelOnly = ignoredFlannelEnvNames(process.env);
   if (flannelOnly.length > 0) log.warn({ env: flannelOnly }, 'ignoring FLANNELD_* environment variables weft has no equivalent for (see "Migrating from Flannel" in the README)');
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
     log.fatal(errorMessage(err));
     return isWeftError(err, 'WEFT_ERR_UNDERLAY') ? 2 : 1;
   }
-  log.info({ iface: underlay.iface, ifaceIP: underlay.ifaceIp, publicIP: underlay.publicIp, mtu: underlay.mtu }, 'underlay');
+  log.info({ iface: underlay.iface, ifaceIP: underlay.ifaceIp, publicIP: underlay.publicIp, ...(underlay.ipv6 ? { publicIPv6: underlay.ipv6.publicIp } : {}), mtu: underlay.mtu }, 'underlay');
 
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -9,6 +9,7 @@ import type { IdentityConflicts } from './control/identity-conflicts.js';
 import type { EtcdHealth } from './control/etcd/etcd-health.js';
 import { formatCidr } from './net/ipv4.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
+import type { ConfigReads } from './control/lease/network-config-source.js';
 import type { LeaseKeeper } from './control/lease/lease-keeper.js';
 import type { Overlay } from './control/overlay.js';
 import type { DataplaneStats } from './dataplane/index.js';
@@ -27,6 +28,8 @@ export interface LiveParts {
   readonly mtu: number | undefined;
   readonly keeper: Pick<LeaseKeeper, 'current' | 'stats'> | undefined;
   readonly overlay: Overlay | undefined;
+  /** NodeLease.configChecks; 0 before the lease. */
+  readonly configChecks: number;
 }
 
 export interface StatusSourceOptions {
@@ -35,7 +38,9 @@ export interface StatusSourceOptions {
   readonly vtepMac: string;
   readonly readiness: Readiness;
   readonly health: Pick<EtcdHealth, 'state'>;
-  readonly identity: Pick<IdentityConflicts, 'counts'>;
+  readonly identity: Pick<IdentityConflicts, 'counts' | 'refusals'>;
+  /** Reads of the network config at start, counted by waitForNetworkConfig. */
+  readonly configReads: Readonly<ConfigReads>;
   readonly live: () => LiveParts;
 }
 
@@ -81,7 +86,7 @@ export class StatusSource {
       readiness: () => ({ ready: this.o.readiness.ready }),
       dataplane: () => {
         const overlay = live().overlay;
-        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0 };
+        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0, busyPolls: { answered: 0, expired: 0 } };
       },
       gossip: () => {
         const overlay = live().overlay;
@@ -91,7 +96,11 @@ export class StatusSource {
         const overlay = live().overlay;
         return overlay && dataplaneThreadSnapshot(overlay);
       },
-      identity: () => ({ conflicts: this.o.identity.counts }),
+      identity: () => ({ conflicts: this.o.identity.counts, refusals: this.o.identity.refusals }),
+      checks: () => {
+        const { configChecks, overlay } = live();
+        return { configReads: { ...this.o.configReads }, configChecks, resyncChecks: overlay?.resyncChecks() ?? {} };
+      },
     };
   }
 
@@ -112,8 +121,9 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
     totals: { packetsIn: stats.totals.rxPackets, packetsOut: stats.totals.txPackets, bytesIn: stats.totals.rxBytes, bytesOut: stats.totals.txBytes },
     peers: stats.peers.map((p) => ({ peer: p.nodeName ?? '', publicIp: p.publicIp, packetsIn: p.rxPackets, packetsOut: p.txPackets, bytesIn: p.rxBytes, bytesOut: p.txBytes })),
     drops: stats.drops,
-    routes: overlay.router.current.peers.length,
+    routes: overlay.dataplane.routes,
     routeSwaps: overlay.router.routeSwaps,
+    busyPolls: { answered: stats.io.busyPollAnswers ?? 0, expired: (stats.io.busyPolls ?? 0) - (stats.io.busyPollAnswers ?? 0) },
   };
 }
 

@@ -16,8 +16,9 @@ import { gossipAnswers } from './control/gossip/index.js';
 import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import type { LeaseHolder } from './control/lease/identity-guard.js';
+import type { OwnLeaseAttrs } from './control/lease/lease-codec.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
-import { waitForNetworkConfig } from './control/lease/network-config-source.js';
+import { noConfigReads, waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
 import { chooseStartSource, type StartSource } from './control/lease/start-source.js';
 import { StateCache } from './control/lease/state-cache.js';
@@ -25,13 +26,15 @@ import { deriveVtepMac } from './control/lease/vtep-mac.js';
 import { Overlay } from './control/overlay.js';
 import { OverlayFollower } from './control/overlay-follower.js';
 import { OVERHEAD } from './dataplane/constants.js';
-import { errorMessage } from './errors.js';
+import { WeftError, errorMessage } from './errors.js';
 import { formatCidr, formatIpv4 } from './net/ipv4.js';
+import { formatCidr6 } from './net/ipv6.js';
 import { HealthServer } from './observability/health-server.js';
 import { subsystemLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { Readiness } from './observability/readiness.js';
 import { StatusSource } from './status-source.js';
+import { LogEvent } from './observability/log-events.js';
 
 type Follower = OverlayFollower<Overlay, { readonly removeTun?: boolean }>;
 
@@ -58,6 +61,7 @@ export class Weftd {
   private network: NetworkConfig | undefined;
   private mtu: number | undefined;
   private nodeLease: NodeLease | undefined;
+  private readonly configReads = noConfigReads();
   private follower: Follower | undefined;
 
   constructor(
@@ -85,7 +89,8 @@ export class Weftd {
       readiness: this.readiness,
       health: this.health,
       identity: this.identity,
-      live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current }),
+      configReads: this.configReads,
+      live: () => ({ network: this.network, mtu: this.mtu, keeper: this.nodeLease?.keeper, overlay: this.follower?.current, configChecks: this.nodeLease?.configChecks ?? 0 }),
     });
     const metrics = createMetrics(status.metricsSources(), { build: { version, nodeVersion: process.version }, perPeer: cfg.metricsPerPeer });
     this.server = cfg.healthzPort === 0 ? undefined : new HealthServer({ host: cfg.healthzIp, port: cfg.healthzPort, readiness: this.readiness, status: () => status.status() });
@@ -102,7 +107,7 @@ export class Weftd {
     const cache = new StateCache(cfg.stateDir);
     const leaseLog = subsystemLogger(log, 'lease');
     const source = await chooseStartSource({
-      waitForEtcd: (signal) => waitForNetworkConfig(this.etcd, cfg.etcdPrefix, this.health, leaseLog, signal),
+      waitForEtcd: (signal) => waitForNetworkConfig(this.etcd, cfg.etcdPrefix, this.health, leaseLog, signal, this.configReads),
       etcdAnswered: () => this.health.state === 'reachable',
       cache,
       log: leaseLog,
@@ -114,6 +119,12 @@ export class Weftd {
     log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIpv4(network.subnetMin), subnetMax: formatIpv4(network.subnetMax), backend: network.backend }, 'network config');
     const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
+    if (network.ipv6) {
+      log.warn(
+        { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
+        'EnableIPv6: this node leases an IPv6 subnet beside its IPv4 one and writes FLANNEL_IPV6_NETWORK/FLANNEL_IPV6_SUBNET to the subnet file, but weft does not carry IPv6 pod traffic yet (IPv4 is carried as usual); pods given IPv6 addresses cannot reach other nodes over IPv6',
+      );
+    }
 
     // Before the lease: the keeper asks, by gossip, whether a lease it would take is held by a live node.
     const gossipLog = subsystemLogger(log, 'gossip');
@@ -135,7 +146,7 @@ export class Weftd {
 
     this.leaseReady.set(node.lease !== undefined);
     this.fileReady.set(true);
-    log.info({ subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
+    log.info({ event: LogEvent.ready, subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     return true;
   }
 
@@ -172,7 +183,7 @@ export class Weftd {
       clock: realClock,
       log,
       network,
-      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision },
+      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision, v6: ownVtep6(network, underlay, cfg) },
       mtu: s.mtu,
       onHeld: (held) => this.leaseReady.set(held),
       cache: s.cache,
@@ -180,4 +191,17 @@ export class Weftd {
     };
     return source.mode === 'state-cache' ? NodeLease.resume(o, source.state) : NodeLease.start(o, signal);
   }
+}
+
+/**
+ * Dual-stack: the IPv6 VTEP this node advertises (PublicIPv6 and BackendV6Data.VtepMAC, derived as
+ * the IPv4 one from the node name and its IPv6 address); undefined without EnableIPv6. Throws
+ * WEFT_ERR_UNDERLAY when EnableIPv6 is set and the underlay has no IPv6 address.
+ */
+function ownVtep6(network: NetworkConfig, underlay: Underlay, cfg: Readonly<Config>): OwnLeaseAttrs['v6'] {
+  if (!network.ipv6) return undefined;
+  if (!underlay.ipv6) {
+    throw new WeftError('WEFT_ERR_UNDERLAY', `the network config (${cfg.etcdPrefix}/config) has EnableIPv6, but the underlay interface ${underlay.iface} has no global IPv6 address to advertise as PublicIPv6; give it one, choose another with --iface, or set --public-ipv6`);
+  }
+  return { publicIp: underlay.ipv6.publicIp, vtepMac: deriveVtepMac(cfg.nodeName, underlay.ipv6.publicIp) };
 }

@@ -1,5 +1,5 @@
 // `npm run lab -- <command>`:
-//   up [N] [--kind kernel|weft|mixed] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
+//   up [N] [--kind kernel|weft|mixed] [--dual-stack] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
 //   status [--json]   sync   down        (each with the same --prefix / --state-dir)
 import { parseArgs } from 'node:util';
 import { destroyNetns } from './netns.js';
@@ -13,6 +13,8 @@ const USAGE = `usage: npm run lab -- <command> [options]
 
   up [N]        create a lab of N nodes (default 2) with pods, and print where everything is
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
+                  --dual-stack               IPv6 too: fd00:198:18::/64 underlay, EnableIPv6 fd00:10:244::/56,
+                                             dual-stack leases, flannel-v6.1 on kernel nodes, pods of both families
                   --pods K                   pods per node (default 1)
                   --cni weft-cni|bridge      pod wiring: bin/weft-cni.js (default), or /usr/lib/cni bridge + host-local directly
                   --weftd-args="..."         extra flags for every weftd (with "=", as they start with a dash)
@@ -29,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       kind: { type: 'string', default: 'kernel' },
       pods: { type: 'string', default: '1' },
+      'dual-stack': { type: 'boolean', default: false },
       cni: { type: 'string' },
       'weftd-args': { type: 'string', default: '' },
       prefix: { type: 'string', default: 'wl-' },
@@ -57,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       const podNetwork = values.cni === undefined ? DEFAULT_POD_NETWORK : POD_NETWORKS[values.cni];
       if (!podNetwork) return usage(`--cni must be ${Object.keys(POD_NETWORKS).join(' or ')}, got ${values.cni}`);
       const weftdArgs = values['weftd-args'].split(' ').filter(Boolean);
-      const lab = await Lab.create({ prefix, stateDir, log, podNetwork, weftdArgs });
+      const lab = await Lab.create({ prefix, stateDir, log, podNetwork, weftdArgs, dualStack: values['dual-stack'] });
       try {
         for (const kind of kinds) await lab.addNode(kind);
         await lab.syncKernelPeers();

@@ -1,6 +1,13 @@
 // Flannel's on-disk and in-etcd formats as the lab writes and reads them: subnet lease keys and
-// values (`<prefix>/subnets/10.244.1.0-24`), and subnet.env. Pure functions.
-import { formatCidr, formatIpv4, parseCidr, parseSubnetKeyName, subnetOf as subnetOfCidr } from '../daemon/net/ipv4.js';
+// values (`<prefix>/subnets/10.244.1.0-24`, dual-stack `…/10.244.1.0-24&fd00:10:244:1::-64`), and
+// subnet.env. Keys, lease decoding and subnet.env text are weft's own (daemon/net/subnet-key.ts,
+// daemon/control/lease/lease-codec.ts and subnet-file.ts); only the Flannel node's lease value is
+// written here, as weft's encoder adds weft's fields. Pure functions.
+import { formatCidr, formatIpv4, parseCidr, parseSubnet, subnetOf as subnetOfCidr } from '../daemon/net/ipv4.js';
+import { formatCidr6, parseCidr6, parseSubnet6, subnetOf6 } from '../daemon/net/ipv6.js';
+import { isNoSubnet4, leaseKeyName, parseLeaseKeyName } from '../daemon/net/subnet-key.js';
+import { decodeLeaseValue } from '../daemon/control/lease/lease-codec.js';
+import { formatSubnetEnv as formatFlannelSubnetEnv } from '../daemon/control/lease/subnet-file.js';
 
 export interface Lease {
   /** `10.244.1.0/24` */
@@ -11,16 +18,40 @@ export interface Lease {
   vtepMac?: string;
   /** weft's node name in BackendData, when the lease is a weft node's. */
   nodeName?: string;
+  /** Dual-stack: the IPv6 subnet (`fd00:10:244:1::/64`), PublicIPv6 and BackendV6Data's VNI and VtepMAC. */
+  subnet6?: string;
+  publicIpv6?: string;
+  vni6?: number;
+  vtepMac6?: string;
 }
 
-/** `10.244.1.0/24` → `<prefix>/subnets/10.244.1.0-24` */
-export function leaseKey(etcdPrefix: string, subnet: string): string {
-  return `${etcdPrefix}/subnets/${subnet.replace('/', '-')}`;
+/** The IPv6 VTEP of a Flannel vxlan node: its PublicIPv6 and `flannel-v6.1`'s MAC. */
+export interface Vtep6 {
+  publicIp: string;
+  vtepMac: string;
 }
 
-/** The lease a Flannel vxlan node stores, byte-compatible with flanneld's JSON. */
-export function vxlanLeaseValue(publicIp: string, vni: number, vtepMac: string): string {
-  return JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: vni, VtepMAC: vtepMac } });
+/** `10.244.1.0/24` → `<prefix>/subnets/10.244.1.0-24`; with `subnet6`, `…/10.244.1.0-24&fd00:10:244:1::-64`. */
+export function leaseKey(etcdPrefix: string, subnet: string, subnet6?: string): string {
+  const v4 = parseSubnet(subnet);
+  if (v4 === null) throw new Error(`not an IPv4 subnet: ${subnet}`);
+  const v6 = subnet6 === undefined ? undefined : parseSubnet6(subnet6);
+  if (v6 === null) throw new Error(`not an IPv6 subnet: ${subnet6}`);
+  return `${etcdPrefix}/subnets/${leaseKeyName({ subnet: v4, subnet6: v6 })}`;
+}
+
+/**
+ * The lease a Flannel vxlan node stores, byte-compatible with flanneld's JSON; dual-stack with `v6`
+ * (PublicIPv6 and BackendV6Data, the VNI shared by both devices).
+ */
+export function vxlanLeaseValue(publicIp: string, vni: number, vtepMac: string, v6?: Vtep6): string {
+  return JSON.stringify({
+    PublicIP: publicIp,
+    PublicIPv6: v6 ? v6.publicIp : null,
+    BackendType: 'vxlan',
+    BackendData: { VNI: vni, VtepMAC: vtepMac },
+    ...(v6 ? { BackendV6Data: { VNI: vni, VtepMAC: v6.vtepMac } } : {}),
+  });
 }
 
 /** The lease a Flannel host-gw node stores (no encapsulation; peers route to PublicIP). */
@@ -28,23 +59,26 @@ export function hostGwLeaseValue(publicIp: string): string {
   return JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: 'host-gw', BackendData: null });
 }
 
-/** Parses one etcd key/value; undefined for keys that are not IPv4 subnet leases. */
+/**
+ * Parses one etcd key/value with weft's key and value codecs; undefined for keys that are not subnet
+ * leases, values weft cannot use, and IPv6-only leases (the lab builds IPv4 and dual-stack networks).
+ */
 export function parseLease(key: string, value: string): Lease | undefined {
-  const subnet = key.slice(0, key.lastIndexOf('/') + 1).endsWith('/subnets/') ? parseSubnetKeyName(key) : null;
-  if (subnet === null) return undefined;
-  let v: { PublicIP?: unknown; BackendType?: unknown; BackendData?: { VNI?: unknown; VtepMAC?: unknown; NodeName?: unknown; nodeName?: unknown } | null };
-  try {
-    v = JSON.parse(value) as typeof v;
-  } catch {
-    return undefined;
+  if (!key.slice(0, key.lastIndexOf('/') + 1).endsWith('/subnets/')) return undefined;
+  const subnets = parseLeaseKeyName(key);
+  if (subnets === null || isNoSubnet4(subnets.subnet)) return undefined;
+  const v = decodeLeaseValue(value);
+  if (typeof v === 'string') return undefined;
+  const lease: Lease = { subnet: formatCidr(subnets.subnet), publicIp: v.publicIp, backendType: v.backendType };
+  if (v.vni !== undefined) lease.vni = v.vni;
+  if (v.vtepMac !== undefined) lease.vtepMac = v.vtepMac;
+  if (v.nodeName !== undefined) lease.nodeName = v.nodeName;
+  if (subnets.subnet6) lease.subnet6 = formatCidr6(subnets.subnet6);
+  if (v.v6) {
+    lease.publicIpv6 = v.v6.publicIp;
+    if (v.v6.vni !== undefined) lease.vni6 = v.v6.vni;
+    if (v.v6.vtepMac !== undefined) lease.vtepMac6 = v.v6.vtepMac;
   }
-  if (typeof v.PublicIP !== 'string') return undefined;
-  const lease: Lease = { subnet: formatCidr(subnet), publicIp: v.PublicIP, backendType: typeof v.BackendType === 'string' ? v.BackendType : '' };
-  const bd = v.BackendData;
-  if (bd && typeof bd.VNI === 'number') lease.vni = bd.VNI;
-  if (bd && typeof bd.VtepMAC === 'string') lease.vtepMac = bd.VtepMAC;
-  const nodeName = bd?.NodeName ?? bd?.nodeName;
-  if (typeof nodeName === 'string') lease.nodeName = nodeName;
   return lease;
 }
 
@@ -70,12 +104,30 @@ function subnetOf(cidr: string): string {
 export interface SubnetEnv {
   network: string;
   subnet: string;
+  /** Dual-stack: FLANNEL_IPV6_NETWORK and the subnet of FLANNEL_IPV6_SUBNET. */
+  ipv6Network?: string;
+  subnet6?: string;
   mtu: number;
   ipMasq: boolean;
 }
 
+/** subnet.env as flanneld writes it (weft's writer, daemon/control/lease/subnet-file.ts). */
 export function formatSubnetEnv(env: SubnetEnv): string {
-  return `FLANNEL_NETWORK=${env.network}\nFLANNEL_SUBNET=${firstHost(env.subnet)}\nFLANNEL_MTU=${env.mtu}\nFLANNEL_IPMASQ=${env.ipMasq}\n`;
+  const need = <T>(v: T | null, what: string): T => {
+    if (v === null) throw new Error(`not ${what}`);
+    return v;
+  };
+  const ipv6 =
+    env.ipv6Network !== undefined && env.subnet6 !== undefined
+      ? { network: need(parseSubnet6(env.ipv6Network), `an IPv6 subnet: ${env.ipv6Network}`), subnet: need(parseSubnet6(env.subnet6), `an IPv6 subnet: ${env.subnet6}`) }
+      : undefined;
+  return formatFlannelSubnetEnv({
+    network: need(parseSubnet(env.network), `an IPv4 subnet: ${env.network}`),
+    subnet: need(parseSubnet(env.subnet), `an IPv4 subnet: ${env.subnet}`),
+    ipv6,
+    mtu: env.mtu,
+    ipMasq: env.ipMasq,
+  });
 }
 
 /** Parses subnet.env; undefined while FLANNEL_SUBNET or FLANNEL_MTU is missing. */
@@ -88,5 +140,12 @@ export function parseSubnetEnv(text: string): SubnetEnv | undefined {
   const sub = kv.get('FLANNEL_SUBNET');
   const mtu = Number(kv.get('FLANNEL_MTU'));
   if (!sub || !Number.isInteger(mtu) || mtu <= 0) return undefined;
-  return { network: kv.get('FLANNEL_NETWORK') ?? '', subnet: subnetOf(sub), mtu, ipMasq: kv.get('FLANNEL_IPMASQ') === 'true' };
+  const env: SubnetEnv = { network: kv.get('FLANNEL_NETWORK') ?? '', subnet: subnetOf(sub), mtu, ipMasq: kv.get('FLANNEL_IPMASQ') === 'true' };
+  const sub6 = parseCidr6(kv.get('FLANNEL_IPV6_SUBNET') ?? '');
+  const net6 = kv.get('FLANNEL_IPV6_NETWORK');
+  if (sub6 !== null && net6 !== undefined) {
+    env.ipv6Network = net6;
+    env.subnet6 = formatCidr6(subnetOf6(sub6));
+  }
+  return env;
 }

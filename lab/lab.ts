@@ -3,11 +3,15 @@
 //
 //   <prefix>sw      bridge br0 (the underlay switch, 198.18.0.0/15, MTU 1500)
 //   <prefix>etcd    etcd on 198.18.0.254:2379 (`<etcdPrefix>/config` put by the lab)
-//   <prefix>nodeN   eth0 198.18.0.N/15, ip_forward on, and one of:
-//                     kernel   the lab acts as flanneld: lease in etcd, subnet.env, flannel.1, peers
+//   <prefix>nodeN   eth0 198.18.0.N/15 (dual-stack: and fd00:198:18::N/64), forwarding on, and one of:
+//                     kernel   the lab acts as flanneld: lease in etcd, subnet.env, flannel.1
+//                              (dual-stack: and flannel-v6.1), peers
 //                     weft     weftd, which leases, writes subnet.env and carries the packets
 //                     underlay Flannel host-gw: lease, subnet.env, plain routes (no encapsulation)
 //   <prefix>nodeN-podM   a pod wired to nodeN's cni0 by a real CNI plugin (pods.ts)
+//
+// A dual-stack lab (`dualStack`) adds EnableIPv6/IPv6Network to the network config, turns IPv6 on in
+// each of its namespaces (only there), and gives pods an address of each family.
 //
 // State (state.json, etcd data, subnet.env files, logs, host-local IPAM) lives under the state dir,
 // /run/weft-lab/<prefix>/ by default. Every step is recorded before the next, so destroy() (or
@@ -18,15 +22,28 @@ import { LabError } from './errors.js';
 import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
 import { addNetns, destroyNetns, listNetns } from './netns.js';
 import { nsRun, runs, startDetached, stopPid } from './exec.js';
-import { formatSubnetEnv, hostGwLeaseValue, leaseKey, vxlanLeaseValue, type Lease } from './flannel-format.js';
-import { configureFlannelDevice, createFlannelDevice, installedPeers, syncHostGwPeers, syncVxlanPeers, VNI } from './kernel-node.js';
+import { formatSubnetEnv, hostGwLeaseValue, leaseKey, subnetAddress, vxlanLeaseValue, type Lease } from './flannel-format.js';
+import {
+  configureFlannelDevice,
+  configureFlannelDevice6,
+  createFlannelDevice,
+  createFlannelDevice6,
+  installedPeers,
+  syncHostGwPeers,
+  syncVxlanPeers,
+  syncVxlanPeers6,
+  VNI,
+} from './kernel-node.js';
 import { OVERHEAD } from '../daemon/dataplane/constants.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
 import { defaultStateDir, loadState, saveState, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
-import { attach, createSwitch, enableForwarding, UNDERLAY_MTU, underlayIp } from './underlay.js';
+import { attach, createSwitch, enableForwarding, enableIpv6, UNDERLAY_MTU, underlayIp, underlayIp6 } from './underlay.js';
 import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
+/** The IPv6 pod network of a dual-stack lab, cut into /64s (Flannel's IPv6SubnetLen default for a /56). */
+export const NETWORK6 = 'fd00:10:244::/56';
+const SUBNET6_LEN = 64;
 const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 const LEASE_TTL_SECONDS = 24 * 3600;
 
@@ -37,6 +54,8 @@ export interface LabOptions {
   etcdPrefix?: string;
   /** How pods are wired (default: DEFAULT_POD_NETWORK). */
   podNetwork?: PodNetwork;
+  /** IPv6 as well: v6 underlay, EnableIPv6 network config, dual-stack leases and pods. */
+  dualStack?: boolean;
   /** Extra weftd flags for weft nodes. */
   weftdArgs?: readonly string[];
   /** Progress lines (the CLI prints them). */
@@ -82,6 +101,7 @@ export class Lab {
       prefix: opts.prefix,
       stateDir,
       network: NETWORK,
+      ...(opts.dualStack ? { ipv6Network: NETWORK6 } : {}),
       etcdPrefix: opts.etcdPrefix ?? DEFAULT_ETCD_PREFIX,
       etcdEndpoint: ETCD_ENDPOINT,
       switchNs: `${opts.prefix}sw`,
@@ -102,7 +122,7 @@ export class Lab {
       const etcd = startEtcd(state.etcdNs, stateDir);
       lab.recordProcess(etcd);
       await waitEtcdHealthy(state.etcdNs, etcd);
-      await lab.etcdctl('put', `${state.etcdPrefix}/config`, JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }));
+      await lab.etcdctl('put', `${state.etcdPrefix}/config`, JSON.stringify(networkConfig(state)));
       lab.log(`etcd ready at ${ETCD_ENDPOINT} (namespace ${state.etcdNs})`);
       return lab;
     } catch (err) {
@@ -147,15 +167,18 @@ export class Lab {
     if (this.state.nodes.some((n) => n.name === name)) throw new LabError(`${name} already exists`);
     const dir = join(this.state.stateDir, name);
     mkdirSync(dir, { recursive: true });
+    const dual = this.dualStack;
+    if (dual && kind === 'underlay') throw new LabError('a dual-stack lab has kernel and weft nodes only (the lab does not build host-gw for IPv6)');
     const node: NodeRecord = { name, index, kind, ns: `${this.state.prefix}${name}`, underlayIp: underlayIp(index), dir, subnetFile: join(dir, 'subnet.env') };
+    if (dual) node.underlayIp6 = underlayIp6(index);
     this.state.nodes.push(node);
     await this.addNs(node.ns);
-    await attach(this.state.switchNs, `n${index}`, node.ns, node.underlayIp);
-    await enableForwarding(node.ns);
+    await attach(this.state.switchNs, `n${index}`, node.ns, node.underlayIp, UNDERLAY_MTU, node.underlayIp6);
+    await enableForwarding(node.ns, dual);
     if (kind === 'weft') await this.startWeftNode(node);
     else await this.startFlannelNode(node);
     saveState(this.state);
-    this.log(`${name} (${kind}) up: ${node.underlayIp}, subnet ${node.subnet}, MTU ${node.mtu}`);
+    this.log(`${name} (${kind}) up: ${[node.underlayIp, node.underlayIp6].filter(Boolean).join(' ')}, subnet ${[node.subnet, node.subnet6].filter(Boolean).join(' ')}, MTU ${node.mtu}`);
     return node;
   }
 
@@ -166,11 +189,11 @@ export class Lab {
     const name = `${nodeName}-pod${n}`;
     const ns = `${this.state.prefix}${name}`;
     await this.addNs(ns);
-    const ip = await this.podNetwork.add({ node, podNs: ns, containerId: ns });
-    const pod: PodRecord = { name, node: nodeName, ns, ip, containerId: ns };
+    const { ip, ip6 } = await this.podNetwork.add({ node, podNs: ns, containerId: ns });
+    const pod: PodRecord = { name, node: nodeName, ns, ip, ...(ip6 !== undefined ? { ip6 } : {}), containerId: ns };
     this.state.pods.push(pod);
     saveState(this.state);
-    this.log(`${name} up: ${ip} on ${nodeName}'s cni0 (${this.podNetwork.name})`);
+    this.log(`${name} up: ${[ip, ip6].filter(Boolean).join(' ')} on ${nodeName}'s cni0 (${this.podNetwork.name})`);
     return pod;
   }
 
@@ -230,6 +253,7 @@ export class Lab {
     for (const node of this.state.nodes) {
       if (!node.subnet) continue;
       if (node.kind === 'kernel') await syncVxlanPeers(node.ns, node.subnet, leases);
+      if (node.kind === 'kernel' && this.dualStack) await syncVxlanPeers6(node.ns, node.subnet, leases);
       if (node.kind === 'underlay') await syncHostGwPeers(node.ns, node.subnet, this.state.network, leases);
     }
   }
@@ -289,7 +313,7 @@ export class Lab {
           st.peers = peersFromWeftStatus(st.weftStatus);
         }
       } else {
-        st.peers = await installedPeers(node.ns, node.kind).catch(() => undefined);
+        st.peers = await installedPeers(node.ns, node.kind, this.dualStack).catch(() => undefined);
       }
       nodes.push(st);
     }
@@ -311,13 +335,20 @@ export class Lab {
 
   private async startFlannelNode(node: NodeRecord): Promise<void> {
     const kernel = node.kind === 'kernel';
+    const ipv6Network = this.state.ipv6Network;
     node.mtu = kernel ? UNDERLAY_MTU - OVERHEAD : UNDERLAY_MTU;
     if (kernel) node.vtepMac = await createFlannelDevice(node.ns, node.underlayIp, node.mtu);
-    const value = kernel ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string) : hostGwLeaseValue(node.underlayIp);
-    node.subnet = await this.acquireSubnet(node.index, value);
+    if (kernel && node.underlayIp6 !== undefined) node.vtepMac6 = await createFlannelDevice6(node.ns, node.underlayIp6, UNDERLAY_MTU);
+    const v6 = node.underlayIp6 !== undefined && node.vtepMac6 !== undefined ? { publicIp: node.underlayIp6, vtepMac: node.vtepMac6 } : undefined;
+    const value = kernel ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string, v6) : hostGwLeaseValue(node.underlayIp);
+    const held = await this.acquireSubnet(node.index, value);
+    node.subnet = held.subnet;
+    if (held.subnet6 !== undefined) node.subnet6 = held.subnet6;
     saveState(this.state);
-    writeFileSync(node.subnetFile, formatSubnetEnv({ network: this.state.network, subnet: node.subnet, mtu: node.mtu, ipMasq: false }));
+    const env6 = ipv6Network !== undefined && node.subnet6 !== undefined ? { ipv6Network, subnet6: node.subnet6 } : {};
+    writeFileSync(node.subnetFile, formatSubnetEnv({ network: this.state.network, subnet: node.subnet, ...env6, mtu: node.mtu, ipMasq: false }));
     if (kernel) await configureFlannelDevice(node.ns, node.subnet);
+    if (kernel && node.subnet6 !== undefined) await configureFlannelDevice6(node.ns, node.subnet6);
     await this.syncKernelPeers();
   }
 
@@ -326,36 +357,61 @@ export class Lab {
     this.recordProcess(proc);
     const env = await waitWeftdReady(node, proc);
     node.subnet = env.subnet;
+    if (env.subnet6 !== undefined) node.subnet6 = env.subnet6;
     node.mtu = env.mtu;
     if (!this.state.processes.some((x) => x.role === 'etcd')) return; // stopped by stopEtcd(): weftd started from its state cache
     const own = (await this.leases()).find((l) => l.subnet === env.subnet);
     if (own?.vtepMac) node.vtepMac = own.vtepMac;
+    if (own?.vtepMac6) node.vtepMac6 = own.vtepMac6;
     await this.syncKernelPeers();
   }
 
-  /** flanneld's acquire, simplified: 10.244.<index>.0/24 if free, else the first free /24; create-if-absent. */
-  private async acquireSubnet(index: number, value: string): Promise<string> {
-    const taken = new Set((await this.leases()).map((l) => l.subnet));
+  /**
+   * flanneld's acquire, simplified: 10.244.<index>.0/24 if free, else the first free /24; dual-stack,
+   * with fd00:10:244:<index in hex>::/64 beside it (both free); create-if-absent.
+   */
+  private async acquireSubnet(index: number, value: string): Promise<{ subnet: string; subnet6?: string }> {
+    const leases = await this.leases();
+    const taken = new Set(leases.map((l) => l.subnet));
+    const taken6 = new Set(leases.flatMap((l) => (l.subnet6 === undefined ? [] : [l.subnet6])));
     const base = NETWORK.split('.').slice(0, 2).join('.');
+    const base6 = subnetAddress(NETWORK6).replace(/::$/, '');
     const order = [index, ...Array.from({ length: 254 }, (_, i) => i + 1).filter((i) => i !== index)];
-    for (const third of order) {
-      const subnet = `${base}.${third}.0/24`;
-      if (taken.has(subnet)) continue;
-      if (await createUnderLease(this.state.etcdNs, leaseKey(this.state.etcdPrefix, subnet), value, LEASE_TTL_SECONDS)) return subnet;
+    for (const n of order) {
+      const subnet = `${base}.${n}.0/24`;
+      const subnet6 = this.dualStack ? `${base6}:${n.toString(16)}::/${SUBNET6_LEN}` : undefined;
+      if (taken.has(subnet) || (subnet6 !== undefined && taken6.has(subnet6))) continue;
+      if (await createUnderLease(this.state.etcdNs, leaseKey(this.state.etcdPrefix, subnet, subnet6), value, LEASE_TTL_SECONDS)) {
+        return subnet6 === undefined ? { subnet } : { subnet, subnet6 };
+      }
     }
     throw new LabError(`no free /24 left in ${NETWORK}`);
+  }
+
+  private get dualStack(): boolean {
+    return this.state.ipv6Network !== undefined;
   }
 
   private async addNs(ns: string): Promise<void> {
     this.state.namespaces.push(ns);
     saveState(this.state);
     await addNetns(ns);
+    if (this.dualStack) await enableIpv6(ns);
   }
 
   private recordProcess(p: ProcessRecord): void {
     this.state.processes.push(p);
     saveState(this.state);
   }
+}
+
+/** The network config the lab puts at `<etcdPrefix>/config`. */
+export function networkConfig(s: Pick<LabState, 'network' | 'ipv6Network'>): object {
+  return {
+    Network: s.network,
+    ...(s.ipv6Network !== undefined ? { EnableIPv6: true, IPv6Network: s.ipv6Network, IPv6SubnetLen: SUBNET6_LEN } : {}),
+    Backend: { Type: 'vxlan' },
+  };
 }
 
 function nextIndex(nodes: readonly NodeRecord[]): number {

@@ -8,6 +8,7 @@ import { LabError } from './errors.js';
 import { nsRun } from './exec.js';
 import { REPO_ROOT } from './paths.js';
 import { readSubnetEnv } from './weft-node.js';
+import type { SubnetEnv } from './flannel-format.js';
 import type { NodeRecord } from './state.js';
 
 const CNI_PATH = '/usr/lib/cni';
@@ -19,14 +20,20 @@ export interface PodAttachment {
   containerId: string;
 }
 
+/** A pod's addresses (no prefix length); `ip6` when its node's subnet.env has an IPv6 subnet. */
+export interface PodAddresses {
+  ip: string;
+  ip6?: string;
+}
+
 export interface PodNetwork {
   readonly name: string;
-  /** Attaches the pod; returns its IPv4 address (no prefix length). */
-  add(a: PodAttachment): Promise<string>;
+  /** Attaches the pod; returns its addresses. */
+  add(a: PodAttachment): Promise<PodAddresses>;
   del(a: PodAttachment): Promise<void>;
 }
 
-function nodeEnv(a: PodAttachment): { network: string; subnet: string; mtu: number } {
+function nodeEnv(a: PodAttachment): SubnetEnv {
   const env = readSubnetEnv(a.node.subnetFile);
   if (!env) throw new LabError(`${a.node.subnetFile} has no FLANNEL_SUBNET/FLANNEL_MTU yet: is ${a.node.name}'s network up?`);
   return env;
@@ -48,18 +55,19 @@ async function invoke(a: PodAttachment, command: 'ADD' | 'DEL', exe: readonly st
   }
 }
 
-function podIp(result: string): string {
+function podIps(result: string): PodAddresses {
   const parsed = JSON.parse(result) as { ips?: { address: string }[] };
   const address = parsed.ips?.find((i) => i.address.includes('.'))?.address;
   if (!address) throw new LabError(`CNI result has no IPv4 address: ${result}`);
-  return address.split('/')[0];
+  const address6 = parsed.ips?.find((i) => i.address.includes(':'))?.address;
+  return { ip: address.split('/')[0], ...(address6 ? { ip6: address6.split('/')[0] } : {}) };
 }
 
 /** `bridge` + `host-local` from /usr/lib/cni, configured from the node's subnet.env as Flannel's CNI plugin does. */
 export const bridgeHostLocal: PodNetwork = {
   name: 'bridge+host-local',
   async add(a) {
-    return podIp(await invoke(a, 'ADD', [join(CNI_PATH, 'bridge')], bridgeNetconf(a)));
+    return podIps(await invoke(a, 'ADD', [join(CNI_PATH, 'bridge')], bridgeNetconf(a)));
   },
   async del(a) {
     await invoke(a, 'DEL', [join(CNI_PATH, 'bridge')], bridgeNetconf(a));
@@ -68,6 +76,10 @@ export const bridgeHostLocal: PodNetwork = {
 
 function bridgeNetconf(a: PodAttachment): object {
   const env = nodeEnv(a);
+  // Dual-stack as Flannel's CNI plugin delegates it: one range set and one route per family.
+  const dual = env.subnet6 !== undefined && env.ipv6Network !== undefined;
+  const ranges = [[{ subnet: env.subnet }], ...(dual ? [[{ subnet: env.subnet6 }]] : [])];
+  const routes = [{ dst: env.network }, ...(dual ? [{ dst: env.ipv6Network }] : [])];
   return {
     cniVersion: '1.0.0',
     name: CNI_NETWORK_NAME,
@@ -78,7 +90,7 @@ function bridgeNetconf(a: PodAttachment): object {
     // Pod-to-pod traffic must keep pod source addresses across the overlay.
     ipMasq: false,
     mtu: env.mtu,
-    ipam: { type: 'host-local', ranges: [[{ subnet: env.subnet }]], routes: [{ dst: env.network }], dataDir: join(a.node.dir, 'ipam') },
+    ipam: { type: 'host-local', ranges, routes, dataDir: join(a.node.dir, 'ipam') },
   };
 }
 
@@ -86,7 +98,7 @@ function bridgeNetconf(a: PodAttachment): object {
 export const weftCni: PodNetwork = {
   name: 'weft-cni',
   async add(a) {
-    return podIp(await invoke(a, 'ADD', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a)));
+    return podIps(await invoke(a, 'ADD', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a)));
   },
   async del(a) {
     await invoke(a, 'DEL', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a));

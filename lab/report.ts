@@ -1,25 +1,33 @@
 // Human-readable output of `lab up` and `lab status`.
 import { ETCD_ENDPOINT } from './etcd.js';
-import type { LabStatus } from './lab.js';
-import type { LabState } from './state.js';
+import { networkConfig, type LabStatus } from './lab.js';
+import type { Lease } from './flannel-format.js';
+import type { LabState, NodeRecord, PodRecord } from './state.js';
+
+/** A value and its IPv6 counterpart (dual-stack), in one cell. */
+const both = (v4: string | undefined, v6: string | undefined): string => [v4 ?? '-', ...(v6 !== undefined ? [v6] : [])].join(' ');
+const underlayOf = (n: NodeRecord): string => both(n.underlayIp, n.underlayIp6);
+const subnetsOf = (n: NodeRecord): string => both(n.subnet, n.subnet6);
+const ipsOf = (p: PodRecord): string => both(p.ip, p.ip6);
 
 export function formatUp(s: LabState): string {
   const lines: string[] = [];
   lines.push(`lab ${s.prefix} is up (state: ${s.stateDir}/state.json)`);
   lines.push('');
-  lines.push(`underlay  bridge br0 in namespace ${s.switchNs}, 198.18.0.0/15, MTU 1500`);
+  lines.push(`underlay  bridge br0 in namespace ${s.switchNs}, 198.18.0.0/15${s.ipv6Network !== undefined ? ' and fd00:198:18::/64' : ''}, MTU 1500`);
   lines.push(`etcd      ${ETCD_ENDPOINT} in namespace ${s.etcdNs}, data ${s.stateDir}/etcd, log ${s.stateDir}/etcd.log`);
-  lines.push(`network   ${s.etcdPrefix}/config = ${JSON.stringify({ Network: s.network, Backend: { Type: 'vxlan' } })}`);
+  lines.push(`network   ${s.etcdPrefix}/config = ${JSON.stringify(networkConfig(s))}`);
   lines.push('');
-  lines.push(table(['node', 'kind', 'namespace', 'underlay', 'subnet', 'mtu', 'vtep mac', 'subnet.env'], s.nodes.map((n) => [n.name, n.kind, n.ns, n.underlayIp, n.subnet ?? '-', String(n.mtu ?? '-'), n.vtepMac ?? '-', n.subnetFile])));
+  lines.push(table(['node', 'kind', 'namespace', 'underlay', 'subnet', 'mtu', 'vtep mac', 'subnet.env'], s.nodes.map((n) => [n.name, n.kind, n.ns, underlayOf(n), subnetsOf(n), String(n.mtu ?? '-'), both(n.vtepMac, n.vtepMac6), n.subnetFile])));
   if (s.pods.length > 0) {
     lines.push('');
-    lines.push(table(['pod', 'node', 'namespace', 'ip'], s.pods.map((p) => [p.name, p.node, p.ns, p.ip])));
+    lines.push(table(['pod', 'node', 'namespace', 'ip'], s.pods.map((p) => [p.name, p.node, p.ns, ipsOf(p)])));
   }
   lines.push('');
   lines.push('try:');
   const [p1, p2] = s.pods.filter((p, i, all) => all.findIndex((q) => q.node === p.node) === i);
   if (p1 && p2) lines.push(`  ip netns exec ${p1.ns} ping -c 3 ${p2.ip}`);
+  if (p1 && p2?.ip6 !== undefined) lines.push(`  ip netns exec ${p1.ns} ping -c 3 ${p2.ip6}`);
   if (s.nodes[0]) lines.push(`  ip netns exec ${s.nodes[0].ns} bash            # a shell on ${s.nodes[0].name}`);
   for (const n of s.nodes.filter((x) => x.kind === 'weft').slice(0, 1)) {
     lines.push(`  ip netns exec ${n.ns} curl -s 127.0.0.1:8471/status   # weftd on ${n.name}; log ${n.dir}/weftd.log`);
@@ -40,8 +48,8 @@ export function formatStatus(st: LabStatus): string {
       st.nodes.map((n) => [
         n.name,
         n.kind,
-        n.underlayIp,
-        n.subnet ?? '-',
+        underlayOf(n),
+        subnetsOf(n),
         n.kind === 'weft' ? (n.running ? 'weftd running' : 'weftd NOT running') : 'kernel (lab as flanneld)',
         n.peers === undefined ? '?' : n.peers.join(' ') || '(none)',
       ]),
@@ -49,10 +57,17 @@ export function formatStatus(st: LabStatus): string {
   );
   lines.push('');
   lines.push('leases in etcd:');
-  lines.push(table(['subnet', 'public ip', 'backend', 'vtep mac'], st.leases.map((l) => [l.subnet, l.publicIp, l.backendType, l.vtepMac ?? '-'])));
+  const dual = st.leases.some((l) => l.subnet6 !== undefined);
+  const v6Cells = (l: Lease): string[] => (dual ? [l.subnet6 ?? '-', l.publicIpv6 ?? '-', l.vtepMac6 ?? '-'] : []);
+  lines.push(
+    table(
+      ['subnet', 'public ip', 'backend', 'vtep mac', ...(dual ? ['ipv6 subnet', 'public ipv6', 'v6 vtep mac'] : [])],
+      st.leases.map((l) => [l.subnet, l.publicIp, l.backendType, l.vtepMac ?? '-', ...v6Cells(l)]),
+    ),
+  );
   if (st.pods.length > 0) {
     lines.push('');
-    lines.push(table(['pod', 'node', 'ip', 'namespace'], st.pods.map((p) => [p.name, p.node, p.ip, p.ns])));
+    lines.push(table(['pod', 'node', 'ip', 'namespace'], st.pods.map((p) => [p.name, p.node, ipsOf(p), p.ns])));
   }
   return lines.join('\n');
 }

@@ -28,6 +28,10 @@ export interface NodeRecord {
   subnet?: string;
   mtu?: number;
   vtepMac?: string;
+  /** Dual-stack lab: eth0's IPv6 address (PublicIPv6), the leased IPv6 subnet and `flannel-v6.1`'s MAC. */
+  underlayIp6?: string;
+  subnet6?: string;
+  vtepMac6?: string;
 }
 
 export interface PodRecord {
@@ -35,6 +39,8 @@ export interface PodRecord {
   node: string;
   ns: string;
   ip: string;
+  /** Dual-stack lab: the pod's IPv6 address. */
+  ip6?: string;
   containerId: string;
 }
 
@@ -43,6 +49,8 @@ export interface LabState {
   prefix: string;
   stateDir: string;
   network: string;
+  /** Dual-stack lab: the IPv6 pod network (EnableIPv6, IPv6Network); undefined for IPv4 only. */
+  ipv6Network?: string;
   etcdPrefix: string;
   etcdEndpoint: string;
   switchNs: string;

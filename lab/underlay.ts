@@ -3,11 +3,17 @@
 import { ipIn, nsRun } from './exec.js';
 
 const UNDERLAY_PREFIX_LEN = 15;
+const UNDERLAY6_PREFIX_LEN = 64;
 export const UNDERLAY_MTU = 1500;
 const BRIDGE = 'br0';
 
 export function underlayIp(index: number): string {
   return `198.18.0.${index}`;
+}
+
+/** The IPv6 underlay address of node `index` in a dual-stack lab: `fd00:198:18::<index in hex>`. */
+export function underlayIp6(index: number): string {
+  return `fd00:198:18::${index.toString(16)}`;
 }
 
 /** Bridge br0 in namespace `ns`, up; with `ip`/15 on it when the switch namespace serves something itself. */
@@ -18,16 +24,23 @@ export async function createSwitch(ns: string, ip?: string): Promise<void> {
 }
 
 /**
- * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns`, both
- * ends with MTU `mtu`.
+ * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns` (and
+ * `ip6/64`, without duplicate address detection, when given), both ends with MTU `mtu`.
  */
-export async function attach(switchNs: string, port: string, ns: string, ip: string, mtu = UNDERLAY_MTU): Promise<void> {
+export async function attach(switchNs: string, port: string, ns: string, ip: string, mtu = UNDERLAY_MTU, ip6?: string): Promise<void> {
   await ipIn(switchNs, 'link', 'add', port, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', ns);
   await ipIn(switchNs, 'link', 'set', port, 'master', BRIDGE, 'up');
   await ipIn(ns, 'addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0');
+  if (ip6 !== undefined) await ipIn(ns, 'addr', 'add', `${ip6}/${UNDERLAY6_PREFIX_LEN}`, 'dev', 'eth0', 'nodad');
   await ipIn(ns, 'link', 'set', 'eth0', 'up');
 }
 
-export async function enableForwarding(ns: string): Promise<void> {
-  await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+/** Turns IPv6 on inside `ns` (only there: the sysctls are per namespace), for links created after. */
+export async function enableIpv6(ns: string): Promise<void> {
+  await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
+}
+
+/** Routing on in `ns`: IPv4, and IPv6 too when `ipv6`. */
+export async function enableForwarding(ns: string, ipv6 = false): Promise<void> {
+  await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', ...(ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
 }

@@ -11,13 +11,15 @@ export interface Config {
   readonly etcdKeyfile: string | undefined;
   readonly etcdUsername: string | undefined;
   readonly etcdPassword: string | undefined;
-  /** --iface: underlay interface names or IPv4 addresses, tried in order; [] = not given. */
+  /** --iface: underlay interface names or IPv4/IPv6 addresses, tried in order; [] = not given. */
   readonly iface: readonly string[];
   /** --iface-regex: tried in order after --iface (addresses first, then names). */
   readonly ifaceRegex: readonly string[];
   /** --iface-can-reach: the interface the kernel routes this IPv4 address through (without --iface/--iface-regex). */
   readonly ifaceCanReach: string | undefined;
   readonly publicIp: string | undefined;
+  /** --public-ipv6: PublicIPv6 of a dual-stack lease, in Go's net.IP.String() form. */
+  readonly publicIpv6: string | undefined;
   readonly subnetFile: string;
   /** Folder for weft's own state; the subnet file's folder unless --state-dir is given. */
   readonly stateDir: string;
@@ -39,6 +41,8 @@ export interface Config {
   readonly removeTunOnExit: boolean;
   /** SCHED_FIFO priority of the data plane thread; 0 = normal scheduling. */
   readonly dataplanePriority: number;
+  /** --busy-poll: the data plane thread's busy-polling window after a wake-up out of silence, ns; 0 = off. */
+  readonly busyPollNs: number;
   /** --metrics-per-peer: traffic series per routed peer besides the node totals. */
   readonly metricsPerPeer: boolean;
   /** TUN virtio-net header offloads (TSO reads, GSO writes). */

@@ -3,6 +3,7 @@
 // naming where the value came from and what was expected.
 import { WeftError } from '../errors.js';
 import { parseIpv4 } from '../net/ipv4.js';
+import { formatIpv6, isIpv4Mapped, parseIpv6 } from '../net/ipv6.js';
 import type { LogLevel } from './config.js';
 import { parseDuration } from './duration.js';
 
@@ -41,6 +42,13 @@ export const text: Parse<string> = ({ value }) => value;
 export const ipv4: Parse<string> = ({ value, source }) => {
   if (parseIpv4(value) === null) fail(`${source}: "${value}" is not an IPv4 address; expected e.g. 198.18.0.1`);
   return value;
+};
+
+/** An IPv6 address (net/ipv6.ts rules, not IPv4-mapped), returned in Go's net.IP.String() form, as leases carry it. */
+export const ipv6: Parse<string> = ({ value, source }) => {
+  const v = parseIpv6(value);
+  if (v === null || isIpv4Mapped(v)) fail(`${source}: "${value}" is not an IPv6 address; expected e.g. fd00:198:18::1 (no brackets, zone or IPv4-mapped form)`);
+  return formatIpv6(v);
 };
 
 export function port(allowZero: boolean): Parse<number> {
@@ -88,14 +96,14 @@ export const keyPrefix: Parse<string> = ({ value, source }) => {
   return prefix;
 };
 
-const ifaceOrIpv4: Parse<string> = ({ value, source }) => {
-  if (parseIpv4(value) === null && !IFNAME_RE.test(value)) fail(`${source}: "${value}" is neither an interface name nor an IPv4 address`);
+const ifaceOrIp: Parse<string> = ({ value, source }) => {
+  if (parseIpv4(value) === null && parseIpv6(value) === null && !IFNAME_RE.test(value)) fail(`${source}: "${value}" is neither an interface name nor an IPv4 or IPv6 address`);
   return value;
 };
 
 /** --iface: every value given, each a comma-separated list (the env form), in order. */
 export const ifaceList: Parse<readonly string[]> = (raw) =>
-  Object.freeze((raw.values ?? [raw.value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean).map((value) => ifaceOrIpv4({ value, source: raw.source })));
+  Object.freeze((raw.values ?? [raw.value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean).map((value) => ifaceOrIp({ value, source: raw.source })));
 
 /** --iface-regex: every value given, in order, each one regular expression (commas are part of it). */
 export const regexList: Parse<readonly string[]> = (raw) => {
@@ -129,6 +137,13 @@ export const priority: Parse<number> = ({ value, source }) => {
   const n = /^\d{1,2}$/.test(value) ? Number(value) : NaN;
   if (!(n >= 0 && n <= 99)) fail(`${source}: "${value}" is not a priority; expected an integer 0..99 (0 = normal scheduling)`);
   return n;
+};
+
+/** Microseconds 0..1000, returned in ns. */
+export const busyPollNs: Parse<number> = ({ value, source }) => {
+  const n = /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 1000)) fail(`${source}: "${value}" is not a busy-poll window; expected whole microseconds 0..1000 (0: off)`);
+  return n * 1_000;
 };
 
 export const leaseTtlMs: Parse<number> = ({ value, source }) => {

@@ -4,17 +4,31 @@
 // interface name; when neither is given, --iface-can-reach (the interface `ip route get <ip>`
 // names); else the interface of the default route; else the single non-loopback IPv4 interface
 // (several: an error naming --iface). --public-ip overrides the address advertised in the lease.
+// An --iface value may also be an IPv6 address (the interface holding it). The IPv6 underlay, for
+// a dual-stack lease (PublicIPv6), is on the same interface, as Flannel's --iface picks both
+// families: its first global IPv6 address (not link-local, not loopback), or --public-ipv6.
 // MTU comes from /sys/class/net/<iface>/mtu.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { WeftError } from '../errors.js';
+import { formatIpv6, isIpv4Mapped, parseIpv6 } from '../net/ipv6.js';
 
 export interface Underlay {
   readonly iface: string;
   readonly ifaceIp: string;
   readonly publicIp: string;
   readonly mtu: number;
+  /** The IPv6 underlay on the same interface, when it has a global IPv6 address or --public-ipv6 is given. */
+  readonly ipv6?: Underlay6 | undefined;
+}
+
+/** IPv6 addresses in Go's net.IP.String() form (formatIpv6), as leases carry them. */
+export interface Underlay6 {
+  /** The interface's first global IPv6 address; undefined when only --public-ipv6 gave one. */
+  readonly ifaceIp: string | undefined;
+  /** PublicIPv6: --public-ipv6, else ifaceIp. */
+  readonly publicIp: string;
 }
 
 /** What the operator asked for; see the header for the order. */
@@ -23,6 +37,8 @@ export interface UnderlayRequest {
   readonly ifaceRegex: readonly string[];
   readonly ifaceCanReach: string | undefined;
   readonly publicIp: string | undefined;
+  /** --public-ipv6, in formatIpv6 form. */
+  readonly publicIpv6?: string | undefined;
 }
 
 /** The kernel's answer to `ip route get <--iface-can-reach>`: the device and its preferred source. */
@@ -71,12 +87,25 @@ interface Picked {
   readonly ifaceIp: string | undefined;
 }
 
-/** One --iface value: an interface of that name, or the one holding that IPv4 address. */
+/** The first global IPv6 address (not loopback, link-local or IPv4-mapped), in formatIpv6 form. */
+export function globalIpv6Of(infos: readonly NetworkInterfaceInfo[] | undefined): string | undefined {
+  for (const i of infos ?? []) {
+    if (i.family !== 'IPv6' || i.internal) continue;
+    const v = parseIpv6(i.address);
+    if (v === null || v === 1n || isIpv4Mapped(v) || v >> 118n === 0x3fan) continue;
+    return formatIpv6(v);
+  }
+  return undefined;
+}
+
+/** One --iface value: an interface of that name, or the one holding that IPv4 (or IPv6) address. */
 function byNameOrIp(wanted: string, ifaces: InterfaceTable): Picked | undefined {
   const byName = ifaces[wanted];
   if (byName) return { iface: wanted, ifaceIp: ipv4Of(byName) };
+  const wanted6 = parseIpv6(wanted);
   for (const [name, infos] of Object.entries(ifaces)) {
     if (infos?.some((i) => i.family === 'IPv4' && i.address === wanted)) return { iface: name, ifaceIp: wanted };
+    if (wanted6 !== null && infos?.some((i) => i.family === 'IPv6' && parseIpv6(i.address) === wanted6)) return { iface: name, ifaceIp: ipv4Of(infos) };
   }
   return undefined;
 }
@@ -121,7 +150,7 @@ export function chooseUnderlay(
   ifaces: InterfaceTable,
   defaultRouteIface: string | undefined,
   canReach?: RouteAnswer,
-): { iface: string; ifaceIp: string; publicIp: string } {
+): { iface: string; ifaceIp: string; publicIp: string; ipv6?: Underlay6 } {
   let picked = pickRequested(req, ifaces);
   if (!picked && req.ifaceCanReach !== undefined) {
     if (!canReach) fail(`--iface-can-reach ${req.ifaceCanReach}: no route to it; add one or choose the underlay with --iface`);
@@ -140,7 +169,10 @@ export function chooseUnderlay(
   }
   const publicIp = req.publicIp ?? picked.ifaceIp;
   if (!publicIp) return fail('could not determine the underlay address; set --iface and --public-ip');
-  return { iface: picked.iface, ifaceIp: picked.ifaceIp ?? publicIp, publicIp };
+  const ifaceIp6 = globalIpv6Of(ifaces[picked.iface]);
+  const publicIp6 = req.publicIpv6 ?? ifaceIp6;
+  const chosen = { iface: picked.iface, ifaceIp: picked.ifaceIp ?? publicIp, publicIp };
+  return publicIp6 ? { ...chosen, ipv6: { ifaceIp: ifaceIp6, publicIp: publicIp6 } } : chosen;
 }
 
 /** `ip -j route get <ip>` in weftd's own network namespace; undefined when there is no route. */

@@ -4,6 +4,7 @@
 // answers gossip) and by gossip while running (another process refutes this node's refutations).
 import type { Logger } from '../observability/logger.js';
 import type { IdentityGuard, IdentityKind, LeaseHolder } from './lease/identity-guard.js';
+import { LogEvent } from '../observability/log-events.js';
 
 /** One side of a conflict. */
 export interface Claimant {
@@ -28,6 +29,8 @@ const MAX_REMEMBERED = 1_024;
 export class IdentityConflicts {
   /** Distinct conflicts found since start, by kind. */
   readonly counts: Record<IdentityKind, number> = { node_name: 0, public_ip: 0 };
+  /** Lease attempts refused for a conflict, by kind: every attempt, where `counts` has each conflict once. */
+  readonly refusals: Record<IdentityKind, number> = { node_name: 0, public_ip: 0 };
   private readonly seen = new Set<string>();
 
   constructor(private readonly log: Logger) {}
@@ -40,7 +43,7 @@ export class IdentityConflicts {
     if (this.seen.size >= MAX_REMEMBERED) this.seen.clear();
     this.seen.add(key);
     this.counts[c.kind]++;
-    this.log.error({ kind: c.kind, self: c.self, other: c.other }, c.message);
+    this.log.error({ event: LogEvent.identityConflict, kind: c.kind, self: c.self, other: c.other }, c.message);
   }
 }
 
@@ -54,6 +57,7 @@ export function leaseIdentityGuard(conflicts: IdentityConflicts, self: Claimant,
   return {
     alive,
     refused(kind, h) {
+      conflicts.refusals[kind]++;
       const other: Claimant = { name: h.name, publicIp: h.publicIp, subnet: h.subnet };
       const message =
         kind === 'public_ip'

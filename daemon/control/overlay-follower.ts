@@ -12,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { formatCidr } from '../net/ipv4.js';
 import type { HeldLease, KeeperEvent } from './lease/lease-keeper.js';
+import { LogEvent } from '../observability/log-events.js';
 
 export interface Closable<C> {
   close(opts?: C): Promise<void>;
@@ -39,7 +40,7 @@ export class OverlayFollower<T extends Closable<C>, C = undefined> {
   constructor(private readonly o: OverlayFollowerOptions<T, C>) {
     this.unsubscribe = o.keeper.onEvent((e) => {
       if (e.type !== 'acquired' || this.closed || formatCidr(e.lease.subnet) === this.subnet) return;
-      o.log.warn({ from: this.subnet ?? null, to: formatCidr(e.lease.subnet) }, 'subnet changed; restarting the overlay');
+      o.log.warn({ event: LogEvent.overlayMoved, from: this.subnet ?? null, to: formatCidr(e.lease.subnet) }, 'subnet changed; restarting the overlay');
       this.move(e.lease).catch((err: unknown) => {
         o.log.fatal({ err: errorMessage(err) }, 'cannot restart the overlay on the new subnet; exiting');
         o.onFailure(err);

@@ -11,20 +11,22 @@
 //   with the TUN kept. Both idempotent on failure paths.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { RouteTable, ThreadedDataplane, tunLink } from '../dataplane/index.js';
+import { ThreadedDataplane, tunLink } from '../dataplane/index.js';
 import { errorMessage } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
 import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
-import { installIpMasq, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
+import { installIpMasq, installIpMasq6, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from '../net/ipv4.js';
+import { formatCidr6 } from '../net/ipv6.js';
 import type { HeldLease } from './lease/lease-keeper.js';
-import type { LeaseWatcher, PeerSnapshot } from './lease/lease-watcher.js';
+import type { LeaseWatcher, PeerChanges, PeerSnapshot } from './lease/lease-watcher.js';
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
 import { PublicIpWatch } from './public-ip-watch.js';
 import { prepareTun, reconcileTun } from './reconcile/index.js';
 import { Resync } from './resync.js';
+import { LogEvent } from '../observability/log-events.js';
 
 export interface OverlayOptions {
   readonly cfg: Readonly<Config>;
@@ -45,6 +47,8 @@ export class Overlay {
   private closing: Promise<void> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly resyncs: Resync[] = [];
+  /** The same rules installed in ip6tables for a dual-stack lease, removed on close. */
+  private ownsRules6 = false;
 
   private constructor(
     readonly dataplane: ThreadedDataplane,
@@ -55,6 +59,11 @@ export class Overlay {
     private readonly ownsRules: boolean,
     private readonly log: Logger,
   ) {}
+
+  /** What (TUN, iptables rules) → periodic state checks finished since this overlay started. */
+  resyncChecks(): Record<string, number> {
+    return Object.fromEntries(this.resyncs.map((r) => [r.what, r.checks]));
+  }
 
   static async start(o: OverlayOptions): Promise<Overlay> {
     const { cfg, network } = o;
@@ -77,6 +86,7 @@ export class Overlay {
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
       realtimePriority: cfg.dataplanePriority,
+      busyPollNs: cfg.busyPollNs,
     }));
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
@@ -90,16 +100,29 @@ export class Overlay {
     const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
+    // The IPv6 rules exist only for a dual-stack lease; stale ones (a node that was dual-stack) go too.
+    const masq6 = network.ipv6 && o.lease.subnet6 ? { network: formatCidr6(network.ipv6.network), subnet: formatCidr6(o.lease.subnet6) } : undefined;
+    if (!ownsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
-    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, build: (opts) => RouteTable.build(opts), sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
+    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
     router.setLeases(o.watcher.snapshot());
 
-    let gossip: GossipNode;
     const explicitSeeds = parsePeers(cfg.peers);
     const selfAddress = `${o.underlay.publicIp}:${cfg.gossipPort}`;
     const seedsOf = (s: PeerSnapshot): string[] => [...new Set([...explicitSeeds, ...seedsFromLeases([...s.values()], selfAddress)])];
+    const seeds = new SeedLeases(o.watcher.snapshot());
+    let started: GossipNode | undefined;
+    let seedsStale = false;
+    // Subscribed before gossip starts, so that no lease change after the snapshot above is missed.
+    const unwatch = o.watcher.onPeerChanges((c) => {
+      router.applyLeaseChanges(c);
+      if (!seeds.changedBy(c)) return;
+      if (started) started.setSeeds(seedsOf(o.watcher.snapshot()));
+      else seedsStale = true;
+    });
+    let gossip: GossipNode;
     try {
       gossip = await startGossip({
         self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet, vtepMac: o.vtepMac, vni: network.backend.vni },
@@ -113,16 +136,16 @@ export class Overlay {
         },
       });
     } catch (err) {
+      unwatch();
       await dataplane.close();
       throw err;
     }
+    started = gossip;
+    if (seedsStale) gossip.setSeeds(seedsOf(o.watcher.snapshot()));
     const overlay = new Overlay(dataplane, gossip, router, refusals, ownsRules, o.log);
     const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
-      o.watcher.onChange((s) => {
-        router.setLeases(s);
-        gossip.setSeeds(seedsOf(s));
-      }),
+      unwatch,
       gossip.subscribe(() => {
         router.setMembers(gossip.members());
         ipWatch?.update();
@@ -138,6 +161,12 @@ export class Overlay {
         const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet, masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
         subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'iptables rules installed');
         overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+        if (masq6) {
+          const installed6 = await installIpMasq6(masq6.network, masq6.subnet, { masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
+          subsystemLogger(o.log, 'ip_masq').info({ chains: installed6.chains, backend: installed6.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'ip6tables rules installed');
+          overlay.resyncs.push(ipMasqResync(installed6, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+          overlay.ownsRules6 = true;
+        }
       } catch (err) {
         await overlay.close();
         throw err;
@@ -157,6 +186,7 @@ export class Overlay {
       await Promise.all(this.resyncs.map((r) => r.stop()));
       await this.gossip.close().catch((err: unknown) => subsystemLogger(this.log, 'gossip').warn({ err: errorMessage(err) }, 'gossip leave failed'));
       if (this.ownsRules) await removeIpMasq().catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'ip-masq rules not removed'));
+      if (this.ownsRules6) await removeIpMasq({ family: 6 }).catch((err: unknown) => subsystemLogger(this.log, 'ip_masq').warn({ err: errorMessage(err) }, 'IPv6 ip-masq rules not removed'));
       await this.dataplane.close(opts);
     })();
     return this.closing;
@@ -165,10 +195,35 @@ export class Overlay {
 
 /** The --iptables-resync check: one line per restored chain or hook. */
 function ipMasqResync(installed: InstalledIpMasq, periodMs: number, log: Logger): Resync {
+  const iptables = installed.family === 6 ? 'ip6tables' : 'iptables';
   const check = async (): Promise<void> => {
-    for (const d of await reassertIpMasq(installed)) log.warn({ table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `iptables-restore --noflush (chain ${d.chain.name})` : `iptables -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
+    for (const d of await reassertIpMasq(installed)) log.warn({ event: LogEvent.reasserted, table: d.table, backend: installed.backend, fix: d.kind === 'chain' ? `${iptables}-restore --noflush (chain ${d.chain.name})` : `${iptables} -t ${d.table} -A ${d.hook.chain} … -j ${d.hook.spec[d.hook.spec.length - 1]}` }, `re-asserted: ${d.why}`);
   };
-  return new Resync({ what: 'iptables rules', periodMs, log, check }).start();
+  return new Resync({ what: `${iptables} rules`, periodMs, log, check }).start();
+}
+
+/**
+ * The leases that seed gossip (those with a gossip port: weft nodes), so that a lease change
+ * recomputes the seed list (O(peers)) only when it adds, moves or removes a seed, not for every
+ * Flannel node's lease.
+ */
+class SeedLeases {
+  private readonly keys = new Set<string>();
+
+  constructor(s: PeerSnapshot) {
+    for (const p of s.values()) if (p.gossipPort !== undefined) this.keys.add(p.subnetKey);
+  }
+
+  changedBy(c: PeerChanges): boolean {
+    let changed = c.resync;
+    for (const k of c.removed) changed = this.keys.delete(k) || changed;
+    for (const p of c.upserted) {
+      if (p.gossipPort !== undefined) this.keys.add(p.subnetKey);
+      else if (!this.keys.delete(p.subnetKey)) continue;
+      changed = true;
+    }
+    return changed;
+  }
 }
 
 /** How long a TUN still held elsewhere (EBUSY: a weftd exiting, an overlay closing) is waited for. */
@@ -182,7 +237,7 @@ async function openRetryingBusy(log: Logger, open: () => Promise<ThreadedDatapla
     } catch (err) {
       const busy = ((err as { cause?: { code?: string } }).cause?.code ?? '') === 'EBUSY';
       if (!busy || Date.now() >= deadline) throw err;
-      if (!logged) log.info({ waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
+      if (!logged) log.info({ event: LogEvent.tunBusy, waitMs: TUN_BUSY_WAIT_MS }, 'the TUN is still held elsewhere (EBUSY); retrying');
     }
     await new Promise<void>((resolve) => setTimeout(resolve, 50));
   }

@@ -20,8 +20,19 @@ export class Resync {
   private running: Promise<void> | undefined;
   private stopped = false;
   private lastError = '';
+  private finished = 0;
 
   constructor(private readonly o: ResyncOptions) {}
+
+  /** What is checked (ResyncOptions.what). */
+  get what(): string {
+    return this.o.what;
+  }
+
+  /** Checks finished since start(), whether they fixed something, found nothing to fix, or failed. */
+  get checks(): number {
+    return this.finished;
+  }
 
   /** Arms the first check one period from now. */
   start(): this {
@@ -56,6 +67,8 @@ export class Resync {
       const message = errorMessage(err);
       if (message !== this.lastError) this.o.log.warn({ what: this.o.what, err: message, retryInMs: this.o.periodMs }, `cannot check the ${this.o.what}; retrying every period`);
       this.lastError = message;
+    } finally {
+      this.finished++;
     }
   }
 }

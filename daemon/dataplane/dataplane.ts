@@ -1,7 +1,7 @@
 // Dataplane: one TUN device + one UDP socket + the native engine polling both, with the
 // Forwarder doing the packet logic per batch.
 //
-//   Dataplane.open(opts) ──► up ──setRoutes(table)*──► up ──close()──► closed
+//   Dataplane.open(opts) ──► up ──setRoutes(table)* / applyRoutes(deltas)*──► up ──close()──► closed
 //   (open: TUN created or reattached, addressed <subnet>.0/32, MTU set, route Network dev TUN, UDP
 //   bound, polling.)
 //
@@ -48,7 +48,7 @@ import {
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
-import { RouteTable } from './route-table.js';
+import { RouteTable, type RouteDelta } from './route-table.js';
 import { disableIpv6, tunLink } from './tun-link.js';
 
 export interface DataplaneOptions {
@@ -104,6 +104,12 @@ export interface DataplaneOptions {
    * SCHED_FIFO): weftd CPU per 1000 datagrams 13–15 ms without, 7 ms with 30 µs. Default 30 µs.
    */
   readonly readModerationNs?: number;
+  /**
+   * Busy polling, in ns (0: off): after a wake-up out of silence (a lone request, a ping), the data
+   * plane thread polls for the answer this long instead of sleeping, which saves a wake-up per hop
+   * of a round trip (on a VM, waking a halted vCPU). Never while traffic keeps it busy. Default 200 µs.
+   */
+  readonly busyPollNs?: number;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
   /** Keep the TUN (address, MTU, route) after close() and process exit; see the header. Default false. */
@@ -130,12 +136,29 @@ export interface DataplaneStats {
   drops: Record<string, number>;
   /** Syscall-level counters from the addon (reads, writes, batches, send drops, errors). */
   io: Record<string, number>;
-  /** Per routed peer subnet, accumulated across route table swaps while it stays routed. */
+  /** Per routed peer subnet, accumulated across route changes while it stays routed. */
   peers: PeerStats[];
 }
 
+/**
+ * Per-peer counters of the peers that carried traffic, as numbers: what the data plane thread posts
+ * (a memcpy to clone, nothing formatted on that thread; peersOfWire() formats on the reader's).
+ */
+export interface PeerCountersWire {
+  readonly subnetLen: number;
+  readonly subnetBase: Int32Array;
+  readonly publicIp: Int32Array;
+  /** PEER_FIELDS per peer, in PeerCount order. */
+  readonly counters: Float64Array;
+  readonly nodeNames: readonly (string | undefined)[];
+}
+
+/** DataplaneStats with the peers as numbers, and only those with traffic. */
+export type DataplaneStatsWire = Omit<DataplaneStats, 'peers'> & { readonly peers: PeerCountersWire };
+
 const MIN_MTU = 576;
 const DEFAULT_READ_MODERATION_NS = 30_000;
+const DEFAULT_BUSY_POLL_NS = 200_000;
 const DEFAULT_TUN_QUEUE_LENGTH = 5000;
 const MAX_MTU = 9000;
 
@@ -145,7 +168,6 @@ export class Dataplane {
   private readonly forwarder: Forwarder;
   private readonly engine: Engine;
   private readonly nstats: Float64Array;
-  private readonly retired = new Map<string, PeerStats>();
   /** open() attached to a TUN that already existed (left by an earlier process). */
   readonly reattached: boolean;
   private readonly tunFd: number;
@@ -265,6 +287,7 @@ export class Dataplane {
         udpGso: offloads ? 1 : 0,
         tunVnetHdr: tso ? 1 : 0,
         moderateNs: opts.readModerationNs ?? DEFAULT_READ_MODERATION_NS,
+        busyPollNs: opts.busyPollNs ?? DEFAULT_BUSY_POLL_NS,
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });
@@ -284,18 +307,26 @@ export class Dataplane {
   }
 
   /**
-   * Swaps the route table; takes effect at the next batch. The table must be built for the same
-   * network and subnetLen. Per-peer counters of subnets the new table still routes carry over in
-   * stats(); those of subnets it no longer routes are dropped (a peer routed again starts at 0).
+   * Swaps the route table (a snapshot: start, resync); takes effect at the next batch, and the table
+   * is the data plane's from then on. It must be built for the same network and subnetLen.
+   * Per-peer counters of subnets the new table still routes carry over; those of subnets it no
+   * longer routes are dropped (a peer routed again starts at 0). O(peers).
    */
   setRoutes(table: RouteTable): void {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
-    addPeerCounters(this.retired, old);
-    const routed = new Set(table.describe().map((d) => d.subnet));
-    for (const subnet of this.retired.keys()) if (!routed.has(subnet)) this.retired.delete(subnet);
+    table.takeCounters(old);
     this.forwarder.routes = table;
+  }
+
+  /**
+   * Applies route changes to the table in use, in order; O(1) each. Call between batches (any
+   * call from this thread's event loop is: a batch runs inside one native callback). A peer upserted
+   * at a routed subnet keeps its counters; a removed one loses them.
+   */
+  applyRoutes(deltas: readonly RouteDelta[]): void {
+    this.forwarder.routes.apply(deltas);
   }
 
   /** Packets read from the TUN and datagrams received, a cheap test for "anything happened". */
@@ -308,16 +339,22 @@ export class Dataplane {
     this.forwarder.onNextPacket(hook);
   }
 
+  /** Counters, every routed peer's included (O(peers), formatted). */
   stats(): DataplaneStats {
-    const peers = new Map<string, PeerStats>();
-    for (const [k, v] of this.retired) peers.set(k, { ...v });
-    addPeerCounters(peers, this.forwarder.routes);
+    return { ...this.totals(), peers: peerStats(this.forwarder.routes) };
+  }
+
+  /** Counters with only the peers that carried traffic, as numbers (see PeerCountersWire). */
+  statsWire(): DataplaneStatsWire {
+    return { ...this.totals(), peers: activePeers(this.forwarder.routes) };
+  }
+
+  private totals(): Omit<DataplaneStats, 'peers'> {
     const c = this.forwarder.coalescer;
     return {
       totals: { ...named(COUNT_NAMES, this.forwarder.counts), coalescedRuns: c?.runs ?? 0, coalescedSegments: c?.merged ?? 0 },
       drops: named(DROP_NAMES, this.forwarder.drops),
       io: named(NATIVE_STAT_NAMES, this.nstats),
-      peers: [...peers.values()],
     };
   }
 
@@ -335,21 +372,50 @@ export class Dataplane {
 
 }
 
-function addPeerCounters(into: Map<string, PeerStats>, table: RouteTable): void {
-  const described = table.describe();
-  for (let i = 0; i < described.length; i++) {
-    const d = described[i];
-    const c = table.peerCounters;
-    const b = i * PEER_FIELDS;
-    const cur = into.get(d.subnet) ?? { subnet: d.subnet, publicIp: d.publicIp, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
-    cur.publicIp = d.publicIp;
-    if (d.nodeName !== undefined) cur.nodeName = d.nodeName;
-    cur.txPackets += c[b + PeerCount.TX_PACKETS];
-    cur.txBytes += c[b + PeerCount.TX_BYTES];
-    cur.rxPackets += c[b + PeerCount.RX_PACKETS];
-    cur.rxBytes += c[b + PeerCount.RX_BYTES];
-    into.set(d.subnet, cur);
+function peerStats(table: RouteTable): PeerStats[] {
+  return peersOfWire(countersOf(table, table.slots()));
+}
+
+function activePeers(table: RouteTable): PeerCountersWire {
+  const c = table.peerCounters;
+  const slots: number[] = [];
+  for (const slot of table.slots()) {
+    const b = slot * PEER_FIELDS;
+    for (let f = 0; f < PEER_FIELDS; f++) {
+      if (c[b + f] === 0) continue;
+      slots.push(slot);
+      break;
+    }
   }
+  return countersOf(table, slots);
+}
+
+function countersOf(table: RouteTable, slots: readonly number[]): PeerCountersWire {
+  const n = slots.length;
+  const w = { subnetLen: table.subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), counters: new Float64Array(n * PEER_FIELDS), nodeNames: slots.map((s) => table.nodeNames[s]) };
+  slots.forEach((slot, i) => {
+    w.subnetBase[i] = table.peerSubnetBase[slot];
+    w.publicIp[i] = table.peerPublicIp[slot];
+    w.counters.set(table.peerCounters.subarray(slot * PEER_FIELDS, (slot + 1) * PEER_FIELDS), i * PEER_FIELDS);
+  });
+  return w;
+}
+
+/** The peers of a PeerCountersWire, formatted. */
+export function peersOfWire(w: PeerCountersWire): PeerStats[] {
+  const c = w.counters;
+  return w.nodeNames.map((name, i) => {
+    const b = i * PEER_FIELDS;
+    return {
+      subnet: `${formatIpv4(w.subnetBase[i] >>> 0)}/${w.subnetLen}`,
+      publicIp: formatIpv4(w.publicIp[i] >>> 0),
+      ...(name === undefined ? {} : { nodeName: name }),
+      txPackets: c[b + PeerCount.TX_PACKETS],
+      txBytes: c[b + PeerCount.TX_BYTES],
+      rxPackets: c[b + PeerCount.RX_PACKETS],
+      rxBytes: c[b + PeerCount.RX_BYTES],
+    };
+  });
 }
 
 function named(names: readonly string[], values: Float64Array): Record<string, number> {

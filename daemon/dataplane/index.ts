@@ -3,4 +3,4 @@
 export { Dataplane, type DataplaneOptions, type DataplaneStats, type PeerStats } from './dataplane.js';
 export { ThreadedDataplane } from './threaded-dataplane.js';
 export { disableIpv6, ipv6Enabled, tunLink, type TunLink } from './tun-link.js';
-export { RouteTable, type PeerSpec, type RejectedPeer, type RouteTableOptions } from './route-table.js';
+export { PeerEncoder, RouteTable, type PeerSpec, type PeerWire, type RejectedPeer, type RouteDelta, type RouteTableOptions } from './route-table.js';

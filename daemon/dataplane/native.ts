@@ -29,6 +29,8 @@ export const NativeStat = {
   UDP_SEND_GSO: 17,
   UDP_RECV_GRO: 18,
   TUN_MODERATED: 19,
+  BUSY_POLLS: 20,
+  BUSY_POLL_ANSWERS: 21,
 } as const;
 
 export const NATIVE_STAT_NAMES: readonly string[] = [
@@ -52,6 +54,8 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'udpSendGso',
   'udpRecvGro',
   'tunModerated',
+  'busyPolls',
+  'busyPollAnswers',
 ];
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
@@ -82,6 +86,8 @@ export interface EngineOptions extends BatchMemory {
   readonly tunVnetHdr: number;
   /** Interrupt moderation of TUN reads in ns (0: off): see on_tun_readable in the addon. */
   readonly moderateNs: number;
+  /** Busy polling for the answer after a wake-up out of silence, in ns (0: off): see busy_poll in the addon. */
+  readonly busyPollNs: number;
   readonly onTun: (count: number) => void;
   readonly onUdp: (count: number) => void;
 }
@@ -119,6 +125,11 @@ export interface NativeAddon {
    * the errno (EPERM without CAP_SYS_NICE, or in a cgroup without a real-time budget).
    */
   setRealtime(priority: number): void;
+  /**
+   * The nf_tables ruleset generation of the caller's network namespace: every committed nf_tables
+   * transaction (iptables-nft's included) changes it. -1 where nf_tables does not answer.
+   */
+  nftGeneration(): number;
   tsoSegments(arena: ArrayBuffer, off: number, len: number, mss: number, hdrLen: number, csum: number): Buffer[];
   readonly META_STRIDE: number;
   readonly CTL_SIZE: number;

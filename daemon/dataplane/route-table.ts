@@ -1,10 +1,15 @@
-// RouteTable: an immutable snapshot of the peers, built by the control plane and swapped whole
-// into the data plane with `dataplane.setRoutes(table)`. The data plane reads it once per batch.
+// RouteTable: the peers, as the data plane routes them. The control plane validates each peer once
+// into numbers (PeerWire) and the table changes one peer at a time (upsert, remove: O(1)), or is
+// built whole from a snapshot (start, resync). Whoever owns a table changes it only between
+// batches (the data plane thread applies deltas from its message handler, which never runs inside
+// a batch), so every batch reads one consistent table.
 //
 // Every lease in Flannel's layout is a subnet of exactly SubnetLen inside Network, so the route
-// lookup is an array index: `(dst - network) >>> (32 - subnetLen)` → peer index (or -1). Receive
+// lookup is an array index: `(dst - network) >>> (32 - subnetLen)` → peer slot (or -1). Receive
 // validation uses an open-addressing hash from outer source address to a peer, and the subnet
-// index of the inner source (which must belong to a peer with that same public address).
+// index of the inner source (which must belong to a peer with that same public address). A peer
+// keeps its slot (and so its counters) while its subnet stays routed; a slot freed by a removal is
+// reused, its counters zeroed.
 import { WeftError } from '../errors.js';
 import { formatIpv4, parseIpv4, parseSubnet, prefixMask, requireSubnet, type Subnet4 } from '../net/ipv4.js';
 import { formatMac, parseMac } from '../net/mac.js';
@@ -40,6 +45,22 @@ export interface RouteTableOptions {
   readonly peers: readonly PeerSpec[];
 }
 
+/** One peer as numbers, validated once by a PeerEncoder: what crosses to the data plane thread. */
+export interface PeerWire {
+  /** Subnet base address as int32. */
+  readonly subnetBase: number;
+  /** Public IPv4 as int32. */
+  readonly publicIp: number;
+  /** VTEP MAC, 6 bytes. */
+  readonly mac: Uint8Array;
+  /** PEER_* flag bits. */
+  readonly flags: number;
+  readonly nodeName: string | undefined;
+}
+
+/** One change to a table: a peer added or replaced (by subnet), or the peer of a subnet removed. */
+export type RouteDelta = { readonly op: 'upsert'; readonly peer: PeerWire } | { readonly op: 'remove'; readonly subnetBase: number };
+
 /**
  * A route table's peers as numbers, validated once where the table was built: what crosses to the
  * data plane thread (typed arrays, cloned by memcpy; nothing to parse again there).
@@ -62,6 +83,48 @@ export interface RejectedPeer {
 
 /** Largest index array we build: 2^20 subnets (e.g. a /8 cut in /28s), 4 MiB. */
 const MAX_SUBNET_BITS = 20;
+/** Peer slots of an empty table; doubled when full. */
+const MIN_CAPACITY = 8;
+const WIRE_ERROR = 'route table wire is inconsistent (a data plane thread from another build?)';
+
+/**
+ * Validates peers against one network, once, into PeerWire: the control plane's side of the
+ * boundary. The network and subnetLen are checked when the encoder is made.
+ */
+export class PeerEncoder {
+  readonly network: Subnet4;
+  readonly subnetLen: number;
+  private readonly local: Subnet4 | undefined;
+  private readonly mask: number;
+
+  constructor(opts: { readonly network: string; readonly subnetLen: number; readonly localSubnet?: string }) {
+    this.network = requireSubnet('network', opts.network);
+    const { subnetLen } = opts;
+    if (!Number.isInteger(subnetLen) || subnetLen < this.network.len || subnetLen > 30 || subnetLen - this.network.len > MAX_SUBNET_BITS) {
+      throw new WeftError(
+        'WEFT_ERR_CONFIG',
+        `subnetLen: ${subnetLen} does not fit network ${opts.network} (need ${this.network.len} <= subnetLen <= 30, at most 2^${MAX_SUBNET_BITS} subnets)`,
+      );
+    }
+    this.subnetLen = subnetLen;
+    this.local = opts.localSubnet === undefined ? undefined : requireSubnet('localSubnet', opts.localSubnet);
+    this.mask = prefixMask(this.network.len);
+  }
+
+  /** The peer as numbers, or why it cannot be routed. */
+  encode(peer: PeerSpec): PeerWire | string {
+    const c = parseSubnet(peer.subnet);
+    if (c === null) return `subnet '${peer.subnet}' is not a.b.c.d/len`;
+    if (c.len !== this.subnetLen) return `subnet ${peer.subnet} is not a /${this.subnetLen}`;
+    if ((c.base & this.mask) !== (this.network.base & this.mask)) return `subnet ${peer.subnet} is outside ${formatIpv4(this.network.base)}/${this.network.len}`;
+    if (this.local && c.base === this.local.base) return 'local subnet';
+    const ip = parseIpv4(peer.publicIp);
+    if (ip === null || ip === 0) return `publicIp '${peer.publicIp}' is not an IPv4 address`;
+    const mac = parseMac(peer.vtepMac);
+    if (mac === null) return `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
+    return { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags: peer.csumElision === true ? PEER_CSUM_ELISION : 0, nodeName: peer.nodeName };
+  }
+}
 
 export class RouteTable {
   /** Network base address as int32. */
@@ -71,63 +134,84 @@ export class RouteTable {
   /** 32 − subnetLen: shift from an address offset in the network to its subnet index. */
   readonly hostBits: number;
   readonly subnetCount: number;
-  /** Subnet index → peer index, −1 where no lease. */
+  /** Subnet index → peer slot, −1 where no lease. */
   readonly peerBySubnet: Int32Array;
-  /** Per peer: public IPv4 (int32), subnet base (int32), VTEP MAC (6 bytes each). */
-  readonly peerPublicIp: Int32Array;
-  readonly peerSubnetBase: Int32Array;
-  readonly peerMac: Uint8Array;
-  /** Per peer: PEER_* flag bits. */
-  readonly peerFlags: Uint8Array;
-  /** Per peer: PEER_FIELDS counters (see PeerCount), owned by whoever routes with this table. */
-  readonly peerCounters: Float64Array;
-  readonly nodeNames: readonly (string | undefined)[];
+  // Per peer slot (arrays replaced when the table grows, so read them through the table, once per
+  // batch at most): public IPv4 (int32), subnet base (int32), VTEP MAC (6 bytes each), PEER_* flags,
+  // PEER_FIELDS counters (see PeerCount, owned by whoever routes with this table), node name.
+  peerPublicIp: Int32Array;
+  peerSubnetBase: Int32Array;
+  peerMac: Uint8Array;
+  peerFlags: Uint8Array;
+  peerCounters: Float64Array;
+  private names: (string | undefined)[];
+  /** Peers rejected by build(); empty for a table made from a wire. */
   readonly rejected: readonly RejectedPeer[];
+  private live = 0;
+  /** Slot → 1 when it holds a peer. */
+  private used: Uint8Array;
+  private free: number[] = [];
+  /** Slot → next slot with the same public IP (−1: none): senders shared by several subnets. */
+  private sameIpNext: Int32Array;
+  private senderKeys: Int32Array;
+  private senderValues: Int32Array;
+  private senderMask: number;
+  private senderShift: number;
   private specs: readonly PeerSpec[] | undefined;
-  private readonly senderKeys: Int32Array;
-  private readonly senderValues: Int32Array;
-  private readonly senderMask: number;
-  private readonly senderShift: number;
 
-  private constructor(w: RouteWire, specs: readonly PeerSpec[] | undefined, rejected: RejectedPeer[]) {
-    const { network, subnetLen } = w;
+  private constructor(network: Subnet4, subnetLen: number, capacity: number, rejected: RejectedPeer[]) {
     this.networkBase = network.base | 0;
     this.networkPrefixLen = network.len;
     this.subnetLen = subnetLen;
     this.hostBits = 32 - subnetLen;
     this.subnetCount = 2 ** (subnetLen - network.len);
     this.peerBySubnet = new Int32Array(this.subnetCount).fill(-1);
-    const n = w.subnetBase.length;
-    this.peerPublicIp = w.publicIp;
-    this.peerSubnetBase = w.subnetBase;
-    this.peerMac = w.mac;
-    this.peerFlags = w.flags;
-    this.nodeNames = w.nodeNames;
-    this.peerCounters = new Float64Array(n * PEER_FIELDS);
-    let size = 8;
-    while (size < n * 2) size *= 2;
-    this.senderKeys = new Int32Array(size);
-    this.senderValues = new Int32Array(size).fill(-1);
-    this.senderMask = size - 1;
-    this.senderShift = 32 - Math.log2(size);
-    for (let i = 0; i < n; i++) {
-      const ip = w.publicIp[i];
-      this.peerBySubnet[((w.subnetBase[i] >>> 0) - (network.base >>> 0)) / 2 ** this.hostBits] = i;
-      if (this.senderIndex(ip) < 0) this.insertSender(ip, i);
-    }
-    this.specs = specs;
     this.rejected = rejected;
+    const cap = Math.max(MIN_CAPACITY, capacity);
+    this.peerPublicIp = new Int32Array(cap);
+    this.peerSubnetBase = new Int32Array(cap);
+    this.peerMac = new Uint8Array(cap * 6);
+    this.peerFlags = new Uint8Array(cap);
+    this.peerCounters = new Float64Array(cap * PEER_FIELDS);
+    this.names = new Array<string | undefined>(cap).fill(undefined);
+    this.used = new Uint8Array(cap);
+    this.sameIpNext = new Int32Array(cap).fill(-1);
+    for (let i = cap - 1; i >= 0; i--) this.free.push(i);
+    this.senderKeys = new Int32Array(0);
+    this.senderValues = new Int32Array(0);
+    this.senderMask = 0;
+    this.senderShift = 0;
+    this.resizeSenders(cap * 2);
   }
 
-  /** The peers routed, as the control plane describes them (formatted on demand for a table built from a RouteWire). */
+  /** Peers routed. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Per peer slot: its node name (holes for free slots). */
+  get nodeNames(): readonly (string | undefined)[] {
+    return this.names;
+  }
+
+  /** The peers routed, as the control plane describes them (formatted on demand, O(peers)). */
   get peers(): readonly PeerSpec[] {
-    this.specs ??= this.describe().map((d, i) => ({ ...d, ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}) }));
+    this.specs ??= this.slots().map((i) => ({ ...this.describeSlot(i), ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}) }));
     return this.specs;
   }
 
-  /** The peers as numbers, for another thread (see RouteWire). */
+  /** The peers as numbers, for another thread (see RouteWire): a snapshot, O(peers). */
   toWire(): RouteWire {
-    return { network: { base: this.networkBase >>> 0, len: this.networkPrefixLen }, subnetLen: this.subnetLen, subnetBase: this.peerSubnetBase, publicIp: this.peerPublicIp, mac: this.peerMac, flags: this.peerFlags, nodeNames: this.nodeNames };
+    const slots = this.slots();
+    const n = slots.length;
+    const w = { network: { base: this.networkBase >>> 0, len: this.networkPrefixLen }, subnetLen: this.subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), mac: new Uint8Array(n * 6), flags: new Uint8Array(n), nodeNames: slots.map((i) => this.names[i]) };
+    slots.forEach((s, i) => {
+      w.subnetBase[i] = this.peerSubnetBase[s];
+      w.publicIp[i] = this.peerPublicIp[s];
+      w.mac.set(this.peerMac.subarray(s * 6, s * 6 + 6), i * 6);
+      w.flags[i] = this.peerFlags[s];
+    });
+    return w;
   }
 
   /**
@@ -136,63 +220,112 @@ export class RouteTable {
    */
   static fromWire(w: RouteWire): RouteTable {
     const n = w.subnetBase.length;
-    const size = 2 ** (w.subnetLen - w.network.len);
-    const bad =
-      w.publicIp.length !== n || w.mac.length !== n * 6 || w.flags.length !== n || w.nodeNames.length !== n ||
-      !(w.subnetLen >= w.network.len && w.subnetLen - w.network.len <= MAX_SUBNET_BITS) ||
-      Array.prototype.some.call(w.subnetBase, (b: number) => {
-        const idx = ((b >>> 0) - (w.network.base >>> 0)) / 2 ** (32 - w.subnetLen);
-        return !(Number.isInteger(idx) && idx >= 0 && idx < size);
-      });
-    if (bad) throw new WeftError('WEFT_ERR_NATIVE', 'route table wire is inconsistent (a data plane thread from another build?)');
-    return new RouteTable(w, undefined, []);
+    if (w.publicIp.length !== n || w.mac.length !== n * 6 || w.flags.length !== n || w.nodeNames.length !== n || !(w.subnetLen >= w.network.len && w.subnetLen - w.network.len <= MAX_SUBNET_BITS)) {
+      throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    }
+    const t = new RouteTable(w.network, w.subnetLen, n, []);
+    for (let i = 0; i < n; i++) {
+      t.upsert({ subnetBase: w.subnetBase[i], publicIp: w.publicIp[i], mac: w.mac.subarray(i * 6, i * 6 + 6), flags: w.flags[i], nodeName: w.nodeNames[i] });
+    }
+    return t;
   }
 
   /** Validates the network and every peer; a bad peer is skipped and listed in `rejected`. */
   static build(opts: RouteTableOptions): RouteTable {
-    const network = requireSubnet('network', opts.network);
-    const { subnetLen } = opts;
-    if (!Number.isInteger(subnetLen) || subnetLen < network.len || subnetLen > 30 || subnetLen - network.len > MAX_SUBNET_BITS) {
-      throw new WeftError(
-        'WEFT_ERR_CONFIG',
-        `subnetLen: ${subnetLen} does not fit network ${opts.network} (need ${network.len} <= subnetLen <= 30, at most 2^${MAX_SUBNET_BITS} subnets)`,
-      );
-    }
-    const local = opts.localSubnet === undefined ? undefined : requireSubnet('localSubnet', opts.localSubnet);
-    const accepted: PeerSpec[] = [];
+    const encoder = new PeerEncoder(opts);
     const rejected: RejectedPeer[] = [];
+    const accepted: PeerWire[] = [];
+    const specs: PeerSpec[] = [];
     const seen = new Set<number>();
-    const mask = prefixMask(network.len);
     for (const peer of opts.peers) {
-      const c = parseSubnet(peer.subnet);
-      let reason: string | null = null;
-      if (c === null) reason = `subnet '${peer.subnet}' is not a.b.c.d/len`;
-      else if (c.len !== subnetLen) reason = `subnet ${peer.subnet} is not a /${subnetLen}`;
-      else if ((c.base & mask) !== (network.base & mask)) reason = `subnet ${peer.subnet} is outside ${opts.network}`;
-      else if (local && c.base === local.base) reason = 'local subnet';
-      else if (seen.has(c.base)) reason = `duplicate subnet ${peer.subnet}`;
-      else if (parseIpv4(peer.publicIp) === null || parseIpv4(peer.publicIp) === 0) reason = `publicIp '${peer.publicIp}' is not an IPv4 address`;
-      else if (parseMac(peer.vtepMac) === null) reason = `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
+      const w = encoder.encode(peer);
+      const reason = typeof w === 'string' ? w : seen.has(w.subnetBase) ? `duplicate subnet ${peer.subnet}` : null;
       if (reason !== null) {
         rejected.push({ peer, reason });
         continue;
       }
-      seen.add(c!.base);
-      accepted.push(peer);
+      seen.add((w as PeerWire).subnetBase);
+      accepted.push(w as PeerWire);
+      specs.push(peer);
     }
-    const n = accepted.length;
-    const wire = { network, subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), mac: new Uint8Array(n * 6), flags: new Uint8Array(n), nodeNames: accepted.map((p) => p.nodeName) };
-    accepted.forEach((p, i) => {
-      wire.subnetBase[i] = parseSubnet(p.subnet)!.base | 0;
-      wire.publicIp[i] = parseIpv4(p.publicIp)! | 0;
-      wire.mac.set(parseMac(p.vtepMac)!, i * 6);
-      wire.flags[i] = p.csumElision === true ? PEER_CSUM_ELISION : 0;
-    });
-    return new RouteTable(wire, accepted, rejected);
+    const t = new RouteTable(encoder.network, encoder.subnetLen, accepted.length, rejected);
+    for (const w of accepted) t.upsert(w);
+    t.specs = specs;
+    return t;
   }
 
   static empty(network: string, subnetLen: number): RouteTable {
     return RouteTable.build({ network, subnetLen, peers: [] });
+  }
+
+  /**
+   * Routes `w.subnetBase` to this peer: its slot (and counters) when the subnet is already routed,
+   * else a free one. O(1) amortised. Throws when the subnet is outside the table's network (a wire
+   * that no PeerEncoder of this network made).
+   */
+  upsert(w: PeerWire): number {
+    const idx = this.subnetIndex(w.subnetBase);
+    if (idx < 0 || ((w.subnetBase - this.networkBase) & (2 ** this.hostBits - 1)) !== 0 || w.mac.length !== 6) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    let slot = this.peerBySubnet[idx];
+    if (slot >= 0) {
+      if (this.peerPublicIp[slot] !== (w.publicIp | 0)) {
+        this.unlinkSender(slot);
+        this.peerPublicIp[slot] = w.publicIp | 0;
+        this.linkSender(slot);
+      }
+    } else {
+      if (this.free.length === 0) this.grow();
+      slot = this.free.pop()!;
+      this.used[slot] = 1;
+      this.live++;
+      this.peerBySubnet[idx] = slot;
+      this.peerSubnetBase[slot] = w.subnetBase | 0;
+      this.peerPublicIp[slot] = w.publicIp | 0;
+      this.linkSender(slot);
+    }
+    this.peerMac.set(w.mac, slot * 6);
+    this.peerFlags[slot] = w.flags;
+    this.names[slot] = w.nodeName;
+    this.specs = undefined;
+    return slot;
+  }
+
+  /** Stops routing the subnet at `subnetBase`; its slot's counters are zeroed. False when it was not routed. O(1). */
+  remove(subnetBase: number): boolean {
+    const idx = this.subnetIndex(subnetBase);
+    const slot = idx < 0 ? -1 : this.peerBySubnet[idx];
+    if (slot < 0) return false;
+    this.unlinkSender(slot);
+    this.peerBySubnet[idx] = -1;
+    this.used[slot] = 0;
+    this.names[slot] = undefined;
+    this.peerCounters.fill(0, slot * PEER_FIELDS, (slot + 1) * PEER_FIELDS);
+    this.free.push(slot);
+    this.live--;
+    this.specs = undefined;
+    return true;
+  }
+
+  /** Applies deltas in order (between batches: see the header). */
+  apply(deltas: readonly RouteDelta[]): void {
+    for (const d of deltas) {
+      if (d.op === 'upsert') this.upsert(d.peer);
+      else this.remove(d.subnetBase);
+    }
+  }
+
+  /** Copies the counters of every subnet `old` also routes into this table's slots for it, O(peers). */
+  takeCounters(old: RouteTable): void {
+    for (const slot of this.slots()) {
+      const was = old.slotOf(this.peerSubnetBase[slot]);
+      if (was >= 0) this.peerCounters.set(old.peerCounters.subarray(was * PEER_FIELDS, (was + 1) * PEER_FIELDS), slot * PEER_FIELDS);
+    }
+  }
+
+  /** The slot routing the subnet at `subnetBase` (int32 or uint32), or −1. */
+  slotOf(subnetBase: number): number {
+    const idx = this.subnetIndex(subnetBase);
+    return idx < 0 ? -1 : this.peerBySubnet[idx];
   }
 
   /**
@@ -204,13 +337,13 @@ export class RouteTable {
     return idx < this.subnetCount ? idx : -1;
   }
 
-  /** Peer index routing `dst`, or −1. Hot path. */
+  /** Peer slot routing `dst`, or −1. Hot path. */
   lookup(dst: number): number {
     const idx = this.subnetIndex(dst);
     return idx < 0 ? -1 : this.peerBySubnet[idx];
   }
 
-  /** Peer index of an outer source address (int32 or uint32), or −1. Hot path. */
+  /** A peer slot whose public address is `publicIp` (int32 or uint32), or −1. Hot path. */
   senderIndex(publicIp: number): number {
     const key = publicIp | 0;
     const mask = this.senderMask;
@@ -223,21 +356,117 @@ export class RouteTable {
     }
   }
 
-  private insertSender(key: number, value: number): void {
-    const mask = this.senderMask;
-    let slot = Math.imul(key, 0x9e3779b1) >>> this.senderShift;
-    while (this.senderValues[slot] >= 0) slot = (slot + 1) & mask;
-    this.senderKeys[slot] = key;
-    this.senderValues[slot] = value;
+  /** A readable view for status pages and logs, O(peers). */
+  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string }[] {
+    return this.slots().map((i) => this.describeSlot(i));
   }
 
-  /** A readable view for status pages and logs. */
-  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string }[] {
-    return this.nodeNames.map((nodeName, i) => ({
+  /** The slots holding a peer, in slot order. */
+  slots(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.used.length; i++) if (this.used[i] === 1) out.push(i);
+    return out;
+  }
+
+  private describeSlot(i: number): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string } {
+    const nodeName = this.names[i];
+    return {
       subnet: `${formatIpv4(this.peerSubnetBase[i] >>> 0)}/${this.subnetLen}`,
       publicIp: formatIpv4(this.peerPublicIp[i] >>> 0),
       vtepMac: formatMac(this.peerMac, i * 6),
       ...(nodeName === undefined ? {} : { nodeName }),
-    }));
+    };
+  }
+
+  /** Doubles the slots (amortised O(1) per upsert). */
+  private grow(): void {
+    const cap = this.used.length;
+    const next = cap * 2;
+    const widen = <T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T, per = 1): T => {
+      const b = make(next * per);
+      b.set(a);
+      return b;
+    };
+    this.peerPublicIp = widen(this.peerPublicIp, (n) => new Int32Array(n));
+    this.peerSubnetBase = widen(this.peerSubnetBase, (n) => new Int32Array(n));
+    this.peerMac = widen(this.peerMac, (n) => new Uint8Array(n), 6);
+    this.peerFlags = widen(this.peerFlags, (n) => new Uint8Array(n));
+    this.peerCounters = widen(this.peerCounters, (n) => new Float64Array(n), PEER_FIELDS);
+    this.used = widen(this.used, (n) => new Uint8Array(n));
+    const chain = new Int32Array(next).fill(-1);
+    chain.set(this.sameIpNext);
+    this.sameIpNext = chain;
+    this.names.length = next;
+    this.names.fill(undefined, cap);
+    for (let i = next - 1; i >= cap; i--) this.free.push(i);
+    this.resizeSenders(next * 2);
+  }
+
+  /** Rebuilds the sender hash with `want` (≥ 2 × slots) buckets. */
+  private resizeSenders(want: number): void {
+    let size = 8;
+    while (size < want) size *= 2;
+    this.senderKeys = new Int32Array(size);
+    this.senderValues = new Int32Array(size).fill(-1);
+    this.senderMask = size - 1;
+    this.senderShift = 32 - Math.log2(size);
+    this.sameIpNext.fill(-1);
+    for (let i = 0; i < this.used.length; i++) if (this.used[i] === 1) this.linkSender(i);
+  }
+
+  private bucketOf(key: number): number {
+    const mask = this.senderMask;
+    let b = Math.imul(key, 0x9e3779b1) >>> this.senderShift;
+    while (this.senderValues[b] >= 0 && this.senderKeys[b] !== key) b = (b + 1) & mask;
+    return b;
+  }
+
+  /** Adds `slot` under its public IP: the hash's entry when the IP is new, else the chain behind it. */
+  private linkSender(slot: number): void {
+    const key = this.peerPublicIp[slot];
+    const b = this.bucketOf(key);
+    const head = this.senderValues[b];
+    if (head < 0) {
+      this.senderKeys[b] = key;
+      this.senderValues[b] = slot;
+      this.sameIpNext[slot] = -1;
+    } else {
+      this.sameIpNext[slot] = this.sameIpNext[head];
+      this.sameIpNext[head] = slot;
+    }
+  }
+
+  /** Removes `slot` from under its public IP (backward-shift deletion when it was the last one). */
+  private unlinkSender(slot: number): void {
+    const key = this.peerPublicIp[slot];
+    const b = this.bucketOf(key);
+    const head = this.senderValues[b];
+    const next = this.sameIpNext[slot];
+    this.sameIpNext[slot] = -1;
+    if (head !== slot) {
+      let p = head;
+      while (this.sameIpNext[p] !== slot) p = this.sameIpNext[p];
+      this.sameIpNext[p] = next;
+      return;
+    }
+    if (next >= 0) {
+      this.senderValues[b] = next;
+      return;
+    }
+    const mask = this.senderMask;
+    let hole = b;
+    let j = b;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (this.senderValues[j] < 0) break;
+      const home = Math.imul(this.senderKeys[j], 0x9e3779b1) >>> this.senderShift;
+      // Move j into the hole unless its home lies cyclically in (hole, j].
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        this.senderKeys[hole] = this.senderKeys[j];
+        this.senderValues[hole] = this.senderValues[j];
+        hole = j;
+      }
+    }
+    this.senderValues[hole] = -1;
   }
 }

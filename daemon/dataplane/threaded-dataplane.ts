@@ -7,19 +7,21 @@
 // pods for a CPU (measured under load: ping p99 46–96 ms at normal priority, nice −10 or a short
 // EEVDF slice; 0.46 ms at SCHED_FIFO 1; bench/README.md). Same contract as Dataplane, except that
 // open() and close() are asynchronous and stats() returns the worker's latest snapshot (refreshed
-// every STATS_INTERVAL_MS while packets flow, and after route swaps).
+// every STATS_INTERVAL_MS while packets flow; its peers only those with traffic). Routes cross as numbers: a whole table
+// (setRoutes: start, resync) or one change at a time (applyRoutes: O(1) each, on both threads).
 import { Worker } from 'node:worker_threads';
 import { WeftError, type WeftErrorCode } from '../errors.js';
-import type { DataplaneOptions, DataplaneStats } from './dataplane.js';
-import type { RouteTable } from './route-table.js';
+import { peersOfWire, type DataplaneOptions, type DataplaneStats, type DataplaneStatsWire } from './dataplane.js';
+import type { RouteDelta, RouteTable } from './route-table.js';
 import type { WorkerOptions, WorkerRequest } from './dataplane-worker.js';
 
 type WorkerReply =
-  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStats; realtimeError: string | undefined }
+  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStatsWire; realtimeError: string | undefined; routes: number }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
-  | { type: 'stats'; stats: DataplaneStats }
+  | { type: 'stats'; stats: DataplaneStatsWire }
+  | { type: 'routes-applied'; seq: number; routes: number }
   | { type: 'pong'; id: number }
-  | { type: 'closed'; stats: DataplaneStats };
+  | { type: 'closed'; stats: DataplaneStatsWire };
 
 export interface ThreadedDataplaneOptions extends DataplaneOptions {
   /** SCHED_FIFO priority of the data plane thread (default 1; 0 = normal scheduling). */
@@ -27,23 +29,32 @@ export interface ThreadedDataplaneOptions extends DataplaneOptions {
 }
 
 export class ThreadedDataplane {
-  private latest: DataplaneStats;
+  private latest: DataplaneStatsWire;
+  private formatted: DataplaneStats | undefined;
   private closing: Promise<void> | undefined;
   private readonly pongs = new Map<number, () => void>();
   private nextPing = 0;
+  private routesSent = 0;
+  private applied: { seq: number; routes: number };
 
   private constructor(
     private readonly worker: Worker,
     readonly tunName: string,
     readonly mtu: number,
     readonly reattached: boolean,
-    stats: DataplaneStats,
+    stats: DataplaneStatsWire,
     /** Why the thread could not be made real-time (it then runs at normal priority); undefined when it is, or was not asked to be. */
     readonly realtimeError: string | undefined,
+    routes: number,
   ) {
     this.latest = stats;
+    this.applied = { seq: 0, routes };
     worker.on('message', (m: WorkerReply) => {
-      if (m.type === 'stats' || m.type === 'closed') this.latest = m.stats;
+      if (m.type === 'stats' || m.type === 'closed') {
+        this.latest = m.stats;
+        this.formatted = undefined;
+      }
+      else if (m.type === 'routes-applied') this.applied = { seq: m.seq, routes: m.routes };
       else if (m.type === 'pong') this.pongs.get(m.id)?.();
     });
     // Crash-only: a data plane thread that dies takes weftd down, and the restart reattaches the
@@ -70,21 +81,46 @@ export class ThreadedDataplane {
       };
       worker.once('error', (err) => fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread failed: ${err.message}`, { cause: err })));
       worker.once('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats, m.realtimeError));
+        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats, m.realtimeError, m.routes));
         if (m.type === 'error') return fail(new WeftError(m.code, m.message, { cause: { code: m.causeCode } }));
         fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread answered ${m.type} before ready`));
       });
     });
   }
 
-  /** Swaps the route table; its peers cross to the worker as numbers (RouteWire), taken at its next batch. */
+  /** Swaps the route table (a snapshot, O(peers)); its peers cross to the worker as numbers (RouteWire), taken before its next batch. */
   setRoutes(table: RouteTable): void {
-    if (!this.closing) this.worker.postMessage({ type: 'routes', wire: table.toWire() } satisfies WorkerRequest);
+    this.post({ type: 'routes', wire: table.toWire() });
   }
 
-  /** The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow). */
+  /** Sends route changes (peers as numbers, validated by a PeerEncoder), applied in order before the worker's next batch. */
+  applyRoutes(deltas: readonly RouteDelta[]): void {
+    if (deltas.length > 0) this.post({ type: 'route-deltas', deltas });
+  }
+
+  /** Peers the worker's table routes, as of the last route message it applied. */
+  get routes(): number {
+    return this.applied.routes;
+  }
+
+  /** Route messages sent and not yet applied by the worker (0: its table is what was last sent). */
+  get routesPending(): number {
+    return this.routesSent - this.applied.seq;
+  }
+
+  private post(req: WorkerRequest): void {
+    if (this.closing) return;
+    this.routesSent++;
+    this.worker.postMessage(req);
+  }
+
+  /**
+   * The worker's latest counters (at most STATS_INTERVAL_MS old while packets flow); `peers` lists
+   * the peers that carried traffic (a routed peer absent from it has all counters at 0).
+   */
   stats(): DataplaneStats {
-    return this.latest;
+    this.formatted ??= { ...this.latest, peers: peersOfWire(this.latest.peers) };
+    return this.formatted;
   }
 
   /**

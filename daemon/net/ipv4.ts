@@ -111,7 +111,7 @@ export function subnetKeyName(s: Subnet4): string {
 
 /**
  * Parses the last path element of a lease key (`…/subnets/10.244.1.0-24`) by the subnet rules.
- * Dual-stack keys (`…-24&fc00::-64`) and anything else return null.
+ * Dual-stack keys (`…-24&fc00::-64`) and anything else return null; subnet-key.ts reads both families.
  */
 export function parseSubnetKeyName(key: string): Subnet4 | null {
   const m = KEY_NAME.exec(key.slice(key.lastIndexOf('/') + 1));

@@ -50,6 +50,8 @@ export interface DataplaneSnapshot {
   readonly routes: number;
   /** Route tables installed since start. */
   readonly routeSwaps: number;
+  /** Busy polls of the data plane thread (--busy-poll) by result: answered (a wake-up saved) or expired (monotonic). */
+  readonly busyPolls: Readonly<Record<'answered' | 'expired', number>>;
 }
 
 export interface LeaseSnapshot {
@@ -97,6 +99,18 @@ export interface BuildInfo {
 export interface IdentitySnapshot {
   /** Kind (node_name, public_ip) → distinct conflicts with another live weftd found (monotonic). */
   readonly conflicts: Readonly<Record<string, number>>;
+  /** Kind → lease attempts refused for such a conflict, every attempt (monotonic). */
+  readonly refusals?: Readonly<Record<string, number>>;
+}
+
+/** Control-plane checks that run whether or not they change anything (to see that they ran). */
+export interface ChecksSnapshot {
+  /** Outcome (found, missing, invalid, unreadable, unreachable) → reads of `<prefix>/config` at start (monotonic). */
+  readonly configReads: Readonly<Record<string, number>>;
+  /** Comparisons of the network config in etcd with the running one while running (monotonic). */
+  readonly configChecks: number;
+  /** What (TUN, iptables rules) → periodic state checks finished since the overlay started. */
+  readonly resyncChecks: Readonly<Record<string, number>>;
 }
 
 type Source<T> = () => T | Promise<T>;
@@ -115,6 +129,7 @@ export interface MetricsSources {
   /** undefined while there is no data plane (before the lease, while the overlay moves). */
   dataplaneThread?: Source<DataplaneThreadSnapshot | undefined>;
   identity?: Source<IdentitySnapshot>;
+  checks?: Source<ChecksSnapshot>;
 }
 
 interface Snapshots {
@@ -125,6 +140,7 @@ interface Snapshots {
   readiness?: ReadinessSnapshot;
   dataplaneThread?: DataplaneThreadSnapshot;
   identity?: IdentitySnapshot;
+  checks?: ChecksSnapshot;
 }
 
 export interface WeftMetrics {
@@ -239,6 +255,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
       ['direction', 'peer', 'public_ip'], () => perPeer(true));
     counter('weft_peer_bytes_total', 'Inner IP bytes exchanged with each routed peer', ['direction', 'peer', 'public_ip'], () => perPeer(false));
   }
+  counter('weft_dataplane_busy_polls_total', 'Wake-ups of the data plane thread out of silence that polled for the answer (--busy-poll), by result: answered (forwarded while polling: a thread wake-up saved) or expired',
+    ['result'], () => byKey('result', snap.dataplane?.busyPolls));
   counter('weft_drops_total', 'Packets the data plane dropped, by reason', ['reason'], () => byKey('reason', snap.dataplane?.drops));
   gauge('weft_routes', 'Entries in the route table the data plane uses', [], () => one(snap.dataplane?.routes));
   counter('weft_route_swaps_total', 'Route tables installed in the data plane', [], () => one(snap.dataplane?.routeSwaps));
@@ -253,6 +271,14 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
     () => byKey('reason', snap.gossip?.rejected));
   counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
     () => byKey('kind', snap.identity?.conflicts));
+  counter('weft_identity_refusals_total', 'Lease attempts this weftd gave up because another live weftd holds its name or public IP (every attempt; the conflict is logged once), by kind', ['kind'],
+    () => byKey('kind', snap.identity?.refusals));
+  counter('weft_network_config_reads_total', 'Reads of <prefix>/config while waiting for a valid network config at start, by result', ['result'],
+    () => byKey('result', snap.checks?.configReads));
+  counter('weft_network_config_checks_total', 'Comparisons of the network config in etcd with the running one (each change seen while running, each listing)', [],
+    () => one(snap.checks?.configChecks));
+  counter('weft_resync_checks_total', 'Periodic state checks finished (--link-resync: tun, --iptables-resync: iptables_rules), since the overlay last started', ['what'],
+    () => byKey('what', snap.checks?.resyncChecks));
   gauge('weft_etcd_up', '1 while etcd answers, 0 while it does not (or before the first check)', [],
     () => one(snap.etcd === undefined ? undefined : snap.etcd.up ? 1 : 0));
 

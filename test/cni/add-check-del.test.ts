@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Netns } from '../../lab/netns.js';
 import { createNetns } from '../helpers/netns.js';
-import { type CniSandbox, cni, cniOk, startNode, stopNode } from '../helpers/cni-runner.js';
+import { type CniSandbox, cni, cniOk, startNode, stopNode, waitPing } from '../helpers/cni-runner.js';
 
 let node: Netns;
 let box: CniSandbox;
@@ -15,18 +15,6 @@ beforeAll(async () => {
   box.writeSubnetEnv({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', mtu: 1450, ipMasq: true });
 });
 afterAll(() => stopNode(node, box));
-
-/** A fresh veth takes a moment to carry traffic (carrier, bridge port): the first ping may be lost. */
-async function waitPing(from: Netns, ip: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await from.exec('ping', ['-c', '1', '-W', '1', ip]);
-      return;
-    } catch (err) {
-      if (i >= 20) throw err;
-    }
-  }
-}
 
 function leases(): string[] {
   return existsSync(box.leaseDir) ? readdirSync(box.leaseDir).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)) : [];

@@ -11,9 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { firstHost, parseSubnetEnv } from '../../lab/flannel-format.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
 import { useTestbed } from '../helpers/testbed.js';
-import { startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
+import { startWeftd, waitForEvent, type Weftd } from '../helpers/weftd.js';
 import { CNI_PATH, ROOT } from '../helpers/cni-runner.js';
 import { IMAGE, PodmanHost, busyboxRootfsTar, requirePodmanTools } from '../helpers/podman-host.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
 
 const PREFIX = '/podman/network';
 const PAGE = 'hello from a weft pod\n';
@@ -61,7 +62,7 @@ useTestbed('podman', async (bed) => {
     await podman.podman('import', '--quiet', image, IMAGE);
   }
   for (const n of nodes) {
-    await waitForLog(n.weftd, /^ready$/, { timeoutMs: 30_000 });
+    await waitForEvent(n.weftd, LogEvent.ready, { timeoutMs: 30_000 });
     const env = parseSubnetEnv(readFileSync(n.weftd.subnetFile, 'utf8'));
     if (!env) throw new Error(`${n.name}: unreadable ${n.weftd.subnetFile}`);
     n.subnet = env.subnet;

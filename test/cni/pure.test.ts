@@ -14,8 +14,15 @@ const FLANNELD_DUAL =
 
 describe('subnet.env', () => {
   it("reads flanneld's file", () => {
-    expect(parseSubnetEnv(FLANNELD_V4, 'f')).toEqual({ network: '10.244.0.0/16', subnet: '10.244.12.0/24', gateway: '10.244.12.1', mtu: 1450, ipMasq: true });
-    expect(parseSubnetEnv(FLANNELD_DUAL, 'f')).toEqual({ network: '10.244.0.0/16', subnet: '10.244.12.0/24', gateway: '10.244.12.1', mtu: 1400, ipMasq: false });
+    const ipv4 = { network: '10.244.0.0/16', subnet: '10.244.12.0/24', gateway: '10.244.12.1' };
+    expect(parseSubnetEnv(FLANNELD_V4, 'f')).toEqual({ ipv4, ipv6: undefined, mtu: 1450, ipMasq: true, ipv6Masq: undefined });
+    expect(parseSubnetEnv(FLANNELD_DUAL, 'f')).toEqual({
+      ipv4,
+      ipv6: { network: 'fd00:10:244::/56', subnet: 'fd00:10:244:c::/64', gateway: 'fd00:10:244:c::1' },
+      mtu: 1400,
+      ipMasq: false,
+      ipv6Masq: undefined,
+    });
   });
 
   it('lists every missing key at once', () => {

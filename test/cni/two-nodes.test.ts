@@ -1,6 +1,7 @@
 // End to end: two nodes (namespaces joined by a veth underlay 198.18.0.0/24), etcd on node A, the
 // real weftd on each, pods wired by weft-cni with the shipped defaults (readyzURL 127.0.0.1:8471
-// inside each node). STATUS turns ready with weftd, and a pod on A pings a pod on B through weftd.
+// inside each node). STATUS turns ready with weftd, and once each weftd routes the other's subnet
+// (weft_routes on its /metrics) a pod on A pings a pod on B through weftd, and back.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdServer } from '../helpers/etcd.js';
@@ -9,6 +10,7 @@ import { createNetns } from '../helpers/netns.js';
 import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 import { CniSandbox, ROOT, cni, cniOk } from '../helpers/cni-runner.js';
+import { waitForMetric } from '../helpers/metrics.js';
 
 interface Node {
   ns: Netns;
@@ -69,20 +71,12 @@ const conf = (n: Node, extra: Record<string, unknown> = {}): Record<string, unkn
   return c;
 };
 
-async function waitPing(pod: Netns, ip: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      await pod.exec('ping', ['-c', '1', '-W', '1', ip]);
-      return;
-    } catch (err) {
-      last = (err as Error).message;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  const net = (await Promise.all(nodes.map(async (n) => `${n.ns.name}:\n${await n.ns.ip('-br', 'link')}${await n.ns.ip('route')}`))).join('\n');
-  throw new Error(`${ip} never answered from ${pod.name}: ${last}\n${net}\nweftd A:\n${nodes[0].weftd?.output().slice(-3000)}\nweftd B:\n${nodes[1].weftd?.output().slice(-3000)}`);
+/** Waits until weftd on `n` routes the other node's subnet (it learns the lease from etcd shortly after that node is ready). */
+async function waitRouted(n: Node, timeoutMs: number): Promise<void> {
+  const scrape = (): Promise<string> => n.ns.exec('curl', ['-sf', '--max-time', '1', 'http://127.0.0.1:8471/metrics']);
+  await waitForMetric(scrape, 'weft_routes', {}, (r) => (r ?? 0) >= 1, timeoutMs).catch(async (err: Error) => {
+    throw new Error(`${err.message}\n${n.ns.name}:\n${await n.ns.ip('-br', 'link')}${await n.ns.ip('route')}\nweftd:\n${n.weftd?.output().slice(-3000)}`);
+  });
 }
 
 async function waitStatusOk(n: Node, timeoutMs: number): Promise<void> {
@@ -121,8 +115,7 @@ describe('weft-cni pods across two weftd nodes', () => {
       const [ipA, ipB] = results.map((r) => r.ips[0].address.split('/')[0]);
       expect(ipA.split('.').slice(0, 3)).not.toEqual(ipB.split('.').slice(0, 3));
 
-      // weftd on A learns B's lease from etcd shortly after B is ready: wait for the first reply.
-      await waitPing(pods[0], ipB, 15_000);
+      for (const n of nodes) await waitRouted(n, 15_000);
       expect(await pods[0].exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', ipB])).toMatch(/3 received/);
       expect(await pods[1].exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', ipA])).toMatch(/3 received/);
 

@@ -7,15 +7,19 @@
 // (ETCD_CALL_TIMEOUT_MS on the fake clock) and then fail as unreachable; up() ends either and
 // tells onReachable listeners. etcd keeps expiring leases meanwhile.
 // Other writers: put() and remove() change a key as another node or an operator would.
+// Leases are named by their LeaseSubnets (dual-stack) or, for short, by an IPv4 subnet alone.
 import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { ETCD_CALL_TIMEOUT_MS } from '../../daemon/control/etcd/etcd-client.js';
 import type { KvChange, WatchSink } from '../../daemon/control/etcd/resilient-watch.js';
 import type { Subnet4 } from '../../daemon/net/ipv4.js';
-import { leaseKeyOf, listingOf, type LeaseListing, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from '../../daemon/control/lease/lease-store.js';
+import { leaseKeyOf, listingOf, type LeaseListing, type LeaseStore, type LeaseSubnets, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from '../../daemon/control/lease/lease-store.js';
 import type { FakeClock } from './clock.js';
 import type { TimerHandle } from '../../daemon/clock.js';
 
 type Entry = Omit<KvChange, 'type'>;
+/** A lease's name: its subnets, or an IPv4 subnet alone. */
+type Named = Subnet4 | LeaseSubnets;
+const subnetsOf = (n: Named): LeaseSubnets => ('subnet' in n ? n : { subnet: n });
 
 class FakeWatch implements LeaseWatch {
   started = false;
@@ -80,8 +84,8 @@ export class FakeLeaseStore implements LeaseStore {
     return String(this.revision);
   }
 
-  keyOf(subnet: Subnet4): string {
-    return leaseKeyOf(this.subnetsPrefix, subnet);
+  keyOf(subnet: Named): string {
+    return leaseKeyOf(this.subnetsPrefix, subnetsOf(subnet));
   }
 
   /** Stored entries, in key order. */
@@ -89,7 +93,7 @@ export class FakeLeaseStore implements LeaseStore {
     return [...this.kvs.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  get(subnet: Subnet4): Entry | undefined {
+  get(subnet: Named): Entry | undefined {
     return this.kvs.get(this.keyOf(subnet));
   }
 
@@ -102,11 +106,11 @@ export class FakeLeaseStore implements LeaseStore {
     return this.call('list', () => listingOf(this.entries().filter((e) => e.key.startsWith(`${this.subnetsPrefix}/`)), this.revisionNow));
   }
 
-  create(subnet: Subnet4, value: string, ttlSec: number): Promise<Written | null> {
+  create(subnet: Named, value: string, ttlSec: number): Promise<Written | null> {
     return this.call('create', () => (this.kvs.has(this.keyOf(subnet)) ? null : this.write(subnet, value, ttlSec)));
   }
 
-  async replace(subnet: Subnet4, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null> {
+  async replace(subnet: Named, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null> {
     return this.call('replace', () => {
       if (this.kvs.get(this.keyOf(subnet))?.modRevision !== modRevision) return null;
       const written = this.write(subnet, value, ttlSec);
@@ -115,7 +119,7 @@ export class FakeLeaseStore implements LeaseStore {
     });
   }
 
-  deleteIfUnchanged(subnet: Subnet4, modRevision: string): Promise<boolean> {
+  deleteIfUnchanged(subnet: Named, modRevision: string): Promise<boolean> {
     return this.call('deleteIfUnchanged', () => {
       const e = this.kvs.get(this.keyOf(subnet));
       if (e?.modRevision !== modRevision) return false;
@@ -136,14 +140,14 @@ export class FakeLeaseStore implements LeaseStore {
   }
 
   /** Another writer puts `value` at `subnet` (no TTL lease unless `ttlSec`). */
-  put(subnet: Subnet4, value: string, ttlSec?: number): Entry {
+  put(subnet: Named, value: string, ttlSec?: number): Entry {
     if (ttlSec !== undefined) this.write(subnet, value, ttlSec);
     else this.set({ key: this.keyOf(subnet), value, lease: '0', modRevision: String(++this.revision) });
     return this.kvs.get(this.keyOf(subnet))!;
   }
 
   /** Another writer deletes `subnet`. */
-  remove(subnet: Subnet4): void {
+  remove(subnet: Named): void {
     this.delete(this.keyOf(subnet));
   }
 
@@ -176,7 +180,7 @@ export class FakeLeaseStore implements LeaseStore {
     return Promise.resolve().then(op);
   }
 
-  private write(subnet: Subnet4, value: string, ttlSec: number): Written {
+  private write(subnet: Named, value: string, ttlSec: number): Written {
     const leaseId = String(this.nextLease++);
     const ttlMs = ttlSec * 1000;
     this.leases.set(leaseId, this.clock.setTimer('etcd-lease-expiry', ttlMs, () => this.revoke(leaseId)));

@@ -64,9 +64,26 @@ export async function cniOk(call: CniCall): Promise<any> {
   return r.json;
 }
 
+/** A fresh veth (and a fresh IPv6 address, after DAD) takes a moment to carry traffic: the first pings may be lost. */
+export async function waitPing(from: Netns, ip: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await from.exec('ping', ['-c', '1', '-W', '1', ip]);
+      return;
+    } catch (err) {
+      if (i >= 20) throw err;
+    }
+  }
+}
+
 export interface SubnetFileValues {
   network?: string;
   subnet?: string;
+  /** false leaves FLANNEL_NETWORK and FLANNEL_SUBNET out (an IPv6-only node). */
+  ipv4?: boolean;
+  /** FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET, written after the IPv4 pair when given. */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
   mtu?: number;
   ipMasq?: boolean;
 }
@@ -78,10 +95,9 @@ export class CniSandbox {
   readonly dataDir = join(this.dir, 'data');
 
   writeSubnetEnv(v: SubnetFileValues = {}): void {
-    writeFileSync(
-      this.subnetFile,
-      `FLANNEL_NETWORK=${v.network ?? '10.244.0.0/16'}\nFLANNEL_SUBNET=${v.subnet ?? '10.244.1.1/24'}\nFLANNEL_MTU=${v.mtu ?? 1450}\nFLANNEL_IPMASQ=${v.ipMasq ?? true}\n`,
-    );
+    const v4 = v.ipv4 === false ? '' : `FLANNEL_NETWORK=${v.network ?? '10.244.0.0/16'}\nFLANNEL_SUBNET=${v.subnet ?? '10.244.1.1/24'}\n`;
+    const v6 = v.ipv6Network ? `FLANNEL_IPV6_NETWORK=${v.ipv6Network}\nFLANNEL_IPV6_SUBNET=${v.ipv6Subnet}\n` : '';
+    writeFileSync(this.subnetFile, `${v4}${v6}FLANNEL_MTU=${v.mtu ?? 1450}\nFLANNEL_IPMASQ=${v.ipMasq ?? true}\n`);
   }
 
   conf(extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -27,3 +27,9 @@ export function ownNetns(): string[] {
 export async function destroyAllOwnNetns(): Promise<void> {
   for (const n of ownNetns()) await destroyNetns(n);
 }
+
+/** Switches IPv6 on inside `ns` (bridge and IPv6 pod addresses need it), whatever the host's defaults. */
+export async function enableIpv6(ns: Netns): Promise<Netns> {
+  await ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
+  return ns;
+}

@@ -4,6 +4,7 @@
 // has its subnet file under a temp dir. Logs are pino JSON lines, readable with logLines().
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import type { LogEventName } from '../../daemon/observability/log-events.js';
 import type { EtcdServer } from './etcd.js';
 import type { TrackedChild } from '../../lab/processes.js';
 import { weftdFlags } from '../../lab/weft-node.js';
@@ -74,16 +75,40 @@ export function logLines(child: TrackedChild): LogLine[] {
   return out;
 }
 
-/** Waits for a log line whose msg matches, at or after the `after`-th line; returns it. */
-export async function waitForLog(child: TrackedChild, msg: RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+/** Waits (default 20 s: a wait, not a bound; a loaded machine needs it) for a log line whose msg matches, at or after the `after`-th line; returns it. */
+export function waitForLog(child: TrackedChild, msg: RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
+  return waitForLine(child, (l) => msg.test(l.msg), `log ${msg}`, opts);
+}
+
+async function waitForLine(child: TrackedChild, match: (l: LogLine) => boolean, what: string, opts: { after?: number; timeoutMs?: number }): Promise<LogLine> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
-    const found = logLines(child).slice(opts.after ?? 0).find((l) => msg.test(l.msg));
+    const found = logLines(child).slice(opts.after ?? 0).find(match);
     if (found) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for log ${msg}:\n${child.output()}`);
-    if (child.proc.exitCode !== null) throw new Error(`weftd exited (${child.proc.exitCode}) before logging ${msg}:\n${child.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${child.output()}`);
+    if (child.proc.exitCode !== null) throw new Error(`weftd exited (${child.proc.exitCode}) before ${what}:\n${child.output()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The log records so far carrying `event` (daemon/observability/log-events.ts), at or after the `after`-th line. */
+export function eventsOf(child: TrackedChild, event: LogEventName, after = 0): LogLine[] {
+  return logLines(child).slice(after).filter((l) => l.event === event);
+}
+
+/** Waits for a log record carrying `event`, at or after the `after`-th line; returns it. */
+export function waitForEvent(child: TrackedChild, event: LogEventName, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
+  return waitForLine(child, (l) => l.event === event, `log event ${event}`, opts);
+}
+
+/** The log records so far carrying error `code` (WEFT_ERR_…), at or after the `after`-th line. */
+export function withCode(child: TrackedChild, code: string, after = 0): LogLine[] {
+  return logLines(child).slice(after).filter((l) => l.code === code);
+}
+
+/** Waits for a log record carrying error `code` (WEFT_ERR_…), at or after the `after`-th line; returns it. */
+export function waitForCode(child: TrackedChild, code: string, opts: { after?: number; timeoutMs?: number } = {}): Promise<LogLine> {
+  return waitForLine(child, (l) => l.code === code, `log code ${code}`, opts);
 }
 
 /** The etcd lease holding `key` (hex ID, as etcdctl prints it) and its remaining TTL in seconds. */

@@ -7,6 +7,8 @@
 //   - 64 unfinished 7.9 MB streams without the key raise its RSS by less than 64 MB;
 //   - with the key: an envelope captured on its way to one member is refused by another, and
 //     "n2 dead at incarnation 2^32 - 1" is refused; both are counted in /metrics.
+// Waits are on counters (the target's, printed on SIGUSR2; the in-process members'; the attack's
+// own progress) and on /proc, never a fixed sleep.
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -24,7 +26,7 @@ import type { GossipNode } from '../../daemon/control/gossip/node.js';
 import { createMetrics } from '../../daemon/observability/metrics.js';
 import type { TrackedChild } from '../../lab/processes.js';
 import { clusterKey, seedOf, startCluster } from '../../lab/gossip-members.js';
-import { converged, spawnMember, viewsOf, waitFor } from '../fixtures/gossip/cluster.js';
+import { converged, spawnMember, viewsOf, waitFor, waitForMemberStats } from '../fixtures/gossip/cluster.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** A SETTINGS frame of length 1: a FRAME_SIZE_ERROR, answered by nghttp2 with GOAWAY. */
@@ -62,13 +64,18 @@ async function connections(port: number, n: number, parallel: number, sources: n
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
-/** A member in a child process, joined to three in-process members; resolves once all see each other. */
+/**
+ * A member in a child process, joined to three in-process members; resolves once all see each
+ * other, the in-process members have connected to it (one HTTP/2 connection: grpc-js shares it
+ * between them) and it has probed each of them, so the connections the cluster keeps open are
+ * already counted in its fds.
+ */
 async function clusterWithChild(key: Buffer, limits?: object): Promise<{ pid: number; port: number }> {
   nodes = await startCluster(3, key);
   const m = await spawnMember('target', '10.244.60.0/24', key, [seedOf(nodes[0])], 0, limits ? { WEFT_TEST_GOSSIP_LIMITS: JSON.stringify(limits) } : undefined);
   children.push(m.child);
   await waitFor('all to see the target alive', () => viewsOf(nodes, 'target').every((s) => s === 'alive') && converged(nodes), 3_000);
-  await new Promise((r) => setTimeout(r, 500));
+  await waitForMemberStats('the target to be connected to and to probe all', m.child, (s) => s.connections.open >= 1 && s.sent.Ping >= nodes.length, 10_000);
   return { pid: m.child.pid, port: m.port };
 }
 
@@ -95,14 +102,16 @@ describe('the gossip port under attack', () => {
     const member = new Authenticator(key);
 
     const started = performance.now();
+    let opened = 0;
     const attack = connections(port, 20_000, 100, 100, (s) => {
+      opened++;
       s.write(Buffer.concat([PREFACE, BAD_SETTINGS]));
       s.end();
       setImmediate(() => s.destroy());
     });
     // Meanwhile a member with the key is still answered (its probes may time out: the attacker
     // loop shares this process and the machine's cores with it, which the gossip port cannot bound).
-    await new Promise((r) => setTimeout(r, 3_000));
+    await waitFor('a quarter of the attack', () => opened >= 5_000, 60_000, 20);
     expect(await send(port, member.seal('Gossip', 'n0', 'target', codec.encodeGossip({ updates: [] })))).toBe(grpc.status.OK);
     await attack;
     const attackMs = performance.now() - started;
@@ -112,12 +121,13 @@ describe('the gossip port under attack', () => {
     // queue (≤ somaxconn) still holds connections when the attack loop ends.
     const settledMs = await waitFor('the target fd count back to where it was', () => fds(pid) <= before + SLACK_FDS, AUTH_TIMEOUT_MS + 20_000, 100);
 
-    // Idle connections, half of them after a valid HTTP/2 preface: each is closed by the target.
+    // Idle connections, half of them after a valid HTTP/2 preface: each is closed by the target,
+    // within the auth timeout of its own connect.
     const closedBy = new Array<number>();
-    const idleStart = performance.now();
     await connections(port, 500, 500, 50, (s) => {
+      const connectedAt = performance.now();
       if ((s.localPort ?? 0) % 2 === 0) s.write(Buffer.concat([PREFACE, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
-      s.once('end', () => closedBy.push(performance.now() - idleStart));
+      s.once('end', () => closedBy.push(performance.now() - connectedAt));
       s.resume();
     });
     expect(closedBy).toHaveLength(500);
@@ -165,9 +175,8 @@ describe('the gossip port under attack', () => {
     expect(statuses.length).toBeGreaterThan(0);
     expect(new Set(statuses)).toEqual(new Set([String(grpc.status.INVALID_ARGUMENT), String(grpc.status.UNAUTHENTICATED)]));
     session.destroy();
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitFor('RSS to come down within 32 MB of where it was', () => rssMb(pid) - before < 32, 2_000, 100);
     const after = rssMb(pid);
-    expect(after - before).toBeLessThan(32);
     expect(viewsOf(nodes, 'target')).toEqual(['alive', 'alive', 'alive']);
     console.log(`gossip attack: 64 unfinished streams (${Math.round(sent / (1 << 20))} MB pushed, ${statuses.length} refused at their headers): RSS ${before.toFixed(0)} → ${peak.toFixed(0)} → ${after.toFixed(0)} MB`);
   }, 30_000);
@@ -199,7 +208,9 @@ describe('forged and replayed gossip with the cluster key', () => {
     const attacker = new Authenticator(key);
     expect(await send(nodes[0].port, attacker.seal('Gossip', 'n1', 'n0', forged))).toBe(grpc.status.OK);
     expect(await send(nodes[2].port, attacker.seal('Gossip', 'n1', 'n2', forged))).toBe(grpc.status.OK);
-    await new Promise((r) => setTimeout(r, 1_000));
+    // two probe rounds each (pings piggyback what a member believes): had n0 taken the record, n1 would have it
+    const pings = nodes.map((n) => n.stats.sent.Ping);
+    await waitFor('each member to probe twice more', () => nodes.every((n, i) => n.stats.sent.Ping >= pings[i] + 2), 5_000);
     expect(viewsOf(nodes, 'n2')).toEqual(['alive', 'alive']);
     expect(nodes[0].counters.incarnationRefused).toBe(1);
     expect(nodes[2].self().incarnation).toBe(n2.incarnation);

@@ -62,12 +62,11 @@ describe('gossip members in other processes', () => {
     // It claims the name and subnet of n1, as an attacker would.
     const intruder = await spawnMember('n1', '10.244.1.0/24', clusterKey(), nodes.map(seedOf));
     children.push(intruder.child);
-    await new Promise((r) => setTimeout(r, 2_000));
+    // two join rounds (each a push-pull with every seed) refused by every member
+    await waitFor('every member to refuse the intruder twice', () => nodes.every((n) => n.stats.rejected.bad_hmac >= 2), 10_000);
     expect(nodes.map((n) => JSON.stringify(n.members().map((m) => [m.name, m.state, m.incarnation])))).toEqual(before);
     expect(nodes.every((n) => n.members().every((m) => m.gossipPort !== intruder.port))).toBe(true);
     expect(nodes.every((n) => n.counters.refutations === 0)).toBe(true);
-    const badHmac = nodes.reduce((sum, n) => sum + n.stats.rejected.bad_hmac, 0);
-    expect(badHmac).toBeGreaterThanOrEqual(4);
     // Nor does it learn anything: it saw no membership change.
     expect(intruder.child.output()).not.toMatch(/change /);
   });

@@ -1,7 +1,8 @@
 // etcd goes away for longer than a renewal interval: weftd keeps running and keeps its lease and
 // subnet, logs one line when etcd becomes unreachable and one when it is back, and renews as soon
 // as etcd answers again (the etcd3 client's circuit breaker would otherwise refuse calls for
-// seconds). TTL 6 s, margin 0.05 min = 3 s, so renewal falls due 3 s into a 5 s outage.
+// seconds). TTL 6 s, margin 0.05 min = 3 s, so renewal falls due 3 s into the outage, which lasts
+// until /metrics has counted that renewal as failed. Records are found by their event field.
 // Every weftd runs in its own host namespace on a test underlay, etcd on the underlay switch. The
 // client comparison starts no weftd and uses its own etcd on root loopback.
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
 import { EtcdServer } from '../helpers/etcd.js';
 import { useTestbed } from '../helpers/testbed.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
-import { etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
+import { metricValue, waitForMetric, weftdMetrics } from '../helpers/metrics.js';
+import { etcdLeaseOf, eventsOf, httpGet, logLines, startWeftd, waitForEvent } from '../helpers/weftd.js';
 
 let etcd: EtcdServer;
 let dir: string;
@@ -31,19 +34,22 @@ describe('etcd outage', () => {
     const port = 9180;
     const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'o1', dir, healthzPort: port, extra: ['--subnet-lease-ttl', '6s', '--subnet-lease-renew-margin', '0.05'] });
     try {
-      const ready = await waitForLog(d, /^ready$/);
+      const ready = await waitForEvent(d, LogEvent.ready);
       const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
       const before = await etcdLeaseOf(etcd, key);
       const subnetEnv = readFileSync(d.subnetFile, 'utf8');
 
+      const metrics = weftdMetrics(hosts[0], port);
+      expect(metricValue(await metrics(), 'weft_lease_failures_total')).toBe(0);
       await etcd.stop();
-      const stoppedAt = Date.now();
-      await waitForLog(d, /^etcd unreachable/);
-      await new Promise((r) => setTimeout(r, 5_000 - (Date.now() - stoppedAt)));
+      await waitForEvent(d, LogEvent.etcdUnreachable);
+      // the renewal fell due during the outage and failed
+      await waitForMetric(metrics, 'weft_lease_failures_total', {}, (n) => (n ?? 0) >= 1, 10_000);
       const status = JSON.parse((await httpGet(hosts[0], `http://127.0.0.1:${port}/status`)).body) as Record<string, unknown>;
       expect(status).toMatchObject({ node: { etcdUp: false, subnet: ready.subnet, ready: true, notReady: [] } });
       expect((await httpGet(hosts[0], `http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-      const renewalsDuringOutage = logLines(d).filter((l) => l.msg === 'lease renewed').length;
+      const renewalsDuringOutage = eventsOf(d, LogEvent.leaseRenewed).length;
+      expect(metricValue(await metrics(), 'weft_lease_renewals_total')).toBe(0);
 
       // counted before resume(): weftd may see etcd back before resume()'s own health check (etcdctl
       // inside the switch namespace) returns
@@ -51,8 +57,8 @@ describe('etcd outage', () => {
       const resumeStartedAt = Date.now();
       await etcd.resume();
       const resumedAt = Date.now();
-      const back = await waitForLog(d, /^etcd reachable again$/, { after: n, timeoutMs: 5_000 });
-      const renewed = await waitForLog(d, /^lease renewed$/, { after: n, timeoutMs: 5_000 });
+      const back = await waitForEvent(d, LogEvent.etcdReachableAgain, { after: n, timeoutMs: 5_000 });
+      const renewed = await waitForEvent(d, LogEvent.leaseRenewed, { after: n, timeoutMs: 5_000 });
       const renewedIn = Date.parse(String(renewed.time)) - resumedAt;
       console.log(`etcd outage: renewed ${renewedIn} ms after etcd was healthy again (down ${Number(back.downMs)} ms as weftd saw it)`);
       expect(renewedIn).toBeLessThan(2_500); // probe interval ≤ 1 s; the stock client refuses for up to 5 s
@@ -65,15 +71,14 @@ describe('etcd outage', () => {
       expect(readFileSync(d.subnetFile, 'utf8')).toBe(subnetEnv);
       expect(d.proc.exitCode).toBeNull();
 
-      const lines = logLines(d).map((l) => l.msg);
-      expect(lines.filter((m) => m.startsWith('etcd unreachable'))).toHaveLength(1);
-      expect(lines.filter((m) => m === 'etcd reachable again')).toHaveLength(1);
-      expect(lines.filter((m) => m.startsWith('lease lost'))).toHaveLength(0);
+      expect(eventsOf(d, LogEvent.etcdUnreachable)).toHaveLength(1);
+      expect(eventsOf(d, LogEvent.etcdReachableAgain)).toHaveLength(1);
+      expect(eventsOf(d, LogEvent.leaseLost)).toHaveLength(0);
       expect(renewalsDuringOutage).toBe(0);
 
       // and it keeps renewing afterwards, on schedule, with the subnet unchanged
       const m = logLines(d).length;
-      const next = await waitForLog(d, /^lease renewed$/, { after: m, timeoutMs: 6_000 });
+      const next = await waitForEvent(d, LogEvent.leaseRenewed, { after: m, timeoutMs: 6_000 });
       expect(next.subnet).toBe(ready.subnet);
     } finally {
       expect((await d.stop('SIGTERM')).code).toBe(0);
@@ -86,22 +91,25 @@ describe('etcd down at start', () => {
     const prefix = '/s/network';
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}');
     await etcd.stop();
-    const d = startWeftd({ host: hosts[1], etcd, prefix, node: 's1', dir });
+    const port = 9180;
+    const d = startWeftd({ host: hosts[1], etcd, prefix, node: 's1', dir, healthzPort: port });
     const waiting = startWeftd({ host: hosts[2], etcd, prefix, node: 's2', dir });
     try {
-      await waitForLog(d, /^etcd unreachable/);
-      await waitForLog(waiting, /^etcd unreachable/);
+      await waitForEvent(d, LogEvent.etcdUnreachable);
+      await waitForEvent(waiting, LogEvent.etcdUnreachable);
       const t0 = Date.now();
       expect(await waiting.stop('SIGTERM', 3_000)).toEqual({ code: 0, signal: null });
       expect(Date.now() - t0).toBeLessThan(2_500);
-      await new Promise((r) => setTimeout(r, 1_500));
+      // it keeps reading the config while etcd is away, quietly
+      await waitForMetric(weftdMetrics(hosts[1], port), 'weft_network_config_reads_total', { result: 'unreachable' }, (r) => (r ?? 0) >= 3, 15_000);
       await etcd.resume();
-      const ready = await waitForLog(d, /^ready$/, { timeoutMs: 5_000 });
+      const ready = await waitForEvent(d, LogEvent.ready, { timeoutMs: 5_000 });
       expect(String(ready.subnet)).toMatch(/^10\.244\.\d+\.0\/24$/);
-      const lines = logLines(d).map((l) => l.msg);
-      expect(lines.filter((m) => m.startsWith('etcd unreachable'))).toHaveLength(1);
-      expect(lines.filter((m) => m === 'etcd reachable again')).toHaveLength(1);
-      expect(lines.filter((m) => !m.startsWith('etcd unreachable') && /fail|retry/i.test(m))).toEqual([]);
+      expect(eventsOf(d, LogEvent.etcdUnreachable)).toHaveLength(1);
+      expect(eventsOf(d, LogEvent.etcdReachableAgain)).toHaveLength(1);
+      // nothing else about failing or retrying (debug is off), however many reads failed
+      const others = logLines(d).filter((l) => l.event !== LogEvent.etcdUnreachable);
+      expect(others.filter((l) => /fail|retry/i.test(l.msg)).map((l) => l.msg)).toEqual([]);
     } finally {
       expect((await d.stop('SIGTERM')).code).toBe(0);
       if (!etcd.running) await etcd.resume();

@@ -8,7 +8,8 @@ import type { EtcdServer } from '../helpers/etcd.js';
 import { liveChildren } from '../../lab/processes.js';
 import { useTestbed } from '../helpers/testbed.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
-import { WEFTD_MAIN, etcdLeaseOf, httpGet, logLines, startWeftd, waitForLog, type Weftd } from '../helpers/weftd.js';
+import { WEFTD_MAIN, etcdLeaseOf, eventsOf, httpGet, logLines, startWeftd, waitForEvent, type Weftd } from '../helpers/weftd.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
 
 const CONFIG = '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}';
 
@@ -41,8 +42,8 @@ describe('weftd lease', () => {
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
     const port = 9180;
     const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'node1', dir, healthzPort: port, extra: ['--ip-masq'] });
-    const ready = await waitForLog(d, /^ready$/);
-    const acquired = logLines(d).find((l) => l.msg === 'lease acquired');
+    const ready = await waitForEvent(d, LogEvent.ready);
+    const acquired = eventsOf(d, LogEvent.leaseAcquired)[0];
     const subnet = String(acquired?.subnet);
     expect(subnet).toMatch(/^10\.244\.\d+\.0\/24$/);
     expect(acquired?.how).toBe('random');
@@ -93,22 +94,22 @@ describe('weftd lease', () => {
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
     const opts = { host: hosts[1], etcd, prefix, node: 'node2', dir };
     let d = startWeftd(opts);
-    const first = await waitForLog(d, /^ready$/);
+    const first = await waitForEvent(d, LogEvent.ready);
     await stopClean(d);
     const key = `${prefix}/subnets/${String(first.subnet).replace('/', '-')}`;
     const value = await etcdValue(key);
 
     d = startWeftd(opts);
-    const second = await waitForLog(d, /^ready$/);
-    expect(logLines(d).find((l) => l.msg === 'lease acquired')?.how).toBe('reuse-public-ip');
+    const second = await waitForEvent(d, LogEvent.ready);
+    expect(eventsOf(d, LogEvent.leaseAcquired)[0]?.how).toBe('reuse-public-ip');
     expect([second.subnet, second.vtepMac]).toEqual([first.subnet, first.vtepMac]);
     expect(await etcdValue(key)).toBe(value);
     await stopClean(d);
 
     await etcd.etcdctl('del', key);
     d = startWeftd(opts);
-    const third = await waitForLog(d, /^ready$/);
-    expect(logLines(d).find((l) => l.msg === 'lease acquired')?.how).toBe('previous-subnet');
+    const third = await waitForEvent(d, LogEvent.ready);
+    expect(eventsOf(d, LogEvent.leaseAcquired)[0]?.how).toBe('previous-subnet');
     expect([third.subnet, third.vtepMac]).toEqual([first.subnet, first.vtepMac]);
     await stopClean(d);
   });
@@ -117,13 +118,13 @@ describe('weftd lease', () => {
     const prefix = '/t3/network';
     await etcd.etcdctl('put', `${prefix}/config`, CONFIG);
     const d = startWeftd({ host: hosts[2], etcd, prefix, node: 'node3', dir });
-    const ready = await waitForLog(d, /^ready$/);
+    const ready = await waitForEvent(d, LogEvent.ready);
     const key = `${prefix}/subnets/${String(ready.subnet).replace('/', '-')}`;
     const n = logLines(d).length;
     await etcd.etcdctl('del', key);
-    const lost = await waitForLog(d, /^lease lost/, { after: n });
+    const lost = await waitForEvent(d, LogEvent.leaseLost, { after: n });
     expect(lost.reason).toBe('the lease key was deleted or its etcd lease expired');
-    const again = await waitForLog(d, /^lease acquired$/, { after: n });
+    const again = await waitForEvent(d, LogEvent.leaseAcquired, { after: n });
     expect([again.subnet, again.how]).toEqual([ready.subnet, 'previous-subnet']);
     expect(await etcdValue(key)).toContain('"PublicIP":"198.18.0.3"');
     expect(d.proc.exitCode).toBeNull();

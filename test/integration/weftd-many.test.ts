@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../helpers/etcd.js';
 import { useTestbed } from '../helpers/testbed.js';
 import type { UnderlayHost } from '../helpers/underlay.js';
-import { logLines, startWeftd, waitForLog } from '../helpers/weftd.js';
+import { eventsOf, startWeftd, waitForEvent } from '../helpers/weftd.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
 
 let etcd: EtcdServer;
 let dir: string;
@@ -25,10 +26,10 @@ describe('16 daemons at once', () => {
     await etcd.etcdctl('put', `${prefix}/config`, '{"Network":"10.244.0.0/16","SubnetMin":"10.244.1.0","SubnetMax":"10.244.20.0","Backend":{"Type":"vxlan"}}');
     const daemons = Array.from({ length: 16 }, (_, i) => startWeftd({ host: hosts[i], etcd, prefix, node: `m${i}`, dir }));
     try {
-      const ready = await Promise.all(daemons.map((d) => waitForLog(d, /^ready$/, { timeoutMs: 30_000 })));
+      const ready = await Promise.all(daemons.map((d) => waitForEvent(d, LogEvent.ready, { timeoutMs: 30_000 })));
       const subnets = ready.map((l) => String(l.subnet));
       expect(new Set(subnets).size).toBe(16);
-      const races = daemons.reduce((n, d) => n + logLines(d).filter((l) => l.msg.startsWith('lost a race')).length, 0);
+      const races = daemons.reduce((n, d) => n + eventsOf(d, LogEvent.leaseRaceLost).length, 0);
       console.log(`16 daemons ready; ${races} lost create races were retried`);
       const keys = (await etcd.etcdctl('get', '--keys-only', '--prefix', `${prefix}/subnets/`)).split('\n').filter(Boolean);
       expect(keys.sort()).toEqual(subnets.map((s) => `${prefix}/subnets/${s.replace('/', '-')}`).sort());

@@ -15,6 +15,7 @@ import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { waitWeftdReady, weftdArgs } from '../../lab/weft-node.js';
 import { ownPrefix } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
 
 interface LogLine {
   readonly msg: string;
@@ -76,7 +77,9 @@ describe('Flannel habits carry over', () => {
     await run('ip', ['netns', 'exec', ns('node1'), 'iptables-restore', '-w', '--noflush'], { input: deletion });
     await waitFor(async () => ((await weftRules('node1')).length === 4 ? true : undefined), 7_000, () => new Error('the forward rules were not restored within 7 s'), 200);
     expect(await weftRules('node1')).toEqual(FORWARD_RULES);
-    const fixes = logOf(weftdLog('node1')).slice(n).filter((l) => l.msg.startsWith('re-asserted'));
+    // weftd's log writes are asynchronous: the fixes may be in place before their records are in the file
+    const reasserted = (): LogLine[] => logOf(weftdLog('node1')).slice(n).filter((l) => l.event === LogEvent.reasserted);
+    const fixes = await waitFor(async () => (reasserted().length >= 2 ? reasserted() : undefined), 5_000, () => new Error(`fewer than 2 reasserted records: ${JSON.stringify(reasserted())}`));
     expect(fixes.map((l) => [l.subsystem, l.msg])).toEqual([
       ['ip_masq', 're-asserted: chain filter/WEFT-FWD missing'],
       ['ip_masq', 're-asserted: hook filter/FORWARD → WEFT-FWD missing'],

@@ -70,9 +70,10 @@ describe('a weftd gossip port under a connection flood (lab)', () => {
     const settledMs = await waitFor(async () => (fds(pid) <= before + SLACK_FDS ? Date.now() - started - floodMs : undefined), HANDSHAKE_TIMEOUT_MS + 5_000, () => new Error(`weftd fds still ${fds(pid)} (before: ${before})`), 100);
 
     const idle = await lab.exec(lab.node('node3').ns, process.execPath, [FLOOD, target.underlayIp, GOSSIP_PORT, '500', '500', 'idle'], 60_000);
-    const [, idleMs, closedByServer] = /^done (\d+) (\d+)/.exec(idle)!.map(Number);
+    const [, idleMs, closedByServer, longestMs] = /^done (\d+) (\d+) (\d+)/.exec(idle)!.map(Number);
     expect(closedByServer).toBe(500);
-    expect(idleMs).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 3_000);
+    // each closed within the handshake timeout of its own connect (not of the first of 500)
+    expect(longestMs).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 3_000);
     flooding = false;
     await watch;
 
@@ -85,7 +86,7 @@ describe('a weftd gossip port under a connection flood (lab)', () => {
     expect(await rejected(target.ns, 'connection_unauthenticated')).toBeGreaterThan(0);
     process.stdout.write(
       `weftd under flood: 20 000 half-open connections in ${floodMs} ms; fds ${before} → peak ${peak} → ${before}±${SLACK_FDS} ${settledMs} ms after the flood; ` +
-        `/healthz ${healthChecks} checks, ${healthFailures} failed; 500 idle connections all closed by weftd within ${idleMs} ms\n`,
+        `/healthz ${healthChecks} checks, ${healthFailures} failed; 500 idle connections all closed by weftd within ${idleMs} ms, each within ${longestMs} ms of its connect\n`,
     );
   }, 400_000);
 });

@@ -6,45 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installIpMasq, reassertIpMasq, removeIpMasq } from '../../daemon/control/ip-masq/index.js';
 import { vethPair, type Netns } from '../../lab/netns.js';
 import { createNetns } from '../helpers/netns.js';
-import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
-
-const PORT = '7000';
-const SERVER = `
-const net = require('node:net'), dgram = require('node:dgram');
-const [host, port] = process.argv.slice(1);
-net.createServer((s) => { let d = ''; s.on('data', (c) => (d += c)); s.on('end', () => { console.log('tcp', d, s.remoteAddress); s.end(); }); })
-  .listen(+port, host, () => {
-    const u = dgram.createSocket('udp4');
-    u.on('message', (m, r) => console.log('udp', String(m), r.address));
-    u.bind(+port, host, () => console.log('listening'));
-  });
-`;
-const CLIENT = `
-const net = require('node:net'), dgram = require('node:dgram');
-const [host, port, tag] = process.argv.slice(1);
-const s = net.connect(+port, host, () => s.end(tag));
-s.setTimeout(5000, () => { console.error('tcp timeout'); process.exit(1); });
-s.on('error', (e) => { console.error(e.message); process.exit(1); });
-s.on('close', () => { const u = dgram.createSocket('udp4'); u.send(tag, +port, host, () => u.close()); });
-`;
+import { type SourceServer, sourceSeenBy as seenFrom, startSourceServer } from '../helpers/source-probe.js';
 
 let node: Netns;
 let pod: Netns;
 let remote: Netns;
 let outside: Netns;
-let outsideServer: TrackedChild;
-let remoteServer: TrackedChild;
-let probes = 0;
-
-/** Source address (TCP and UDP) that `server` sees for a fresh connection from the pod to `host`. */
-async function sourceSeenBy(server: TrackedChild, host: string): Promise<{ tcp: string; udp: string }> {
-  const tag = `probe${++probes}`;
-  await pod.exec(process.execPath, ['-e', CLIENT, host, PORT, tag]);
-  const tcp = await server.waitForOutput(new RegExp(`tcp ${tag} (\\S+)`), 5_000);
-  const udp = await server.waitForOutput(new RegExp(`udp ${tag} (\\S+)`), 5_000);
-  return { tcp: tcp[1], udp: udp[1] };
-}
+let outsideServer: SourceServer;
+let remoteServer: SourceServer;
 
 const iptables = () => ({ prefix: ['ip', 'netns', 'exec', node.name] });
 const saved = () => node.exec('iptables-save', []);
@@ -76,28 +46,26 @@ beforeAll(async () => {
   // own address: the source it reports is then decided by the NAT rules alone.
   await outside.ip('route', 'add', '10.244.0.0/16', 'via', '198.19.0.1');
   await node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  outsideServer = outside.spawn(process.execPath, ['-e', SERVER, '198.19.0.2', PORT]);
-  remoteServer = remote.spawn(process.execPath, ['-e', SERVER, '10.244.2.2', PORT]);
-  await outsideServer.waitForOutput(/listening/);
-  await remoteServer.waitForOutput(/listening/);
+  outsideServer = await startSourceServer(outside, '198.19.0.2');
+  remoteServer = await startSourceServer(remote, '10.244.2.2');
 });
 
 afterAll(async () => {
-  await outsideServer?.stop();
-  await remoteServer?.stop();
+  await outsideServer?.proc.stop();
+  await remoteServer?.proc.stop();
   for (const ns of [pod, remote, outside, node]) await ns?.destroy();
 });
 
 describe('--ip-masq', () => {
   it('without the rules, the outside sees the pod address', async () => {
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
   });
 
   it('masquerades pod traffic to the outside behind the node address, not traffic to other pods', async () => {
     const installed = await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.1/24', iptables: iptables() });
     expect(installed.backend).toBe('nft'); // no rules in either backend: nft, like iptables-wrappers
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
-    expect(await sourceSeenBy(remoteServer, '10.244.2.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+    expect(await seenFrom(pod, remoteServer)).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
   });
 
   it("installs Flannel's rules in weft's own chains, once however often it runs", async () => {
@@ -140,7 +108,7 @@ describe('--ip-masq', () => {
       '-A WEFT-FWD -s 10.244.0.0/16 -m comment --comment "weft forward" -j ACCEPT',
       ':WEFT-FWD - [0:0]',
     ]);
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
   });
 
   it('re-asserts: a deleted hook, forward chain and masquerade rule come back as installed; an intact set is left alone', async () => {
@@ -152,7 +120,7 @@ describe('--ip-masq', () => {
     await node.exec('iptables', ['-w', '-t', 'filter', '-F', 'WEFT-FWD']);
     await node.exec('iptables', ['-w', '-t', 'filter', '-X', 'WEFT-FWD']);
     await node.exec('iptables', ['-w', '-t', 'nat', '-D', 'WEFT-POSTRTG', '1']);
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
     const fixed = await reassertIpMasq(installed);
     expect(fixed.map((d) => d.why)).toEqual([
       'chain nat/WEFT-POSTRTG: 1 of 6 rules missing',
@@ -162,14 +130,14 @@ describe('--ip-masq', () => {
     ]);
     expect(weftLines(await saved())).toEqual(before);
     expect(await reassertIpMasq(installed)).toEqual([]);
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
   });
 
   it('removes every chain and hook, after which the outside sees the pod address again', async () => {
     await installIpMasq({ network: '10.244.0.0/16', subnet: '10.244.1.0/24', iptables: iptables() });
     await removeIpMasq({ iptables: iptables() });
     expect(weftLines(await saved())).toEqual([]);
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '10.244.1.2', udp: '10.244.1.2' });
     await removeIpMasq({ iptables: iptables() }); // nothing left to remove: still fine
     expect(weftLines(await saved())).toEqual([]);
   });
@@ -185,7 +153,7 @@ describe('--ip-masq', () => {
     expect((await reassertIpMasq(installed)).map((d) => d.why)).toEqual(['hook nat/POSTROUTING → WEFT-POSTRTG missing']);
     expect(weftLines(await node.exec('iptables-legacy-save', []))).toHaveLength(12);
     expect(weftLines(await node.exec('iptables-nft-save', []))).toEqual([]);
-    expect(await sourceSeenBy(outsideServer, '198.19.0.2')).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
+    expect(await seenFrom(pod, outsideServer)).toEqual({ tcp: '198.19.0.1', udp: '198.19.0.1' });
     await removeIpMasq({ iptables: iptables() });
     expect(weftLines(await node.exec('iptables-legacy-save', []))).toEqual([]);
     expect(await node.exec('iptables-legacy-save', ['-t', 'nat'])).toContain('-A POSTROUTING -j KUBE-POSTROUTING');

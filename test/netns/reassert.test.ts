@@ -4,7 +4,8 @@
 // route tampered with, IPv6 turned on on it (back within --link-resync, 10 s), each fix logged
 // once with its subsystem; and etcd hung by SIGSTOP with its TCP connections open: weft_etcd_up
 // reads 0 within 15 s, /readyz stays 200 and says why, pod traffic keeps flowing, and all is back
-// after SIGCONT.
+// after SIGCONT. Fixes are found by their `reasserted` event; "nothing more to fix" is checked after
+// /metrics shows two more checks (weft_resync_checks_total), not after a sleep.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipJson, runs, waitFor } from '../../lab/exec.js';
@@ -13,6 +14,8 @@ import { run } from '../../lab/processes.js';
 import { ping, waitReachable } from '../../lab/probe.js';
 import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { HEALTHZ_PORT } from '../../lab/weft-node.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
+import { metricValue, waitForMetric, type Scrape } from '../helpers/metrics.js';
 import { ownPrefix } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -70,11 +73,17 @@ describe('weftd re-asserts its state while running', () => {
     };
   }
 
+  const metrics = (node: string): Scrape => () => lab.exec(ns(node), 'curl', ['-sf', '--max-time', '1', `http://127.0.0.1:${HEALTHZ_PORT}/metrics`]);
+
   async function etcdUp(node: string): Promise<number | undefined> {
-    const text = await lab.exec(ns(node), 'curl', ['-sf', '--max-time', '1', `http://127.0.0.1:${HEALTHZ_PORT}/metrics`]).catch(() => '');
-    const m = /^weft_etcd_up (\S+)$/m.exec(text);
-    return m ? Number(m[1]) : undefined;
+    return metricValue(await metrics(node)().catch(() => ''), 'weft_etcd_up');
   }
+
+  const fixesSince = (node: string, n: number): LogLine[] => logOf(node).slice(n).filter((l) => l.event === LogEvent.reasserted);
+
+  /** The fixes logged since line `n`, once there are `count` (weftd's log writes are asynchronous, the fixes themselves may be done first). */
+  const waitForFixes = (node: string, n: number, count: number): Promise<LogLine[]> =>
+    waitFor(async () => { const f = fixesSince(node, n); return f.length >= count ? f : undefined; }, 5_000, () => new Error(`${node}: fewer than ${count} reasserted records: ${JSON.stringify(fixesSince(node, n))}`));
 
   async function readyz(node: string): Promise<{ code: number; body: string }> {
     const out = await lab.exec(ns(node), 'curl', ['-s', '--max-time', '1', '-w', '\n%{http_code}', `http://127.0.0.1:${HEALTHZ_PORT}/readyz`]);
@@ -102,16 +111,19 @@ describe('weftd re-asserts its state while running', () => {
     const deletedAt = Date.now();
     await waitFor(async () => ((await weftRules('node1')).length === 12 ? true : undefined), 7_000, () => new Error('the ip-masq rules were not restored within 7 s'), 200);
     console.log(`ip-masq rules restored ${Date.now() - deletedAt} ms after deletion`);
+    const checks = metricValue(await metrics('node1')(), 'weft_resync_checks_total', { what: 'iptables_rules' }) ?? 0;
     expect(await weftRules('node1')).toEqual(before);
-    const fixes = logOf('node1').slice(n).filter((l) => l.msg.startsWith('re-asserted'));
+    const fixes = await waitForFixes('node1', n, 3);
     expect(fixes.map((l) => [l.subsystem, l.msg])).toEqual([
       ['ip_masq', 're-asserted: chain filter/WEFT-FWD missing'],
       ['ip_masq', 're-asserted: hook nat/POSTROUTING → WEFT-POSTRTG missing'],
       ['ip_masq', 're-asserted: hook filter/FORWARD → WEFT-FWD missing'],
     ]);
-    await new Promise((r) => setTimeout(r, 5_500)); // one more period: nothing left to fix, nothing logged
-    expect(logOf('node1').slice(n).filter((l) => l.msg.startsWith('re-asserted'))).toHaveLength(3);
-  }, 30_000);
+    // two more checks (the one that restored may still have been finishing): nothing left to fix, nothing logged
+    await waitForMetric(metrics('node1'), 'weft_resync_checks_total', { what: 'iptables_rules' }, (c) => (c ?? 0) >= checks + 2, 15_000, 250);
+    expect(fixesSince('node1', n)).toHaveLength(3);
+    expect(await weftRules('node1')).toEqual(before);
+  }, 40_000);
 
   it('restores a downed TUN with tampered MTU, address and route within --link-resync (10 s), one log line per fix', async () => {
     const node = lab.node('node2');
@@ -125,7 +137,7 @@ describe('weftd re-asserts its state while running', () => {
     await waitFor(async () => (JSON.stringify(await tunState('node2')) === JSON.stringify(want) ? true : undefined), 13_000, () => new Error('the TUN was not restored within 13 s'), 250);
     console.log(`TUN restored ${Date.now() - tamperedAt} ms after tampering`);
     // Every fix is logged (the tampered state itself is proven by them: nothing else logs them).
-    const fixes = logOf('node2').slice(n).filter((l) => l.msg.startsWith('re-asserted'));
+    const fixes = await waitForFixes('node2', n, 5);
     expect(fixes.map((l) => [l.subsystem, l.msg])).toEqual([
       ['tun', 're-asserted: weft0 is down'],
       ['tun', `re-asserted: MTU 1300, want ${node.mtu}`],
@@ -145,7 +157,7 @@ describe('weftd re-asserts its state while running', () => {
     const n = logOf('node2').length;
     await lab.exec(node.ns, 'sysctl', ['-w', 'net.ipv6.conf.weft0.disable_ipv6=0']);
     await waitFor(async () => ((await ipv6Off()) === '1' ? true : undefined), 13_000, () => new Error('IPv6 was not turned off within 13 s'), 250);
-    const fixes = logOf('node2').slice(n).filter((l) => l.msg.startsWith('re-asserted'));
+    const fixes = await waitForFixes('node2', n, 1);
     expect(fixes.map((l) => [l.subsystem, l.msg, l.fix])).toEqual([['tun', 're-asserted: IPv6 on', 'sysctl -w net.ipv6.conf.weft0.disable_ipv6=1']]);
     expect((await ping(pod2.ns, pod1.ip, { count: 3, intervalS: 0.05 })).received).toBe(3);
   }, 30_000);
@@ -178,8 +190,8 @@ describe('weftd re-asserts its state while running', () => {
     for (const node of nodes) await waitFor(async () => ((await etcdUp(node)) === 1 ? true : undefined), 10_000, () => new Error(`${node}: weft_etcd_up not back to 1 after SIGCONT`), 250);
     expect((await readyz('node1'))).toEqual({ code: 200, body: 'ok' });
     for (const node of nodes) {
-      const etcdLines = since(node).filter((l) => l.subsystem === 'etcd').map((l) => l.msg);
-      expect(etcdLines).toEqual(['etcd unreachable; keeping current state and retrying', 'etcd reachable again']);
+      const etcdLines = since(node).filter((l) => l.subsystem === 'etcd').map((l) => l.event);
+      expect(etcdLines).toEqual([LogEvent.etcdUnreachable, LogEvent.etcdReachableAgain]);
     }
     expect((await ping(pod1.ns, pod2.ip, { count: 3, intervalS: 0.1 })).received).toBe(3);
   }, 60_000);

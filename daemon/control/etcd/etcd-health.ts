@@ -9,6 +9,7 @@ import { isRecoverableError } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import { errorMessage } from '../../errors.js';
 import { Backoff, sleep } from './backoff.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 export type EtcdState = 'unknown' | 'reachable' | 'unreachable';
 
@@ -57,8 +58,8 @@ export class EtcdHealth {
     if (this.stateValue === 'reachable') return;
     const before = this.stateValue;
     this.stateValue = 'reachable';
-    if (before === 'unreachable') this.log.info({ endpoints: this.endpoints, downMs: Date.now() - this.since }, 'etcd reachable again');
-    else this.log.info({ endpoints: this.endpoints }, 'etcd reachable');
+    if (before === 'unreachable') this.log.info({ event: LogEvent.etcdReachableAgain, endpoints: this.endpoints, downMs: Date.now() - this.since }, 'etcd reachable again');
+    else this.log.info({ event: LogEvent.etcdReachable, endpoints: this.endpoints }, 'etcd reachable');
     this.since = Date.now();
     for (const l of this.listeners) l();
   }
@@ -67,7 +68,7 @@ export class EtcdHealth {
     if (this.stateValue === 'unreachable' || this.closed.signal.aborted) return;
     this.stateValue = 'unreachable';
     this.since = Date.now();
-    this.log.warn({ endpoints: this.endpoints, err: errorMessage(err) }, 'etcd unreachable; keeping current state and retrying');
+    this.log.warn({ event: LogEvent.etcdUnreachable, endpoints: this.endpoints, err: errorMessage(err) }, 'etcd unreachable; keeping current state and retrying');
     void this.probeUntilReachable();
   }
 

@@ -2,8 +2,10 @@
 // revision + 1 → on compaction, stream failure or etcd outage, list again and hand the sink the
 // full state, which the sink diffs against what it knew. Flannel does the same on ErrCompacted
 // (flannel-io/flannel#125); weft also re-lists after any stream failure instead of trusting a
-// resumed stream, so no event in a gap can be missed.
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+// resumed stream, so no event in a gap can be missed. A prefix is listed in pages of LIST_PAGE keys
+// at the revision of the first page (one response holding every lease of a large cluster would
+// pass gRPC's 4 MiB message limit at about 16,000 leases).
+import { Range, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import { errorMessage } from '../../errors.js';
 import { Backoff, sleep } from './backoff.js';
@@ -31,6 +33,25 @@ export type WatchTarget = { readonly prefix: string } | { readonly key: string }
 export interface ResilientWatchHooks {
   /** Test seam: runs once, after the first listing and before the watch starts. */
   readonly afterFirstList?: () => Promise<void>;
+}
+
+/** Keys per listing page (a page of leases is about 250 KB). */
+export const LIST_PAGE = 1_000;
+
+/** Every key under `prefix` at one revision, LIST_PAGE at a time. */
+export async function listPrefix(client: Etcd3, prefix: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
+  const { end } = Range.prefix(prefix);
+  const kvs: IKeyValue[] = [];
+  let start = Buffer.from(prefix);
+  let revision: string | undefined;
+  for (;;) {
+    const page = client.getAll().inRange({ start, end }).limit(LIST_PAGE);
+    const res = await (revision === undefined ? page : page.revision(revision)).exec();
+    revision ??= res.header.revision;
+    kvs.push(...res.kvs);
+    if (!res.more || res.kvs.length === 0) return { kvs, revision };
+    start = Buffer.concat([res.kvs[res.kvs.length - 1].key, Buffer.from([0])]);
+  }
 }
 
 function toChange(type: 'put' | 'delete', kv: IKeyValue): KvChange {
@@ -77,16 +98,20 @@ export class ResilientWatch {
     while (!this.closed.signal.aborted) {
       try {
         const t = this.target;
-        const res = await this.health.run(() => ('prefix' in t ? this.client.getAll().prefix(t.prefix) : this.client.get(t.key)).exec());
+        const res = await this.health.run(async () => {
+          if ('prefix' in t) return listPrefix(this.client, t.prefix);
+          const one = await this.client.get(t.key).exec();
+          return { kvs: one.kvs, revision: one.header.revision };
+        });
         lastProblem = '';
-        this.sink.reset(res.kvs.map((kv) => toChange('put', kv)), res.header.revision);
+        this.sink.reset(res.kvs.map((kv) => toChange('put', kv)), res.revision);
         this.firstListDone?.();
         this.firstListDone = undefined;
         if (hook) {
           await hook();
           hook = undefined;
         }
-        const reason = await this.watchFrom(BigInt(res.header.revision) + 1n);
+        const reason = await this.watchFrom(BigInt(res.revision) + 1n);
         if (this.closed.signal.aborted) return;
         this.log.debug({ target: this.target, reason }, 'watch ended; listing again');
         if (reason === 'ran') backoff.reset();

@@ -34,6 +34,7 @@ import { pushPullIntervalFor, type SwimConfig } from './swim-config.js';
 import { memberAddress, supersedes, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
 import { MAX_INCARNATION, MAX_MEMBERS_PER_MESSAGE } from './codec.js';
 import { bucketsFor, leafOf, StateDigest } from './digest.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /**
  * A record from a third party (not the member itself) may raise the incarnation known for a member
@@ -646,7 +647,7 @@ export class Membership implements GossipHandler {
   private changed(e: Entry, previous: MemberState | undefined): void {
     const r = e.record;
     this.log.info(
-      { member: r.name, publicIP: r.publicIp, subnet: r.subnet, from: previous ?? 'unknown', to: r.state, incarnation: r.incarnation },
+      { event: LogEvent.memberChanged, member: r.name, publicIP: r.publicIp, subnet: r.subnet, from: previous ?? 'unknown', to: r.state, incarnation: r.incarnation },
       `gossip: member ${r.name} ${previous ?? 'unknown'} → ${r.state}`,
     );
     const change: MemberChange = { member: { ...r, lastSeen: e.lastSeen, stateSince: e.stateSince }, previous };

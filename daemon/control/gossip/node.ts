@@ -13,6 +13,7 @@ import { DEFAULT_GOSSIP_PORT } from './seeds.js';
 import { newGossipStats, type GossipStats } from './stats.js';
 import { swimConfig, type SwimConfig } from './swim-config.js';
 import type { MemberInfo, MemberRecord, MemberView } from './types.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 export interface GossipNodeOptions {
   /** What this member announces; gossipPort is the port actually bound. */
@@ -96,7 +97,7 @@ export async function startGossip(opts: GossipNodeOptions): Promise<GossipNode> 
   });
   transport.setHandler(membership);
   membership.start(opts.seeds ?? []);
-  opts.logger.info({ port: transport.port, seeds: opts.seeds ?? [] }, `gossip: ${opts.self.name} listening on port ${transport.port}`);
+  opts.logger.info({ event: LogEvent.gossipListening, port: transport.port, seeds: opts.seeds ?? [] }, `gossip: ${opts.self.name} listening on port ${transport.port}`);
 
   let closing: Promise<void> | undefined;
   const toWall = (t: number): number => Date.now() - (clock.now() - t);

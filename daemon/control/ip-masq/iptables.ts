@@ -6,9 +6,11 @@
 // mixing hazard kubernetes-sigs/iptables-wrappers exists for). With backend 'auto' weft does what
 // those wrappers do: the backend holding kubelet's KUBE-IPTABLES-HINT / KUBE-KUBELET-CANARY chain,
 // else the one with more rules, nft on a tie; when the iptables-nft/-legacy commands are not
-// installed, plain `iptables`.
+// installed, plain `iptables`. IPv6 rules go through the ip6tables commands of the same names,
+// with the backend detected from ip6tables' own rules.
 import { spawn } from 'node:child_process';
 import { WeftError } from '../../errors.js';
+import type { Family } from './rules.js';
 
 export interface CommandResult {
   readonly code: number;
@@ -46,9 +48,15 @@ function runCommand(argv: readonly string[], input?: string): Promise<CommandRes
 
 const KUBELET_HINT = /KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY/;
 
-/** `iptables-<backend>-save` output, or undefined when that command is not installed or fails. */
-export async function saveOf(prefix: readonly string[], backend: IptablesBackend): Promise<string | undefined> {
-  const cmd = backend === 'system' ? 'iptables-save' : `iptables-${backend}-save`;
+/** `iptables`, `ip6tables-nft`, …: the command for a family and backend. */
+function command(family: Family, backend: IptablesBackend): string {
+  const base = family === 6 ? 'ip6tables' : 'iptables';
+  return backend === 'system' ? base : `${base}-${backend}`;
+}
+
+/** `iptables-<backend>-save` (ip6tables-… for family 6) output, or undefined when that command is not installed or fails. */
+export async function saveOf(prefix: readonly string[], backend: IptablesBackend, family: Family = 4): Promise<string | undefined> {
+  const cmd = `${command(family, backend)}-save`;
   try {
     const r = await runCommand([...prefix, cmd]);
     return r.code === 0 ? r.stdout : undefined;
@@ -57,9 +65,9 @@ export async function saveOf(prefix: readonly string[], backend: IptablesBackend
   }
 }
 
-async function detectBackend(prefix: readonly string[] = []): Promise<IptablesBackend> {
-  const nft = await saveOf(prefix, 'nft');
-  const legacy = await saveOf(prefix, 'legacy');
+async function detectBackend(prefix: readonly string[], family: Family): Promise<IptablesBackend> {
+  const nft = await saveOf(prefix, 'nft', family);
+  const legacy = await saveOf(prefix, 'legacy', family);
   if (nft === undefined || legacy === undefined) return 'system';
   if (KUBELET_HINT.test(nft)) return 'nft';
   if (KUBELET_HINT.test(legacy)) return 'legacy';
@@ -74,19 +82,20 @@ export class Iptables {
   constructor(
     readonly backend: IptablesBackend,
     private readonly prefix: readonly string[] = [],
+    readonly family: Family = 4,
   ) {
-    this.iptables = backend === 'system' ? 'iptables' : `iptables-${backend}`;
+    this.iptables = command(family, backend);
     this.restore = `${this.iptables}-restore`;
   }
 
-  /** An Iptables for `runner`, detecting the backend when it is 'auto' (the default). */
-  static async open(runner: IptablesRunner = {}): Promise<Iptables> {
+  /** An Iptables (ip6tables for family 6) for `runner`, detecting the backend when it is 'auto' (the default). */
+  static async open(runner: IptablesRunner = {}, family: Family = 4): Promise<Iptables> {
     const prefix = runner.prefix ?? [];
-    const backend = runner.backend === undefined || runner.backend === 'auto' ? await detectBackend(prefix) : runner.backend;
-    return new Iptables(backend, prefix);
+    const backend = runner.backend === undefined || runner.backend === 'auto' ? await detectBackend(prefix, family) : runner.backend;
+    return new Iptables(backend, prefix, family);
   }
 
-  /** `iptables -w -t <table> <args>`; the raw result, for callers that expect failures (-C, -S). */
+  /** `iptables -w -t <table> <args>` (or ip6tables); the raw result, for callers that expect failures (-C, -S). */
   try(table: string, args: readonly string[]): Promise<CommandResult> {
     return runCommand([...this.prefix, this.iptables, '-w', '-t', table, ...args]);
   }
@@ -107,6 +116,6 @@ export class Iptables {
 function failure(what: string, r: CommandResult): WeftError {
   return new WeftError(
     'WEFT_ERR_IPTABLES',
-    `${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}; weftd needs CAP_NET_ADMIN and the kernel's iptables/nf_tables NAT support`,
+    `${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}; weftd needs CAP_NET_ADMIN and the kernel's iptables/nf_tables NAT support (IPv6 as well for an IPv6 network)`,
   );
 }

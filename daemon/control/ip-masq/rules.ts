@@ -10,19 +10,25 @@
 //     6. ! -s <network> -d <network>                 MASQUERADE --random-fully (host → cluster)
 //   filter FORWARD ──-j──▶ WEFT-FWD: ACCEPT -s <network>, ACCEPT -d <network>  (--iptables-forward-rules)
 //
+// IPv6 (masqRules6, for ip6tables): the same chains, comments and order with the IPv6 network and
+// subnet, and ff00::/8 as the multicast range, as Flannel's masqIP6Rules.
+//
 // Pure: builds argument vectors and iptables-restore input; running them is iptables.ts's job.
 import { WeftError } from '../../errors.js';
 import { formatCidr, parseCidr, subnetOf } from '../../net/ipv4.js';
+import { formatCidr6, isIpv4Mapped, parseCidr6, subnetOf6 } from '../../net/ipv6.js';
 
 export const MASQ_CHAIN = 'WEFT-POSTRTG';
 export const FORWARD_CHAIN = 'WEFT-FWD';
 /** kube-proxy's masquerade mark: packets it marks are left to its own KUBE-POSTROUTING. */
 const KUBE_PROXY_MARK = '0x4000/0x4000';
-const MULTICAST = '224.0.0.0/4';
+const MULTICAST = { 4: '224.0.0.0/4', 6: 'ff00::/8' } as const;
 const MASQ_COMMENT = ['-m', 'comment', '--comment', 'weft masq'];
 const FORWARD_COMMENT = ['-m', 'comment', '--comment', 'weft forward'];
 
 export type Table = 'nat' | 'filter';
+/** Which iptables: 4 is iptables, 6 is ip6tables. */
+export type Family = 4 | 6;
 
 /** A jump from a built-in chain into one of weft's chains. */
 export interface Hook {
@@ -39,15 +45,13 @@ export interface OwnedChain {
 }
 
 export interface RuleSet {
+  readonly family: Family;
   readonly chains: readonly OwnedChain[];
   readonly hooks: readonly Hook[];
 }
 
-export interface MasqRuleOptions {
-  /** The cluster network (Flannel's Network), e.g. 10.244.0.0/16. */
-  readonly network: string;
-  /** This node's leased subnet, e.g. 10.244.1.0/24 (an address inside it, 10.244.1.1/24, is accepted). */
-  readonly subnet: string;
+/** The switches, the same for both families. */
+export interface MasqSwitches {
   /** The nat/WEFT-POSTRTG masquerade chain (default true; false without --ip-masq). */
   readonly masquerade?: boolean;
   /** MASQUERADE --random-fully (default true; Flannel's --ip-masq-fully-random-disable turns it off). */
@@ -56,16 +60,38 @@ export interface MasqRuleOptions {
   readonly forwardRules?: boolean;
 }
 
+export interface MasqRuleOptions extends MasqSwitches {
+  /** The cluster network (Flannel's Network), e.g. 10.244.0.0/16. */
+  readonly network: string;
+  /** This node's leased subnet, e.g. 10.244.1.0/24 (an address inside it, 10.244.1.1/24, is accepted). */
+  readonly subnet: string;
+}
+
 /** `a.b.c.d/n` with host bits cleared; throws WEFT_ERR_CONFIG naming `what` when it is not an IPv4 CIDR. */
 function normalizeCidr(cidr: string, what: string): string {
   const parsed = parseCidr(cidr);
-  if (parsed === null) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16 (weft's overlay is IPv4)`);
+  if (parsed === null) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: ${what} "${cidr}" is not a CIDR such as 10.244.0.0/16`);
   return formatCidr(subnetOf(parsed));
 }
 
+/** The IPv6 counterpart, in the form ip6tables-save prints (RFC 5952), so drift compares equal. */
+function normalizeCidr6(cidr: string, what: string): string {
+  const parsed = parseCidr6(cidr);
+  if (parsed === null || isIpv4Mapped(parsed.ip)) throw new WeftError('WEFT_ERR_CONFIG', `ip-masq: IPv6 ${what} "${cidr}" is not an IPv6 CIDR such as fd00:10:244::/56`);
+  return formatCidr6(subnetOf6(parsed));
+}
+
+/** The iptables rules for an IPv4 network and subnet. */
 export function masqRules(opts: MasqRuleOptions): RuleSet {
-  const network = normalizeCidr(opts.network, 'network');
-  const subnet = normalizeCidr(opts.subnet, 'subnet');
+  return buildRules(4, normalizeCidr(opts.network, 'network'), normalizeCidr(opts.subnet, 'subnet'), opts);
+}
+
+/** The ip6tables rules for Flannel's IPv6Network and this node's IPv6 subnet (fd00:10:244:1::/64, or ::1/64 inside it). */
+export function masqRules6(opts: MasqRuleOptions): RuleSet {
+  return buildRules(6, normalizeCidr6(opts.network, 'network'), normalizeCidr6(opts.subnet, 'subnet'), opts);
+}
+
+function buildRules(family: Family, network: string, subnet: string, opts: MasqSwitches): RuleSet {
   const masq = opts.randomFully === false ? ['-j', 'MASQUERADE'] : ['-j', 'MASQUERADE', '--random-fully'];
   const chains: OwnedChain[] = [];
   const hooks: Hook[] = [];
@@ -78,7 +104,7 @@ export function masqRules(opts: MasqRuleOptions): RuleSet {
         ['-s', subnet, '-d', network, ...MASQ_COMMENT, '-j', 'RETURN'],
         ['-s', network, '-d', subnet, ...MASQ_COMMENT, '-j', 'RETURN'],
         ['!', '-s', network, '-d', subnet, ...MASQ_COMMENT, '-j', 'RETURN'],
-        ['-s', network, '!', '-d', MULTICAST, ...MASQ_COMMENT, ...masq],
+        ['-s', network, '!', '-d', MULTICAST[family], ...MASQ_COMMENT, ...masq],
         ['!', '-s', network, '-d', network, ...MASQ_COMMENT, ...masq],
       ],
     });
@@ -95,12 +121,12 @@ export function masqRules(opts: MasqRuleOptions): RuleSet {
     });
     hooks.push({ table: 'filter', chain: 'FORWARD', spec: [...FORWARD_COMMENT, '-j', FORWARD_CHAIN] });
   }
-  return { chains, hooks };
+  return { family, chains, hooks };
 }
 
-/** Every chain and hook weft may have installed, whatever the options were: what removal undoes. */
-export function allOwned(): RuleSet {
-  return masqRules({ network: '10.244.0.0/16', subnet: '10.244.0.0/24' });
+/** Every chain and hook weft may have installed in `family`, whatever the options were: what removal undoes. */
+export function allOwned(family: Family = 4): RuleSet {
+  return family === 4 ? masqRules({ network: '10.244.0.0/16', subnet: '10.244.0.0/24' }) : masqRules6({ network: 'fd00::/56', subnet: 'fd00::/64' });
 }
 
 /**

@@ -2,16 +2,25 @@
 //   1. a lease that already holds our PublicIP and still fits the config is reused;
 //   2. else the subnet from the previous subnet file, if it fits and nobody holds it;
 //   3. else a uniformly random pick among the first 100 free subnets walking SubnetMin..SubnetMax.
+// Dual-stack (EnableIPv6): a lease holds both subnets and is taken or reused as one. Step 1 needs
+// both to fit (Flannel deletes an own lease that does not, e.g. a v4-only one after IPv6 was
+// enabled); step 2 keeps the previous IPv4 subnet when it fits and is free, with the previous IPv6
+// subnet if that fits and is free too, else a random one (Flannel drops both there, so turning
+// IPv6 on would move every node's IPv4 subnet); step 3 picks each family at random (allocator6.ts).
 // Pure: the caller lists the leases and supplies the random source.
 import { WeftError } from '../../errors.js';
 import { formatCidr, formatIpv4, overlaps, subnetSize, type Subnet4 } from '../../net/ipv4.js';
-import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
+import { overlaps6, sameSubnet6, type Subnet6 } from '../../net/ipv6.js';
+import { describePool6, pickSubnet6 } from './allocator6.js';
+import { subnet6FitsConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
 
 /** Flannel collects at most this many free candidates before picking one at random. */
 const MAX_CANDIDATES = 100;
 
 export interface HeldSubnet {
-  readonly subnet: Subnet4;
+  /** undefined for an IPv6-only lease (it holds no IPv4 subnet). */
+  readonly subnet: Subnet4 | undefined;
+  readonly subnet6?: Subnet6 | undefined;
   readonly publicIp: string;
 }
 
@@ -22,16 +31,20 @@ export interface AllocationInput {
   readonly publicIp: string;
   /** FLANNEL_SUBNET's network from the previous subnet file, if any. */
   readonly previousSubnet?: Subnet4 | undefined;
+  /** FLANNEL_IPV6_SUBNET's network from the previous subnet file, if any. */
+  readonly previousSubnet6?: Subnet6 | undefined;
   /** `<prefix>/subnets`, for the exhaustion message. */
   readonly subnetsPrefix: string;
   /** Returns a float in [0, 1); Math.random by default. */
   readonly random?: () => number;
 }
 
-export type Allocation =
-  | { readonly kind: 'reuse-public-ip'; readonly subnet: Subnet4 }
-  | { readonly kind: 'previous-subnet'; readonly subnet: Subnet4 }
-  | { readonly kind: 'random'; readonly subnet: Subnet4 };
+/** The chosen subnets; `subnet6` is set exactly when the config has EnableIPv6. */
+export interface Allocation {
+  readonly kind: 'reuse-public-ip' | 'previous-subnet' | 'random';
+  readonly subnet: Subnet4;
+  readonly subnet6?: Subnet6 | undefined;
+}
 
 /** Free subnets from SubnetMin upwards, in order, at most `limit`. */
 export function freeCandidates(config: NetworkConfig, leases: readonly HeldSubnet[], limit = MAX_CANDIDATES): Subnet4[] {
@@ -39,25 +52,35 @@ export function freeCandidates(config: NetworkConfig, leases: readonly HeldSubne
   const step = subnetSize(config.subnetLen);
   for (let base = config.subnetMin; base <= config.subnetMax && out.length < limit; base += step) {
     const s: Subnet4 = { base, len: config.subnetLen };
-    if (!leases.some((l) => overlaps(s, l.subnet))) out.push(s);
+    if (!leases.some((l) => l.subnet !== undefined && overlaps(s, l.subnet))) out.push(s);
   }
   return out;
 }
 
-/** Leases holding `publicIp` that no longer fit the config (Flannel deletes these). */
-export function staleOwnLeases(input: Pick<AllocationInput, 'config' | 'leases' | 'publicIp'>): HeldSubnet[] {
-  return input.leases.filter((l) => l.publicIp === input.publicIp && !subnetFitsConfig(input.config, l.subnet));
+/** True when a lease holds what the config asks for: a fitting IPv4 subnet, and an IPv6 one exactly with EnableIPv6. */
+export function leaseFitsConfig(config: NetworkConfig, l: Pick<HeldSubnet, 'subnet' | 'subnet6'>): boolean {
+  return l.subnet !== undefined && subnetFitsConfig(config, l.subnet) && subnet6FitsConfig(config.ipv6, l.subnet6);
 }
 
-/** Chooses a subnet; throws WeftError WEFT_ERR_SUBNETS_EXHAUSTED when none is free. */
+/** Leases holding `publicIp` that no longer fit the config (Flannel deletes these). */
+export function staleOwnLeases(input: Pick<AllocationInput, 'config' | 'leases' | 'publicIp'>): HeldSubnet[] {
+  return input.leases.filter((l) => l.publicIp === input.publicIp && !leaseFitsConfig(input.config, l));
+}
+
+function isFree6(s: Subnet6, leases: readonly HeldSubnet[]): boolean {
+  return !leases.some((l) => l.subnet6 !== undefined && overlaps6(s, l.subnet6));
+}
+
+/** Chooses the subnets; throws WeftError WEFT_ERR_SUBNETS_EXHAUSTED when a family has none free. */
 export function chooseSubnet(input: AllocationInput): Allocation {
   const { config, leases } = input;
-  const mine = leases.find((l) => l.publicIp === input.publicIp && subnetFitsConfig(config, l.subnet));
-  if (mine) return { kind: 'reuse-public-ip', subnet: mine.subnet };
+  const random = input.random ?? Math.random;
+  const mine = leases.find((l) => l.publicIp === input.publicIp && leaseFitsConfig(config, l));
+  if (mine?.subnet) return { kind: 'reuse-public-ip', subnet: mine.subnet, subnet6: mine.subnet6 };
 
   const prev = input.previousSubnet;
-  if (prev && subnetFitsConfig(config, prev) && !leases.some((l) => overlaps(prev, l.subnet))) {
-    return { kind: 'previous-subnet', subnet: prev };
+  if (prev && subnetFitsConfig(config, prev) && !leases.some((l) => l.subnet !== undefined && overlaps(prev, l.subnet))) {
+    return { kind: 'previous-subnet', subnet: prev, subnet6: config.ipv6 ? previousOrRandom6(input, random) : undefined };
   }
 
   const free = freeCandidates(config, leases);
@@ -68,7 +91,25 @@ export function chooseSubnet(input: AllocationInput): Allocation {
         `(${leases.length} leases held); widen Network or delete stale leases with etcdctl del ${input.subnetsPrefix}/<subnet>`,
     );
   }
-  const random = input.random ?? Math.random;
   const i = Math.min(free.length - 1, Math.floor(random() * free.length));
-  return { kind: 'random', subnet: free[i] };
+  const subnet6 = config.ipv6 ? previousOrRandom6({ ...input, previousSubnet6: undefined }, random) : undefined;
+  return { kind: 'random', subnet: free[i], subnet6 };
+}
+
+/** The previous IPv6 subnet when it fits and is free, else a random free one. */
+function previousOrRandom6(input: AllocationInput, random: () => number): Subnet6 {
+  const pool = input.config.ipv6!;
+  const prev = input.previousSubnet6;
+  if (prev && subnet6FitsConfig(pool, prev) && isFree6(prev, input.leases)) return prev;
+  const picked = pickSubnet6(pool, input.leases.map((l) => l.subnet6), random);
+  if (picked) return picked;
+  throw new WeftError(
+    'WEFT_ERR_SUBNETS_EXHAUSTED',
+    `${describePool6(pool)} (${input.leases.length} leases held); widen IPv6Network or delete stale leases with etcdctl del ${input.subnetsPrefix}/<subnet>`,
+  );
+}
+
+/** True when two allocations name the same lease key. */
+export function sameSubnets(a: Pick<Allocation, 'subnet' | 'subnet6'>, b: Pick<Allocation, 'subnet' | 'subnet6'>): boolean {
+  return a.subnet.base === b.subnet.base && a.subnet.len === b.subnet.len && sameSubnet6(a.subnet6, b.subnet6);
 }

@@ -7,9 +7,8 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
-import { ResilientWatch, type KvChange, type WatchSink } from '../etcd/resilient-watch.js';
-import type { Subnet4 } from '../../net/ipv4.js';
-import { leaseKeyOf, listingOf, type LeaseListing, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from './lease-store.js';
+import { listPrefix, ResilientWatch, type KvChange, type WatchSink } from '../etcd/resilient-watch.js';
+import { leaseKeyOf, listingOf, type LeaseListing, type LeaseSubnets, type LeaseStore, type LeaseWatch, type LeaseWatchHooks, type LeaseWatchTarget, type Written } from './lease-store.js';
 
 export interface EtcdLeaseStoreOptions {
   readonly client: Etcd3;
@@ -31,25 +30,25 @@ export class EtcdLeaseStore implements LeaseStore {
     this.subnetsPrefix = `${o.prefix}/subnets`;
   }
 
-  keyOf(subnet: Subnet4): string {
-    return leaseKeyOf(this.subnetsPrefix, subnet);
+  keyOf(subnets: LeaseSubnets): string {
+    return leaseKeyOf(this.subnetsPrefix, subnets);
   }
 
   async list(): Promise<LeaseListing> {
-    const res = await this.health.run(() => this.client.getAll().prefix(`${this.subnetsPrefix}/`).exec());
+    const res = await this.health.run(() => listPrefix(this.client, `${this.subnetsPrefix}/`));
     const kvs: Omit<KvChange, 'type'>[] = res.kvs.map((kv) => ({ key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), lease: String(kv.lease ?? '0'), modRevision: String(kv.mod_revision) }));
-    return listingOf(kvs, res.header.revision);
+    return listingOf(kvs, res.revision);
   }
 
-  async create(subnet: Subnet4, value: string, ttlSec: number): Promise<Written | null> {
-    const key = this.keyOf(subnet);
+  async create(subnets: LeaseSubnets, value: string, ttlSec: number): Promise<Written | null> {
+    const key = this.keyOf(subnets);
     return this.writeUnderNewLease(ttlSec, (leaseId) =>
       this.client.if(key, 'Version', '==', 0).then(this.client.put(key).value(value).lease(leaseId)).commit(),
     );
   }
 
-  async replace(subnet: Subnet4, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null> {
-    const key = this.keyOf(subnet);
+  async replace(subnets: LeaseSubnets, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null> {
+    const key = this.keyOf(subnets);
     const written = await this.writeUnderNewLease(ttlSec, (leaseId) =>
       this.client.if(key, 'Mod', '==', modRevision).then(this.client.put(key).value(value).lease(leaseId)).commit(),
     );
@@ -59,8 +58,8 @@ export class EtcdLeaseStore implements LeaseStore {
     return written;
   }
 
-  async deleteIfUnchanged(subnet: Subnet4, modRevision: string): Promise<boolean> {
-    const key = this.keyOf(subnet);
+  async deleteIfUnchanged(subnets: LeaseSubnets, modRevision: string): Promise<boolean> {
+    const key = this.keyOf(subnets);
     const res = await this.health.run(() => this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit());
     return res.succeeded;
   }

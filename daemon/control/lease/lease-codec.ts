@@ -1,7 +1,13 @@
 // Lease values in etcd, byte-identical to what Flannel's vxlan backend writes (json.Marshal of
-// lease.LeaseAttrs with BackendData = vxlanLeaseAttrs{VNI, VtepMAC}):
-//   {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:…"}}
-// weft appends its own fields at the end of BackendData; Flannel ignores unknown fields.
+// lease.LeaseAttrs{PublicIP, PublicIPv6, BackendType, BackendData, BackendV6Data}, the two data
+// fields being vxlanLeaseAttrs{VNI, VtepMAC} and left out when empty):
+//   IPv4        {"PublicIP":"198.18.0.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:…"}}
+//   dual-stack  {"PublicIP":"198.18.0.1","PublicIPv6":"fd00:198:18::1","BackendType":"vxlan",
+//                "BackendData":{"VNI":1,"VtepMAC":"0a:…"},"BackendV6Data":{"VNI":1,"VtepMAC":"0e:…"}}
+//   IPv6-only   {"PublicIP":"0.0.0.0","PublicIPv6":"fd00:198:18::1","BackendType":"vxlan","BackendV6Data":{…}}
+//               (Flannel's; decoded here, not written: weftd refuses IPv6-only configs for now)
+// PublicIPv6 is in Go's net.IP.String() form (formatIpv6). weft appends its own fields at the end
+// of BackendData only; BackendV6Data is exactly Flannel's. Flannel ignores unknown fields.
 // Node names are restricted (see config) so JSON.stringify matches Go's escaping exactly.
 import { goField as pick, isJsonObject } from './go-json.js';
 
@@ -15,6 +21,15 @@ export interface LeaseAttrs {
   readonly nodeName: string | undefined;
   /** BackendData.WeftCsumElision: the node accepts frames with VXLAN_WEFT_CSUM_PARTIAL. */
   readonly csumElision: boolean;
+  /** PublicIPv6 and BackendV6Data, when the node advertises an IPv6 VTEP (dual-stack or IPv6-only). */
+  readonly v6?: V6Attrs | undefined;
+}
+
+/** The IPv6 VTEP of a lease: PublicIPv6 and BackendV6Data{VNI, VtepMAC}. */
+export interface V6Attrs {
+  readonly publicIp: string;
+  readonly vni: number | undefined;
+  readonly vtepMac: string | undefined;
 }
 
 export interface OwnLeaseAttrs {
@@ -25,14 +40,17 @@ export interface OwnLeaseAttrs {
   readonly nodeName: string;
   /** Advertise checksum elision (BackendData.WeftCsumElision, written only when true). */
   readonly csumElision?: boolean;
+  /** Dual-stack: the IPv6 underlay address (formatIpv6 form) and the IPv6 VTEP's MAC; VNI as for IPv4. */
+  readonly v6?: { readonly publicIp: string; readonly vtepMac: string } | undefined;
 }
 
 export function encodeLeaseValue(a: OwnLeaseAttrs): string {
   return JSON.stringify({
     PublicIP: a.publicIp,
-    PublicIPv6: null,
+    PublicIPv6: a.v6 ? a.v6.publicIp : null,
     BackendType: 'vxlan',
     BackendData: { VNI: a.vni, VtepMAC: a.vtepMac, WeftGossipPort: a.gossipPort, WeftNodeName: a.nodeName, ...(a.csumElision ? { WeftCsumElision: true } : {}) },
+    ...(a.v6 ? { BackendV6Data: { VNI: a.vni, VtepMAC: a.v6.vtepMac } } : {}),
   });
 }
 
@@ -57,6 +75,11 @@ export function decodeLeaseValue(text: string): LeaseAttrs | string {
   const gossipPort = pick(d, 'WeftGossipPort');
   const nodeName = pick(d, 'WeftNodeName');
   const csumElision = pick(d, 'WeftCsumElision');
+  const publicIpv6 = pick(o, 'PublicIPv6');
+  const data6 = pick(o, 'BackendV6Data');
+  const d6 = isJsonObject(data6) ? data6 : {};
+  const vni6 = pick(d6, 'VNI');
+  const mac6 = pick(d6, 'VtepMAC');
   return {
     publicIp,
     backendType: typeof backendType === 'string' ? backendType : '',
@@ -65,5 +88,6 @@ export function decodeLeaseValue(text: string): LeaseAttrs | string {
     gossipPort: typeof gossipPort === 'number' ? gossipPort : undefined,
     nodeName: typeof nodeName === 'string' ? nodeName : undefined,
     csumElision: csumElision === true,
+    v6: typeof publicIpv6 === 'string' ? { publicIp: publicIpv6, vni: typeof vni6 === 'number' ? vni6 : undefined, vtepMac: typeof mac6 === 'string' ? mac6 : undefined } : undefined,
   };
 }

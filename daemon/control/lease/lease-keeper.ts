@@ -7,9 +7,9 @@
 //                 └──── re-acquire ◀── key deleted / expired / changed by someone else
 //
 // Acquire (Flannel's tryAcquireLease, raceRetries = 10): list → allocator choice (our PublicIP's
-// lease → previous subnet → random) → create-if-absent or replace-if-unchanged; a lost race lists
-// again; while another live weftd holds our node name or our PublicIP's lease, nothing is taken
-// (identity-guard.ts). Renewal grants a fresh etcd lease and rewrites the key with a compare on
+// lease → previous subnet → random; dual-stack: both subnets at once, one key) → create-if-absent
+// or replace-if-unchanged; a lost race lists again; while another live weftd holds our node name
+// or our PublicIP's lease, nothing is taken (identity-guard.ts). Renewal grants a fresh etcd lease and rewrites the key with a compare on
 // its mod revision (Flannel's updateSubnet, made conditional), then revokes the old etcd lease. This was chosen
 // over KeepAlive because it is two unary calls with deadlines (no stream to babysit through an
 // outage), it detects a key that was deleted or taken over atomically, and peers see a renewal
@@ -22,18 +22,22 @@ import type { Logger } from '../../observability/logger.js';
 import { Backoff } from '../etcd/backoff.js';
 import { isUnreachableError } from '../etcd/etcd-health.js';
 import type { KvChange } from '../etcd/resilient-watch.js';
-import { chooseSubnet, staleOwnLeases, type Allocation } from './allocator.js';
-import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
+import { chooseSubnet, sameSubnets, staleOwnLeases, type Allocation, type HeldSubnet } from './allocator.js';
+import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, type Subnet6 } from '../../net/ipv6.js';
 import { identityRefusal, type IdentityGuard } from './identity-guard.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
 import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** Flannel's raceRetries: immediate re-lists after losing a create race, before backing off. */
 export const RACE_RETRIES = 10;
 
 export interface HeldLease {
   readonly subnet: Subnet4;
+  /** Dual-stack: the IPv6 subnet held under the same key. */
+  readonly subnet6?: Subnet6 | undefined;
   readonly key: string;
   readonly leaseId: string;
   readonly modRevision: string;
@@ -58,12 +62,25 @@ export interface LeaseKeeperOptions {
   readonly renewMarginMs: number;
   /** Subnet from the previous subnet file, preferred when free. */
   readonly previousSubnet: Subnet4 | undefined;
+  /** Dual-stack: IPv6 subnet from the previous subnet file, preferred when free. */
+  readonly previousSubnet6?: Subnet6 | undefined;
   /**
    * Asked before every acquisition whether a live weftd holds our node name or the lease holding
    * our public IP; if so the attempt is refused (guard.refused) and retried with backoff, leaving
    * the lease to its holder. Without it, leases are reused as Flannel does.
    */
   readonly identity?: IdentityGuard;
+}
+
+/** The subnets an acquisition prefers when they are free (the previous run's, or the ones just lost). */
+export interface PreferredSubnets {
+  readonly subnet: Subnet4 | undefined;
+  readonly subnet6?: Subnet6 | undefined;
+}
+
+/** Log fields naming a lease's subnets. */
+function subnetFields(l: { readonly subnet: Subnet4; readonly subnet6?: Subnet6 | undefined }): { subnet: string; subnet6?: string } {
+  return l.subnet6 ? { subnet: formatCidr(l.subnet), subnet6: formatCidr6(l.subnet6) } : { subnet: formatCidr(l.subnet) };
 }
 
 function abortError(): WeftError {
@@ -116,7 +133,7 @@ export class LeaseKeeper {
    * Acquires the lease, retrying through etcd outages and subnet exhaustion (each distinct
    * problem logged once) until it succeeds or close() is called (then it throws).
    */
-  async acquire(preferred: Subnet4 | undefined = this.o.previousSubnet): Promise<HeldLease> {
+  async acquire(preferred: PreferredSubnets = { subnet: this.o.previousSubnet, subnet6: this.o.previousSubnet6 }): Promise<HeldLease> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
     let races = 0;
     while (!this.closed.signal.aborted) {
@@ -128,15 +145,16 @@ export class LeaseKeeper {
           this.renewAt = got.renewAt;
           this.generation++;
           this.lastError = '';
-          this.o.log.info({ subnet: formatCidr(held.subnet), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
+          this.o.log.info({ event: LogEvent.leaseAcquired, ...subnetFields(held), how: held.how, key: held.key, leaseId: held.leaseId, ttlSec: this.o.ttlMs / 1000 }, 'lease acquired');
           return held;
         }
         races++;
-        this.o.log.info({ attempt: races }, 'lost a race for a subnet; listing again');
+        this.o.log.info({ event: LogEvent.leaseRaceLost, attempt: races }, 'lost a race for a subnet; listing again');
         if (races < RACE_RETRIES) continue;
         races = 0;
         this.report(new WeftError('WEFT_ERR_LEASE_CONFLICT', `lost ${RACE_RETRIES} races for a free subnet in a row; backing off`));
       } catch (err) {
+        this.failures++;
         if (!isWeftError(err, 'WEFT_ERR_IDENTITY_CONFLICT')) this.report(err);
       }
       await this.pause(backoff.next());
@@ -153,7 +171,7 @@ export class LeaseKeeper {
     this.held = lease;
     this.renewAt = this.o.clock.now();
     this.generation++;
-    this.o.log.info({ subnet: formatCidr(lease.subnet), key: lease.key, leaseExpiry: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
+    this.o.log.info({ ...subnetFields(lease), key: lease.key, leaseExpiry: new Date(lease.expiresAt).toISOString() }, 'lease taken from the state cache; verifying it with etcd when etcd answers');
   }
 
   /** Starts renewal and the watch on our own key. Call once, after acquire() or adopt(). */
@@ -192,20 +210,20 @@ export class LeaseKeeper {
     await pause(this.o.clock, 'lease-retry', ms, AbortSignal.any([this.closed.signal, this.wake.signal]));
   }
 
-  private async tryAcquire(preferred: Subnet4 | undefined): Promise<{ lease: HeldLease; renewAt: number } | null> {
+  private async tryAcquire(preferred: PreferredSubnets): Promise<{ lease: HeldLease; renewAt: number } | null> {
     const { store, network, attrs } = this.o;
     const { leases, skipped } = await store.list();
     for (const s of skipped) this.o.log.warn({ key: s.key, reason: s.reason }, 'ignoring unreadable lease (its subnet still counts as taken)');
-    const held = leases.map((l) => ({ subnet: l.subnet, publicIp: l.attrs.publicIp }));
-    for (const s of skipped) if (s.subnet) held.push({ subnet: s.subnet, publicIp: '' });
+    const held: HeldSubnet[] = leases.map((l) => ({ subnet: l.subnet, subnet6: l.subnet6, publicIp: l.attrs.publicIp }));
+    for (const s of skipped) if (s.subnet || s.subnet6) held.push({ subnet: s.subnet, subnet6: s.subnet6, publicIp: '' });
     for (const stale of staleOwnLeases({ config: network, leases: held, publicIp: attrs.publicIp })) {
-      const l = leases.find((x) => sameSubnet(x.subnet, stale.subnet));
+      const l = leases.find((x) => stale.subnet !== undefined && sameSubnets(x, { subnet: stale.subnet, subnet6: stale.subnet6 }));
       if (!l) continue;
-      this.o.log.info({ subnet: formatCidr(l.subnet) }, 'deleting our old lease that no longer fits the network config');
-      await store.deleteIfUnchanged(l.subnet, l.modRevision);
-      held.splice(held.findIndex((h) => sameSubnet(h.subnet, l.subnet)), 1);
+      this.o.log.info(subnetFields(l), 'deleting our old lease that no longer fits the network config');
+      await store.deleteIfUnchanged(l, l.modRevision);
+      held.splice(held.findIndex((h) => h.subnet !== undefined && sameSubnets({ subnet: h.subnet, subnet6: h.subnet6 }, l)), 1);
     }
-    const choice = chooseSubnet({ config: network, leases: held, publicIp: attrs.publicIp, previousSubnet: preferred, subnetsPrefix: store.subnetsPrefix });
+    const choice = chooseSubnet({ config: network, leases: held, publicIp: attrs.publicIp, previousSubnet: preferred.subnet, previousSubnet6: preferred.subnet6, subnetsPrefix: store.subnetsPrefix });
     const refusal = this.o.identity && (await identityRefusal(leases, attrs, choice.kind === 'reuse-public-ip' ? choice.subnet : undefined, this.o.identity));
     if (refusal) {
       this.o.identity?.refused(refusal.kind, refusal.holder);
@@ -213,16 +231,17 @@ export class LeaseKeeper {
     }
     const ttlSec = Math.round(this.o.ttlMs / 1000);
     const sent = this.o.clock.now();
+    const subnets = { subnet: choice.subnet, subnet6: choice.subnet6 };
     let written;
     if (choice.kind === 'reuse-public-ip') {
-      const existing = leases.find((l) => sameSubnet(l.subnet, choice.subnet));
+      const existing = leases.find((l) => sameSubnets(l, subnets));
       if (!existing) return null;
-      written = await store.replace(choice.subnet, this.value, ttlSec, existing.modRevision, existing.lease);
+      written = await store.replace(subnets, this.value, ttlSec, existing.modRevision, existing.lease);
     } else {
-      written = await store.create(choice.subnet, this.value, ttlSec);
+      written = await store.create(subnets, this.value, ttlSec);
     }
     if (!written) return null;
-    const lease = { subnet: choice.subnet, key: store.keyOf(choice.subnet), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
+    const lease: HeldLease = { ...subnets, key: store.keyOf(subnets), leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt, how: choice.kind };
     return { lease, renewAt: this.renewTimeOf(sent, written) };
   }
 
@@ -252,13 +271,13 @@ export class LeaseKeeper {
       if (!held) return;
       try {
         const sent = this.o.clock.now();
-        const written = await this.o.store.replace(held.subnet, this.value, Math.round(this.o.ttlMs / 1000), held.modRevision, held.leaseId);
+        const written = await this.o.store.replace(held, this.value, Math.round(this.o.ttlMs / 1000), held.modRevision, held.leaseId);
         if (!written) return this.reacquire('the lease key changed or vanished before renewal', generation);
         this.held = { ...held, leaseId: written.leaseId, modRevision: written.modRevision, expiresAt: written.expiresAt };
         this.renewAt = this.renewTimeOf(sent, written);
         this.lastError = '';
         this.renewals++;
-        this.o.log.info({ subnet: formatCidr(held.subnet), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
+        this.o.log.info({ event: LogEvent.leaseRenewed, ...subnetFields(held), leaseId: written.leaseId, leaseExpiry: new Date(written.expiresAt).toISOString() }, 'lease renewed');
         this.emit({ type: 'renewed', lease: this.held });
         this.scheduleRenewal();
         return;
@@ -277,16 +296,16 @@ export class LeaseKeeper {
     this.held = undefined;
     const watch = this.ownWatch;
     this.ownWatch = undefined;
-    this.o.log.warn({ subnet: formatCidr(lost.subnet), reason }, 'lease lost; re-acquiring, preferring the same subnet');
+    this.o.log.warn({ event: LogEvent.leaseLost, ...subnetFields(lost), reason }, 'lease lost; re-acquiring, preferring the same subnet');
     this.emit({ type: 'lost', lease: lost, reason });
     await watch?.close();
     let held: HeldLease;
     try {
-      held = await this.acquire(lost.subnet);
+      held = await this.acquire(lost);
     } catch {
       return;
     }
-    if (!sameSubnet(held.subnet, lost.subnet)) this.o.log.warn({ from: formatCidr(lost.subnet), to: formatCidr(held.subnet) }, 'subnet changed on re-acquire');
+    if (!sameSubnets(held, lost)) this.o.log.warn({ event: LogEvent.subnetChanged, from: subnetFields(lost), to: subnetFields(held) }, 'subnet changed on re-acquire');
     this.emit({ type: 'acquired', lease: held, previous: lost });
     this.scheduleRenewal();
     this.watchOwnKey();

@@ -1,6 +1,7 @@
 // The seam between the lease logic (keeper, peer watcher, node lease) and where leases live.
-// Flannel's layout: `<prefix>/subnets/10.244.1.0-24` → lease JSON, attached to a lease with the
-// configured TTL. Every write is conditional, so two nodes can never both believe they hold one
+// Flannel's layout: `<prefix>/subnets/10.244.1.0-24` (dual-stack `…-24&fd00:10:244:1::-64`, see
+// net/subnet-key.ts) → lease JSON, attached to a lease with the configured TTL. A lease is named by
+// its LeaseSubnets (IPv4 subnet and, dual-stack, IPv6 subnet). Every write is conditional, so two nodes can never both believe they hold one
 // subnet:
 //   create : only if the key is absent                      — Flannel createSubnet
 //   replace: only if the key is unchanged since a revision  — renewal / reuse
@@ -9,11 +10,17 @@
 // (etcd/etcd-health.ts) is true; any other rejection is the store refusing the request.
 import type { KvChange, WatchSink } from '../etcd/resilient-watch.js';
 import { decodeLeaseValue, type LeaseAttrs } from './lease-codec.js';
-import { parseSubnetKeyName, subnetKeyName, type Subnet4 } from '../../net/ipv4.js';
+import type { Subnet4 } from '../../net/ipv4.js';
+import type { Subnet6 } from '../../net/ipv6.js';
+import { isNoSubnet4, leaseKeyName, parseLeaseKeyName, type LeaseSubnets } from '../../net/subnet-key.js';
+
+export type { LeaseSubnets } from '../../net/subnet-key.js';
 
 export interface StoredLease {
   readonly key: string;
   readonly subnet: Subnet4;
+  /** The IPv6 subnet of a dual-stack lease. */
+  readonly subnet6?: Subnet6 | undefined;
   readonly attrs: LeaseAttrs;
   /** Raw value as stored. */
   readonly value: string;
@@ -25,8 +32,9 @@ export interface StoredLease {
 export interface SkippedKey {
   readonly key: string;
   readonly reason: string;
-  /** The subnet named by the key, when the key itself is well-formed. */
+  /** The subnets named by the key, when the key itself is well-formed (no IPv4 one for an IPv6-only lease). */
   readonly subnet: Subnet4 | undefined;
+  readonly subnet6?: Subnet6 | undefined;
 }
 
 export interface Written {
@@ -62,17 +70,17 @@ export interface LeaseWatchHooks {
 export interface LeaseStore {
   /** `<prefix>/subnets`. */
   readonly subnetsPrefix: string;
-  keyOf(subnet: Subnet4): string;
+  keyOf(subnets: LeaseSubnets): string;
   list(): Promise<LeaseListing>;
   /** Creates `subnet` under a new TTL lease if nobody holds it; null when the key exists (a lost race). */
-  create(subnet: Subnet4, value: string, ttlSec: number): Promise<Written | null>;
+  create(subnets: LeaseSubnets, value: string, ttlSec: number): Promise<Written | null>;
   /**
    * Rewrites `subnet` under a new TTL lease if it is unchanged since `modRevision`; null when it
    * changed or vanished. `previousLease` is released once the key has moved off it.
    */
-  replace(subnet: Subnet4, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null>;
+  replace(subnets: LeaseSubnets, value: string, ttlSec: number, modRevision: string, previousLease?: string): Promise<Written | null>;
   /** Deletes `subnet` if unchanged since `modRevision`. */
-  deleteIfUnchanged(subnet: Subnet4, modRevision: string): Promise<boolean>;
+  deleteIfUnchanged(subnets: LeaseSubnets, modRevision: string): Promise<boolean>;
   /**
    * Follows `target` without gaps: the sink gets the full state first and again after any
    * interruption (an outage, a compaction), and the changes in between, in order.
@@ -82,13 +90,18 @@ export interface LeaseStore {
   onReachable(fn: () => void): () => void;
 }
 
-/** Decodes one entry under `<prefix>/subnets/`; a string says why it is unusable. */
+/**
+ * Decodes one entry under `<prefix>/subnets/`; a string says why it is unusable. An IPv6-only
+ * lease (Flannel's `0.0.0.0-0&…` key) is unusable here: weft routes IPv4 subnets, and its
+ * 0.0.0.0/0 must never become a route.
+ */
 export function decodeStoredLease(kv: Omit<KvChange, 'type'>): StoredLease | string {
-  const subnet = parseSubnetKeyName(kv.key);
-  if (!subnet) return 'key is not of the form <ip>-<len>';
+  const name = parseLeaseKeyName(kv.key);
+  if (!name) return 'key is not of the form <ip>-<len> or <ip>-<len>&<ipv6>-<len>';
+  if (isNoSubnet4(name.subnet)) return 'IPv6-only lease (no IPv4 subnet); weft routes only IPv4 subnets for now';
   const attrs = decodeLeaseValue(kv.value);
   if (typeof attrs === 'string') return attrs;
-  return { key: kv.key, subnet, attrs, value: kv.value, lease: kv.lease, modRevision: kv.modRevision };
+  return { key: kv.key, subnet: name.subnet, subnet6: name.subnet6, attrs, value: kv.value, lease: kv.lease, modRevision: kv.modRevision };
 }
 
 /** Sorts decoded entries into a listing. */
@@ -97,13 +110,17 @@ export function listingOf(kvs: readonly Omit<KvChange, 'type'>[], revision: stri
   const skipped: SkippedKey[] = [];
   for (const kv of kvs) {
     const d = decodeStoredLease(kv);
-    if (typeof d === 'string') skipped.push({ key: kv.key, reason: d, subnet: parseSubnetKeyName(kv.key) ?? undefined });
-    else leases.push(d);
+    if (typeof d !== 'string') {
+      leases.push(d);
+      continue;
+    }
+    const name = parseLeaseKeyName(kv.key);
+    skipped.push({ key: kv.key, reason: d, subnet: name && !isNoSubnet4(name.subnet) ? name.subnet : undefined, subnet6: name?.subnet6 });
   }
   return { leases, skipped, revision };
 }
 
-/** `<subnetsPrefix>/10.244.1.0-24`. */
-export function leaseKeyOf(subnetsPrefix: string, subnet: Subnet4): string {
-  return `${subnetsPrefix}/${subnetKeyName(subnet)}`;
+/** `<subnetsPrefix>/10.244.1.0-24`, dual-stack `<subnetsPrefix>/10.244.1.0-24&fd00:10:244:1::-64`. */
+export function leaseKeyOf(subnetsPrefix: string, subnets: LeaseSubnets): string {
+  return `${subnetsPrefix}/${leaseKeyName(subnets)}`;
 }

@@ -8,7 +8,9 @@ import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { ResilientWatch } from '../etcd/resilient-watch.js';
 import { formatCidr, formatIpv4, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, formatIpv6 } from '../../net/ipv6.js';
 import { parseNetworkConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 export interface ConfigChange {
   /** Flannel's field name, e.g. "Network", "Backend.VNI". */
@@ -23,6 +25,11 @@ function fields(c: NetworkConfig): [string, string][] {
     ['SubnetLen', String(c.subnetLen)],
     ['SubnetMin', formatIpv4(c.subnetMin)],
     ['SubnetMax', formatIpv4(c.subnetMax)],
+    ['EnableIPv6', String(c.ipv6 !== undefined)],
+    ['IPv6Network', c.ipv6 ? formatCidr6(c.ipv6.network) : 'unset'],
+    ['IPv6SubnetLen', c.ipv6 ? String(c.ipv6.subnetLen) : 'unset'],
+    ['IPv6SubnetMin', c.ipv6 ? formatIpv6(c.ipv6.subnetMin) : 'unset'],
+    ['IPv6SubnetMax', c.ipv6 ? formatIpv6(c.ipv6.subnetMax) : 'unset'],
     ['Backend.VNI', String(c.backend.vni)],
     ['Backend.Port', String(c.backend.port)],
     ['Backend.MTU', c.backend.mtu === undefined ? 'unset' : String(c.backend.mtu)],
@@ -45,6 +52,7 @@ export function configChangeAdvice(running: NetworkConfig, next: NetworkConfig, 
   if (subnet && !subnetFitsConfig(next, subnet)) {
     advice += `; this node's subnet ${formatCidr(subnet)} does not fit the new config, so after the restart it gets another subnet and the pods on this node (addresses in ${formatCidr(subnet)}) must be re-created`;
   }
+  if (changed.has('EnableIPv6')) advice += "; EnableIPv6 changes every lease's key, so each node writes a new lease after its restart (keeping its IPv4 subnet from the subnet file when it is free)";
   if (changed.has('Backend.MTU')) advice += '; pods keep the old MTU until they are re-created';
   return advice;
 }
@@ -64,6 +72,7 @@ export class NetworkConfigWatch {
   private readonly watch: ResilientWatch;
   /** The last content reported; '' = the running config (nothing to report). */
   private reported = '';
+  private compared = 0;
 
   constructor(private readonly o: NetworkConfigWatchOptions) {
     const key = `${o.prefix}/config`;
@@ -91,23 +100,29 @@ export class NetworkConfigWatch {
     return this.watch.close();
   }
 
+  /** Times the content in etcd was compared with the running config: each change seen, and each listing. */
+  get checks(): number {
+    return this.compared;
+  }
+
   private seen(text: string | null): void {
+    this.compared++;
     const key = `${this.o.prefix}/config`;
-    if (text === null) return this.report('<deleted>', () => this.o.log.warn({ key }, `network config ${key} was deleted; weftd keeps running on the config it started with, and a restarted weftd waits until the key exists again`));
+    if (text === null) return this.report('<deleted>', () => this.o.log.warn({ event: LogEvent.networkConfigDeleted, key }, `network config ${key} was deleted; weftd keeps running on the config it started with, and a restarted weftd waits until the key exists again`));
     let next: NetworkConfig;
     try {
       next = parseNetworkConfig(text);
     } catch (err) {
-      return this.report(text, () => this.o.log.error({ key }, `${errorMessage(err)} (in ${key}, changed while running); weftd keeps running on the config it started with, and a restarted weftd waits until the config is valid`));
+      return this.report(text, () => this.o.log.error({ event: LogEvent.networkConfigInvalid, key }, `${errorMessage(err)} (in ${key}, changed while running); weftd keeps running on the config it started with, and a restarted weftd waits until the config is valid`));
     }
     const changes = diffNetworkConfig(this.o.running, next);
     if (changes.length === 0) {
-      if (this.reported !== '') this.o.log.info({ key }, 'network config in etcd matches the running config again');
+      if (this.reported !== '') this.o.log.info({ event: LogEvent.networkConfigMatches, key }, 'network config in etcd matches the running config again');
       this.reported = '';
       return;
     }
     const summary = changes.map((c) => `${c.field} ${c.from} → ${c.to}`).join(', ');
-    this.report(text, () => this.o.log.warn({ key, changes }, `network config changed in etcd: ${summary}; ${configChangeAdvice(this.o.running, next, this.o.subnet())}`));
+    this.report(text, () => this.o.log.warn({ event: LogEvent.networkConfigChanged, key, changes }, `network config changed in etcd: ${summary}; ${configChangeAdvice(this.o.running, next, this.o.subnet())}`));
   }
 
   private report(content: string, write: () => void): void {

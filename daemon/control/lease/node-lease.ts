@@ -5,14 +5,17 @@
 // change of the lease or the peers is saved to the state cache. A start that cannot keep the
 // previous run's subnet (the network config changed, or another node holds it) says so, since the
 // pods started on it are cut off; a network config changed while running is reported
-// (network-config-watch.ts).
+// (network-config-watch.ts). Peer changes are saved at most once per PEER_SAVE_DELAY_MS (the file
+// holds every peer: saving it per lease written would make each change cost O(peers)).
 import type { Etcd3 } from 'etcd3';
-import type { Clock } from '../../clock.js';
+import type { Clock, TimerHandle } from '../../clock.js';
 import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, type Subnet6 } from '../../net/ipv6.js';
+import { sameSubnets } from './allocator.js';
 import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
 import { LeaseKeeper, type HeldLease } from './lease-keeper.js';
@@ -22,9 +25,12 @@ import { subnetFitsConfig, type NetworkConfig } from './network-config.js';
 import { NetworkConfigWatch } from './network-config-watch.js';
 import { snapshotOf, type CachedState, type StateCache } from './state-cache.js';
 import { readPreviousSubnet, writeSubnetFile } from './subnet-file.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** How long close() waits for etcd calls in flight. */
 export const CLOSE_WAIT_MS = 500;
+/** Peer changes within this long of each other are saved to the state cache together. */
+export const PEER_SAVE_DELAY_MS = 1_000;
 
 export interface NodeLeaseOptions {
   /** Read: etcdPrefix, subnetLeaseTtlMs, subnetLeaseRenewMarginMs, subnetFile, ipMasq. */
@@ -49,15 +55,22 @@ export interface NodeLeaseOptions {
 export class NodeLease {
   /** The last state-cache write error, logged once until a write succeeds. */
   private saveError = '';
+  /** A save of peer changes, due within PEER_SAVE_DELAY_MS. */
+  private pendingSave: TimerHandle | undefined;
 
   private readonly configWatch: NetworkConfigWatch;
 
   private constructor(
     readonly keeper: LeaseKeeper,
     readonly watcher: LeaseWatcher,
-    o: NodeLeaseOptions,
+    private readonly o: NodeLeaseOptions,
   ) {
     this.configWatch = new NetworkConfigWatch({ client: o.etcd.client, health: o.etcd.health, prefix: o.cfg.etcdPrefix, running: o.network, subnet: () => keeper.current?.subnet, log: o.log });
+  }
+
+  /** Times the network config in etcd was compared with the running one (NetworkConfigWatch.checks). */
+  get configChecks(): number {
+    return this.configWatch.checks;
   }
 
   /** The lease currently held; undefined while re-acquiring. */
@@ -72,7 +85,7 @@ export class NodeLease {
   static async start(o: NodeLeaseOptions, signal: AbortSignal): Promise<NodeLease | undefined> {
     const previous = readPreviousSubnet(o.cfg.subnetFile);
     if (previous.problem) o.log.warn({ file: o.cfg.subnetFile }, `previous subnet file not reused: ${previous.problem}`);
-    const keeper = keeperFor(o, previous.subnet);
+    const keeper = keeperFor(o, previous.subnet, previous.subnet6);
     let watcher: LeaseWatcher | undefined;
     const stop = (): void => {
       void keeper.close();
@@ -105,7 +118,7 @@ export class NodeLease {
    * and the peer watch retry until etcd answers.
    */
   static async resume(o: NodeLeaseOptions, cached: CachedState): Promise<NodeLease> {
-    const keeper = keeperFor(o, cached.lease.subnet);
+    const keeper = keeperFor(o, cached.lease.subnet, cached.lease.subnet6);
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
     const watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
@@ -125,16 +138,20 @@ export class NodeLease {
       this.save(o);
       if (e.type === 'renewed') return;
       this.watcher.setOwnKey(e.lease.key);
-      if (e.previous && sameSubnet(e.previous.subnet, e.lease.subnet)) return o.onHeld(true);
+      if (e.previous && sameSubnets(e.previous, e.lease)) return o.onHeld(true);
       writeLeaseFile(o, e.lease).then(
         () => o.onHeld(true),
         (err: unknown) => o.log.error(errorMessage(err)),
       );
     });
-    this.watcher.onChange(() => this.save(o));
+    this.watcher.onPeerChanges(() => {
+      this.pendingSave ??= o.clock.setTimer('state-cache-save', PEER_SAVE_DELAY_MS, () => this.save(o));
+    });
   }
 
   private save(o: NodeLeaseOptions): void {
+    this.pendingSave?.cancel();
+    this.pendingSave = undefined;
     const lease = this.keeper.current;
     if (!lease) return;
     try {
@@ -152,6 +169,7 @@ export class NodeLease {
    * flight (etcd hanging: up to its deadline) is not waited for beyond CLOSE_WAIT_MS.
    */
   async close(): Promise<void> {
+    if (this.pendingSave) this.save(this.o);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
     await Promise.race([Promise.all([this.watcher.close(), this.keeper.close(), this.configWatch.close()]), late]);
@@ -159,9 +177,9 @@ export class NodeLease {
   }
 }
 
-function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined): LeaseKeeper {
+function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined, previousSubnet6: Subnet6 | undefined): LeaseKeeper {
   const { cfg } = o;
-  return new LeaseKeeper({ store: o.store, clock: o.clock, log: o.log, network: o.network, attrs: o.attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet, identity: o.identity });
+  return new LeaseKeeper({ store: o.store, clock: o.clock, log: o.log, network: o.network, attrs: o.attrs, ttlMs: cfg.subnetLeaseTtlMs, renewMarginMs: cfg.subnetLeaseRenewMarginMs, previousSubnet, previousSubnet6, identity: o.identity });
 }
 
 /** One line when the acquired subnet is not the previous run's: pods started on that one are cut off. */
@@ -173,7 +191,7 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
     ? `is held by another node (or another lease carries this node's public IP)`
     : `does not fit the network config now in etcd (Network ${formatCidr(o.network.network)}, SubnetLen ${o.network.subnetLen}${previous.network ? `; it was in ${formatCidr(previous.network)}` : ''})`;
   o.log.error(
-    { oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.cfg.subnetFile },
+    { event: LogEvent.subnetMoved, oldSubnet: formatCidr(old), newSubnet: formatCidr(lease.subnet), oldNetwork: previous.network ? formatCidr(previous.network) : null, network: formatCidr(o.network.network), file: o.cfg.subnetFile },
     `this node's previous subnet ${formatCidr(old)} (from ${o.cfg.subnetFile}) ${why}; it now has ${formatCidr(lease.subnet)}. ` +
       `Pods started before hold addresses in ${formatCidr(old)} that no longer route: re-create them ` +
       `(e.g. kubectl delete pod -A --field-selector spec.nodeName=${o.attrs.nodeName})`,
@@ -182,6 +200,7 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
 
 async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {
   const { subnetFile, ipMasq } = o.cfg;
-  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, mtu: o.mtu, ipMasq });
-  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), mtu: o.mtu, ipMasq }, 'subnet file written');
+  const ipv6 = o.network.ipv6 && l.subnet6 ? { network: o.network.ipv6.network, subnet: l.subnet6 } : undefined;
+  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, ipv6, mtu: o.mtu, ipMasq });
+  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), ...(ipv6 ? { subnet6: formatCidr6(ipv6.subnet) } : {}), mtu: o.mtu, ipMasq }, 'subnet file written');
 }

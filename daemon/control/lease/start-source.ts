@@ -5,6 +5,7 @@
 import type { Logger } from '../../observability/logger.js';
 import type { NetworkConfig } from './network-config.js';
 import type { CachedState, StateCache } from './state-cache.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 /** How long weftd waits for etcd at start before it uses the state cache. */
 export const ETCD_START_GRACE_MS = 2_500;
@@ -45,6 +46,6 @@ export async function chooseStartSource(o: StartSourceOptions): Promise<StartSou
   giveUp.abort();
   fromEtcd.catch(() => undefined);
   if (answered) return answered;
-  o.log.warn({ file: o.cache.file, savedAt: cached.savedAt, graceMs }, 'etcd has not answered; starting from the state cache (lease, network config, peers)');
+  o.log.warn({ event: LogEvent.stateCacheStart, file: o.cache.file, savedAt: cached.savedAt, graceMs }, 'etcd has not answered; starting from the state cache (lease, network config, peers)');
   return { mode: 'state-cache', network: cached.state.network, state: cached.state, savedAt: cached.savedAt };
 }

@@ -3,7 +3,8 @@
 // their gossip endpoints). Saved whenever one of them changes, atomically (writeFileAtomic), so
 // a crash leaves the previous or the next version, never a torn one. Read once at start: a file
 // that is missing, unreadable, of another version or whose lease has expired is not used (the
-// reason is returned for the log).
+// reason is returned for the log). The IPv6 half (bigints: the IPv6 pool, a lease's subnet6) is
+// written as {"$bigint":"<decimal>"} and read back as bigint.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
@@ -34,14 +35,14 @@ export class StateCache {
   /** Writes `state` atomically; throws on I/O errors (the caller logs them and carries on). */
   save(state: CachedState): void {
     const body = { version: STATE_CACHE_VERSION, savedAt: new Date().toISOString(), network: state.network, lease: state.lease, peers: state.peers };
-    writeFileAtomic(this.file, `${JSON.stringify(body)}\n`, { mode: 0o600 });
+    writeFileAtomic(this.file, `${JSON.stringify(body, (_k, x: unknown) => (typeof x === 'bigint' ? { $bigint: x.toString() } : x))}\n`, { mode: 0o600 });
   }
 
   /** The cached state if it can be used at `now` (wall clock, ms): present, valid, lease unexpired. */
   load(now = Date.now()): LoadResult {
     let v: unknown;
     try {
-      v = JSON.parse(readFileSync(this.file, 'utf8'));
+      v = JSON.parse(readFileSync(this.file, 'utf8'), (_k, x: unknown) => (isJsonObject(x) && typeof x.$bigint === 'string' && /^[0-9]+$/.test(x.$bigint) ? BigInt(x.$bigint) : x));
     } catch (err) {
       return { state: undefined, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${this.file}` : `${this.file} unreadable: ${errorMessage(err)}` };
     }
@@ -62,14 +63,22 @@ function isSubnet(v: unknown): boolean {
   return isJsonObject(v) && typeof v.base === 'number' && typeof v.len === 'number';
 }
 
+function isSubnet6(v: unknown): boolean {
+  return isJsonObject(v) && typeof v.base === 'bigint' && typeof v.len === 'number';
+}
+
+function isPool6(v: unknown): boolean {
+  return v === undefined || (isJsonObject(v) && isSubnet6(v.network) && typeof v.subnetLen === 'number' && typeof v.subnetMin === 'bigint' && typeof v.subnetMax === 'bigint');
+}
+
 function isNetwork(v: unknown): v is NetworkConfig {
-  if (!isJsonObject(v) || !isSubnet(v.network) || !isJsonObject(v.backend)) return false;
+  if (!isJsonObject(v) || !isSubnet(v.network) || !isJsonObject(v.backend) || !isPool6(v.ipv6)) return false;
   const b = v.backend;
   return typeof v.subnetLen === 'number' && typeof v.subnetMin === 'number' && typeof v.subnetMax === 'number' && b.type === 'vxlan' && typeof b.vni === 'number' && typeof b.port === 'number';
 }
 
 function isLease(v: unknown): v is HeldLease {
-  return isJsonObject(v) && isSubnet(v.subnet) && typeof v.key === 'string' && typeof v.leaseId === 'string' && typeof v.modRevision === 'string' && typeof v.expiresAt === 'number' && typeof v.how === 'string';
+  return isJsonObject(v) && isSubnet(v.subnet) && (v.subnet6 === undefined || isSubnet6(v.subnet6)) && typeof v.key === 'string' && typeof v.leaseId === 'string' && typeof v.modRevision === 'string' && typeof v.expiresAt === 'number' && typeof v.how === 'string';
 }
 
 function isPeer(v: unknown): v is PeerLease {

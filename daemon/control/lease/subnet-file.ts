@@ -1,29 +1,35 @@
 // subnet.env, exactly as Flannel writes it (pkg/subnet WriteSubnetFile): plain KEY=VALUE lines
 // in this order, directory 0755, file 0644, replaced atomically (temp file + rename), so a CNI
 // plugin never reads half a file:
-//   FLANNEL_NETWORK=10.244.0.0/16
-//   FLANNEL_SUBNET=10.244.1.1/24      (first host of the leased subnet / SubnetLen)
-//   FLANNEL_MTU=1450                  (underlay or Backend.MTU − 50)
+//   FLANNEL_NETWORK=10.244.0.0/16          (IPv4 enabled)
+//   FLANNEL_SUBNET=10.244.1.1/24           (first host of the leased subnet / SubnetLen)
+//   FLANNEL_IPV6_NETWORK=fd00:10:244::/56  (EnableIPv6; formatIpv6, as Go prints it)
+//   FLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64
+//   FLANNEL_MTU=1450                       (underlay or Backend.MTU − 50)
 //   FLANNEL_IPMASQ=false
+// IPv6-only (EnableIPv4 false): the two IPv4 lines are left out, nothing stands in their place.
+// Flannel writes no FLANNEL_IPV6_MASQ: FLANNEL_IPMASQ (--ip-masq) speaks for both families.
 import { readFileSync } from 'node:fs';
 import { WeftError } from '../../errors.js';
 import { formatCidr, formatIpv4, parseCidr, subnetOf, type Subnet4 } from '../../net/ipv4.js';
+import { formatCidr6, formatIpv6, parseCidr6, subnetOf6, type Subnet6 } from '../../net/ipv6.js';
 import { writeFileAtomic } from '../write-file-atomic.js';
 
 export interface SubnetEnv {
-  readonly network: Subnet4;
-  readonly subnet: Subnet4;
+  /** The IPv4 network and leased subnet; undefined for IPv6-only. */
+  readonly network: Subnet4 | undefined;
+  readonly subnet: Subnet4 | undefined;
+  /** The IPv6 network and leased subnet (EnableIPv6). */
+  readonly ipv6?: { readonly network: Subnet6; readonly subnet: Subnet6 } | undefined;
   readonly mtu: number;
   readonly ipMasq: boolean;
 }
 
-function formatSubnetEnv(e: SubnetEnv): string {
-  return (
-    `FLANNEL_NETWORK=${formatCidr(e.network)}\n` +
-    `FLANNEL_SUBNET=${formatIpv4(e.subnet.base + 1)}/${e.subnet.len}\n` +
-    `FLANNEL_MTU=${e.mtu}\n` +
-    `FLANNEL_IPMASQ=${e.ipMasq}\n`
-  );
+export function formatSubnetEnv(e: SubnetEnv): string {
+  let text = '';
+  if (e.network && e.subnet) text += `FLANNEL_NETWORK=${formatCidr(e.network)}\nFLANNEL_SUBNET=${formatIpv4(e.subnet.base + 1)}/${e.subnet.len}\n`;
+  if (e.ipv6) text += `FLANNEL_IPV6_NETWORK=${formatCidr6(e.ipv6.network)}\nFLANNEL_IPV6_SUBNET=${formatIpv6(e.ipv6.subnet.base + 1n)}/${e.ipv6.subnet.len}\n`;
+  return `${text}FLANNEL_MTU=${e.mtu}\nFLANNEL_IPMASQ=${e.ipMasq}\n`;
 }
 
 export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void> {
@@ -34,12 +40,25 @@ export async function writeSubnetFile(path: string, e: SubnetEnv): Promise<void>
   }
 }
 
+export interface PreviousSubnets {
+  readonly subnet?: Subnet4;
+  readonly network?: Subnet4;
+  /** FLANNEL_IPV6_SUBNET's network, when the file has a valid one. */
+  readonly subnet6?: Subnet6;
+  readonly problem?: string;
+}
+
+function valueOf(text: string, key: string): string | undefined {
+  return text.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim();
+}
+
 /**
- * The subnet recorded by a previous run (FLANNEL_SUBNET's network), for reuse, and the network it
- * was in (FLANNEL_NETWORK, when readable). A missing file gives neither; an unreadable or corrupt
- * one gives `problem` and no subnet.
+ * The subnets recorded by a previous run (FLANNEL_SUBNET's and FLANNEL_IPV6_SUBNET's networks), for
+ * reuse, and the network FLANNEL_SUBNET was in (FLANNEL_NETWORK, when readable). A missing file gives
+ * none; an unreadable or corrupt one gives `problem` and no subnet. An unusable FLANNEL_IPV6_SUBNET
+ * is ignored (as Flannel does), leaving the IPv4 subnet reusable.
  */
-export function readPreviousSubnet(path: string): { subnet?: Subnet4; network?: Subnet4; problem?: string } {
+export function readPreviousSubnet(path: string): PreviousSubnets {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -47,11 +66,11 @@ export function readPreviousSubnet(path: string): { subnet?: Subnet4; network?: 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     return { problem: `cannot read ${path}: ${(err as Error).message}` };
   }
-  const line = text.split('\n').find((l) => l.startsWith('FLANNEL_SUBNET='));
-  if (!line) return { problem: `${path} has no FLANNEL_SUBNET line` };
-  const value = line.slice('FLANNEL_SUBNET='.length).trim();
+  const value = valueOf(text, 'FLANNEL_SUBNET');
+  if (value === undefined) return { problem: `${path} has no FLANNEL_SUBNET line` };
   const cidr = parseCidr(value);
   if (!cidr || cidr.len > 30) return { problem: `${path}: FLANNEL_SUBNET=${value} is not an IPv4 subnet` };
-  const network = parseCidr(text.split('\n').find((l) => l.startsWith('FLANNEL_NETWORK='))?.slice('FLANNEL_NETWORK='.length).trim() ?? '');
-  return { subnet: subnetOf(cidr), ...(network ? { network: subnetOf(network) } : {}) };
+  const network = parseCidr(valueOf(text, 'FLANNEL_NETWORK') ?? '');
+  const cidr6 = parseCidr6(valueOf(text, 'FLANNEL_IPV6_SUBNET') ?? '');
+  return { subnet: subnetOf(cidr), ...(network ? { network: subnetOf(network) } : {}), ...(cidr6 && cidr6.len <= 126 ? { subnet6: subnetOf6(cidr6) } : {}) };
 }

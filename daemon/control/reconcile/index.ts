@@ -10,6 +10,7 @@ import { WeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { ipJson, ipJsonBatch, ipRun } from './ip-command.js';
 import { planTunFixes, unusableTun, type Fix, type IpAddr, type IpLink, type IpRoute, type TunWanted } from './tun-plan.js';
+import { LogEvent } from '../../observability/log-events.js';
 
 export { planTunFixes, unusableTun, type Fix, type TunWanted } from './tun-plan.js';
 
@@ -38,14 +39,15 @@ export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconci
   if (!link) throw new WeftError('WEFT_ERR_TUN', `${want.name} is gone (deleted while weftd runs?); restart weftd to create it again`);
   const [, tunRoutes, networkRoutes] = state as [unknown, IpRoute[], IpRoute[]];
   const fixes = planTunFixes(want, link, link.addr_info ?? [], tunRoutes, networkRoutes);
+  const event = verb === 'reconciling' ? undefined : LogEvent.reasserted;
   for (const f of fixes) {
-    log.warn({ tun: want.name, fix: `ip ${f.args.join(' ')}` }, `${verb}: ${f.why}`);
+    log.warn({ event, tun: want.name, fix: `ip ${f.args.join(' ')}` }, `${verb}: ${f.why}`);
     // A stale address's own prefix route goes with the address: already gone is fixed.
     await ipRun(f.args, f.args[0] === 'route' && f.args[1] === 'del' ? /No such process/ : undefined);
   }
   if (ipv6Enabled(want.name)) {
     const fix = { why: 'IPv6 on', args: [] };
-    log.warn({ tun: want.name, fix: `sysctl -w net.ipv6.conf.${want.name}.disable_ipv6=1` }, `${verb}: ${fix.why}`);
+    log.warn({ event, tun: want.name, fix: `sysctl -w net.ipv6.conf.${want.name}.disable_ipv6=1` }, `${verb}: ${fix.why}`);
     disableIpv6(want.name);
     return [...fixes, fix];
   }

@@ -11,6 +11,7 @@
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
  *                                              (flags: WEFT_UDP_GRO)
  *   closeFd(fd)                                for fds never handed to an engine
+ *   nftGeneration() -> number                  nf_tables ruleset generation of this netns, -1 if none
  *   createEngine(opts) -> engine               takes ownership of both fds, starts polling
  *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
  *
@@ -36,10 +37,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <unistd.h>
 
 #include "weft_native.h"
@@ -51,6 +56,10 @@
  * WEFT_BUSY_NS of the previous batch, waits engine.moderate_ns for more. */
 #define WEFT_MODERATE_BELOW 8
 #define WEFT_BUSY_NS 200000
+/* Busy polling (busy_poll): a wake-up after this long without packets polls for the answer, for at
+ * most WEFT_BUSY_POLL_MAX_NS however many packets it finds. */
+#define WEFT_QUIET_NS 1000000
+#define WEFT_BUSY_POLL_MAX_NS 2000000
 
 #define CHECK_NAPI(call)                                                     \
   do {                                                                       \
@@ -307,7 +316,6 @@ typedef struct engine {
   uint32_t tun_rx_base, udp_rx_base, slot, udp_slot, headroom, udp_rx_offset, batch;
   uint32_t udp_out_cap, tun_out_cap;
   napi_ref refs[REF_COUNT];
-  napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   struct mmsghdr *rmsgs, *smsgs;
   struct iovec *riov, *siov;
@@ -324,6 +332,8 @@ typedef struct engine {
   int vnet;          /* the TUN carries a virtio_net_hdr before each packet */
   long moderate_ns;  /* interrupt moderation wait (0: off) */
   uint64_t tun_last_batch_ns;
+  long busy_poll_ns;  /* busy polling window after a wake-up out of silence (0: off) */
+  uint64_t last_activity_ns;
 } engine;
 
 static void engine_release(engine *e) {
@@ -374,7 +384,6 @@ static void engine_close(engine *e, int release_js) {
       if (e->refs[i]) napi_delete_reference(e->env, e->refs[i]);
       e->refs[i] = NULL;
     }
-    napi_async_destroy(e->env, e->actx);
   }
 }
 
@@ -394,19 +403,22 @@ static void engine_finalize(napi_env env, void *data, void *hint) {
   engine_release(e);
 }
 
-/* Calls onTun/onUdp(count). Returns -1 if the callback threw (then reported as uncaught). */
+/* Calls onTun/onUdp(count); returns -1 if the callback threw (then reported as uncaught). With napi_call_function rather than napi_make_callback: the forwarder
+ * queues no microtasks or ticks and runs under no async hook, and make_callback's callback scope
+ * (async context, tick queue, a global handle per call) cost ~10% of a one-packet batch, which is
+ * what a ping or a request is. Exceptions are fatal, as they would be from a callback scope. */
 static int call_js(engine *e, int which, uint32_t count) {
   napi_env env = e->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return -1;
   int rc = 0;
-  napi_value fn, global, arg, result;
+  napi_value fn, recv, arg, result;
   e->ctl[WEFT_CTL_UDP_OUT] = 0;
   e->ctl[WEFT_CTL_TUN_OUT] = 0;
-  if (napi_get_reference_value(env, e->refs[which], &fn) != napi_ok || fn == NULL || napi_get_global(env, &global) != napi_ok ||
+  if (napi_get_reference_value(env, e->refs[which], &fn) != napi_ok || fn == NULL || napi_get_undefined(env, &recv) != napi_ok ||
       napi_create_uint32(env, count, &arg) != napi_ok) {
     rc = -1;
-  } else if (napi_make_callback(env, e->actx, global, fn, 1, &arg, &result) != napi_ok) {
+  } else if (napi_call_function(env, recv, fn, 1, &arg, &result) != napi_ok) {
     napi_value ex;
     e->ns[WEFT_NS_CALLBACK_ERRORS] += 1;
     if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
@@ -811,14 +823,9 @@ static int all_udp(engine *e, uint32_t n) {
   return 1;
 }
 
-static void on_tun_readable(uv_poll_t *h, int status, int events) {
-  engine *e = h->data;
-  (void)events;
-  if (e->closing) return;
-  if (status < 0) {
-    e->ns[WEFT_NS_TUN_READ_ERRORS] += 1;
-    return;
-  }
+/* Reads and forwards TUN batches until the TUN is drained or WEFT_MAX_ROUNDS; returns packets read. */
+static uint32_t tun_rounds(engine *e) {
+  uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     uint32_t n = read_tun(e, 0);
     if (round == 0 && n > 0 && n < WEFT_MODERATE_BELOW && e->moderate_ns > 0 && all_udp(e, n)) {
@@ -838,22 +845,58 @@ static void on_tun_readable(uv_poll_t *h, int status, int events) {
       }
     }
     if (n == 0) break;
+    total += n;
     e->ns[WEFT_NS_TUN_READ_BATCHES] += 1;
     if (call_js(e, REF_ON_TUN, n) < 0 || e->closing) break;
     flush_udp(e);
     flush_tun(e);
     if (n < e->batch) break;
   }
+  return total;
 }
 
-static void on_udp_readable(uv_poll_t *h, int status, int events) {
-  engine *e = h->data;
-  (void)events;
-  if (e->closing) return;
-  if (status < 0) {
-    e->ns[WEFT_NS_UDP_RECV_ERRORS] += 1;
-    return;
+static uint32_t udp_rounds(engine *e);
+
+/* Busy polling for the answer. A wake-up out of silence (no packet for WEFT_QUIET_NS) is a lone
+ * request, a ping, a handshake: its answer comes back from the other direction within a few hundred
+ * µs. Sleeping in epoll until then costs a wake-up of this thread (on a VM, waking a halted vCPU:
+ * tens of µs, paid on each hop of a round trip); polling for it does not. So after such a wake-up
+ * the engine polls both fds for up to busy_poll_ns, and stops as soon as it has forwarded a batch
+ * in the other direction (the answer) or the window passes without a packet. Traffic that keeps
+ * the data plane busy never polls (it is never quiet), and a poll is bounded by
+ * WEFT_BUSY_POLL_MAX_NS in all, so the JS loop (route updates) is never held longer. */
+static void busy_poll(engine *e, int from_tun) {
+  uint64_t start = uv_hrtime();
+  uint64_t deadline = start + (uint64_t)e->busy_poll_ns;
+  struct pollfd p[2] = {{.fd = e->tun_fd, .events = POLLIN}, {.fd = e->udp_fd, .events = POLLIN}};
+  e->ns[WEFT_NS_BUSY_POLLS] += 1;
+  while (!e->closing) {
+    int r = poll(p, 2, 0);
+    if (r > 0) {
+      uint32_t answered = 0;
+      if (p[0].revents & POLLIN) {
+        uint32_t n = tun_rounds(e);
+        if (!from_tun) answered += n;
+      }
+      if ((p[1].revents & POLLIN) && !e->closing) {
+        uint32_t n = udp_rounds(e);
+        if (from_tun) answered += n;
+      }
+      if (answered > 0) {
+        e->ns[WEFT_NS_BUSY_POLL_ANSWERS] += 1;
+        break;
+      }
+    }
+    uint64_t now = uv_hrtime();
+    if (r > 0) deadline = now + (uint64_t)e->busy_poll_ns;
+    if (now >= deadline || now - start >= WEFT_BUSY_POLL_MAX_NS) break;
   }
+}
+
+/* Receives and forwards UDP batches until the socket is drained or WEFT_MAX_ROUNDS; returns
+ * datagrams received. */
+static uint32_t udp_rounds(engine *e) {
+  uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     for (uint32_t i = 0; i < e->batch; i++) {
       e->rmsgs[i].msg_hdr.msg_namelen = sizeof e->raddr[i];
@@ -869,6 +912,7 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
       break;
     }
     if (r == 0) break;
+    total += (uint32_t)r;
     for (int i = 0; i < r; i++) {
       int32_t *m = e->udp_in + (size_t)i * WEFT_META_STRIDE;
       m[WEFT_IN_OFFSET] = (int32_t)((uint8_t *)e->riov[i].iov_base - e->arena);
@@ -895,6 +939,30 @@ static void on_udp_readable(uv_poll_t *h, int status, int events) {
     flush_udp(e);
     if ((uint32_t)r < e->batch) break;
   }
+  return total;
+}
+
+/* One wake-up of either fd: forwards what is there, then, if the engine had been quiet for
+ * WEFT_QUIET_NS, polls for the answer (busy_poll). */
+static void on_wake(engine *e, int status, int from_tun) {
+  if (e->closing) return;
+  if (status < 0) {
+    e->ns[from_tun ? WEFT_NS_TUN_READ_ERRORS : WEFT_NS_UDP_RECV_ERRORS] += 1;
+    return;
+  }
+  int quiet = e->busy_poll_ns > 0 && uv_hrtime() - e->last_activity_ns >= WEFT_QUIET_NS;
+  if ((from_tun ? tun_rounds(e) : udp_rounds(e)) > 0 && quiet) busy_poll(e, from_tun);
+  e->last_activity_ns = uv_hrtime();
+}
+
+static void on_tun_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  on_wake(h->data, status, 1);
+}
+
+static void on_udp_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  on_wake(h->data, status, 0);
 }
 
 static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t *out) {
@@ -942,7 +1010,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   if (!e) return throw_errno(env, "createEngine", ENOMEM);
   e->env = env;
   size_t tun_in_len, udp_in_len, udp_out_len, tun_out_len, ctl_len, ns_len;
-  int32_t moderate = 0;
+  int32_t moderate = 0, busy_poll = 0;
   napi_value ab;
   bool is_ab = false;
   const char *bad = NULL;
@@ -964,8 +1032,9 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     bad = "nstats: Float64Array(>= NS_SIZE)";
   else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
     bad = "onTun, onUdp: functions";
-  else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000)
-    bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs: 0-1000000";
+  else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000 ||
+           get_i32_prop(env, o, "busyPollNs", &busy_poll) || busy_poll < 0 || busy_poll > 1000000)
+    bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs, busyPollNs: 0-1000000";
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
     bad = "tunFd, udpFd: fds";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
@@ -984,6 +1053,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     return throw_range(env, bad);
   }
   e->moderate_ns = moderate;
+  e->busy_poll_ns = busy_poll;
   e->udp_out_cap = (uint32_t)(udp_out_len / WEFT_META_STRIDE);
   e->tun_out_cap = (uint32_t)(tun_out_len / WEFT_META_STRIDE);
   e->rmsgs = calloc(e->batch, sizeof *e->rmsgs);
@@ -1017,10 +1087,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   }
 
   uv_loop_t *loop;
-  napi_value self, resource_name;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_object(env, &self) != napi_ok ||
-      napi_create_string_utf8(env, "weft:dataplane", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_async_init(env, NULL, resource_name, &e->actx) != napi_ok) {
+  napi_value self;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_object(env, &self) != napi_ok) {
     free_refs(env, e);
     e->live = 1;
     engine_release(e);
@@ -1037,7 +1105,6 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   }
   if (rc != 0) {
     free_refs(env, e);
-    napi_async_destroy(env, e->actx);
     char msg[128];
     snprintf(msg, sizeof msg, "uv_poll_init: %s", uv_strerror(rc));
     napi_throw_error(env, "WEFT_ERR_NATIVE", msg);
@@ -1109,6 +1176,56 @@ static napi_value set_realtime(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* nftGeneration() -> number: the nf_tables ruleset generation of the caller's network namespace
+ * (NFT_MSG_GETGEN; every committed nf_tables transaction, iptables-nft's included, bumps it), or
+ * -1 where nf_tables does not answer. Read-only and unprivileged; one netlink round trip. */
+static napi_value nft_generation(napi_env env, napi_callback_info info) {
+  (void)info;
+  double gen = -1;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd >= 0) {
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct {
+      struct nlmsghdr nh;
+      struct nfgenmsg nf;
+    } req;
+    memset(&req, 0, sizeof req);
+    req.nh.nlmsg_len = sizeof req;
+    req.nh.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+    req.nh.nlmsg_flags = NLM_F_REQUEST;
+    req.nh.nlmsg_seq = 1;
+    req.nf.nfgen_family = AF_UNSPEC;
+    req.nf.version = NFNETLINK_V0;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    uint32_t buf[128];
+    ssize_t n = -1;
+    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)sizeof req) n = recv(fd, buf, sizeof buf, 0);
+    struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+    if (n > 0 && NLMSG_OK(nh, (size_t)n) && nh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN) &&
+        nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nfgenmsg))) {
+      uint8_t *a = (uint8_t *)NLMSG_DATA(nh) + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+      uint8_t *end = (uint8_t *)nh + nh->nlmsg_len;
+      while (a + NLA_HDRLEN <= end) {
+        struct nlattr attr;
+        memcpy(&attr, a, sizeof attr);
+        if (attr.nla_len < NLA_HDRLEN || a + attr.nla_len > end) break;
+        if ((attr.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && attr.nla_len >= NLA_HDRLEN + 4) {
+          uint32_t v;
+          memcpy(&v, a + NLA_HDRLEN, sizeof v);
+          gen = ntohl(v);
+          break;
+        }
+        a += NLA_ALIGN(attr.nla_len);
+      }
+    }
+    close(fd);
+  }
+  napi_value out;
+  napi_create_double(env, gen, &out);
+  return out;
+}
+
 static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) != napi_ok) return -1;
@@ -1125,7 +1242,8 @@ NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
-      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
+      export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) ||
+      export_fn(env, exports, "nftGeneration", nft_generation) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
       export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
     return NULL;
   return exports;

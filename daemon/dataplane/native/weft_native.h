@@ -101,7 +101,9 @@
 #define WEFT_NS_UDP_SEND_GSO 17  /* sendmmsg messages carrying UDP_SEGMENT */
 #define WEFT_NS_UDP_RECV_GRO 18  /* received buffers that were several datagrams (UDP_GRO) */
 #define WEFT_NS_TUN_MODERATED 19 /* TUN wake-ups that waited for more packets (interrupt moderation) */
-#define WEFT_NS_SIZE 20
+#define WEFT_NS_BUSY_POLLS 20        /* wake-ups out of silence that polled for the answer */
+#define WEFT_NS_BUSY_POLL_ANSWERS 21 /* of those, answers forwarded while polling (a wake-up saved) */
+#define WEFT_NS_SIZE 22
 
 /* openTun flags */
 #define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */

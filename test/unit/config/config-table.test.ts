@@ -54,12 +54,14 @@ const SAMPLE: Record<string, string> = {
   'checksum-elision': 'false',
   'metrics-per-peer': 'true',
   'dataplane-priority': '5',
+  'busy-poll': '50',
   'remove-tun-on-exit': 'true',
   'link-resync': '3',
   'node-name': 'n9',
   'subnet-lease-ttl': '48h',
   'subnet-lease-renew-margin': '5',
   'log-level': 'debug',
+  'public-ipv6': 'fd00:198:18::9',
 };
 
 describe('the flag table', () => {

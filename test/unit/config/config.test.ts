@@ -34,7 +34,7 @@ describe('parseConfig', () => {
     expect(config(['--iface-regex', '^198\\.18\\.1\\.[0-9]{1,3}$', '--iface-regex=^en']).ifaceRegex).toEqual(['^198\\.18\\.1\\.[0-9]{1,3}$', '^en']);
     expect(config([], { FLANNELD_IFACE_REGEX: 'a{1,2}' }).ifaceRegex).toEqual(['a{1,2}']);
     expect(config(['--iface-can-reach', '198.18.5.5']).ifaceCanReach).toBe('198.18.5.5');
-    expect(configError(['--iface', 'eth0', '--iface', 'eth 1'])).toBe('--iface: "eth 1" is neither an interface name nor an IPv4 address');
+    expect(configError(['--iface', 'eth0', '--iface', 'eth 1'])).toBe('--iface: "eth 1" is neither an interface name nor an IPv4 or IPv6 address');
     expect(configError(['--iface-regex', '(eth'])).toMatch(/^--iface-regex: "\(eth" is not a regular expression/);
     expect(configError(['--iface-can-reach', 'router'])).toBe('--iface-can-reach: "router" is not an IPv4 address; expected e.g. 198.18.0.1');
   });
@@ -115,6 +115,9 @@ describe('parseConfig', () => {
     expect(config([])).toMatchObject({ dataplanePriority: 1, metricsPerPeer: false });
     expect(config(['--metrics-per-peer'])).toMatchObject({ metricsPerPeer: true });
     expect(config(['--dataplane-priority=0'])).toMatchObject({ dataplanePriority: 0 });
+    expect(config([])).toMatchObject({ busyPollNs: 200_000 });
+    expect(config(['--busy-poll=0'])).toMatchObject({ busyPollNs: 0 });
+    expect(configError(['--busy-poll=1001'])).toBe('--busy-poll: "1001" is not a busy-poll window; expected whole microseconds 0..1000 (0: off)');
     expect(configError(['--dataplane-priority=100'])).toBe('--dataplane-priority: "100" is not a priority; expected an integer 0..99 (0 = normal scheduling)');
     expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');
   });
@@ -162,7 +165,7 @@ describe('parseConfig', () => {
     expect(configError(['--etcd-username', 'u'])).toBe('--etcd-username and --etcd-password must be given together');
     expect(configError(['--tun-name', 'a-very-long-tun-name'])).toMatch(/^--tun-name: "a-very-long-tun-name" is not a valid interface name/);
     expect(configError(['--node-name', 'bad name'])).toMatch(/^--node-name: "bad name" is not a valid node name/);
-    expect(configError(['--iface', 'eth 0'])).toMatch(/^--iface: "eth 0" is neither an interface name nor an IPv4 address/);
+    expect(configError(['--iface', 'eth 0'])).toMatch(/^--iface: "eth 0" is neither an interface name nor an IPv4 or IPv6 address/);
     expect(configError(['--peers', '10.0.0.1'])).toBe('--peers: "10.0.0.1" is not host:port');
     expect(configError(['--log-level', 'loud'])).toMatch(/^--log-level: "loud" is not a log level; expected one of trace, debug/);
     expect(configError(['--subnet-file', '/run/weft/'])).toMatch(/^--subnet-file: /);

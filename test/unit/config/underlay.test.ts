@@ -42,7 +42,7 @@ describe('underlay', () => {
     expect(chooseUnderlay(req({ iface: ['198.18.7.7', '198.18.0.1'] }), table, undefined)).toEqual({ iface: 'eth0', ifaceIp: '198.18.0.1', publicIp: '198.18.0.1' });
     expect(chooseUnderlay(req({ iface: ['wg0', 'eth1'] }), table, 'eth0').iface).toBe('eth1'); // wg0 has no IPv4
     // An interface without IPv4 still serves when nothing else does and --public-ip says where peers send.
-    expect(chooseUnderlay(req({ iface: ['eth9', 'wg0'], publicIp: '198.18.0.9' }), table, 'eth0')).toEqual({ iface: 'wg0', ifaceIp: '198.18.0.9', publicIp: '198.18.0.9' });
+    expect(chooseUnderlay(req({ iface: ['eth9', 'wg0'], publicIp: '198.18.0.9' }), table, 'eth0')).toEqual({ iface: 'wg0', ifaceIp: '198.18.0.9', publicIp: '198.18.0.9', ipv6: { ifaceIp: 'fd00::1', publicIp: 'fd00::1' } });
     expect(() => chooseUnderlay(req({ iface: ['eth9', 'wg0'] }), table, 'eth0')).toThrow('--iface eth9, --iface wg0: wg0 has no IPv4 address and nothing else matched; give it one or set --public-ip');
   });
 

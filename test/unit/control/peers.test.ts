@@ -26,8 +26,7 @@ function router(): { r: PeerRouter; routed: () => string[] } {
     network: '10.244.0.0/16',
     subnetLen: 24,
     localSubnet: '10.244.9.0/24',
-    build: (o) => RouteTable.build(o),
-    sink: { setRoutes: (t) => (table = t) },
+    sink: { setRoutes: (t) => (table = t), applyRoutes: (d) => table!.apply(d) },
     refusals: new RefusalReporter(quietLogger),
     log: quietLogger,
   });

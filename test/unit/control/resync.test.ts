@@ -37,12 +37,14 @@ describe('Resync', () => {
     expect(calls).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
     expect(calls).toBe(1);
+    expect(r.checks).toBe(0); // counted when finished
     await vi.advanceTimersByTimeAsync(5_000); // the check is still running: no second one
     expect(calls).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
     release?.();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(calls).toBe(2);
+    expect(r.checks).toBe(1);
     let stopped = false;
     const stopping = r.stop().then(() => (stopped = true));
     await vi.advanceTimersByTimeAsync(0);
@@ -61,6 +63,7 @@ describe('Resync', () => {
     const r = new Resync({ what: 'ip-masq rules', periodMs: 10, log, check: async () => { const e = errors[i++]; if (e) throw new Error(e); } }).start();
     await vi.advanceTimersByTimeAsync(60);
     await r.stop();
+    expect(r.checks).toBe(6); // failed ones too
     expect(lines.map((l) => `${l.msg}${l.err ? ` (${l.err})` : ''}`)).toEqual([
       'cannot check the ip-masq rules; retrying every period (EPERM)',
       'cannot check the ip-masq rules; retrying every period (gone)',

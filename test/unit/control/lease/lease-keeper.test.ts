@@ -168,6 +168,7 @@ describe('lease keeper', () => {
     const p = keeper.acquire();
     await clock.advance(30_000);
     expect(await state(p, clock)).toBe('pending');
+    expect(keeper.stats().failures).toBeGreaterThan(1); // each failed attempt counted (weft_lease_failures_total)
     store.up();
     const held = await state(p, clock);
     expect(held).not.toBe('pending');
@@ -184,6 +185,7 @@ describe('lease keeper', () => {
     await clock.advance(10_000);
     expect(await state(p, clock)).toBe('pending');
     expect(refused.length).toBeGreaterThan(1);
+    expect(keeper.stats().failures).toBe(refused.length);
     expect(new Set(refused)).toEqual(new Set(['public_ip']));
     alive = false;
     await clock.advance(5_000);

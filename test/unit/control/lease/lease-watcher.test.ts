@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseSubnet, type Subnet4 } from '../../../../daemon/net/ipv4.js';
 import { encodeLeaseValue } from '../../../../daemon/control/lease/lease-codec.js';
-import { LeaseWatcher, type PeerSnapshot } from '../../../../daemon/control/lease/lease-watcher.js';
+import { LeaseWatcher, type PeerChanges, type PeerSnapshot } from '../../../../daemon/control/lease/lease-watcher.js';
 import { FakeClock } from '../../../fakes/clock.js';
 import { FakeLeaseStore } from '../../../fakes/lease-store.js';
 
@@ -54,6 +54,37 @@ describe('lease watcher', () => {
     store.up();
     await clock.advance(0);
     expect([...watcher.snapshot().keys()]).toEqual(['10.244.3.0-24', '10.244.7.0-24']);
+    await watcher.close();
+  });
+
+  it('tells change subscribers only what changed: one lease per event, and a diff marked resync after an outage', async () => {
+    const { clock, store, watcher } = await watching();
+    const changes: PeerChanges[] = [];
+    watcher.onPeerChanges((c) => changes.push(c));
+    const keys = (c: PeerChanges): unknown => ({ upserted: c.upserted.map((p) => p.subnetKey), removed: c.removed, resync: c.resync });
+
+    store.put(net(2), weft(2), 3_600);
+    store.put(net(6), weft(6), 3_600);
+    await clock.advance(0);
+    store.remove(net(3));
+    await clock.advance(0);
+    expect(changes.map(keys)).toEqual([
+      { upserted: ['10.244.6.0-24'], removed: [], resync: false },
+      { upserted: [], removed: ['10.244.3.0-24'], resync: false },
+    ]);
+    watcher.setOwnKey(store.keyOf(net(2)));
+    expect(keys(changes[2])).toEqual({ upserted: ['10.244.1.0-24'], removed: ['10.244.2.0-24'], resync: false });
+
+    store.down();
+    store.remove(net(6));
+    store.put(net(7), weft(7), 3_600);
+    store.put(net(1), encodeLeaseValue({ publicIp: '198.18.0.99', vni: 1, vtepMac: '0a:00:00:00:00:01', gossipPort: 8473, nodeName: 'n1' }), 3_600);
+    await clock.advance(0);
+    store.up();
+    await clock.advance(0);
+    expect(keys(changes[3])).toEqual({ upserted: ['10.244.1.0-24', '10.244.7.0-24'], removed: ['10.244.6.0-24'], resync: true });
+    expect(changes).toHaveLength(4);
+    expect([...watcher.snapshot().keys()]).toEqual(['10.244.1.0-24', '10.244.7.0-24']);
     await watcher.close();
   });
 });

@@ -72,7 +72,6 @@ describe('network config defaults (Flannel)', () => {
     expect(invalid('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777216}}')).toMatch(/Backend.VNI is 16777216; expected an integer between 0 and 16777215/);
     expect(invalid('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","Port":70000}}')).toMatch(/Backend.Port is 70000/);
     expect(invalid('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":100}}')).toMatch(/Backend.MTU is 100; it is the underlay MTU and must be at least 118/);
-    expect(invalid(`{"Network":"10.244.0.0/16","EnableIPv6":true,${VX}}`)).toMatch(/EnableIPv6 is true; weft supports IPv4 only/);
   });
 
   it('tells which subnets fit (Flannel isSubnetConfigCompat)', () => {

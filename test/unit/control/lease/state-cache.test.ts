@@ -39,6 +39,15 @@ describe('StateCache', () => {
     expect(Object.isFrozen(snap.get('10.244.2.0-24'))).toBe(true);
   });
 
+  it('keeps a dual-stack network and lease (their IPv6 bigints) across a save and a load', () => {
+    const cache = new StateCache(dir);
+    const dual = parseNetworkConfig('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}');
+    const subnet6 = { base: 0xfd000010024400010000000000000000n, len: 64 };
+    const state: CachedState = { network: dual, lease: { ...lease(Date.now() + 60_000), subnet6, key: '/coreos.com/network/subnets/10.244.1.0-24&fd00:10:244:1::-64' }, peers: [peer] };
+    cache.save(state);
+    expect(cache.load().state).toEqual(state);
+  });
+
   it('a later save replaces the earlier one', () => {
     const cache = new StateCache(dir);
     cache.save({ network, lease: lease(Date.now() + 60_000), peers: [peer] });
