@@ -102,19 +102,19 @@ describe('chooseStartSource', () => {
   it('etcd hanging (a call that ignores the abort until its deadline): the cache at the grace time, not at the deadline', async () => {
     const cache = new StateCache(dir);
     cache.save({ network, lease: lease(Date.now() + 60_000), peers: [] });
-    const started = Date.now();
-    const src = await chooseStartSource(options(cache, () => new Promise((_, reject) => setTimeout(() => reject(new Error('deadline exceeded')), 1_000))));
+    let deadlinePassed = false;
+    const src = await chooseStartSource(options(cache, () => new Promise((_, reject) => setTimeout(() => ((deadlinePassed = true), reject(new Error('deadline exceeded'))), 1_000))));
     expect(src?.mode).toBe('state-cache');
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(deadlinePassed).toBe(false);
   });
 
   it('etcd silent and no usable cache: keeps waiting for etcd', async () => {
     const cache = new StateCache(dir);
     cache.save({ network, lease: lease(Date.now() - 1), peers: [] });
-    const started = Date.now();
-    const src = await chooseStartSource(options(cache, () => new Promise((resolve) => setTimeout(() => resolve(network), 200))));
+    let answered = false;
+    const src = await chooseStartSource(options(cache, () => new Promise((resolve) => setTimeout(() => ((answered = true), resolve(network)), 200))));
     expect(src).toEqual({ mode: 'etcd', network });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(answered).toBe(true);
   });
 
   it('etcd answers but the config is missing: waits for etcd rather than using the cache', async () => {
