@@ -50,6 +50,10 @@ export const LogEvent = {
   identityConflict: 'identity_conflict',
   /** A peer's route was removed (fields: subnet, reason: lease_gone, left or dead). */
   routeWithdrawn: 'route_withdrawn',
+  /** A lease in etcd is not routed (fields: key, reason: what is wrong with it; once per key and revision). */
+  leaseIgnored: 'lease_ignored',
+  /** etcd canceled a watch whose revision was compacted; the watcher lists the prefix again (fields: target, revision). */
+  watchRelisted: 'watch_relisted',
   /** A periodic state check restored drifted state (field: subsystem is tun or ip_masq; fix). */
   reasserted: 'reasserted',
 } as const;

@@ -16,12 +16,12 @@ import { EtcdServer } from '../helpers/etcd.js';
 let etcd: EtcdServer;
 let client: Etcd3;
 let health: EtcdHealth;
-const lines: { msg: string; key?: string }[] = [];
+const lines: { msg: string; event?: string; reason?: string; key?: string }[] = [];
 const log = pino(
   { level: 'debug' },
   new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { msg: string });
+      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { msg: string; event?: string; reason?: string });
       cb();
     },
   }),
@@ -99,11 +99,8 @@ describe('lease watcher', () => {
       const afterRestart = await nextSnapshot(w, (s) => s.has('10.244.7.0-24'), 8_000);
       expect([...afterRestart.keys()].sort()).toEqual(['10.244.3.0-24', '10.244.6.0-24', '10.244.7.0-24']);
 
-      const ignored = lines.filter((l) => l.msg.startsWith('ignoring lease'));
-      expect(ignored.map((l) => l.msg).sort()).toEqual([
-        'ignoring lease: non-vxlan subnet 10.244.4.0/24 (BackendType "udp")',
-        'ignoring lease: value is not JSON',
-      ]);
+      const ignored = lines.filter((l) => l.event === 'lease_ignored');
+      expect(ignored.map((l) => l.reason).sort()).toEqual(['non-vxlan subnet 10.244.4.0/24 (BackendType "udp")', 'value is not JSON']);
     } finally {
       await w.close();
     }
@@ -134,7 +131,7 @@ describe('lease watcher', () => {
       expect([...w.snapshot().keys()].sort()).toEqual(['10.244.1.0-24', '10.244.2.0-24']);
       const s = await nextSnapshot(w, (x) => x.has('10.244.3.0-24'));
       expect([...s.keys()].sort()).toEqual(['10.244.2.0-24', '10.244.3.0-24']);
-      expect(lines.slice(n).filter((l) => l.msg === 'watch canceled by etcd (compacted revision); listing again')).toHaveLength(1);
+      expect(lines.slice(n).filter((l) => l.event === 'watch_relisted')).toHaveLength(1);
       await etcd.etcdctl('put', `${p}/10.244.4.0-24`, weft(4));
       await nextSnapshot(w, (x) => x.has('10.244.4.0-24'));
     } finally {

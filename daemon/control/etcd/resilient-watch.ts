@@ -5,6 +5,7 @@
 // resumed stream, so no event in a gap can be missed. A prefix is listed in pages of LIST_PAGE keys
 // at the revision of the first page (one response holding every lease of a large cluster would
 // pass gRPC's 4 MiB message limit at about 16,000 leases).
+import { LogEvent } from '../../observability/log-events.js';
 import { Range, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../observability/logger.js';
 import { errorMessage } from '../../errors.js';
@@ -158,7 +159,7 @@ export class ResilientWatch {
       w.on('error', (err: unknown) => {
         // etcd cancels a watch whose start revision was compacted; etcd3 passes on only the
         // (empty) cancel reason, not compact_revision.
-        if (/^Watcher canceled/.test(errorMessage(err))) this.log.info({ target: this.target, revision: revision.toString(), reason: errorMessage(err) }, 'watch canceled by etcd (compacted revision); listing again');
+        if (/^Watcher canceled/.test(errorMessage(err))) this.log.info({ event: LogEvent.watchRelisted, target: this.target, revision: revision.toString(), reason: errorMessage(err) }, 'watch canceled by etcd (compacted revision); listing again');
         finish(delivered ? 'ran' : 'failed', err);
       });
       w.on('end', () => finish(delivered ? 'ran' : 'failed'));

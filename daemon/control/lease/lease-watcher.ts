@@ -8,6 +8,7 @@
 // again after compaction or any stream failure and diff). Leases whose BackendType is not "vxlan" are left out
 // with one log line per lease (as Flannel: "ignoring non-vxlan subnet"), as are unreadable ones.
 // Our own subnet is left out; setOwnKey() updates it when the keeper re-acquires.
+import { LogEvent } from '../../observability/log-events.js';
 import type { Logger } from '../../observability/logger.js';
 import type { KvChange } from '../etcd/resilient-watch.js';
 import { DEFAULT_VNI } from '../../dataplane/constants.js';
@@ -196,7 +197,7 @@ export class LeaseWatcher {
       const id = `${kv.key}@${kv.modRevision}`;
       if (!this.reported.has(id)) {
         this.reported.add(id);
-        this.o.log.warn({ key: kv.key }, `ignoring lease: ${why}`);
+        this.o.log.warn({ event: LogEvent.leaseIgnored, key: kv.key, reason: why }, `ignoring lease: ${why}`);
       }
       return undefined;
     };
