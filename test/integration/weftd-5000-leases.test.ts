@@ -74,6 +74,11 @@ describe('weftd with 5,000 leases in etcd', () => {
     const readyMs = readyAt - started;
     const loggedMs = Date.parse(String(ready.time)) - started;
     expect(await metric('weft_routes')).toBe(LEASES);
+    // Without --metrics-per-peer, /metrics holds node totals only: no series per routed peer, and a
+    // size that does not grow with 5,000 of them (per-peer series would add ~1 MB here).
+    const { body: exposition } = await httpGet(node, `${HEALTHZ}/metrics`);
+    expect(exposition).not.toMatch(/^weft_peer_/m);
+    expect(exposition.length).toBeLessThan(64 * 1024);
 
     // One more lease, at the probe's address: a datagram towards its subnet, sent every 10 ms from
     // the node, reaches the probe as soon as the data plane routes it.
