@@ -13,6 +13,7 @@ import { PeerEncoder, RouteTable, type PeerWire, type RouteDelta } from '../data
 import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
 import { formatCidr, parseCidr, subnetOf, within, type Subnet4 } from '../net/ipv4.js';
+import { parseLeaseKeyName } from '../net/subnet-key.js';
 import type { PeerChanges, PeerLease, PeerSnapshot } from './lease/lease-watcher.js';
 import { LogEvent } from '../observability/log-events.js';
 
@@ -171,10 +172,10 @@ export class PeerRouter {
     this.odd.delete(`lease:${key}`);
   }
 
-  /** 10.244.1.0-24 → 10.244.1.0/24 (a lease's etcd key name). */
+  /** 10.244.1.0-24 (or a dual-stack 10.244.1.0-24&fd00:10:244:1::-64) → 10.244.1.0/24 (a lease's etcd key name). */
   private keyOfSubnetKey(subnetKey: string): string | undefined {
-    const c = parseCidr(subnetKey.replace('-', '/'));
-    return c ? formatCidr(subnetOf(c)) : undefined;
+    const k = parseLeaseKeyName(subnetKey);
+    return k ? formatCidr(k.subnet) : undefined;
   }
 
   private regular(s: Subnet4): boolean {
