@@ -62,6 +62,11 @@ export function ipv4PseudoSum(u8: Uint8Array, ip: number, proto: number, l4len: 
   return sum16(u8, ip + 12, 8, proto + l4len);
 }
 
+/** Unfolded sum of the IPv6 pseudo-header (source, destination, upper-layer length, next header) of the packet at ip. */
+export function ipv6PseudoSum(u8: Uint8Array, ip: number, proto: number, l4len: number): number {
+  return sum16(u8, ip + 8, 32, proto + (l4len >>> 16) + (l4len & 0xffff));
+}
+
 export const L4_OK = 0;
 export const L4_FINISHED = 1;
 export const L4_BAD = -1;
