@@ -2,7 +2,8 @@
 // weft-cni), carried over the IPv4 underlay: ping and TCP over IPv6 both ways, 64 MiB with the
 // same SHA-256, IPv4 alongside; ICMPv6 no route and Packet Too Big at the exact MTU; forged inner
 // IPv6 (spoofed source, wrong v6 VTEP MAC) counted and never delivered; and a quiet TUN (no router
-// solicitation or MLD counted as a drop while idle, also after a restart on the persisted TUN).
+// solicitation or MLD counted as a drop while idle, also after a restart on the persisted TUN);
+// IPv6 towards a Flannel node counted as ipv6NoPath (its IPv6 underlay path is not built yet).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../lab/lab.js';
 import { Netns } from '../../lab/netns.js';
@@ -134,13 +135,13 @@ describe('IPv6 between dual-stack weft nodes over the IPv4 underlay', () => {
     expect(r.output).toMatch(new RegExp(`Packet too big: mtu=${MTU}`));
   });
 
-  it('counts forged inner IPv6 from a peer (spoofed source, wrong IPv6 VTEP MAC) and never delivers it', async () => {
+  it('counts forged and garbage inner IPv6 from a peer (spoofed source, foreign destination, wrong IPv6 VTEP MAC, not IPv6) and never delivers it', async () => {
     const mac6 = await vtepMac6(n2);
     const listener = new Netns(pod2.ns).spawn(process.execPath, ['-e', "const s=require('node:dgram').createSocket('udp6');let n=0;s.on('message',()=>console.log('GOT '+(++n)));s.bind(7777,()=>console.log('LISTENING'))"]);
     try {
       await listener.waitForOutput(/LISTENING/);
-      const send = async (mac: string, src: string, count: number, dst = pod2.ip6!): Promise<void> => {
-        const c = new Netns(n1.ns).spawn(process.execPath, [`${FIXTURES}/send-udp.js`, n2.underlayIp, '8472', 'inner6', String(count), mac, src, dst, '7777']);
+      const send = async (mac: string, src: string, count: number, dst = pod2.ip6!, kind = 'inner6'): Promise<void> => {
+        const c = new Netns(n1.ns).spawn(process.execPath, [`${FIXTURES}/send-udp.js`, n2.underlayIp, '8472', kind, String(count), mac, src, dst, '7777']);
         await c.waitForOutput(new RegExp(`SENT ${count}`));
         await c.exited;
       };
@@ -151,8 +152,10 @@ describe('IPv6 between dual-stack weft nodes over the IPv4 underlay', () => {
       await send(mac6, 'fd00:10:244:ee::5', 50); // a source outside the sender's IPv6 subnet
       await send(mac6, pod1.ip6!.replace(/::2$/, '::7'), 50, 'fd00:10:244:ee::1'); // to a destination outside the receiver's subnet
       await send('02:00:00:00:00:01', pod1.ip6!, 50); // not our IPv6 VTEP MAC
-      const after = await waitForDrops(n2, (d) => d.spoofedSource - before.spoofedSource >= 50 && d.notForUs - before.notForUs >= 50 && d.wrongDstMac - before.wrongDstMac >= 50);
-      expect([after.spoofedSource - before.spoofedSource, after.notForUs - before.notForUs, after.wrongDstMac - before.wrongDstMac]).toEqual([50, 50, 50]);
+      await send(mac6, pod1.ip6!, 50, pod2.ip6!, 'garbage6'); // not IPv6 behind 0x86DD
+      const delta = (d: Record<string, number>): number[] => ['spoofedSource', 'notForUs', 'wrongDstMac', 'malformedInner'].map((k) => d[k] - before[k]);
+      const after = await waitForDrops(n2, (d) => delta(d).every((n) => n >= 50));
+      expect(delta(after)).toEqual([50, 50, 50, 50]);
       expect((await ping(pod1.ns, pod2.ip6!, { count: 3, intervalS: 0.05 })).received).toBe(3);
       expect(listener.output()).not.toMatch(/GOT 2/);
     } finally {
@@ -168,6 +171,15 @@ describe('IPv6 between dual-stack weft nodes over the IPv4 underlay', () => {
     await waitReachable(pod1.ns, pod2.ip6!);
     expect((await ping(pod2.ns, pod1.ip6!, { count: 3, intervalS: 0.05 })).received).toBe(3);
     await expect(tcpExchange(pod2.ns, pod1.ns, pod1.ip6!, 1 << 20)).resolves.toMatchObject({ bytes: 1 << 20 });
+  });
+
+  it('counts IPv6 to a Flannel (kernel VXLAN) node as ipv6NoPath, and still carries IPv4 to it', async () => {
+    const kernel = await lab.addNode('kernel');
+    const kpod = await lab.addPod(kernel.name);
+    await waitReachable(pod1.ns, kpod.ip);
+    const r = await ping(pod1.ns, kpod.ip6!, { count: 2, intervalS: 0.05 });
+    expect(r.received).toBe(0);
+    await waitForDrops(n1, (d) => d.ipv6NoPath >= 2);
   });
 
   /** A node's IPv6 VTEP MAC, as its lease advertises it (BackendV6Data.VtepMAC). */
