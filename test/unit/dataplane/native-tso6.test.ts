@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CSUM_FULL, CSUM_PARTIAL } from '../../../daemon/dataplane/constants.js';
 import { loadNative } from '../../../daemon/dataplane/native.js';
 import { LOCAL_MAC, PEER_MAC, refChecksum, vxlan } from '../../fixtures/dataplane/packets.js';
-import { pseudo6, tcp6Packet } from '../../fixtures/dataplane/packets6.js';
+import { pseudo6, referenceCut6, tcp6Packet } from '../../fixtures/dataplane/packets6.js';
 
 const A = 'fd00:10:244:1::2';
 const B = 'fd00:10:244:2::2';
@@ -13,40 +13,6 @@ const B = 'fd00:10:244:2::2';
 function rnd(seed: number): () => number {
   let s = seed;
   return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) & 0xffff;
-}
-
-/** TCP segmentation of an IPv6 packet written plainly: what RFC 9293 and the kernel's GSO would produce. */
-function referenceCut(encap: number[], p: number[], mss: number, mode: number): number[][] {
-  const thl = (p[52] >> 4) * 4;
-  const head = p.slice(0, 40 + thl);
-  const payload = p.slice(40 + thl);
-  const seq0 = ((p[44] << 24) | (p[45] << 16) | (p[46] << 8) | p[47]) >>> 0;
-  const k = Math.ceil(payload.length / mss);
-  const out: number[][] = [];
-  for (let i = 0; i < k; i++) {
-    const body = payload.slice(i * mss, (i + 1) * mss);
-    const h = [...head];
-    const plen = thl + body.length;
-    h[4] = plen >> 8;
-    h[5] = plen & 255;
-    const s = (seq0 + i * mss) >>> 0;
-    h[44] = s >>> 24;
-    h[45] = (s >>> 16) & 255;
-    h[46] = (s >>> 8) & 255;
-    h[47] = s & 255;
-    let f = p[53];
-    if (i !== k - 1) f &= ~0x09;
-    if (i !== 0) f &= ~0x80;
-    h[53] = f;
-    h[56] = 0;
-    h[57] = 0;
-    const ps = pseudo6(A, B, 6, plen);
-    const c = mode === CSUM_FULL ? refChecksum([...ps, ...h.slice(40), ...body]) : ~refChecksum(ps) & 0xffff;
-    h[56] = c >> 8;
-    h[57] = c & 255;
-    out.push([...encap, ...h, ...body]);
-  }
-  return out;
 }
 
 function cut(p: number[], mss: number, hdrLen: number, mode: number): number[][] {
@@ -72,7 +38,8 @@ describe('the native TSO cut of IPv6 super-packets against a plain reference (fu
       const p = tcp6Packet(A, B, payload, { seq, flags, optWords, csum: gen() % 2 === 0 ? 'good' : 'partial', tc: gen() & 0xff, hop: 1 + (gen() % 255) });
       const mode = gen() % 2 === 0 ? CSUM_FULL : CSUM_PARTIAL;
       const encap = vxlan(1, PEER_MAC, LOCAL_MAC, [], 0x86dd);
-      expect(cut(p, mss, 22 + 40 + 20 + optWords * 4, mode)).toEqual(referenceCut(encap, p, mss, mode));
+      const want = referenceCut6(p, mss, mode === CSUM_FULL ? 'good' : 'partial').map((seg) => [...encap, ...seg]);
+      expect(cut(p, mss, 22 + 40 + 20 + optWords * 4, mode)).toEqual(want);
     }
   });
 
