@@ -111,6 +111,7 @@ export const TUN_OUT_CSUM_START = 6;
 export const TUN_OUT_CSUM_OFFSET = 7;
 export const VIRTIO_NEEDS_CSUM = 1;
 export const VIRTIO_GSO_TCPV4 = 1;
+export const VIRTIO_GSO_TCPV6 = 4;
 export const VIRTIO_GSO_ECN = 0x80;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;

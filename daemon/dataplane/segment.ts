@@ -11,7 +11,7 @@
 // header). Its payload comes from ip + H + i * M, never behind where it goes, so working from the
 // last segment to the first needs no scratch memory; the buffer needs (k − 1) * (gap + H) bytes
 // of slack after the packet.
-import { finish, ipv4PseudoSum, ipv6PseudoSum, sum16 } from './checksum.js';
+import { finish, ipv4PseudoSum, ipv6PseudoSum, storeIpv4HeaderChecksum, sum16 } from './checksum.js';
 import { IP_PROTO_TCP, IPV6_HEADER_SIZE, TCP_CHECKSUM_OFFSET } from './constants.js';
 
 const TCP_FIN = 0x01;
@@ -77,11 +77,7 @@ function cut(u8: Uint8Array, ip: number, ihl: number, v6: boolean, total: number
       const segId = (id + i) & 0xffff;
       u8[out + 4] = segId >>> 8;
       u8[out + 5] = segId & 0xff;
-      u8[out + 10] = 0;
-      u8[out + 11] = 0;
-      const hc = finish(sum16(u8, out, ihl, 0));
-      u8[out + 10] = hc >>> 8;
-      u8[out + 11] = hc & 0xff;
+      storeIpv4HeaderChecksum(u8, out, ihl);
     }
     const t = out + ihl;
     const s = (seq + i * m) >>> 0;
