@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { TcpCoalescer } from '../../../daemon/dataplane/coalesce.js';
 import { META_STRIDE, TUN_OUT_CSUM_OFFSET, TUN_OUT_CSUM_START, TUN_OUT_FLAGS, TUN_OUT_GSO_SIZE, TUN_OUT_GSO_TYPE, TUN_OUT_HDR_LEN, TUN_OUT_LENGTH, TUN_OUT_OFFSET } from '../../../daemon/dataplane/constants.js';
 import { refChecksum, tcpPacket } from '../../fixtures/dataplane/packets.js';
-import { referenceCut6, tcp6Packet, type Tcp6Options } from '../../fixtures/dataplane/packets6.js';
+import { referenceCut6, tcp6Segment, type Tcp6Options } from '../../fixtures/dataplane/packets6.js';
 
 const A = 'fd00:10:244:1::2';
 const B = 'fd00:10:244:2::2';
@@ -89,7 +89,7 @@ describe('TcpCoalescer with IPv6 segments', () => {
     let seq = 0xfffff000; // wraps
     for (let i = 0; i < 40; i++) {
       const payload = Array.from({ length: i === 39 ? 700 : 1380 }, (_, j) => (i * 31 + j) & 0xff);
-      segs.push({ packet: tcp6Packet(B, A, payload, { seq, flags: i === 39 ? 0x18 : 0x10, optWords: 3, tc: 0x28, hop: 63 }), partial: i % 3 === 0 });
+      segs.push({ packet: tcp6Segment(B, A, payload, { seq, flags: i === 39 ? 0x18 : 0x10, optWords: 3, tc: 0x28, hop: 63 }), partial: i % 3 === 0 });
       seq = (seq + payload.length) >>> 0;
     }
     const out = coalesce(segs);
@@ -99,7 +99,7 @@ describe('TcpCoalescer with IPv6 segments', () => {
   });
 
   it('keeps runs under 64 KiB', () => {
-    const segs: Arrival[] = Array.from({ length: 60 }, (_, i) => ({ packet: tcp6Packet(B, A, new Array(1400).fill(i), { seq: i * 1400, flags: 0x10 }), partial: false }));
+    const segs: Arrival[] = Array.from({ length: 60 }, (_, i) => ({ packet: tcp6Segment(B, A, new Array(1400).fill(i), { seq: i * 1400, flags: 0x10 }), partial: false }));
     const out = coalesce(segs);
     expect(out.writes).toBe(2);
     expect(out.received).toEqual(segs.map((s) => s.packet));
@@ -125,7 +125,7 @@ describe('TcpCoalescer with IPv6 segments', () => {
         if (g === 8) o.ack = 99;
         const payload = Array.from({ length: len }, () => gen() & 0xff);
         // IPv4 with PSH: never opens a run of its own (those are offloads.test.ts's).
-        let packet = g === 9 ? tcpPacket('10.244.2.2', '10.244.1.2', payload, 'good', seq, 0x18) : tcp6Packet(B, A, payload, o);
+        let packet = g === 9 ? tcpPacket('10.244.2.2', '10.244.1.2', payload, 'good', seq, 0x18) : tcp6Segment(B, A, payload, o);
         if (g === 10) packet[40] ^= 1; // source port
         if (g === 11) packet[3] ^= 1; // flow label
         if (g === 12) packet[61] = 8; // an option byte
@@ -142,8 +142,8 @@ describe('TcpCoalescer with IPv6 segments', () => {
   });
 
   it('never merges a packet with extension headers, and leaves an IPv4 run to IPv4', () => {
-    const p0 = tcp6Packet(B, A, new Array(100).fill(1), { seq: 0, flags: 0x10 });
-    const p1 = tcp6Packet(B, A, new Array(100).fill(2), { seq: 100, flags: 0x10 });
+    const p0 = tcp6Segment(B, A, new Array(100).fill(1), { seq: 0, flags: 0x10 });
+    const p1 = tcp6Segment(B, A, new Array(100).fill(2), { seq: 100, flags: 0x10 });
     const hop = [...p1];
     hop[6] = 0; // hop-by-hop options next: not TCP right after the fixed header
     expect(coalesce([p0, hop].map((packet) => ({ packet, partial: false }))).writes).toBe(2);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CSUM_FULL, CSUM_PARTIAL } from '../../../daemon/dataplane/constants.js';
 import { loadNative } from '../../../daemon/dataplane/native.js';
 import { LOCAL_MAC, PEER_MAC, refChecksum, vxlan } from '../../fixtures/dataplane/packets.js';
-import { pseudo6, referenceCut6, tcp6Packet } from '../../fixtures/dataplane/packets6.js';
+import { pseudo6, referenceCut6, tcp6Segment } from '../../fixtures/dataplane/packets6.js';
 
 const A = 'fd00:10:244:1::2';
 const B = 'fd00:10:244:2::2';
@@ -35,7 +35,7 @@ describe('the native TSO cut of IPv6 super-packets against a plain reference (fu
       const flags = [0x10, 0x18, 0x19, 0x98, 0x11, 0xd8][gen() % 6];
       const seq = ((gen() << 16) | gen()) >>> 0;
       const payload = Array.from({ length: payloadLen }, () => gen() & 0xff);
-      const p = tcp6Packet(A, B, payload, { seq, flags, optWords, csum: gen() % 2 === 0 ? 'good' : 'partial', tc: gen() & 0xff, hop: 1 + (gen() % 255) });
+      const p = tcp6Segment(A, B, payload, { seq, flags, optWords, csum: gen() % 2 === 0 ? 'good' : 'partial', tc: gen() & 0xff, hop: 1 + (gen() % 255) });
       const mode = gen() % 2 === 0 ? CSUM_FULL : CSUM_PARTIAL;
       const encap = vxlan(1, PEER_MAC, LOCAL_MAC, [], 0x86dd);
       const want = referenceCut6(p, mss, mode === CSUM_FULL ? 'good' : 'partial').map((seg) => [...encap, ...seg]);
@@ -45,7 +45,7 @@ describe('the native TSO cut of IPv6 super-packets against a plain reference (fu
 
   it('cuts a 64 KiB super-packet into full-sized segments whose checksums verify', () => {
     const payload = Array.from({ length: 65535 - 20 - 12 }, (_, i) => (i * 13 + 5) & 0xff);
-    const p = tcp6Packet(A, B, payload, { seq: 0xffffff00, flags: 0x18, optWords: 3 });
+    const p = tcp6Segment(A, B, payload, { seq: 0xffffff00, flags: 0x18, optWords: 3 });
     const segs = cut(p, 1378, 22 + 40 + 32, CSUM_FULL);
     expect(segs.length).toBe(Math.ceil(payload.length / 1378));
     const joined: number[] = [];
@@ -60,7 +60,7 @@ describe('the native TSO cut of IPv6 super-packets against a plain reference (fu
   });
 
   it('refuses IPv6 super-packets it cannot cut: extension headers, a header length that disagrees', () => {
-    const p = tcp6Packet(A, B, new Array(3000).fill(7));
+    const p = tcp6Segment(A, B, new Array(3000).fill(7));
     const hop = [...p];
     hop[6] = 0; // hop-by-hop options header first
     expect(() => cut(hop, 1000, 82, CSUM_FULL)).toThrow(/inconsistent/);

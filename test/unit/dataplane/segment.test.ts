@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { segmentSlack, segmentTcp6InPlace, segmentTcpInPlace } from '../../../daemon/dataplane/segment.js';
 import { pseudo, refChecksum, tcpPacket } from '../../fixtures/dataplane/packets.js';
-import { referenceCut6, tcp6Packet } from '../../fixtures/dataplane/packets6.js';
+import { referenceCut6, tcp6Segment } from '../../fixtures/dataplane/packets6.js';
 
 function check(payloadLen: number, mtu: number, flags: number): void {
   const payload = Array.from({ length: payloadLen }, (_, i) => (i * 7 + 3) & 0xff);
@@ -68,7 +68,7 @@ describe('segmentTcp6InPlace', () => {
       const m = mssLimit > 0 && mssLimit < mtu - h ? mssLimit : mtu - h;
       const payload = Array.from({ length: Math.max(1, (gen() % 65000) - optWords * 4) }, () => gen() & 0xff);
       const flags = [0x10, 0x18, 0x19, 0x98, 0x11, 0xd9][gen() % 6];
-      const p = tcp6Packet(A6, B6, payload, { seq: ((gen() << 16) | gen()) >>> 0, flags, optWords, csum: gen() % 2 ? 'partial' : 'good', tc: gen() & 0xff });
+      const p = tcp6Segment(A6, B6, payload, { seq: ((gen() << 16) | gen()) >>> 0, flags, optWords, csum: gen() % 2 ? 'partial' : 'good', tc: gen() & 0xff });
       const at = 8 + (gen() % 8);
       const slack = segmentSlack(p.length, h, mtu, gap, m);
       const buf = new Uint8Array(at + p.length + slack + 4).fill(0xee);
@@ -87,7 +87,7 @@ describe('segmentTcp6InPlace', () => {
   });
 
   it('leaves alone IPv6 packets that are not TCP right after the fixed header, and ones too short to cut', () => {
-    const p = tcp6Packet(A6, B6, new Array(3000).fill(1));
+    const p = tcp6Segment(A6, B6, new Array(3000).fill(1));
     const buf = new Uint8Array(8000);
     buf.set(p);
     buf[6] = 0; // hop-by-hop options header
