@@ -134,7 +134,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     return throw_errno(env, "TUNSETIFF", err);
   }
   /* Always set: a reattached device keeps the offloads of its previous owner. */
-  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 : 0) < 0) {
+  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETOFFLOAD", err);

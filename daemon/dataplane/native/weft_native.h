@@ -107,7 +107,7 @@
 #define WEFT_NS_SIZE 22
 
 /* openTun flags */
-#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
+#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
 #define WEFT_TUN_PERSIST 4     /* TUNSETOWNER(euid) + TUNSETPERSIST: the device outlives the fd */
 
