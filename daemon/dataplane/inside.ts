@@ -2,11 +2,11 @@
 //
 // Per packet read from the TUN: parse the IPv4 destination; subnet index → peer (RouteTable, O(1));
 // write the VXLAN header + inner Ethernet into the ENCAP_SIZE bytes of headroom before it; append
-// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to the engine
-// whole: the addon cuts it into MSS-sized datagrams without moving the payload and computes each
-// segment's TCP checksum, or leaves it partial towards a peer that advertises checksum elision
-// (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
-// and answered with ICMP net unreachable written back to the TUN.
+// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to
+// the engine whole: the addon cuts it into MSS-sized datagrams without moving the payload and
+// computes each segment's TCP checksum, or leaves it partial towards a peer that advertises
+// checksum elision (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No
+// route → counted, and answered with ICMP net unreachable written back to the TUN.
 //
 // IPv6 (dual-stack tables): the destination's IPv6 subnet → peer; towards a weft peer (PEER_WEFT)
 // the packet goes over the IPv4 underlay like an IPv4 one, inner Ethernet type 0x86DD, to the
