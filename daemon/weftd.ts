@@ -211,7 +211,8 @@ function ipv6OnlyDataPathMissing(cfg: Readonly<Config>): WeftError {
   return new WeftError(
     'WEFT_ERR_NETWORK_CONFIG_INVALID',
     `the network config (${cfg.etcdPrefix}/config) is IPv6-only (EnableIPv4 false): this weftd holds its IPv6 lease and wrote ${cfg.subnetFile}, ` +
-      'but its data plane cannot carry an IPv6-only network yet (its route table and peers are keyed by IPv4 subnet, and IPv6 between weft nodes travels over the IPv4 underlay); ' +
+      'but its data plane cannot carry an IPv6-only network yet (peers are routed, merged with gossip and gossiped keyed by their IPv4 subnet, IPv6 between weft nodes travels over the IPv4 underlay, ' +
+      'and the engine needs an IPv4 socket and the TUN an IPv4 address); ' +
       'set EnableIPv4 to true with a Network (dual-stack) until it can',
   );
 }
