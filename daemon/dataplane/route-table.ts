@@ -32,6 +32,11 @@ export interface PeerSpec {
    * own such frames are covered end to end. Flannel (kernel VXLAN) peers never do.
    */
   readonly csumElision?: boolean;
+  /**
+   * The peer is a weft node (its lease carries WeftGossipPort/WeftNodeName): it takes IPv6 inner
+   * packets over the IPv4 underlay (inner Ethernet type 0x86DD to its IPv6 VTEP MAC).
+   */
+  readonly weft?: boolean;
   /** Dual-stack: the peer's IPv6 subnet ('fd00:10:244:5f::/64', IPv6SubnetLen long), routed when the table has network6. */
   readonly subnet6?: string;
   /** The peer's IPv6 VTEP MAC (BackendV6Data.VtepMAC); vtepMac when absent. */
@@ -42,6 +47,8 @@ export interface PeerSpec {
 
 /** RouteTable.peerFlags bits. */
 export const PEER_CSUM_ELISION = 1;
+/** PeerSpec.weft: IPv6 inner packets go to it over the IPv4 underlay. */
+export const PEER_WEFT = 2;
 
 export interface RouteTableOptions {
   /** The overlay Network, '10.244.0.0/16'. */
@@ -166,7 +173,8 @@ export class PeerEncoder {
     if (mac === null) return `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
     const ip6 = peer.publicIpv6 === undefined ? undefined : parseIpv6(peer.publicIpv6);
     if (ip6 === null || ip6 === 0n || (ip6 !== undefined && isIpv4Mapped(ip6))) return `publicIpv6 '${peer.publicIpv6}' is not an IPv6 address`;
-    const wire = { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags: peer.csumElision === true ? PEER_CSUM_ELISION : 0, nodeName: peer.nodeName, ...(ip6 === undefined ? {} : { publicIp6: ipv6Bytes(ip6) }) };
+    const flags = (peer.csumElision === true ? PEER_CSUM_ELISION : 0) | (peer.weft === true ? PEER_WEFT : 0);
+    const wire = { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags, nodeName: peer.nodeName, ...(ip6 === undefined ? {} : { publicIp6: ipv6Bytes(ip6) }) };
     if (peer.subnet6 === undefined || this.index6 === undefined) return wire;
     const s6 = parseSubnet6(peer.subnet6);
     const idx6 = s6 === null ? -1 : this.index6.indexOfSubnet(s6);
@@ -258,7 +266,7 @@ export class RouteTable {
 
   /** The peers routed, as the control plane describes them (formatted on demand, O(peers)). */
   get peers(): readonly PeerSpec[] {
-    this.specs ??= this.slots().map((i) => ({ ...this.describeSlot(i), ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}) }));
+    this.specs ??= this.slots().map((i) => ({ ...this.describeSlot(i), ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}), ...(this.peerFlags[i] & PEER_WEFT ? { weft: true } : {}) }));
     return this.specs;
   }
 

@@ -27,6 +27,8 @@ export interface LeasePeer {
   vtepMac: string;
   nodeName?: string;
   csumElision?: boolean;
+  /** The lease is a weft node's (BackendData.WeftGossipPort/WeftNodeName): it takes IPv6 over the IPv4 underlay. */
+  weft?: boolean;
   /** Dual-stack leases: the IPv6 subnet ('fd00:10:244:5f::/64') and IPv6 VTEP MAC (BackendV6Data). */
   subnet6?: string;
   vtepMac6?: string;
@@ -55,6 +57,8 @@ export interface RoutePeer {
   source: 'lease' | 'gossip';
   /** From the lease only; a gossip-only peer gets full checksums. */
   csumElision?: boolean;
+  /** From the lease only: a weft node's (LeasePeer.weft). */
+  weft?: boolean;
   /** From a dual-stack lease only (gossip carries IPv4 subnets). */
   subnet6?: string;
   vtepMac6?: string;
@@ -141,6 +145,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
       vtepMac: lease.vtepMac,
       source: 'lease' as const,
       ...(lease.csumElision === true ? { csumElision: true } : {}),
+      ...(lease.weft === true ? { weft: true } : {}),
       ...(lease.subnet6 !== undefined && lease.vtepMac6 !== undefined ? { subnet6: lease.subnet6, vtepMac6: lease.vtepMac6 } : {}),
     };
     if (speaker) {

@@ -1,8 +1,9 @@
 // PeerRouter with a dual-stack layout: a dual-stack lease's IPv6 subnet and VTEP reach the data
 // plane's table (whole tables and deltas alike), an IPv6 subnet that moves or goes is followed,
-// and without IPv6Network nothing IPv6 is routed.
+// and without IPv6Network nothing IPv6 is routed; weft nodes' leases are flagged (PEER_WEFT).
 import { describe, expect, it } from 'vitest';
 import { RouteTable, type RouteDelta } from '../../../daemon/dataplane/index.js';
+import { PEER_WEFT } from '../../../daemon/dataplane/route-table.js';
 import { RefusalReporter } from '../../../daemon/control/gossip/index.js';
 import type { PeerLease, PeerSnapshot } from '../../../daemon/control/lease/lease-watcher.js';
 import { PeerRouter } from '../../../daemon/control/peers.js';
@@ -66,6 +67,17 @@ describe('PeerRouter, dual-stack', () => {
     expect(table().lookup6(...at('fd00:10:244:3::9'))).toBe(-1);
     expect(table().lookup6(...at('fd00:10:244:4::9'))).toBeGreaterThanOrEqual(0);
     expect(r.current.peers.find((p) => p.subnet === '10.244.2.0/24')).toMatchObject({ subnet6: 'fd00:10:244:c8::/64', vtepMac6: '06:00:00:00:00:02' });
+  });
+
+  it('flags the peers whose lease is a weft node’s (WeftGossipPort/WeftNodeName), also when a lease turns into one', () => {
+    const { r, table } = router(true);
+    const weft = (i: number): PeerLease => ({ ...lease(i), gossipPort: 8473, nodeName: `node${i}` });
+    r.setLeases(snapshot(weft(2), lease(3)));
+    const flags = (i: number): number => table().peerFlags[table().lookup(((10 << 24) | (244 << 16) | (i << 8)) >>> 0)] & PEER_WEFT;
+    expect([flags(2), flags(3)]).toEqual([PEER_WEFT, 0]);
+    r.applyLeaseChanges({ resync: false, removed: [], upserted: [weft(3)] });
+    expect(flags(3)).toBe(PEER_WEFT);
+    expect(r.current.peers.find((p) => p.subnet === '10.244.3.0/24')).toMatchObject({ weft: true, nodeName: 'node3' });
   });
 
   it('routes IPv4 only without IPv6Network', () => {
