@@ -259,6 +259,7 @@ export class Dataplane {
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunOffloads: tso,
       csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
+      underlay6: localIpv6 !== undefined,
       ...(v6 ? { localSubnet6Index: v6.index, localVtepMac6: v6.mac } : {}),
     });
 
