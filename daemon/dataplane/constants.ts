@@ -96,7 +96,7 @@ export const UDP_OUT_PORT = 3;
 /** udpOut: OUT_DATAGRAM, or OUT_TSO (a TCP super-packet the engine cuts; weft_native.h), | OUT_V6. */
 export const UDP_OUT_KIND = 4;
 export const UDP_OUT_MSS = 5;
-/** udpOut (OUT_TSO): encap + IPv4 + TCP header bytes at UDP_OUT_OFFSET. */
+/** udpOut (OUT_TSO): encap + IPv4 or IPv6 + TCP header bytes at UDP_OUT_OFFSET. */
 export const UDP_OUT_HDR_LEN = 6;
 /** udpOut (OUT_TSO): CSUM_FULL or CSUM_PARTIAL for each segment's TCP checksum. */
 export const UDP_OUT_CSUM = 7;
@@ -117,6 +117,7 @@ export const TUN_OUT_CSUM_START = 6;
 export const TUN_OUT_CSUM_OFFSET = 7;
 export const VIRTIO_NEEDS_CSUM = 1;
 export const VIRTIO_GSO_TCPV4 = 1;
+export const VIRTIO_GSO_TCPV6 = 4;
 export const VIRTIO_GSO_ECN = 0x80;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;

@@ -98,7 +98,7 @@ export interface DataplaneOptions {
    */
   readonly udpOffloads?: boolean;
   /**
-   * TUN offloads: IFF_VNET_HDR with TSO4 and checksum offload, so the kernel hands over up to 64 KiB
+   * TUN offloads: IFF_VNET_HDR with TSO4, TSO6 and checksum offload, so the kernel hands over up to 64 KiB
    * of one TCP flow per read, cut here into MTU-sized VXLAN datagrams; and received TCP runs are
    * coalesced into one GSO write. The wire is unchanged. Default true.
    */

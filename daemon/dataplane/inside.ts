@@ -2,7 +2,7 @@
 //
 // Per packet read from the TUN: parse the IPv4 destination; subnet index → peer (RouteTable, O(1));
 // write the VXLAN header + inner Ethernet into the ENCAP_SIZE bytes of headroom before it; append
-// it to udpOut. A TSO super-packet (vnet header, gso TCPV4) is routed once and handed to the engine
+// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to the engine
 // whole: the addon cuts it into MSS-sized datagrams without moving the payload and computes each
 // segment's TCP checksum, or leaves it partial towards a peer that advertises checksum elision
 // (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
@@ -43,9 +43,11 @@ import {
   IPV6_HEADER_SIZE,
   META_STRIDE,
   TCP_CHECKSUM_OFFSET,
+  TCP_MIN_HEADER_SIZE,
   UDP_CHECKSUM_OFFSET,
   VIRTIO_GSO_ECN,
   VIRTIO_GSO_TCPV4,
+  VIRTIO_GSO_TCPV6,
   VXLAN_FLAG_VNI,
   VXLAN_HEADER_SIZE,
   VXLAN_WEFT_CSUM_PARTIAL,
@@ -192,41 +194,52 @@ export class Inside {
   }
 
   /**
-   * A TSO super-packet: checked, routed once, and appended to udpOut as one OUT_TSO entry for the
-   * engine to cut. Returns the new udpOut count.
+   * A TSO super-packet (TCPV4, or TCPV6 with TCP right after the fixed header): checked, routed
+   * once, and appended to udpOut as one OUT_TSO entry for the engine to cut. Returns the new udpOut
+   * count.
    */
   private encapSuper(off: number, len: number, gsoType: number, mss: number, udpN: number): number {
-    const u8 = this.u8;
-    const ihl = (u8[off] & 0x0f) << 2;
-    const total = len >= IPV4_MIN_HEADER_SIZE ? (u8[off + 2] << 8) | u8[off + 3] : 0;
-    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
-    if (
-      gsoType !== VIRTIO_GSO_TCPV4 ||
-      total !== len ||
-      u8[off] >> 4 !== 4 ||
-      ihl < IPV4_MIN_HEADER_SIZE ||
-      u8[off + 9] !== IP_PROTO_TCP ||
-      (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0 ||
-      h < ihl + 20 ||
-      h >= len ||
-      mss <= 0 ||
-      h + mss > this.mtu
-    ) {
+    const h = gsoType === VIRTIO_GSO_TCPV6 ? this.superHeader6(off, len) : gsoType === VIRTIO_GSO_TCPV4 ? this.superHeader4(off, len) : 0;
+    if (h === 0 || mss <= 0 || h + mss > this.mtu) {
       this.drops[Drop.BAD_SUPER_PACKET]++;
       return udpN;
     }
-    const peer = this.encap(off, len);
+    const u8 = this.u8;
+    const peer = this.encap(off, len, true);
     if (peer < 0) return udpN; // counted; no ICMP for a super-packet (TCP learns from its timeout)
+    // Over the IPv6 underlay (a Flannel peer), segments are cut to what it carries.
+    const via = this.via;
+    const cut = via === 0 ? mss : Math.min(mss, this.mtu - IPV6_OUTER_EXTRA - h);
+    this.via = 0;
     const elide = this.elides(peer);
     if (elide) {
       u8[off - ENCAP_SIZE + VXLAN_WEFT_FLAGS_OFFSET] = VXLAN_WEFT_CSUM_PARTIAL;
       this.counts[Count.ELIDED_SENT]++;
     }
-    const k = Math.ceil((len - h) / mss);
+    const k = Math.ceil((len - h) / cut);
     this.counts[Count.TX_PACKETS] += k - 1;
     this.routes.peerCounters[peer * PEER_FIELDS + PeerCount.TX_PACKETS] += k - 1;
     this.counts[Count.SUPER_PACKETS]++;
-    return putTso(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port, mss, ENCAP_SIZE + h, elide ? CSUM_PARTIAL : CSUM_FULL);
+    return putTso(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, via === 0 ? this.routes.peerPublicIp[peer] : peer, this.port, cut, ENCAP_SIZE + h, elide ? CSUM_PARTIAL : CSUM_FULL, via);
+  }
+
+  /** IPv4 + TCP header bytes of a TCPV4 super-packet at u8[off, off+len); 0 when it cannot be cut. */
+  private superHeader4(off: number, len: number): number {
+    const u8 = this.u8;
+    const ihl = (u8[off] & 0x0f) << 2;
+    if (len < IPV4_MIN_HEADER_SIZE || u8[off] >> 4 !== 4 || ihl < IPV4_MIN_HEADER_SIZE || ((u8[off + 2] << 8) | u8[off + 3]) !== len) return 0;
+    if (u8[off + 9] !== IP_PROTO_TCP || (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0) return 0;
+    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
+    return h >= ihl + TCP_MIN_HEADER_SIZE && h < len ? h : 0;
+  }
+
+  /** IPv6 + TCP header bytes of a TCPV6 super-packet at u8[off, off+len); 0 when it cannot be cut (extension headers included). */
+  private superHeader6(off: number, len: number): number {
+    const u8 = this.u8;
+    if (len < IPV6_HEADER_SIZE + TCP_MIN_HEADER_SIZE || u8[off] >> 4 !== 6 || ((u8[off + 4] << 8) | u8[off + 5]) + IPV6_HEADER_SIZE !== len) return 0;
+    if (u8[off + 6] !== IP_PROTO_TCP) return 0;
+    const h = IPV6_HEADER_SIZE + ((u8[off + IPV6_HEADER_SIZE + 12] >> 4) << 2);
+    return h >= IPV6_HEADER_SIZE + TCP_MIN_HEADER_SIZE && h < len ? h : 0;
   }
 
   private elides(peer: number): boolean {
@@ -236,11 +249,12 @@ export class Inside {
   /**
    * Routes the IP packet at u8[off, off+len) and writes VXLAN + inner Ethernet into the
    * ENCAP_SIZE bytes before it. Returns the peer index, or an Encap result (counted here).
+   * `superPacket`: a TSO super-packet, cut later (no size limit here).
    */
-  encap(off: number, len: number): number {
+  encap(off: number, len: number, superPacket = false): number {
     const u8 = this.u8;
     const drops = this.drops;
-    if (len > 0 && u8[off] >> 4 === 6) return this.encap6(off, len);
+    if (len > 0 && u8[off] >> 4 === 6) return this.encap6(off, len, superPacket);
     if (len < IPV4_MIN_HEADER_SIZE || u8[off] >> 4 !== 4) {
       drops[Drop.MALFORMED_OUTBOUND]++;
       return Encap.DROPPED;
@@ -263,7 +277,7 @@ export class Inside {
   }
 
   /** encap() of an IPv6 packet: routed by the table's IPv6 half; to a weft peer over the IPv4 underlay, else over the IPv6 one (sets via). */
-  private encap6(off: number, len: number): number {
+  private encap6(off: number, len: number, superPacket: boolean): number {
     const u8 = this.u8;
     const drops = this.drops;
     const v6 = this.routes.v6;
@@ -290,7 +304,7 @@ export class Inside {
         drops[Drop.IPV6_NO_PATH]++;
         return Encap.DROPPED;
       }
-      if (len > this.mtu - IPV6_OUTER_EXTRA) {
+      if (len > this.mtu - IPV6_OUTER_EXTRA && !superPacket) {
         drops[Drop.TOO_BIG_FOR_UNDERLAY6]++;
         return Encap.TOO_BIG;
       }

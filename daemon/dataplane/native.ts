@@ -136,7 +136,7 @@ export interface NativeAddon {
   /** Idempotent. */
   closeEngine(engine: Engine): void;
   /**
-   * The datagrams (encap + IPv4 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
+   * The datagrams (encap + IPv4 or IPv6 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
    * at arena[off, off+len), built by the engine's own code. For tests: it allocates.
    */
   /**

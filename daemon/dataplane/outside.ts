@@ -7,7 +7,7 @@
 // advertised in its lease) is trusted on the outer UDP checksum instead: nothing is summed, and the
 // packet goes to the TUN with VIRTIO_NET_HDR_F_NEEDS_CSUM. A UDP GRO buffer is split into its
 // datagrams and, with a vnet-header TUN, TCP runs are coalesced into one GSO write (coalesce.ts); a
-// kernel TSO super-datagram is cut to the MTU (segment.ts).
+// kernel TSO super-datagram is cut to the MTU (segment.ts). Both hold for IPv6 as for IPv4.
 //
 // IPv6 (dual-stack tables): a 0x86DD frame from a weft peer over the IPv4 underlay must be addressed
 // to our IPv6 VTEP MAC; its inner source must lie in the IPv6 subnet leased to the node whose
@@ -49,7 +49,7 @@ import {
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
 import { prefixMask } from '../net/ipv4.js';
 import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
-import { segmentSlack, segmentTcpInPlace } from './segment.js';
+import { segmentSlack, segmentTcp6InPlace, segmentTcpInPlace } from './segment.js';
 
 /** decap() result for a packet to deliver; anything else is a Drop reason (not yet counted). */
 export const DECAP_OK = -1;
@@ -168,10 +168,7 @@ export class Outside {
         }
         const reason = this.decap(f, n, src, flags, 0);
         if (reason !== DECAP_OK) this.drops[reason]++;
-        else if (this.innerIhl === IPV6_HEADER_SIZE && u8[this.innerOffset] >> 4 === 6) {
-          c.close(); // IPv6 is written as is (the coalescer merges IPv4 TCP)
-          tunN = this.putInner(tunN);
-        } else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
+        else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
       }
       if (c !== null) c.close();
     }
@@ -222,7 +219,7 @@ export class Outside {
     if (weft !== 0 && (routes.peerFlags[sender] & PEER_CSUM_ELISION) === 0) return Drop.ELISION_UNEXPECTED;
     const e = off + VXLAN_HEADER_SIZE;
     const type = (u8[e + 12] << 8) | u8[e + 13];
-    if (type === ETHERTYPE_IPV6) return this.decap6(off, len, srcIp, flags, weft);
+    if (type === ETHERTYPE_IPV6) return this.decap6(off, len, srcIp, flags, weft, room);
     if (
       u8[e] !== this.mac0 ||
       u8[e + 1] !== this.mac1 ||
@@ -268,7 +265,7 @@ export class Outside {
   }
 
   /** decap() of a 0x86DD frame, once the VXLAN header and its sender were checked. */
-  private decap6(off: number, len: number, srcIp: number, flags: number, weft: number): number {
+  private decap6(off: number, len: number, srcIp: number, flags: number, weft: number, room: number): number {
     const u8 = this.u8;
     const routes = this.routes;
     const v6 = routes.v6;
@@ -298,6 +295,10 @@ export class Outside {
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
     this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE);
+    if (total > this.mtu) {
+      this.innerPartial = 0; // a cut recomputes every segment's checksum
+      return this.cut(ip, IPV6_HEADER_SIZE, total, room + (len - ENCAP_SIZE - total));
+    }
     return DECAP_OK;
   }
 
@@ -315,13 +316,17 @@ export class Outside {
     this.segments = 0;
   }
 
-  /** Cuts an oversized inner TCP packet (see segment.ts); other oversized packets go out whole. */
+  /**
+   * Cuts an oversized inner TCP packet (see segment.ts; IPv6: TCP right after the fixed header);
+   * other oversized packets go out whole.
+   */
   private cut(ip: number, ihl: number, total: number, room: number): number {
     const u8 = this.u8;
+    const v6 = u8[ip] >> 4 === 6;
     const h = ihl + ((u8[ip + ihl + 12] >> 4) << 2);
-    if (u8[ip + 9] !== IP_PROTO_TCP || h + 8 > this.mtu) return DECAP_OK;
+    if (u8[ip + (v6 ? 6 : 9)] !== IP_PROTO_TCP || h + 8 > this.mtu) return DECAP_OK;
     if (segmentSlack(total, h, this.mtu) > room) return Drop.MALFORMED_INNER;
-    const k = segmentTcpInPlace(u8, ip, total, this.mtu);
+    const k = v6 ? segmentTcp6InPlace(u8, ip, total, this.mtu) : segmentTcpInPlace(u8, ip, total, this.mtu);
     if (k > 1) {
       this.segments = k;
       this.segmentStride = this.mtu;

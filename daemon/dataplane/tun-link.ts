@@ -7,6 +7,7 @@
 // and the IPv6 Network routed through the TUN, as Flannel sets up flannel-v6.1; both are added by
 // reconcile (`ip`), which the control plane runs right after open().
 import { readFileSync, writeFileSync } from 'node:fs';
+import { WeftError } from '../errors.js';
 
 /** What the TUN must look like: up, this MTU, exactly this address and this main-table route. */
 export interface TunLink {
@@ -46,10 +47,17 @@ const ipv6Conf = (name: string, key: string): string => `/proc/sys/net/ipv6/conf
 
 /**
  * Dual-stack: IPv6 on for `name`, quiet (QUIET_IPV6), set before the link goes up (disable_ipv6
- * last). Throws when the kernel has no IPv6 (the config asks for it).
+ * last). Throws WEFT_ERR_TUN when a switch cannot be written (no IPv6 in this kernel or namespace:
+ * the network config asks for it).
  */
 export function quietIpv6(name: string): void {
-  for (const [key, value] of Object.entries(QUIET_IPV6)) writeFileSync(ipv6Conf(name, key), value);
+  for (const [key, value] of Object.entries(QUIET_IPV6)) {
+    try {
+      writeFileSync(ipv6Conf(name, key), value);
+    } catch (err) {
+      throw new WeftError('WEFT_ERR_TUN', `cannot set ${ipv6Conf(name, key)} to ${value} (EnableIPv6 needs IPv6 in the kernel and this network namespace): ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /** The QUIET_IPV6 keys whose value differs on `name` (all of them without IPv6 in the kernel). */

@@ -2,8 +2,9 @@
 // flanneld: flannel.1 and flannel-v6.1), with real etcd, weftd and pods: weft carries IPv6 towards
 // the kernel node exactly as flannel-v6.1 expects it (UDP over IPv6 to its PublicIPv6, port 8472,
 // inner destination its BackendV6Data.VtepMAC, no weft flags, valid inner checksums) and accepts
-// what flannel-v6.1 sends from that PublicIPv6. Ping both ways, TCP from weft with 64 MiB with the
-// same SHA-256; the IPv6 underlay's smaller MTU answered with Packet Too Big.
+// what flannel-v6.1 sends from that PublicIPv6. Ping and TCP both ways, 64 MiB each way with the
+// same SHA-256 (TSO6 super-packets cut to the IPv6 underlay's size on the way out, the kernel's
+// super-datagrams cut on the way in); the IPv6 underlay's smaller MTU answered with Packet Too Big.
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,10 @@ describe('IPv6 between weft and a Flannel dual-stack kernel node (flannel-v6.1)'
     await expect(tcpExchange(podW.ns, podK.ns, podK.ip, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
   });
 
+  it('carries TCP over IPv6 from the kernel node to weft (its TSO super-datagrams cut), 64 MiB with the same SHA-256', async () => {
+    await expect(tcpExchange(podK.ns, podW.ns, podW.ip6!, 64 << 20)).resolves.toMatchObject({ bytes: 64 << 20 });
+  });
+
   it('sends the kernel node IPv6 as flannel-v6.1 expects: over IPv6 to its PublicIPv6, to its IPv6 VtepMAC, no weft flags, valid checksums', async () => {
     const file = join(tmpdir(), `weft-${process.pid}-flannel-v6.pcap`);
     const capture = new Netns(kern.ns).spawn('tcpdump', ['-i', 'eth0', '-s', '0', '-U', '-w', file, 'udp', 'dst', 'port', '8472', 'and', '(', 'src', 'host', weft.underlayIp, 'or', 'src', 'host', weft.underlayIp6!, ')']);
@@ -77,6 +82,8 @@ describe('IPv6 between weft and a Flannel dual-stack kernel node (flannel-v6.1)'
     expect(new Set(v4.map((f) => `${f.outerSrc} > ${f.outerDst} ${f.dstMac}`))).toEqual(new Set([`${weft.underlayIp} > ${kern.underlayIp} ${kern.vtepMac}`]));
     expect(frames.filter((f) => [...f.vxlan].join(',') !== '8,0,0,0,0,0,1,0')).toEqual([]);
     expect(frames.filter((f) => !innerChecksumsValid(f.inner)).length).toBe(0);
+    // TSO6 super-packets were cut to what the IPv6 underlay carries, not to the TUN MTU.
+    expect(Math.max(...v6.map((f) => f.inner.length))).toBe(MTU6);
     const protos = new Set(v6.map((f) => f.inner[6]));
     expect(protos).toContain(6); // TCP
     expect(protos).toContain(58); // ICMPv6

@@ -137,7 +137,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     return throw_errno(env, "TUNSETIFF", err);
   }
   /* Always set: a reattached device keeps the offloads of its previous owner. */
-  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 : 0) < 0) {
+  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETOFFLOAD", err);
@@ -844,20 +844,28 @@ static void out_datagram(engine *e, int32_t off, int32_t len, uint64_t key) {
 
 /* A TSO entry's super-packet, parsed once: segment i carries payload [i*mss, i*mss + seg_len(i)). */
 typedef struct tso {
-  const uint8_t *base; /* encap header; IPv4 at base + WEFT_ENCAP_SIZE */
+  const uint8_t *base; /* encap header; IPv4 or IPv6 at base + WEFT_ENCAP_SIZE */
   int32_t hlen, ihl, thl, mss, payload, k, mode;
+  int32_t v6;          /* 1: IPv6 (ihl 40: the fixed header, no extension headers) */
   uint32_t id0, seq0;
   uint8_t flags0;
-  uint64_t addrs; /* sum of the IPv4 source and destination (pseudo-header) */
+  uint64_t addrs; /* sum of the source and destination addresses (pseudo-header) */
 } tso;
 
 /* Checks a TSO entry (weft_native.h); 0 when it can be cut, -1 when it is inconsistent. */
 static int tso_parse(tso *t, const uint8_t *base, int32_t len, int32_t mss, int32_t hlen, int32_t mode) {
   if (hlen < WEFT_ENCAP_SIZE + 40 || hlen > WEFT_TSO_HDR_MAX || hlen >= len || mss <= 0 || hlen + mss > 65507) return -1;
   const uint8_t *ip = base + WEFT_ENCAP_SIZE;
-  t->ihl = (ip[0] & 0x0f) * 4;
+  t->v6 = (ip[0] >> 4) == 6;
+  if (t->v6) {
+    if (ip[6] != IPPROTO_TCP) return -1; /* extension headers are refused */
+    t->ihl = 40;
+  } else {
+    if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP) return -1;
+    t->ihl = (ip[0] & 0x0f) * 4;
+  }
   t->thl = (ip[t->ihl + 12] >> 4) * 4;
-  if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP || t->ihl < 20 || t->thl < 20 || WEFT_ENCAP_SIZE + t->ihl + t->thl != hlen) return -1;
+  if (t->ihl < 20 || t->thl < 20 || WEFT_ENCAP_SIZE + t->ihl + t->thl != hlen) return -1;
   t->base = base;
   t->hlen = hlen;
   t->mss = mss;
@@ -868,7 +876,7 @@ static int tso_parse(tso *t, const uint8_t *base, int32_t len, int32_t mss, int3
   const uint8_t *tcp = ip + t->ihl;
   t->seq0 = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
   t->flags0 = tcp[13];
-  t->addrs = csum_add(ip + 12, 8, 0);
+  t->addrs = t->v6 ? csum_add(ip + 8, 32, 0) : csum_add(ip + 12, 8, 0);
   return 0;
 }
 
@@ -876,19 +884,24 @@ static inline int32_t tso_seg_len(const tso *t, int32_t i) { return i < t->k - 1
 
 static inline const uint8_t *tso_seg_payload(const tso *t, int32_t i) { return t->base + t->hlen + (size_t)i * (size_t)t->mss; }
 
-/* Writes segment i's encap + IPv4 + TCP headers (t->hlen bytes) into hd: lengths, IP id, sequence,
- * flags (FIN/PSH on the last segment only, CWR on the first only), IPv4 checksum, and the TCP
- * checksum in full (WEFT_CSUM_FULL) or as the pseudo-header sum (WEFT_CSUM_PARTIAL). */
+/* Writes segment i's encap + IP + TCP headers (t->hlen bytes) into hd: lengths (IPv4 total or
+ * IPv6 payload length), IPv4 id and header checksum (IPv6 has neither), sequence, flags (FIN/PSH on
+ * the last segment only, CWR on the first only), and the TCP checksum over the IPv4 or IPv6
+ * pseudo-header in full (WEFT_CSUM_FULL) or as the pseudo-header sum (WEFT_CSUM_PARTIAL). */
 static void tso_seg_header(const tso *t, int32_t i, uint8_t *hd) {
   const int32_t p = tso_seg_len(t, i);
   memcpy(hd, t->base, (size_t)t->hlen);
   uint8_t *ip = hd + WEFT_ENCAP_SIZE;
   uint8_t *tcp = ip + t->ihl;
-  put_be16(ip + 2, (uint32_t)(t->ihl + t->thl + p));
-  put_be16(ip + 4, (t->id0 + (uint32_t)i) & 0xffff);
-  ip[10] = 0;
-  ip[11] = 0;
-  csum_store(ip + 10, (uint16_t)~csum_fold(csum_add(ip, (size_t)t->ihl, 0)));
+  if (t->v6) {
+    put_be16(ip + 4, (uint32_t)(t->thl + p));
+  } else {
+    put_be16(ip + 2, (uint32_t)(t->ihl + t->thl + p));
+    put_be16(ip + 4, (t->id0 + (uint32_t)i) & 0xffff);
+    ip[10] = 0;
+    ip[11] = 0;
+    csum_store(ip + 10, (uint16_t)~csum_fold(csum_add(ip, (size_t)t->ihl, 0)));
+  }
   put_be32(tcp + 4, t->seq0 + (uint32_t)i * (uint32_t)t->mss);
   uint8_t f = t->flags0;
   if (i != t->k - 1) f &= (uint8_t)~0x09;

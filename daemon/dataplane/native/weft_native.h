@@ -54,12 +54,13 @@
 #define WEFT_UDP_OUT_PORT 3
 #define WEFT_UDP_OUT_KIND 4  /* WEFT_OUT_DATAGRAM or WEFT_OUT_TSO, | WEFT_OUT_V6 */
 /* A WEFT_OUT_TSO entry is one inner TCP super-packet with its VXLAN + Ethernet header in front:
- * OFFSET/LENGTH cover [encap (WEFT_ENCAP_SIZE) | IPv4 | TCP | payload]. The engine cuts it into
+ * OFFSET/LENGTH cover [encap (WEFT_ENCAP_SIZE) | IPv4 or IPv6 | TCP | payload] (IPv6: the fixed
+ * header only, next header TCP; extension headers are refused). The engine cuts it into
  * segments of at most MSS payload bytes without moving the payload: each segment's headers are
  * written into engine scratch memory from the template at OFFSET and sent as iovecs
  * [headers_i, payload_i], with UDP_SEGMENT when GSO is on. */
 #define WEFT_UDP_OUT_MSS 5
-#define WEFT_UDP_OUT_HDR_LEN 6 /* encap + IPv4 + TCP header bytes at OFFSET (<= WEFT_TSO_HDR_MAX) */
+#define WEFT_UDP_OUT_HDR_LEN 6 /* encap + IP + TCP header bytes at OFFSET (<= WEFT_TSO_HDR_MAX) */
 #define WEFT_UDP_OUT_CSUM 7    /* WEFT_CSUM_FULL: compute each segment's TCP checksum;
                                   WEFT_CSUM_PARTIAL: store the pseudo-header sum only (the peer
                                   hands it to its TUN as VIRTIO_NET_HDR_F_NEEDS_CSUM) */
@@ -119,7 +120,7 @@
 #define WEFT_NS_SIZE 24
 
 /* openTun flags */
-#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
+#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
 #define WEFT_TUN_PERSIST 4     /* TUNSETOWNER(euid) + TUNSETPERSIST: the device outlives the fd */
 

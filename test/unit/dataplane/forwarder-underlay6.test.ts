@@ -3,11 +3,12 @@
 // Packet Too Big above the IPv6 underlay's inner MTU; no path without an IPv6 underlay or a
 // PublicIPv6; and received IPv6-underlay datagrams validated by the slot the engine reports.
 import { describe, expect, it } from 'vitest';
-import { IN_ADDR, IN_FLAG_V6, META_STRIDE, OUT_DATAGRAM, OUT_V6 } from '../../../daemon/dataplane/constants.js';
+import { CSUM_FULL, IN_ADDR, IN_FLAG_V6, IN_GSO_SIZE, IN_GSO_TYPE, META_STRIDE, OUT_DATAGRAM, OUT_TSO, OUT_V6, VIRTIO_GSO_TCPV6 } from '../../../daemon/dataplane/constants.js';
+import { loadNative } from '../../../daemon/dataplane/native.js';
 import { Count, Drop } from '../../../daemon/dataplane/counters.js';
 import { RouteTable } from '../../../daemon/dataplane/route-table.js';
 import { mac, PEER_IP, PEER_MAC, putTun, putUdp, rig, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
-import { ip6, LOCAL6, LOCAL_MAC6, PEER_MAC6, tcp6Packet, udp6Packet } from '../../fixtures/dataplane/packets6.js';
+import { ip6, LOCAL6, LOCAL_MAC6, PEER_MAC6, referenceCut6, tcp6Packet, tcp6Segment, udp6Packet } from '../../fixtures/dataplane/packets6.js';
 
 const A = 'fd00:10:244:1::2';
 const B = 'fd00:10:244:2::2';
@@ -93,6 +94,26 @@ describe('IPv6 to a Flannel peer over the IPv6 underlay (inside)', () => {
     expect(reply.slice(40, 42)).toEqual([2, 0]);
     expect(reply.slice(44, 48)).toEqual([0, 0, (MTU - 20) >> 8, (MTU - 20) & 0xff]);
     expect(r.fwd.counts[Count.ICMP_SENT]).toBe(1);
+  });
+});
+
+describe('TSO6 super-packets to a Flannel peer', () => {
+  it('go to its slot over the IPv6 underlay, cut to what that underlay carries, with full checksums', () => {
+    for (const [mss, cut] of [[MTU - 60, MTU - 20 - 60], [1000, 1000]]) {
+      const r = rigU(true, true);
+      const payload = Array.from({ length: 20_000 }, (_, i) => (i * 31) & 0xff);
+      const p = tcp6Segment(A, C, payload, { csum: 'partial', seq: 7, flags: 0x18 });
+      const off = putTun(r, 0, p, 40 | (16 << 16));
+      r.tunIn[IN_GSO_TYPE] = VIRTIO_GSO_TCPV6;
+      r.tunIn[IN_GSO_SIZE] = mss;
+      r.fwd.onTun(1);
+      expect([...r.udpOut.subarray(0, 8)]).toEqual([off - 22, p.length + 22, slotOf(r, 3), 8472, OUT_TSO | OUT_V6, cut, 82, CSUM_FULL]);
+      const datagrams = loadNative().tsoSegments(r.u8.buffer as ArrayBuffer, off - 22, p.length + 22, cut, 82, CSUM_FULL);
+      const encap = vxlan(1, MAC6_C, LOCAL_MAC6, [], 0x86dd);
+      expect(datagrams.map((d) => [...d])).toEqual(referenceCut6(p, cut).map((seg) => [...encap, ...seg]));
+      expect(Math.max(...datagrams.map((d) => d.length - 22))).toBe(cut + 60);
+      expect(r.fwd.drops.reduce((a, b) => a + b)).toBe(0);
+    }
   });
 });
 
