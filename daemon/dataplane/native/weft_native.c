@@ -1115,8 +1115,9 @@ static int32_t peer6_slot(const engine *e, const struct in6_addr *a) {
 }
 
 /* Receives and forwards UDP batches from `fd` (v6: the IPv6 socket) until it is drained or
- * WEFT_MAX_ROUNDS; returns datagrams received. */
-static inline uint32_t udp_rounds_on(engine *e, int fd, int v6) {
+ * WEFT_MAX_ROUNDS; returns datagrams received. Inlined into udp_rounds and udp6_rounds, so that
+ * each has its family's code only. */
+static inline __attribute__((always_inline)) uint32_t udp_rounds_on(engine *e, int fd, int v6) {
   uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     for (uint32_t i = 0; i < e->batch; i++) {
