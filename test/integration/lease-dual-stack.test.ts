@@ -10,9 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../daemon/clock.js';
-import { parseConfig } from '../../daemon/config/parse-config.js';
-import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
-import { EtcdHealth } from '../../daemon/control/etcd/etcd-health.js';
+import type { EtcdHealth } from '../../daemon/control/etcd/etcd-health.js';
 import { EtcdLeaseStore } from '../../daemon/control/lease/etcd-lease-store.js';
 import { encodeLeaseValue, type OwnLeaseAttrs } from '../../daemon/control/lease/lease-codec.js';
 import { LeaseKeeper } from '../../daemon/control/lease/lease-keeper.js';
@@ -21,6 +19,7 @@ import { readPreviousSubnet, writeSubnetFile } from '../../daemon/control/lease/
 import { parseSubnet, type Subnet4 } from '../../daemon/net/ipv4.js';
 import { formatCidr6, parseSubnet6, type Subnet6 } from '../../daemon/net/ipv6.js';
 import { EtcdServer } from '../helpers/etcd.js';
+import { connectEtcd, type EtcdConnection } from '../helpers/etcd-client.js';
 
 const log = pino({ level: 'silent' });
 const TTL_MS = 86_400_000;
@@ -34,19 +33,16 @@ const s6 = (c: string): Subnet6 => parseSubnet6(c)!;
 let etcd: EtcdServer;
 let client: Etcd3;
 let health: EtcdHealth;
+let connection: EtcdConnection | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'weft-dual-'));
 
 beforeAll(async () => {
   etcd = await EtcdServer.start();
-  const parsed = parseConfig(['--etcd-endpoints', etcd.endpoint], {}, { hostname: 'h', version: 'test' });
-  if (parsed.action !== 'run') throw new Error('config');
-  client = createEtcdClient(parsed.config);
-  health = new EtcdHealth(log, [etcd.endpoint], () => client.maintenance.status());
+  ({ client, health } = connection = connectEtcd(etcd, log));
 });
 
 afterAll(async () => {
-  health?.close();
-  client?.close();
+  connection?.close();
   await etcd?.close();
   rmSync(dir, { recursive: true, force: true });
 });

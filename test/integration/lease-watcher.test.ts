@@ -5,17 +5,17 @@ import { Writable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../daemon/config/parse-config.js';
-import { createEtcdClient } from '../../daemon/control/etcd/etcd-client.js';
-import { EtcdHealth } from '../../daemon/control/etcd/etcd-health.js';
+import type { EtcdHealth } from '../../daemon/control/etcd/etcd-health.js';
 import { encodeLeaseValue } from '../../daemon/control/lease/lease-codec.js';
 import { EtcdLeaseStore } from '../../daemon/control/lease/etcd-lease-store.js';
 import { LeaseWatcher, type PeerSnapshot } from '../../daemon/control/lease/lease-watcher.js';
 import { EtcdServer } from '../helpers/etcd.js';
+import { connectEtcd, type EtcdConnection } from '../helpers/etcd-client.js';
 
 let etcd: EtcdServer;
 let client: Etcd3;
 let health: EtcdHealth;
+let connection: EtcdConnection | undefined;
 const lines: { msg: string; event?: string; reason?: string; key?: string }[] = [];
 const log = pino(
   { level: 'debug' },
@@ -29,15 +29,11 @@ const log = pino(
 
 beforeAll(async () => {
   etcd = await EtcdServer.start();
-  const parsed = parseConfig(['--etcd-endpoints', etcd.endpoint], {}, { hostname: 'h', version: 'test' });
-  if (parsed.action !== 'run') throw new Error('config');
-  client = createEtcdClient(parsed.config);
-  health = new EtcdHealth(log, [etcd.endpoint], () => client.maintenance.status());
+  ({ client, health } = connection = connectEtcd(etcd, log));
 });
 
 afterAll(async () => {
-  health?.close();
-  client?.close();
+  connection?.close();
   await etcd?.close();
 });
 

@@ -1080,28 +1080,19 @@ static void busy_poll(engine *e, int from_tun) {
   struct pollfd p[3] = {{.fd = e->tun_fd, .events = POLLIN}, {.fd = e->udp_fd, .events = POLLIN}, {.fd = e->udp6_fd, .events = POLLIN}};
   e->ns[WEFT_NS_BUSY_POLLS] += 1;
   while (!e->closing) {
-    int r = poll(p, (nfds_t)e->polls, 0);
-    if (r > 0) {
-      uint32_t answered = 0;
-      if (p[0].revents & POLLIN) {
-        uint32_t n = tun_rounds(e);
-        if (!from_tun) answered += n;
-      }
-      if ((p[1].revents & POLLIN) && !e->closing) {
-        uint32_t n = udp_rounds(e);
-        if (from_tun) answered += n;
-      }
-      if (e->polls == 3 && (p[2].revents & POLLIN) && !e->closing) {
-        uint32_t n = udp6_rounds(e);
-        if (from_tun) answered += n;
-      }
-      if (answered > 0) {
+    uint32_t tun = 0, udp = 0;
+    if (poll(p, (nfds_t)e->polls, 0) > 0) {
+      if (p[0].revents & POLLIN) tun = tun_rounds(e);
+      if ((p[1].revents & POLLIN) && !e->closing) udp = udp_rounds(e);
+      if (e->polls == 3 && (p[2].revents & POLLIN) && !e->closing) udp += udp6_rounds(e);
+      if ((from_tun ? udp : tun) > 0) {
         e->ns[WEFT_NS_BUSY_POLL_ANSWERS] += 1;
         break;
       }
     }
     uint64_t now = uv_hrtime();
-    if (r > 0) deadline = now + (uint64_t)e->busy_poll_ns;
+    /* Only forwarded packets extend the window: an fd in error (POLLERR without POLLIN) does not. */
+    if (tun + udp > 0) deadline = now + (uint64_t)e->busy_poll_ns;
     if (now >= deadline || now - start >= WEFT_BUSY_POLL_MAX_NS) break;
   }
 }
