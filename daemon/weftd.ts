@@ -128,7 +128,7 @@ export class Weftd {
     } else if (network.ipv6) {
       log.info(
         { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
-        'EnableIPv6: IPv6 pod traffic between weft nodes is carried over the IPv4 underlay; towards Flannel (kernel VXLAN) nodes it is not carried yet (counted as ipv6NoPath drops)',
+        'EnableIPv6: IPv6 pod traffic between weft nodes is carried over the IPv4 underlay; towards Flannel (kernel VXLAN) nodes over the IPv6 underlay, as their flannel-v6.1 expects',
       );
     }
 
