@@ -2,11 +2,15 @@
 // Flannel-style kernel nodes with `flannel-v6.1` alone, Flannel's IPv6-only leases and subnet.env,
 // pods with an IPv6 address only, talking ping and TCP both ways.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLeaseValue } from '../../daemon/control/lease/lease-codec.js';
 import { formatCidr6 } from '../../daemon/net/ipv6.js';
 import { isNoSubnet4, parseLeaseKeyName } from '../../daemon/net/subnet-key.js';
 import { Lab } from '../../lab/lab.js';
+import { listNetns } from '../../lab/netns.js';
+import { DIST } from '../../lab/paths.js';
+import { run } from '../../lab/processes.js';
 import { addressOf, ping, tcpExchange, waitReachable } from '../../lab/probe.js';
 import { formatStatus } from '../../lab/report.js';
 import type { PodRecord } from '../../lab/state.js';
@@ -97,5 +101,12 @@ describe('lab: IPv6-only, two kernel VXLAN nodes', () => {
     expect(text).toMatch(/node1\s+kernel\s+fd00:198:18::1\s+fd00:10:244:1::\/64\s+.*fd00:10:244:2::\/64/);
     expect(text).toMatch(new RegExp(`\\nvxlan\\s+fd00:10:244:2::/64\\s+fd00:198:18::2\\s+${lab.node('node2').vtepMac6}`));
     expect(text).not.toMatch(/198\.18\.|10\.244\./);
+  });
+
+  it('refuses a lab both dual-stack and IPv6-only, in the library and the CLI, before creating anything', async () => {
+    const prefix = `${ownPrefix()}6x-`;
+    await expect(Lab.create({ prefix, dualStack: true, ipv6Only: true })).rejects.toThrow('a lab is dual-stack or IPv6-only, not both: drop one of the two options');
+    await expect(run(process.execPath, [join(DIST, 'lab', 'cli.js'), 'up', '1', '--dual-stack', '--ipv6-only', '--prefix', prefix])).rejects.toThrow(/failed \(2\):\n--dual-stack and --ipv6-only exclude each other/);
+    expect(listNetns().filter((n) => n.startsWith(prefix))).toEqual([]);
   });
 });
