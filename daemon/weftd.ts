@@ -120,9 +120,9 @@ export class Weftd {
     const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
     if (network.ipv6) {
-      log.warn(
+      log.info(
         { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
-        'EnableIPv6: this node leases an IPv6 subnet beside its IPv4 one and writes FLANNEL_IPV6_NETWORK/FLANNEL_IPV6_SUBNET to the subnet file, but weft does not carry IPv6 pod traffic yet (IPv4 is carried as usual); pods given IPv6 addresses cannot reach other nodes over IPv6',
+        'EnableIPv6: IPv6 pod traffic between weft nodes is carried over the IPv4 underlay; towards Flannel (kernel VXLAN) nodes it is not carried yet (counted as ipv6NoPath drops)',
       );
     }
 
@@ -136,7 +136,7 @@ export class Weftd {
 
     const follower: Follower = new OverlayFollower({
       keeper: node.keeper,
-      start: (lease) => Overlay.start({ cfg, network, lease, underlay: this.underlay, vtepMac: this.vtepMac, mtu, watcher: node.watcher, clusterKey, log, identity: this.identity }),
+      start: (lease) => Overlay.start({ cfg, network, lease, underlay: this.underlay, vtepMac: this.vtepMac, vtepMac6: ownVtep6(network, this.underlay, cfg)?.vtepMac, mtu, watcher: node.watcher, clusterKey, log, identity: this.identity }),
       onUp: (up) => this.tunReady.set(up),
       onFailure: () => stop.abort(),
       log,

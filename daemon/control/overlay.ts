@@ -34,6 +34,8 @@ export interface OverlayOptions {
   readonly lease: HeldLease;
   readonly underlay: Underlay;
   readonly vtepMac: string;
+  /** Dual-stack: the IPv6 VTEP MAC this node advertises (BackendV6Data.VtepMAC). */
+  readonly vtepMac6?: string;
   /** Inner MTU: TUN MTU and FLANNEL_MTU. */
   readonly mtu: number;
   readonly watcher: LeaseWatcher;
@@ -69,6 +71,8 @@ export class Overlay {
     const { cfg, network } = o;
     const networkCidr = formatCidr(network.network);
     const localSubnet = formatCidr(o.lease.subnet);
+    // Dual-stack: IPv6 on the TUN and in the route table (to weft peers over the IPv4 underlay).
+    const v6 = network.ipv6 && o.lease.subnet6 ? { network6: formatCidr6(network.ipv6.network), subnetLen6: network.ipv6.subnetLen, localSubnet6: formatCidr6(o.lease.subnet6) } : undefined;
     const dpLog = subsystemLogger(o.log, 'dataplane');
     await prepareTun(cfg.tunName, dpLog).catch((err: unknown) => dpLog.warn({ err: errorMessage(err) }, 'cannot inspect the TUN before opening it'));
     const dataplane = await openRetryingBusy(dpLog, () => ThreadedDataplane.open({
@@ -82,6 +86,7 @@ export class Overlay {
       port: network.backend.port,
       localIp: o.underlay.ifaceIp,
       localVtepMac: o.vtepMac,
+      ...(v6 ? { ...v6, localVtepMac6: o.vtepMac6 ?? o.vtepMac } : {}),
       tunOffloads: cfg.tunOffloads,
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
@@ -91,22 +96,22 @@ export class Overlay {
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
     }
-    const tun = tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet);
+    const tun = tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet, v6);
     const fixes = await reconcileTun(tun, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: `${o.underlay.ifaceIp}:${network.backend.port}`, tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
     const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
     // The IPv6 rules exist only for a dual-stack lease; stale ones (a node that was dual-stack) go too.
-    const masq6 = network.ipv6 && o.lease.subnet6 ? { network: formatCidr6(network.ipv6.network), subnet: formatCidr6(o.lease.subnet6) } : undefined;
+    const masq6 = v6 ? { network: v6.network6, subnet: v6.localSubnet6 } : undefined;
     if (!ownsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
-    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
+    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, ...v6, sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
     router.setLeases(o.watcher.snapshot());
 
     const explicitSeeds = parsePeers(cfg.peers);

@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
 import { formatCidr, parseCidr, subnetOf, within, type Subnet4 } from '../net/ipv4.js';
 import { parseLeaseKeyName } from '../net/subnet-key.js';
+import { formatCidr6 } from '../net/ipv6.js';
 import type { PeerChanges, PeerLease, PeerSnapshot } from './lease/lease-watcher.js';
 import { LogEvent } from '../observability/log-events.js';
 
@@ -30,6 +31,10 @@ export interface PeerRouterOptions {
   readonly subnetLen: number;
   /** This node's own subnet: never routed to a peer. */
   readonly localSubnet: string;
+  /** Dual-stack: IPv6Network, IPv6SubnetLen and this node's IPv6 subnet; peers' IPv6 subnets are routed only with them. */
+  readonly network6?: string;
+  readonly subnetLen6?: number;
+  readonly localSubnet6?: string;
   readonly sink: RouteSink;
   readonly refusals: RefusalReporter;
   readonly log: Logger;
@@ -159,9 +164,11 @@ export class PeerRouter {
   }
 
   private putLease(key: string, l: PeerLease, tick: number): boolean {
-    const lease: LeasePeer = { subnet: key, publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision };
+    const v6 = l.v6 === undefined ? {} : { subnet6: formatCidr6(l.v6.subnet), vtepMac6: l.v6.vtepMac };
+    const weft = l.gossipPort !== undefined || l.nodeName !== undefined ? { weft: true } : {};
+    const lease: LeasePeer = { subnet: key, publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision, ...weft, ...v6 };
     const was = this.leases.get(key);
-    if (was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision) return false;
+    if (was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision && was.weft === lease.weft && was.subnet6 === lease.subnet6 && was.vtepMac6 === lease.vtepMac6) return false;
     this.leases.set(key, { ...lease, seenAt: tick });
     if (!this.regular(l.subnet)) this.odd.add(`lease:${key}`);
     return true;
@@ -227,7 +234,7 @@ export class PeerRouter {
       for (const key of keys) this.mergeGroup(key, deltas, lines);
     }
     if (resync || this.swaps === 0) {
-      const table = RouteTable.empty(this.o.network, this.o.subnetLen);
+      const table = RouteTable.build({ network: this.o.network, subnetLen: this.o.subnetLen, network6: this.o.network6, subnetLen6: this.o.subnetLen6, peers: [] });
       for (const r of this.routed.values()) table.upsert(r.wire);
       this.o.sink.setRoutes(table);
       this.swaps++;
@@ -303,5 +310,5 @@ function sameMember(a: Member, b: Member): boolean {
 
 /** The same route for the data plane (what a RouteDelta carries). */
 function sameRoute(a: RoutePeer, b: RoutePeer): boolean {
-  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false);
+  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false) && (a.weft ?? false) === (b.weft ?? false) && a.subnet6 === b.subnet6 && a.vtepMac6 === b.vtepMac6;
 }

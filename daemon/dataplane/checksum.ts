@@ -5,7 +5,7 @@
 // to be finished by a NIC that never comes. Written to a TUN as is, the pod's TCP stack drops it.
 // So each inner TCP/UDP packet is checked: valid → untouched; partial → finished here; anything
 // else → dropped and counted.
-import { IP_PROTO_TCP, IP_PROTO_UDP, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER_SIZE, UDP_CHECKSUM_OFFSET, UDP_HEADER_SIZE } from './constants.js';
+import { IP_PROTO_TCP, IP_PROTO_UDP, IPV6_HEADER_SIZE, TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER_SIZE, UDP_CHECKSUM_OFFSET, UDP_HEADER_SIZE } from './constants.js';
 
 let wordsOf: ArrayBufferLike | null = null;
 let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
@@ -62,6 +62,11 @@ export function ipv4PseudoSum(u8: Uint8Array, ip: number, proto: number, l4len: 
   return sum16(u8, ip + 12, 8, proto + l4len);
 }
 
+/** Unfolded sum of the IPv6 pseudo-header (source, destination, upper-layer length, next header) of the packet at ip. */
+export function ipv6PseudoSum(u8: Uint8Array, ip: number, proto: number, l4len: number): number {
+  return sum16(u8, ip + 8, 32, proto + (l4len >>> 16) + (l4len & 0xffff));
+}
+
 export const L4_OK = 0;
 export const L4_FINISHED = 1;
 export const L4_BAD = -1;
@@ -73,18 +78,32 @@ export const L4_BAD = -1;
  */
 export function checkIpv4L4(u8: Uint8Array, ip: number, ihl: number, total: number): number {
   const proto = u8[ip + 9];
-  let field: number;
-  if (proto === IP_PROTO_TCP) field = TCP_CHECKSUM_OFFSET;
-  else if (proto === IP_PROTO_UDP) field = UDP_CHECKSUM_OFFSET;
-  else return L4_OK;
+  if (proto !== IP_PROTO_TCP && proto !== IP_PROTO_UDP) return L4_OK;
   if ((((u8[ip + 6] << 8) | u8[ip + 7]) & 0x3fff) !== 0) return L4_OK; // MF or fragment offset
-  const l4 = ip + ihl;
   const l4len = total - ihl;
   if (l4len < (proto === IP_PROTO_TCP ? TCP_MIN_HEADER_SIZE : UDP_HEADER_SIZE)) return L4_BAD;
-  const at = l4 + field;
+  const at = ip + ihl + (proto === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET);
+  if (proto === IP_PROTO_UDP && ((u8[at] << 8) | u8[at + 1]) === 0) return L4_OK;
+  return checkL4(u8, proto, ip + ihl, l4len, ipv4PseudoSum(u8, ip, proto, l4len));
+}
+
+/**
+ * The IPv6 twin of checkIpv4L4 for the packet at ip (total bytes, header included): TCP/UDP right
+ * after the fixed 40-byte header (behind extension headers, and other next headers, L4_OK: the
+ * receiving kernel checks). A UDP checksum of 0 is L4_BAD (mandatory over IPv6, RFC 8200 8.1).
+ */
+export function checkIpv6L4(u8: Uint8Array, ip: number, total: number): number {
+  const proto = u8[ip + 6];
+  if (proto !== IP_PROTO_TCP && proto !== IP_PROTO_UDP) return L4_OK;
+  const l4len = total - IPV6_HEADER_SIZE;
+  if (l4len < (proto === IP_PROTO_TCP ? TCP_MIN_HEADER_SIZE : UDP_HEADER_SIZE)) return L4_BAD;
+  return checkL4(u8, proto, ip + IPV6_HEADER_SIZE, l4len, ipv6PseudoSum(u8, ip, proto, l4len));
+}
+
+/** The TCP/UDP segment at u8[l4, l4+l4len) against its pseudo-header sum: valid, partial (finished in place) or bad. */
+function checkL4(u8: Uint8Array, proto: number, l4: number, l4len: number, pseudo: number): number {
+  const at = l4 + (proto === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET);
   const stored = (u8[at] << 8) | u8[at + 1];
-  if (proto === IP_PROTO_UDP && stored === 0) return L4_OK;
-  const pseudo = ipv4PseudoSum(u8, ip, proto, l4len);
   const data = sum16(u8, l4, l4len, 0);
   if (fold(pseudo + data) === 0xffff) return L4_OK;
   if (stored !== fold(pseudo)) return L4_BAD;

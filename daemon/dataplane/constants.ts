@@ -46,6 +46,12 @@ export const UDP_HEADER_SIZE = 8;
 export const ICMP_HEADER_SIZE = 8;
 export const ICMP_DEST_UNREACHABLE = 3;
 export const ICMP_NET_UNREACHABLE = 0;
+/** ICMPv6 (RFC 4443): destination unreachable, code 0 no route; types below 128 are errors. */
+export const ICMPV6_DEST_UNREACHABLE = 1;
+export const ICMPV6_NO_ROUTE = 0;
+export const ICMPV6_ERROR_TYPES_BELOW = 128;
+/** IPv6's minimum link MTU: an ICMPv6 error and its quote must fit in it. */
+export const IPV6_MIN_MTU = 1280;
 
 // ---- Implementation ----
 /** --tun-name and DataplaneOptions.tunName when not given. */

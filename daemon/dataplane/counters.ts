@@ -7,7 +7,7 @@ export const Drop = {
   NO_ROUTE: 0,
   /** Destination outside the overlay Network, or in our own subnet (would loop). */
   NOT_OVERLAY: 1,
-  /** IPv6 on the TUN: the overlay is IPv4 only for now. */
+  /** IPv6 on the TUN while this node has no IPv6 network (an IPv4-only config). */
   IPV6_UNSUPPORTED: 2,
   /** Shorter than an IP header, bad version or lengths. */
   MALFORMED_OUTBOUND: 3,
@@ -21,13 +21,13 @@ export const Drop = {
   WRONG_VNI: 7,
   /** Outer source address belongs to no peer. */
   UNKNOWN_SENDER: 8,
-  /** Inner Ethernet destination is not our VtepMAC. */
+  /** Inner Ethernet destination is not our VtepMAC (IPv6: our BackendV6Data.VtepMAC). */
   WRONG_DST_MAC: 9,
   /** Inner ethertype neither IPv4 nor IPv6 (ARP and friends never cross a Flannel VXLAN). */
   NON_IP: 10,
-  /** Inner IPv6 (dropped until the overlay carries IPv6). */
+  /** Inner IPv6 while this node has no IPv6 network (an IPv4-only config). */
   INNER_IPV6: 11,
-  /** Inner IP header inconsistent: version, header length, total length. */
+  /** Inner IP header inconsistent: version, header length, total (IPv6: payload) length. */
   MALFORMED_INNER: 12,
   /** Inner source outside the subnet leased to the outer sender. */
   SPOOFED_SOURCE: 13,
@@ -41,6 +41,11 @@ export const Drop = {
   ELISION_UNEXPECTED: 17,
   /** VXLAN_WEFT_CSUM_PARTIAL on a packet that is not an unfragmented TCP/UDP packet with sane headers. */
   BAD_ELISION: 18,
+  /**
+   * IPv6 towards a peer that is not weft (a Flannel/kernel node): it takes IPv6 only over the IPv6
+   * underlay, which this data plane does not send on yet.
+   */
+  IPV6_NO_PATH: 19,
 } as const;
 
 export type DropReason = (typeof Drop)[keyof typeof Drop];
@@ -65,6 +70,7 @@ export const DROP_NAMES: readonly string[] = [
   'badSuperPacket',
   'elisionUnexpected',
   'badElision',
+  'ipv6NoPath',
 ];
 
 export const DROP_COUNT = DROP_NAMES.length;

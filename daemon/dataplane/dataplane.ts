@@ -24,6 +24,7 @@
 // RTT that the worker removes (figures in threaded-dataplane.ts).
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
+import { parseSubnet6 } from '../net/ipv6.js';
 import { requireMac } from '../net/mac.js';
 import {
   CTL_SIZE,
@@ -49,7 +50,7 @@ import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
 import { RouteTable, type RouteDelta } from './route-table.js';
-import { disableIpv6, tunLink } from './tun-link.js';
+import { disableIpv6, quietIpv6, tunLink } from './tun-link.js';
 
 export interface DataplaneOptions {
   /** TUN device name (default 'weft0'). */
@@ -69,6 +70,16 @@ export interface DataplaneOptions {
   readonly localIp: string;
   /** Our VTEP MAC (the lease's BackendData.VtepMAC). */
   readonly localVtepMac: string;
+  /**
+   * Dual-stack: IPv6Network and IPv6SubnetLen (default 64), this node's IPv6 subnet and IPv6 VTEP
+   * MAC (BackendV6Data.VtepMAC). With them the TUN carries IPv6 (quietly: no autoconfiguration,
+   * DAD or router solicitations; its address and route are added by the control plane's
+   * reconcile), and route tables must have the same IPv6 layout.
+   */
+  readonly network6?: string;
+  readonly subnetLen6?: number;
+  readonly localSubnet6?: string;
+  readonly localVtepMac6?: string;
   /** Packets per batch (default 64, max 1024). */
   readonly batchSize?: number;
   /** UDP socket buffer sizes in bytes (default 4 MiB each; forced past rmem_max when root). */
@@ -207,11 +218,12 @@ export class Dataplane {
     if (local.len !== opts.subnetLen) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is not a /${opts.subnetLen} (SubnetLen)`);
     }
-    const routes = opts.routes ?? RouteTable.empty(opts.network, opts.subnetLen);
+    const routes = opts.routes ?? RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, network6: opts.network6, subnetLen6: opts.subnetLen6, peers: [] });
     checkTable(routes, network.base, network.len, opts.subnetLen);
     if (routes.subnetIndex(local.base) < 0) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is outside network ${opts.network}`);
     }
+    const v6 = dualStack(opts, routes);
 
     const native = loadNative();
     const slotSize = Math.ceil((HEADROOM + (tso ? 65535 : mtu + OVERHEAD)) / 64) * 64;
@@ -237,6 +249,7 @@ export class Dataplane {
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunOffloads: tso,
       csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
+      ...(v6 ? { localSubnet6Index: v6.index, localVtepMac6: v6.mac } : {}),
     });
 
     let tun: { fd: number; name: string; existed: boolean };
@@ -254,7 +267,8 @@ export class Dataplane {
     try {
       const link = tunLink(tun.name, mtu, opts.network, opts.localSubnet);
       const address = requireSubnet('address', link.address);
-      disableIpv6(link.name);
+      if (v6) quietIpv6(link.name);
+      else disableIpv6(link.name);
       try {
         native.configureLink(link.name, link.mtu, address.base, address.len, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
         native.addRoute(link.name, network.base, network.len);
@@ -316,6 +330,9 @@ export class Dataplane {
     const old = this.forwarder.routes;
     if (table === old) return;
     checkTable(table, old.networkBase >>> 0, old.networkPrefixLen, old.subnetLen);
+    if (old.v6 !== undefined && (table.v6 === undefined || table.v6.network.base !== old.v6.network.base || table.v6.network.len !== old.v6.network.len || table.v6.size !== old.v6.size)) {
+      throw new WeftError('WEFT_ERR_CONFIG', 'route table has no IPv6 layout, or another one than the data plane: rebuild it with the data plane\'s network6 and subnetLen6');
+    }
     table.takeCounters(old);
     this.forwarder.routes = table;
   }
@@ -422,6 +439,17 @@ function named(names: readonly string[], values: Float64Array): Record<string, n
   const out: Record<string, number> = {};
   for (let i = 0; i < names.length; i++) out[names[i]] = values[i];
   return out;
+}
+
+/** The IPv6 half of the options, checked against the table (undefined for IPv4 only). */
+function dualStack(opts: DataplaneOptions, routes: RouteTable): { index: number; mac: Uint8Array } | undefined {
+  if (opts.network6 === undefined) return undefined;
+  const v6 = routes.v6;
+  if (v6 === undefined) throw new WeftError('WEFT_ERR_CONFIG', `the route table has no IPv6 layout, but the data plane has network6 ${opts.network6}: build it with network6`);
+  const local = opts.localSubnet6 === undefined ? null : parseSubnet6(opts.localSubnet6);
+  const index = local === null ? -1 : v6.indexOfSubnet(local);
+  if (index < 0) throw new WeftError('WEFT_ERR_CONFIG', `localSubnet6 '${opts.localSubnet6}' is not a /${opts.subnetLen6 ?? 64} inside network6 ${opts.network6}`);
+  return { index, mac: requireMac('localVtepMac6', opts.localVtepMac6 ?? opts.localVtepMac) };
 }
 
 function checkRange(field: string, v: number, min: number, max: number): void {

@@ -29,6 +29,9 @@ export interface ForwarderOptions {
    * frame (VXLAN_WEFT_CSUM_PARTIAL). Needs tunOffloads (only vnet-header reads are partial).
    */
   readonly csumElision?: boolean;
+  /** Dual-stack: this node's IPv6 subnet as an index of the table's Network6, and our IPv6 VTEP MAC. */
+  readonly localSubnet6Index?: number;
+  readonly localVtepMac6?: Uint8Array;
 }
 
 /** tunOut entries one received datagram may need (a 64 KiB super-packet cut to the MTU). */

@@ -1,10 +1,24 @@
 // ICMP destination unreachable (net unreachable) for a packet the data plane cannot route, built in
 // place in the headroom before the packet and written back to the TUN.
-import { finish, sum16 } from './checksum.js';
-import { ICMP_DEST_UNREACHABLE, ICMP_HEADER_SIZE, ICMP_NET_UNREACHABLE, IP_PROTO_ICMP, IPV4_MIN_HEADER_SIZE } from './constants.js';
+import { finish, ipv6PseudoSum, sum16 } from './checksum.js';
+import {
+  ICMP_DEST_UNREACHABLE,
+  ICMP_HEADER_SIZE,
+  ICMP_NET_UNREACHABLE,
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_ERROR_TYPES_BELOW,
+  ICMPV6_NO_ROUTE,
+  IP_PROTO_ICMP,
+  IP_PROTO_ICMPV6,
+  IPV4_MIN_HEADER_SIZE,
+  IPV6_HEADER_SIZE,
+  IPV6_MIN_MTU,
+} from './constants.js';
 
 /** Headroom the reply needs before the packet: IPv4 + ICMP header. */
 export const ICMP_REPLY_HEADER = IPV4_MIN_HEADER_SIZE + ICMP_HEADER_SIZE;
+/** Headroom an ICMPv6 reply needs before the packet: IPv6 + ICMPv6 header. */
+export const ICMPV6_REPLY_HEADER = IPV6_HEADER_SIZE + ICMP_HEADER_SIZE;
 
 /**
  * Builds, in the ICMP_REPLY_HEADER bytes before the IPv4 packet at u8[off, off+len), an ICMP net
@@ -59,4 +73,42 @@ export function writeNetUnreachable(u8: Uint8Array, off: number, len: number): n
 /** ICMP types that are queries (may be answered with an error); errors never are. */
 function isIcmpQuery(type: number): boolean {
   return type === 8 || type === 13 || type === 15 || type === 17;
+}
+
+/**
+ * The IPv6 twin of writeNetUnreachable: an ICMPv6 destination unreachable (no route to
+ * destination) for the IPv6 packet at u8[off, off+len), built in the ICMPV6_REPLY_HEADER bytes
+ * before it, quoting as much of it as keeps the reply within IPV6_MIN_MTU (RFC 4443 2.4(c)).
+ * Source: the unreachable destination; destination: the original source. Returns the reply length
+ * (it starts at off − ICMPV6_REPLY_HEADER), or 0 when no reply is due (RFC 4443 2.4(e): ICMPv6
+ * errors, unspecified or multicast sources, multicast destinations; or a packet shorter than its header).
+ */
+export function writeNoRoute6(u8: Uint8Array, off: number, len: number): number {
+  if (len < IPV6_HEADER_SIZE || u8[off] >> 4 !== 6) return 0;
+  if (u8[off + 8] === 0xff || u8[off + 24] === 0xff || isUnspecified6(u8, off + 8)) return 0;
+  if (u8[off + 6] === IP_PROTO_ICMPV6 && (len < IPV6_HEADER_SIZE + 1 || u8[off + IPV6_HEADER_SIZE] < ICMPV6_ERROR_TYPES_BELOW)) return 0;
+  const quoted = Math.min(len, IPV6_MIN_MTU - ICMPV6_REPLY_HEADER);
+  const payload = ICMP_HEADER_SIZE + quoted;
+  const r = off - ICMPV6_REPLY_HEADER;
+  u8[r] = 0x60;
+  u8.fill(0, r + 1, r + 4);
+  u8[r + 4] = payload >>> 8;
+  u8[r + 5] = payload & 0xff;
+  u8[r + 6] = IP_PROTO_ICMPV6;
+  u8[r + 7] = 255;
+  u8.copyWithin(r + 8, off + 24, off + 40); // source = the original destination
+  u8.copyWithin(r + 24, off + 8, off + 24); // destination = the original source
+  const c = r + IPV6_HEADER_SIZE;
+  u8[c] = ICMPV6_DEST_UNREACHABLE;
+  u8[c + 1] = ICMPV6_NO_ROUTE;
+  u8.fill(0, c + 2, c + ICMP_HEADER_SIZE);
+  const ic = finish(sum16(u8, c, payload, ipv6PseudoSum(u8, r, IP_PROTO_ICMPV6, payload)));
+  u8[c + 2] = ic >>> 8;
+  u8[c + 3] = ic & 0xff;
+  return IPV6_HEADER_SIZE + payload;
+}
+
+function isUnspecified6(u8: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 16; i++) if (u8[at + i] !== 0) return false;
+  return true;
 }

@@ -8,6 +8,11 @@
 // (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
 // and answered with ICMP net unreachable written back to the TUN.
 //
+// IPv6 (dual-stack tables): the destination's IPv6 subnet → peer; towards a weft peer (PEER_WEFT)
+// the packet goes over the IPv4 underlay like an IPv4 one, inner Ethernet type 0x86DD, to the
+// peer's IPv6 VTEP MAC; no route → ICMPv6 no route (writeNoRoute6). Only packets right after the
+// fixed 40-byte header are eligible for checksum elision; other partial checksums are finished.
+//
 // Contracts: single-threaded; onBatch runs inside the native callback; buffers are borrowed from
 // the engine for the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { putDatagram, putTso, putTunPacket } from './batch-out.js';
@@ -19,6 +24,7 @@ import {
   CTL_UDP_OUT,
   ENCAP_SIZE,
   ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
   IN_CSUM,
   IN_FLAG_NEEDS_CSUM,
   IN_FLAGS,
@@ -29,6 +35,7 @@ import {
   IP_PROTO_TCP,
   IP_PROTO_UDP,
   IPV4_MIN_HEADER_SIZE,
+  IPV6_HEADER_SIZE,
   META_STRIDE,
   TCP_CHECKSUM_OFFSET,
   UDP_CHECKSUM_OFFSET,
@@ -40,9 +47,9 @@ import {
   VXLAN_WEFT_FLAGS_OFFSET,
 } from './constants.js';
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
-import { ICMP_REPLY_HEADER, writeNetUnreachable } from './icmp.js';
+import { ICMP_REPLY_HEADER, ICMPV6_REPLY_HEADER, writeNetUnreachable, writeNoRoute6 } from './icmp.js';
 import { prefixMask } from '../net/ipv4.js';
-import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
+import { PEER_CSUM_ELISION, PEER_WEFT, type RouteTable } from './route-table.js';
 
 /** encap() results below zero; zero and above is the peer index. */
 export const Encap = {
@@ -63,6 +70,10 @@ export interface InsideOptions {
   readonly mtu: number;
   /** Leave inner checksums partial towards peers that advertise checksum elision. */
   readonly csumElision: boolean;
+  /** Dual-stack: this node's IPv6 subnet as an index of the table's Network6 (−1 or absent: none). */
+  readonly localSubnet6Index?: number;
+  /** Dual-stack: our IPv6 VTEP MAC (BackendV6Data.VtepMAC), the inner source MAC of IPv6 frames. */
+  readonly localVtepMac6?: Uint8Array;
 }
 
 export class Inside {
@@ -80,6 +91,8 @@ export class Inside {
   private readonly localBase: number;
   private readonly localMask: number;
   private readonly mac: Uint8Array;
+  private readonly local6: number;
+  private readonly mac6: Uint8Array;
   private readonly vni0: number;
   private readonly vni1: number;
   private readonly vni2: number;
@@ -104,6 +117,8 @@ export class Inside {
     this.localBase = opts.localSubnetBase | 0;
     this.localMask = prefixMask(routes.subnetLen);
     this.mac = Uint8Array.from(opts.localVtepMac);
+    this.local6 = opts.localSubnet6Index ?? -1;
+    this.mac6 = Uint8Array.from(opts.localVtepMac6 ?? opts.localVtepMac);
     this.vni0 = (opts.vni >>> 16) & 0xff;
     this.vni1 = (opts.vni >>> 8) & 0xff;
     this.vni2 = opts.vni & 0xff;
@@ -137,9 +152,10 @@ export class Inside {
         }
         udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port);
       } else if (peer === Encap.NO_ROUTE) {
-        const replyLen = writeNetUnreachable(u8, off, len);
+        const v6 = u8[off] >> 4 === 6;
+        const replyLen = v6 ? writeNoRoute6(u8, off, len) : writeNetUnreachable(u8, off, len);
         if (replyLen > 0) {
-          tunN = putTunPacket(this.tunOut, tunN, off - ICMP_REPLY_HEADER, replyLen);
+          tunN = putTunPacket(this.tunOut, tunN, off - (v6 ? ICMPV6_REPLY_HEADER : ICMP_REPLY_HEADER), replyLen);
           this.counts[Count.ICMP_SENT]++;
         }
       }
@@ -197,13 +213,9 @@ export class Inside {
   encap(off: number, len: number): number {
     const u8 = this.u8;
     const drops = this.drops;
-    if (len < IPV4_MIN_HEADER_SIZE) {
-      drops[len > 0 && u8[off] >> 4 === 6 ? Drop.IPV6_UNSUPPORTED : Drop.MALFORMED_OUTBOUND]++;
-      return Encap.DROPPED;
-    }
-    const version = u8[off] >> 4;
-    if (version !== 4) {
-      drops[version === 6 ? Drop.IPV6_UNSUPPORTED : Drop.MALFORMED_OUTBOUND]++;
+    if (len > 0 && u8[off] >> 4 === 6) return this.encap6(off, len);
+    if (len < IPV4_MIN_HEADER_SIZE || u8[off] >> 4 !== 4) {
+      drops[Drop.MALFORMED_OUTBOUND]++;
       return Encap.DROPPED;
     }
     const routes = this.routes;
@@ -218,7 +230,47 @@ export class Inside {
       drops[Drop.NO_ROUTE]++;
       return Encap.NO_ROUTE;
     }
-    let h = off - ENCAP_SIZE;
+    this.writeEncap(off - ENCAP_SIZE, routes.peerMac, peer, this.mac, ETHERTYPE_IPV4);
+    this.countTx(peer, len);
+    return peer;
+  }
+
+  /** encap() of an IPv6 packet: routed by the table's IPv6 half, to weft peers only. */
+  private encap6(off: number, len: number): number {
+    const u8 = this.u8;
+    const drops = this.drops;
+    const v6 = this.routes.v6;
+    if (v6 === undefined) {
+      drops[Drop.IPV6_UNSUPPORTED]++;
+      return Encap.DROPPED;
+    }
+    if (len < IPV6_HEADER_SIZE || ((u8[off + 4] << 8) | u8[off + 5]) + IPV6_HEADER_SIZE !== len) {
+      drops[Drop.MALFORMED_OUTBOUND]++;
+      return Encap.DROPPED;
+    }
+    const idx = v6.indexOf(u8, off + 24);
+    if (idx < 0 || idx === this.local6) {
+      drops[Drop.NOT_OVERLAY]++;
+      return Encap.DROPPED;
+    }
+    const peer = v6.slotAt(idx);
+    if (peer < 0) {
+      drops[Drop.NO_ROUTE]++;
+      return Encap.NO_ROUTE;
+    }
+    if ((this.routes.peerFlags[peer] & PEER_WEFT) === 0) {
+      drops[Drop.IPV6_NO_PATH]++;
+      return Encap.DROPPED;
+    }
+    this.writeEncap(off - ENCAP_SIZE, this.routes.peerMac6, peer, this.mac6, ETHERTYPE_IPV6);
+    this.countTx(peer, len);
+    return peer;
+  }
+
+  /** VXLAN header and inner Ethernet (to the peer's MAC in `macs`, from `own`) at u8[h, h+ENCAP_SIZE). */
+  private writeEncap(at: number, macs: Uint8Array, peer: number, own: Uint8Array, type: number): void {
+    const u8 = this.u8;
+    let h = at;
     u8[h] = VXLAN_FLAG_VNI;
     u8[h + 1] = 0;
     u8[h + 2] = 0;
@@ -228,28 +280,32 @@ export class Inside {
     u8[h + 6] = this.vni2;
     u8[h + 7] = 0;
     h += VXLAN_HEADER_SIZE;
-    const mac = routes.peerMac;
     const pm = peer * 6;
-    for (let j = 0; j < 6; j++) u8[h + j] = mac[pm + j];
-    const own = this.mac;
+    for (let j = 0; j < 6; j++) u8[h + j] = macs[pm + j];
     for (let j = 0; j < 6; j++) u8[h + 6 + j] = own[j];
-    u8[h + 12] = ETHERTYPE_IPV4 >> 8;
-    u8[h + 13] = ETHERTYPE_IPV4 & 0xff;
-    const pc = routes.peerCounters;
+    u8[h + 12] = type >> 8;
+    u8[h + 13] = type & 0xff;
+  }
+
+  private countTx(peer: number, len: number): void {
+    const pc = this.routes.peerCounters;
     pc[peer * PEER_FIELDS + PeerCount.TX_PACKETS]++;
     pc[peer * PEER_FIELDS + PeerCount.TX_BYTES] += len;
     this.counts[Count.TX_PACKETS]++;
     this.counts[Count.TX_BYTES] += len;
-    return peer;
   }
 }
 
-/** The partial checksum described by a vnet header (csum_start | csum_offset << 16) is TCP's or UDP's field right after the IPv4 header. */
+/**
+ * The partial checksum described by a vnet header (csum_start | csum_offset << 16) is TCP's or
+ * UDP's field right after the IPv4 header, or right after the fixed IPv6 header (no extension headers).
+ */
 function isStandardPartial(u8: Uint8Array, off: number, len: number, csum: number): boolean {
-  const ihl = (u8[off] & 0x0f) << 2;
-  const proto = u8[off + 9];
+  const v6 = u8[off] >> 4 === 6;
+  const ihl = v6 ? IPV6_HEADER_SIZE : (u8[off] & 0x0f) << 2;
+  const proto = u8[off + (v6 ? 6 : 9)];
   const at = csum >>> 16;
-  if ((csum & 0xffff) !== ihl || (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0) return false;
+  if ((csum & 0xffff) !== ihl || (!v6 && (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0)) return false;
   if (proto === IP_PROTO_TCP) return at === TCP_CHECKSUM_OFFSET && ihl + 20 <= len;
   return proto === IP_PROTO_UDP && at === UDP_CHECKSUM_OFFSET && ihl + 8 <= len;
 }
@@ -260,7 +316,8 @@ function finishPartial(u8: Uint8Array, off: number, len: number, csum: number): 
   const at = off + start + (csum >>> 16);
   if (start >= len || at + 2 > off + len) return;
   let c = finish(sum16(u8, off + start, len - start, 0));
-  if (c === 0 && u8[off + 9] === IP_PROTO_UDP) c = 0xffff;
+  const udp = u8[off] >> 4 === 6 ? start === IPV6_HEADER_SIZE && u8[off + 6] === IP_PROTO_UDP : u8[off + 9] === IP_PROTO_UDP;
+  if (c === 0 && udp) c = 0xffff;
   u8[at] = c >>> 8;
   u8[at + 1] = c & 0xff;
 }

@@ -9,10 +9,16 @@
 // datagrams and, with a vnet-header TUN, TCP runs are coalesced into one GSO write (coalesce.ts); a
 // kernel TSO super-datagram is cut to the MTU (segment.ts).
 //
+// IPv6 (dual-stack tables): a 0x86DD frame from a weft peer over the IPv4 underlay must be addressed
+// to our IPv6 VTEP MAC; its inner source must lie in the IPv6 subnet leased to the node whose
+// public IPv4 sent it, its destination in ours; its TCP/UDP checksum is checked (or trusted on the
+// elision flag) as for IPv4 when TCP/UDP follows the fixed 40-byte header (other next headers are
+// the receiver's to judge).
+//
 // Contracts as inside.ts: single-threaded, inside the native callback, no allocation, exception or
 // log per packet.
 import { putTunPacket, putTunPartial } from './batch-out.js';
-import { checkIpv4L4, L4_BAD, L4_FINISHED } from './checksum.js';
+import { checkIpv4L4, checkIpv6L4, L4_BAD, L4_FINISHED } from './checksum.js';
 import type { TcpCoalescer } from './coalesce.js';
 import {
   CTL_TUN_OUT,
@@ -29,6 +35,7 @@ import {
   IP_PROTO_TCP,
   IP_PROTO_UDP,
   IPV4_MIN_HEADER_SIZE,
+  IPV6_HEADER_SIZE,
   META_STRIDE,
   TCP_CHECKSUM_OFFSET,
   TCP_MIN_HEADER_SIZE,
@@ -55,6 +62,10 @@ export interface OutsideOptions {
   readonly mtu: number;
   /** Bytes from a received datagram's offset to the end of its slot. */
   readonly udpCapacity: number;
+  /** Dual-stack: this node's IPv6 subnet as an index of the table's Network6 (−1 or absent: none). */
+  readonly localSubnet6Index?: number;
+  /** Dual-stack: our IPv6 VTEP MAC (BackendV6Data.VtepMAC): IPv6 frames must be addressed to it. */
+  readonly localVtepMac6?: Uint8Array;
 }
 
 export class Outside {
@@ -64,7 +75,7 @@ export class Outside {
   innerLength = 0;
   /** 0: checksum complete; else the L4 checksum field's offset from the L4 header (partial). */
   innerPartial = 0;
-  /** IPv4 header length of the inner packet (csum_start of a partial one). */
+  /** IP header length of the inner packet (csum_start of a partial one; 40 for IPv6). */
   innerIhl = 0;
   /** 0: one packet; k > 0: k segments at innerOffset + i * segmentStride, the last one shorter. */
   segments = 0;
@@ -89,6 +100,8 @@ export class Outside {
   private readonly mac3: number;
   private readonly mac4: number;
   private readonly mac5: number;
+  private readonly local6: number;
+  private readonly mac6: Uint8Array;
 
   /** coalescer: set with a vnet-header TUN; partial checksums are then handed to the kernel. */
   constructor(
@@ -118,6 +131,8 @@ export class Outside {
     this.mac3 = m[3];
     this.mac4 = m[4];
     this.mac5 = m[5];
+    this.local6 = opts.localSubnet6Index ?? -1;
+    this.mac6 = Uint8Array.from(opts.localVtepMac6 ?? m);
   }
 
   /**
@@ -137,7 +152,8 @@ export class Outside {
       const src = udpIn[m + IN_ADDR];
       const flags = udpIn[m + IN_FLAGS];
       const gso = udpIn[m + IN_GSO_SIZE];
-      const whole = len >= ENCAP_SIZE + 4 && ((u8[off + ENCAP_SIZE + 2] << 8) | u8[off + ENCAP_SIZE + 3]) + ENCAP_SIZE === len;
+      const ip = off + ENCAP_SIZE;
+      const whole = len >= ENCAP_SIZE + 6 && (u8[ip] >> 4 === 6 ? ((u8[ip + 4] << 8) | u8[ip + 5]) + IPV6_HEADER_SIZE : (u8[ip + 2] << 8) | u8[ip + 3]) + ENCAP_SIZE === len;
       if (gso <= 0 || gso >= len || whole) {
         tunN = this.deliver(off, len, src, flags, this.udpCapacity - len, tunN);
         continue;
@@ -151,7 +167,10 @@ export class Outside {
         }
         const reason = this.decap(f, n, src, flags, 0);
         if (reason !== DECAP_OK) this.drops[reason]++;
-        else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
+        else if (this.innerIhl === IPV6_HEADER_SIZE && u8[this.innerOffset] >> 4 === 6) {
+          c.close(); // IPv6 is written as is (the coalescer merges IPv4 TCP)
+          tunN = this.putInner(tunN);
+        } else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
       }
       if (c !== null) c.close();
     }
@@ -167,16 +186,19 @@ export class Outside {
       return tunN;
     }
     const tunOut = this.tunOut;
-    if (this.segments === 0) {
-      if (this.innerPartial !== 0) return putTunPartial(tunOut, tunN, this.innerOffset, this.innerLength, this.innerIhl, this.innerPartial);
-      return putTunPacket(tunOut, tunN, this.innerOffset, this.innerLength);
-    }
+    if (this.segments === 0) return this.putInner(tunN);
     const k = this.segments;
     const stride = this.segmentStride;
     for (let s = 0; s < k; s++) {
       tunN = putTunPacket(tunOut, tunN, this.innerOffset + s * stride, s < k - 1 ? stride : this.innerLength - s * (stride - this.segmentHeader));
     }
     return tunN;
+  }
+
+  /** Appends the inner packet of the last decap() (one, not cut) to tunOut at tunN; returns the new count. */
+  private putInner(tunN: number): number {
+    if (this.innerPartial !== 0) return putTunPartial(this.tunOut, tunN, this.innerOffset, this.innerLength, this.innerIhl, this.innerPartial);
+    return putTunPacket(this.tunOut, tunN, this.innerOffset, this.innerLength);
   }
 
   /**
@@ -197,6 +219,8 @@ export class Outside {
     if (sender < 0) return Drop.UNKNOWN_SENDER;
     if (weft !== 0 && (routes.peerFlags[sender] & PEER_CSUM_ELISION) === 0) return Drop.ELISION_UNEXPECTED;
     const e = off + VXLAN_HEADER_SIZE;
+    const type = (u8[e + 12] << 8) | u8[e + 13];
+    if (type === ETHERTYPE_IPV6) return this.decap6(off, len, srcIp, weft);
     if (
       u8[e] !== this.mac0 ||
       u8[e + 1] !== this.mac1 ||
@@ -207,8 +231,7 @@ export class Outside {
     ) {
       return Drop.WRONG_DST_MAC;
     }
-    const type = (u8[e + 12] << 8) | u8[e + 13];
-    if (type !== ETHERTYPE_IPV4) return type === ETHERTYPE_IPV6 ? Drop.INNER_IPV6 : Drop.NON_IP;
+    if (type !== ETHERTYPE_IPV4) return Drop.NON_IP;
     const ip = off + ENCAP_SIZE;
     const ipLen = len - ENCAP_SIZE;
     const vihl = u8[ip];
@@ -234,7 +257,51 @@ export class Outside {
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
-    const pc = routes.peerCounters;
+    this.accept(owner, ip, total, partial, ihl);
+    if (total > this.mtu) {
+      this.innerPartial = 0; // a cut recomputes every segment's checksum
+      return this.cut(ip, ihl, total, room + (len - ENCAP_SIZE - total));
+    }
+    return DECAP_OK;
+  }
+
+  /** decap() of a 0x86DD frame, once the VXLAN header and its sender were checked. */
+  private decap6(off: number, len: number, srcIp: number, weft: number): number {
+    const u8 = this.u8;
+    const routes = this.routes;
+    const v6 = routes.v6;
+    if (v6 === undefined) return Drop.INNER_IPV6;
+    const e = off + VXLAN_HEADER_SIZE;
+    const mac = this.mac6;
+    for (let j = 0; j < 6; j++) if (u8[e + j] !== mac[j]) return Drop.WRONG_DST_MAC;
+    const ip = off + ENCAP_SIZE;
+    if (len < ENCAP_SIZE + IPV6_HEADER_SIZE) return Drop.TRUNCATED;
+    const payload = (u8[ip + 4] << 8) | u8[ip + 5];
+    const total = IPV6_HEADER_SIZE + payload;
+    if (u8[ip] >> 4 !== 6 || total > len - ENCAP_SIZE) return Drop.MALFORMED_INNER;
+    const owner = v6.slotAt(v6.indexOf(u8, ip + 8));
+    if (owner < 0 || routes.peerPublicIp[owner] !== (srcIp | 0)) return Drop.SPOOFED_SOURCE;
+    const dstIdx = v6.indexOf(u8, ip + 24);
+    if (dstIdx < 0 || dstIdx !== this.local6) return Drop.NOT_FOR_US;
+    let partial = 0;
+    if (weft !== 0) {
+      const field = partialField6(u8, ip, total);
+      if (field === 0) return Drop.BAD_ELISION;
+      this.counts[Count.ELIDED_RECEIVED]++;
+      if (this.coalescer !== null) partial = field;
+    }
+    if (partial === 0) {
+      const l4 = checkIpv6L4(u8, ip, total);
+      if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
+      if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
+    }
+    this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE);
+    return DECAP_OK;
+  }
+
+  /** Counts a packet decap() delivers (from peer slot `owner`) and sets the inner* fields for it. */
+  private accept(owner: number, ip: number, total: number, partial: number, ihl: number): void {
+    const pc = this.routes.peerCounters;
     pc[owner * PEER_FIELDS + PeerCount.RX_PACKETS]++;
     pc[owner * PEER_FIELDS + PeerCount.RX_BYTES] += total;
     this.counts[Count.RX_PACKETS]++;
@@ -244,11 +311,6 @@ export class Outside {
     this.innerPartial = partial;
     this.innerIhl = ihl;
     this.segments = 0;
-    if (total > this.mtu) {
-      this.innerPartial = 0; // a cut recomputes every segment's checksum
-      return this.cut(ip, ihl, total, room + (len - ENCAP_SIZE - total));
-    }
-    return DECAP_OK;
   }
 
   /** Cuts an oversized inner TCP packet (see segment.ts); other oversized packets go out whole. */
@@ -268,16 +330,24 @@ export class Outside {
   }
 }
 
+/** partialField for IPv6: TCP or UDP right after the fixed header only. */
+function partialField6(u8: Uint8Array, ip: number, total: number): number {
+  return l4Field(u8, u8[ip + 6], ip + IPV6_HEADER_SIZE, total - IPV6_HEADER_SIZE);
+}
+
 /**
  * The checksum field offset (from the L4 header) of an elided packet: TCP 16, UDP 6; 0 when the
  * packet cannot carry a partial checksum (other protocols, fragments, L4 header cut short).
  */
 function partialField(u8: Uint8Array, ip: number, ihl: number, total: number): number {
   if ((((u8[ip + 6] << 8) | u8[ip + 7]) & 0x3fff) !== 0) return 0;
-  const proto = u8[ip + 9];
-  const l4len = total - ihl;
+  return l4Field(u8, u8[ip + 9], ip + ihl, total - ihl);
+}
+
+/** The checksum field offset of the TCP/UDP header of `proto` at u8[l4, l4+l4len), or 0 (other protocols, header cut short). */
+function l4Field(u8: Uint8Array, proto: number, l4: number, l4len: number): number {
   if (proto === IP_PROTO_TCP) {
-    const thl = (u8[ip + ihl + 12] >> 4) << 2;
+    const thl = (u8[l4 + 12] >> 4) << 2;
     return l4len >= TCP_MIN_HEADER_SIZE && thl >= TCP_MIN_HEADER_SIZE && thl <= l4len ? TCP_CHECKSUM_OFFSET : 0;
   }
   return proto === IP_PROTO_UDP && l4len >= UDP_HEADER_SIZE ? UDP_CHECKSUM_OFFSET : 0;

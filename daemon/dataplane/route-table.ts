@@ -12,8 +12,10 @@
 // reused, its counters zeroed.
 import { WeftError } from '../errors.js';
 import { formatIpv4, parseIpv4, parseSubnet, prefixMask, requireSubnet, type Subnet4 } from '../net/ipv4.js';
+import { formatCidr6, parseSubnet6, type Subnet6 } from '../net/ipv6.js';
 import { formatMac, parseMac } from '../net/mac.js';
 import { PEER_FIELDS } from './counters.js';
+import { Subnet6Index } from './subnet6-index.js';
 
 /** One peer as the control plane knows it (a Flannel lease: key, PublicIP, BackendData.VtepMAC). */
 export interface PeerSpec {
@@ -30,10 +32,21 @@ export interface PeerSpec {
    * own such frames are covered end to end. Flannel (kernel VXLAN) peers never do.
    */
   readonly csumElision?: boolean;
+  /**
+   * The peer is a weft node (its lease carries WeftGossipPort/WeftNodeName): it takes IPv6 inner
+   * packets over the IPv4 underlay (inner Ethernet type 0x86DD to its IPv6 VTEP MAC).
+   */
+  readonly weft?: boolean;
+  /** Dual-stack: the peer's IPv6 subnet ('fd00:10:244:5f::/64', IPv6SubnetLen long), routed when the table has network6. */
+  readonly subnet6?: string;
+  /** The peer's IPv6 VTEP MAC (BackendV6Data.VtepMAC); vtepMac when absent. */
+  readonly vtepMac6?: string;
 }
 
 /** RouteTable.peerFlags bits. */
 export const PEER_CSUM_ELISION = 1;
+/** PeerSpec.weft: IPv6 inner packets go to it over the IPv4 underlay. */
+export const PEER_WEFT = 2;
 
 export interface RouteTableOptions {
   /** The overlay Network, '10.244.0.0/16'. */
@@ -42,7 +55,18 @@ export interface RouteTableOptions {
   readonly subnetLen: number;
   /** This node's own subnet: a peer entry for it is ignored (listed in `rejected`). */
   readonly localSubnet?: string;
+  /** Dual-stack: the IPv6 Network and IPv6SubnetLen (default 64); without them peers' subnet6 is not routed. */
+  readonly network6?: string;
+  readonly subnetLen6?: number;
+  /** This node's own IPv6 subnet: a peer claiming it is rejected. */
+  readonly localSubnet6?: string;
   readonly peers: readonly PeerSpec[];
+}
+
+/** The IPv6 half of a table's layout: Network6 and IPv6SubnetLen. */
+export interface Layout6 {
+  readonly network: Subnet6;
+  readonly subnetLen: number;
 }
 
 /** One peer as numbers, validated once by a PeerEncoder: what crosses to the data plane thread. */
@@ -56,6 +80,10 @@ export interface PeerWire {
   /** PEER_* flag bits. */
   readonly flags: number;
   readonly nodeName: string | undefined;
+  /** Index of the peer's IPv6 subnet in the table's Network6 (Subnet6Index), −1 or absent: none. */
+  readonly subnet6Index?: number;
+  /** IPv6 VTEP MAC, 6 bytes, with subnet6Index. */
+  readonly mac6?: Uint8Array;
 }
 
 /** One change to a table: a peer added or replaced (by subnet), or the peer of a subnet removed. */
@@ -74,6 +102,10 @@ export interface RouteWire {
   readonly mac: Uint8Array;
   readonly flags: Uint8Array;
   readonly nodeNames: readonly (string | undefined)[];
+  /** Dual-stack tables: the IPv6 layout, and per peer its IPv6 subnet index (−1: none) and IPv6 VTEP MAC. */
+  readonly layout6?: Layout6;
+  readonly subnet6Index?: Int32Array;
+  readonly mac6?: Uint8Array;
 }
 
 export interface RejectedPeer {
@@ -96,8 +128,12 @@ export class PeerEncoder {
   readonly subnetLen: number;
   private readonly local: Subnet4 | undefined;
   private readonly mask: number;
+  /** Dual-stack: the IPv6 layout and its index (to validate peers' IPv6 subnets). */
+  readonly layout6: Layout6 | undefined;
+  private readonly index6: Subnet6Index | undefined;
+  private readonly local6: Subnet6 | undefined;
 
-  constructor(opts: { readonly network: string; readonly subnetLen: number; readonly localSubnet?: string }) {
+  constructor(opts: { readonly network: string; readonly subnetLen: number; readonly localSubnet?: string; readonly network6?: string; readonly subnetLen6?: number; readonly localSubnet6?: string }) {
     this.network = requireSubnet('network', opts.network);
     const { subnetLen } = opts;
     if (!Number.isInteger(subnetLen) || subnetLen < this.network.len || subnetLen > 30 || subnetLen - this.network.len > MAX_SUBNET_BITS) {
@@ -109,6 +145,13 @@ export class PeerEncoder {
     this.subnetLen = subnetLen;
     this.local = opts.localSubnet === undefined ? undefined : requireSubnet('localSubnet', opts.localSubnet);
     this.mask = prefixMask(this.network.len);
+    if (opts.network6 !== undefined) {
+      const network6 = parseSubnet6(opts.network6);
+      if (network6 === null) throw new WeftError('WEFT_ERR_CONFIG', `network6: '${opts.network6}' is not an IPv6 network such as fd00:10:244::/56`);
+      this.index6 = new Subnet6Index(network6, opts.subnetLen6 ?? 64);
+      this.layout6 = { network: network6, subnetLen: opts.subnetLen6 ?? 64 };
+      this.local6 = opts.localSubnet6 === undefined ? undefined : (parseSubnet6(opts.localSubnet6) ?? undefined);
+    }
   }
 
   /** The peer as numbers, or why it cannot be routed. */
@@ -122,7 +165,15 @@ export class PeerEncoder {
     if (ip === null || ip === 0) return `publicIp '${peer.publicIp}' is not an IPv4 address`;
     const mac = parseMac(peer.vtepMac);
     if (mac === null) return `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
-    return { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags: peer.csumElision === true ? PEER_CSUM_ELISION : 0, nodeName: peer.nodeName };
+    const wire = { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags: (peer.csumElision === true ? PEER_CSUM_ELISION : 0) | (peer.weft === true ? PEER_WEFT : 0), nodeName: peer.nodeName };
+    if (peer.subnet6 === undefined || this.index6 === undefined) return wire;
+    const s6 = parseSubnet6(peer.subnet6);
+    const idx6 = s6 === null ? -1 : this.index6.indexOfSubnet(s6);
+    if (idx6 < 0) return `subnet6 '${peer.subnet6}' is not a /${this.layout6!.subnetLen} inside ${formatCidr6(this.layout6!.network)}`;
+    if (this.local6 && s6!.base === this.local6.base && s6!.len === this.local6.len) return 'local IPv6 subnet';
+    const mac6 = parseMac(peer.vtepMac6 ?? peer.vtepMac);
+    if (mac6 === null) return `vtepMac6 '${peer.vtepMac6}' is not aa:bb:cc:dd:ee:ff`;
+    return { ...wire, subnet6Index: idx6, mac6 };
   }
 }
 
@@ -144,6 +195,10 @@ export class RouteTable {
   peerMac: Uint8Array;
   peerFlags: Uint8Array;
   peerCounters: Float64Array;
+  /** Dual-stack: the IPv6 lookup, and per slot its IPv6 subnet index (−1: none) and IPv6 VTEP MAC. */
+  readonly v6: Subnet6Index | undefined;
+  peerSubnet6Index: Int32Array;
+  peerMac6: Uint8Array;
   private names: (string | undefined)[];
   /** Peers rejected by build(); empty for a table made from a wire. */
   readonly rejected: readonly RejectedPeer[];
@@ -159,7 +214,7 @@ export class RouteTable {
   private senderShift: number;
   private specs: readonly PeerSpec[] | undefined;
 
-  private constructor(network: Subnet4, subnetLen: number, capacity: number, rejected: RejectedPeer[]) {
+  private constructor(network: Subnet4, subnetLen: number, capacity: number, rejected: RejectedPeer[], private readonly layout6?: Layout6) {
     this.networkBase = network.base | 0;
     this.networkPrefixLen = network.len;
     this.subnetLen = subnetLen;
@@ -173,6 +228,9 @@ export class RouteTable {
     this.peerMac = new Uint8Array(cap * 6);
     this.peerFlags = new Uint8Array(cap);
     this.peerCounters = new Float64Array(cap * PEER_FIELDS);
+    this.v6 = layout6 === undefined ? undefined : new Subnet6Index(layout6.network, layout6.subnetLen);
+    this.peerSubnet6Index = new Int32Array(cap).fill(-1);
+    this.peerMac6 = new Uint8Array(cap * 6);
     this.names = new Array<string | undefined>(cap).fill(undefined);
     this.used = new Uint8Array(cap);
     this.sameIpNext = new Int32Array(cap).fill(-1);
@@ -196,7 +254,7 @@ export class RouteTable {
 
   /** The peers routed, as the control plane describes them (formatted on demand, O(peers)). */
   get peers(): readonly PeerSpec[] {
-    this.specs ??= this.slots().map((i) => ({ ...this.describeSlot(i), ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}) }));
+    this.specs ??= this.slots().map((i) => ({ ...this.describeSlot(i), ...(this.peerFlags[i] & PEER_CSUM_ELISION ? { csumElision: true } : {}), ...(this.peerFlags[i] & PEER_WEFT ? { weft: true } : {}) }));
     return this.specs;
   }
 
@@ -205,13 +263,18 @@ export class RouteTable {
     const slots = this.slots();
     const n = slots.length;
     const w = { network: { base: this.networkBase >>> 0, len: this.networkPrefixLen }, subnetLen: this.subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), mac: new Uint8Array(n * 6), flags: new Uint8Array(n), nodeNames: slots.map((i) => this.names[i]) };
+    const v6 = this.layout6 === undefined ? {} : { layout6: this.layout6, subnet6Index: new Int32Array(n), mac6: new Uint8Array(n * 6) };
     slots.forEach((s, i) => {
       w.subnetBase[i] = this.peerSubnetBase[s];
       w.publicIp[i] = this.peerPublicIp[s];
       w.mac.set(this.peerMac.subarray(s * 6, s * 6 + 6), i * 6);
       w.flags[i] = this.peerFlags[s];
+      if (v6.subnet6Index) {
+        v6.subnet6Index[i] = this.peerSubnet6Index[s];
+        v6.mac6.set(this.peerMac6.subarray(s * 6, s * 6 + 6), i * 6);
+      }
     });
-    return w;
+    return { ...w, ...v6 };
   }
 
   /**
@@ -223,9 +286,11 @@ export class RouteTable {
     if (w.publicIp.length !== n || w.mac.length !== n * 6 || w.flags.length !== n || w.nodeNames.length !== n || !(w.subnetLen >= w.network.len && w.subnetLen - w.network.len <= MAX_SUBNET_BITS)) {
       throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
     }
-    const t = new RouteTable(w.network, w.subnetLen, n, []);
+    if (w.layout6 !== undefined && (w.subnet6Index?.length !== n || w.mac6?.length !== n * 6)) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    const t = new RouteTable(w.network, w.subnetLen, n, [], w.layout6);
     for (let i = 0; i < n; i++) {
-      t.upsert({ subnetBase: w.subnetBase[i], publicIp: w.publicIp[i], mac: w.mac.subarray(i * 6, i * 6 + 6), flags: w.flags[i], nodeName: w.nodeNames[i] });
+      const v6 = w.subnet6Index && w.mac6 ? { subnet6Index: w.subnet6Index[i], mac6: w.mac6.subarray(i * 6, i * 6 + 6) } : {};
+      t.upsert({ subnetBase: w.subnetBase[i], publicIp: w.publicIp[i], mac: w.mac.subarray(i * 6, i * 6 + 6), flags: w.flags[i], nodeName: w.nodeNames[i], ...v6 });
     }
     return t;
   }
@@ -237,18 +302,21 @@ export class RouteTable {
     const accepted: PeerWire[] = [];
     const specs: PeerSpec[] = [];
     const seen = new Set<number>();
+    const seen6 = new Set<number>();
     for (const peer of opts.peers) {
       const w = encoder.encode(peer);
-      const reason = typeof w === 'string' ? w : seen.has(w.subnetBase) ? `duplicate subnet ${peer.subnet}` : null;
+      const i6 = typeof w === 'string' ? -1 : (w.subnet6Index ?? -1);
+      const reason = typeof w === 'string' ? w : seen.has(w.subnetBase) ? `duplicate subnet ${peer.subnet}` : seen6.has(i6) ? `duplicate subnet6 ${peer.subnet6}` : null;
       if (reason !== null) {
         rejected.push({ peer, reason });
         continue;
       }
       seen.add((w as PeerWire).subnetBase);
+      if (i6 >= 0) seen6.add(i6);
       accepted.push(w as PeerWire);
       specs.push(peer);
     }
-    const t = new RouteTable(encoder.network, encoder.subnetLen, accepted.length, rejected);
+    const t = new RouteTable(encoder.network, encoder.subnetLen, accepted.length, rejected, encoder.layout6);
     for (const w of accepted) t.upsert(w);
     t.specs = specs;
     return t;
@@ -286,6 +354,7 @@ export class RouteTable {
     this.peerMac.set(w.mac, slot * 6);
     this.peerFlags[slot] = w.flags;
     this.names[slot] = w.nodeName;
+    this.route6(slot, w.subnet6Index ?? -1, w.mac6);
     this.specs = undefined;
     return slot;
   }
@@ -296,6 +365,7 @@ export class RouteTable {
     const slot = idx < 0 ? -1 : this.peerBySubnet[idx];
     if (slot < 0) return false;
     this.unlinkSender(slot);
+    this.route6(slot, -1, undefined);
     this.peerBySubnet[idx] = -1;
     this.used[slot] = 0;
     this.names[slot] = undefined;
@@ -343,6 +413,25 @@ export class RouteTable {
     return idx < 0 ? -1 : this.peerBySubnet[idx];
   }
 
+  /** Peer slot routing the IPv6 address at u8[at, at+16), or −1 (also in an IPv4-only table). Hot path. */
+  lookup6(u8: Uint8Array, at: number): number {
+    const v6 = this.v6;
+    return v6 === undefined ? -1 : v6.slotAt(v6.indexOf(u8, at));
+  }
+
+  /** Points the IPv6 subnet `index6` (−1: none) at `slot`, unrouting the one the slot had. */
+  private route6(slot: number, index6: number, mac6: Uint8Array | undefined): void {
+    const old = this.peerSubnet6Index[slot];
+    const v6 = this.v6;
+    if (index6 >= 0 && (v6 === undefined || index6 >= v6.size || mac6?.length !== 6)) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    if (old >= 0 && old !== index6 && v6!.slotAt(old) === slot) v6!.clear(old);
+    this.peerSubnet6Index[slot] = index6;
+    if (index6 >= 0) {
+      v6!.set(index6, slot);
+      this.peerMac6.set(mac6!, slot * 6);
+    }
+  }
+
   /** A peer slot whose public address is `publicIp` (int32 or uint32), or −1. Hot path. */
   senderIndex(publicIp: number): number {
     const key = publicIp | 0;
@@ -357,7 +446,7 @@ export class RouteTable {
   }
 
   /** A readable view for status pages and logs, O(peers). */
-  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string }[] {
+  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string }[] {
     return this.slots().map((i) => this.describeSlot(i));
   }
 
@@ -368,13 +457,16 @@ export class RouteTable {
     return out;
   }
 
-  private describeSlot(i: number): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string } {
+  private describeSlot(i: number): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string } {
     const nodeName = this.names[i];
+    const index6 = this.peerSubnet6Index[i];
+    const l6 = this.layout6;
     return {
       subnet: `${formatIpv4(this.peerSubnetBase[i] >>> 0)}/${this.subnetLen}`,
       publicIp: formatIpv4(this.peerPublicIp[i] >>> 0),
       vtepMac: formatMac(this.peerMac, i * 6),
       ...(nodeName === undefined ? {} : { nodeName }),
+      ...(index6 < 0 || l6 === undefined ? {} : { subnet6: formatCidr6({ base: l6.network.base + (BigInt(index6) << BigInt(128 - l6.subnetLen)), len: l6.subnetLen }), vtepMac6: formatMac(this.peerMac6, i * 6) }),
     };
   }
 
@@ -392,6 +484,8 @@ export class RouteTable {
     this.peerMac = widen(this.peerMac, (n) => new Uint8Array(n), 6);
     this.peerFlags = widen(this.peerFlags, (n) => new Uint8Array(n));
     this.peerCounters = widen(this.peerCounters, (n) => new Float64Array(n), PEER_FIELDS);
+    this.peerSubnet6Index = widen(this.peerSubnet6Index, (n) => new Int32Array(n).fill(-1));
+    this.peerMac6 = widen(this.peerMac6, (n) => new Uint8Array(n), 6);
     this.used = widen(this.used, (n) => new Uint8Array(n));
     const chain = new Int32Array(next).fill(-1);
     chain.set(this.sameIpNext);

@@ -1,6 +1,6 @@
 // weftd with EnableIPv6 against a real etcd, as a real process in its own host namespace: it
 // acquires one lease for both subnets (Flannel's key and value, PublicIPv6 from --public-ipv6),
-// writes Flannel's dual-stack subnet.env, says once that IPv6 pod traffic is not carried, keeps
+// writes Flannel's dual-stack subnet.env, says once which IPv6 pod traffic it carries, keeps
 // both subnets across a restart, and stops with a clear error when it has no IPv6 address to
 // advertise. An IPv4-only config on the same daemon gives exactly today's lease (weftd-lease.test.ts).
 import { readFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ async function stopClean(d: Weftd): Promise<void> {
 }
 
 describe('weftd, dual-stack', () => {
-  it('leases both subnets under one key, writes both to subnet.env, warns once, and keeps both across a restart', async () => {
+  it('leases both subnets under one key, writes both to subnet.env, says once how IPv6 is carried, and keeps both across a restart', async () => {
     const prefix = '/ds1/network';
     await etcd.etcdctl('put', `${prefix}/config`, DUAL);
     const port = 9190;
@@ -53,7 +53,8 @@ describe('weftd, dual-stack', () => {
     expect(readFileSync(d.subnetFile, 'utf8')).toBe(
       `FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.${m![1]}.1/24\nFLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=${m![2]}1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n`,
     );
-    expect(logLines(d).filter((l) => /IPv6/.test(l.msg) && l.level === 40).map((l) => l.msg)).toEqual([expect.stringMatching(/^EnableIPv6: .*weft does not carry IPv6 pod traffic yet/)]);
+    expect(logLines(d).filter((l) => /IPv6/.test(l.msg) && l.level >= 40).map((l) => l.msg)).toEqual([]);
+    expect(logLines(d).filter((l) => /^EnableIPv6: /.test(l.msg)).map((l) => l.msg)).toEqual([expect.stringMatching(/between weft nodes is carried over the IPv4 underlay/)]);
     await stopClean(d);
 
     d = startWeftd(opts);

@@ -27,6 +27,11 @@ export interface LeasePeer {
   vtepMac: string;
   nodeName?: string;
   csumElision?: boolean;
+  /** The lease is a weft node's (BackendData.WeftGossipPort/WeftNodeName): it takes IPv6 over the IPv4 underlay. */
+  weft?: boolean;
+  /** Dual-stack leases: the IPv6 subnet ('fd00:10:244:5f::/64') and IPv6 VTEP MAC (BackendV6Data). */
+  subnet6?: string;
+  vtepMac6?: string;
   /** When this lease value was last written, as seen locally: on the same clock as GossipPeer.goneAt. */
   seenAt?: number;
 }
@@ -52,6 +57,11 @@ export interface RoutePeer {
   source: 'lease' | 'gossip';
   /** From the lease only; a gossip-only peer gets full checksums. */
   csumElision?: boolean;
+  /** From the lease only: a weft node's (LeasePeer.weft). */
+  weft?: boolean;
+  /** From a dual-stack lease only (gossip carries IPv4 subnets). */
+  subnet6?: string;
+  vtepMac6?: string;
   state: RouteState;
   /** The member whose state `state` is; undefined for lease-only. */
   member?: string;
@@ -129,7 +139,15 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
     const at = valid.filter((v) => sameSubnet(v.cidr, cidr) && sameIp(v.m.publicIp, lease.publicIp)).map((v) => v.m);
     const live = at.filter((m) => !gone(m.state));
     const speaker = live.find((m) => m.name === lease.nodeName) ?? live[0];
-    const base = { subnet: lease.subnet, publicIp: lease.publicIp, vtepMac: lease.vtepMac, source: 'lease' as const, ...(lease.csumElision === true ? { csumElision: true } : {}) };
+    const base = {
+      subnet: lease.subnet,
+      publicIp: lease.publicIp,
+      vtepMac: lease.vtepMac,
+      source: 'lease' as const,
+      ...(lease.csumElision === true ? { csumElision: true } : {}),
+      ...(lease.weft === true ? { weft: true } : {}),
+      ...(lease.subnet6 !== undefined && lease.vtepMac6 !== undefined ? { subnet6: lease.subnet6, vtepMac6: lease.vtepMac6 } : {}),
+    };
     if (speaker) {
       peers.push({ ...base, nodeName: lease.nodeName ?? speaker.name, state: speaker.state as RouteState, member: speaker.name });
       continue;

@@ -26,9 +26,10 @@ export function ip(args: readonly string[], input = ''): Promise<IpResult> {
 /**
  * Several `ip -j` commands in one process (`ip -j -batch -`), each result parsed; undefined when
  * an object does not exist (ip stops at the first failing command).
+ * `options` go before `-batch` (e.g. ['-6']).
  */
-export async function ipJsonBatch(commands: readonly (readonly string[])[]): Promise<unknown[][] | undefined> {
-  const r = await ip(['-j', '-batch', '-'], commands.map((c) => `${c.join(' ')}\n`).join(''));
+export async function ipJsonBatch(commands: readonly (readonly string[])[], options: readonly string[] = []): Promise<unknown[][] | undefined> {
+  const r = await ip([...options, '-j', '-batch', '-'], commands.map((c) => `${c.join(' ')}\n`).join(''));
   if (r.code !== 0) {
     if (/does not exist|Cannot find device/.test(r.stderr)) return undefined;
     throw new WeftError('WEFT_ERR_TUN', `ip -j -batch failed: ${r.stderr}`);

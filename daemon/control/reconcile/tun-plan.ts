@@ -23,6 +23,8 @@ export interface IpAddr {
   readonly family: string;
   readonly local: string;
   readonly prefixlen: number;
+  /** 'global', 'link', 'host'…; absent = global. */
+  readonly scope?: string;
 }
 
 /** `ip -j route show` entry. */
@@ -39,7 +41,7 @@ export type TunWanted = TunLink;
 export interface Fix {
   /** Operator-readable: what was wrong. */
   readonly why: string;
-  /** `ip` arguments that fix it; empty for IPv6, which is switched off in /proc (reconcile/index.ts). */
+  /** `ip` arguments that fix it; empty for IPv6 switches, set in /proc (reconcile/index.ts). */
   readonly args: readonly string[];
 }
 
@@ -84,6 +86,29 @@ export function planTunFixes(want: TunWanted, link: IpLink, addrs: readonly IpAd
     }
     const spec = ['route', 'del', r.dst, 'dev', dev, ...(r.gateway ? ['via', r.gateway] : []), ...(r.metric ? ['metric', String(r.metric)] : [])];
     fixes.push({ why: isWanted(r) ? `duplicate route ${routeKey(r)}` : `stale route ${routeKey(r)}`, args: spec });
+  }
+  return fixes;
+}
+
+/**
+ * Dual-stack: fixes that give the TUN exactly one global IPv6 address, `want.address6` (added
+ * without DAD), and a main-table route for `want.network6` through it with no gateway, given its
+ * addresses and the IPv6 main-table routes for exactly `want.network6`. Other IPv6 routes on the
+ * TUN (the kernel's own for its address) are left alone. None without `want.address6`.
+ */
+export function planTunFixes6(want: TunWanted, addrs: readonly IpAddr[], networkRoutes: readonly IpRoute[]): Fix[] {
+  if (want.address6 === undefined || want.network6 === undefined) return [];
+  const fixes: Fix[] = [];
+  const dev = want.name;
+  const inet6 = addrs.filter((a) => a.family === 'inet6' && (a.scope ?? 'global') === 'global');
+  for (const a of inet6) {
+    const cidr = `${a.local}/${a.prefixlen}`;
+    if (cidr !== want.address6) fixes.push({ why: `stale address ${cidr}`, args: ['addr', 'del', cidr, 'dev', dev] });
+  }
+  if (!inet6.some((a) => `${a.local}/${a.prefixlen}` === want.address6)) fixes.push({ why: `address ${want.address6} missing`, args: ['addr', 'add', want.address6, 'dev', dev, 'nodad'] });
+  if (!networkRoutes.some((r) => r.dst === want.network6 && !r.gateway && r.dev === dev)) {
+    const foreign = networkRoutes.find((r) => r.dst === want.network6);
+    fixes.push({ why: foreign ? `route ${want.network6} goes to ${foreign.dev ?? foreign.gateway}` : `route ${want.network6} missing`, args: ['-6', 'route', 'replace', want.network6, 'dev', dev] });
   }
   return fixes;
 }

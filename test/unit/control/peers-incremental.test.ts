@@ -40,7 +40,7 @@ class Reference {
     const tick = ++this.tick;
     const before = new Map(this.leases.map((l) => [l.subnet, l]));
     this.leases = all.map((l) => {
-      const x = { subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision };
+      const x = { subnet: formatCidr(l.subnet), publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision, ...(l.gossipPort !== undefined ? { weft: true } : {}) };
       const was = before.get(x.subnet);
       const same = was && was.publicIp === x.publicIp && was.vtepMac === x.vtepMac && was.nodeName === x.nodeName && was.csumElision === x.csumElision;
       return { ...x, seenAt: same ? was.seenAt : tick };

@@ -1,28 +1,9 @@
 // Encap and decap byte layouts against hand-written bytes, every drop reason, partial checksum
 // finishing, ICMP net unreachable, and a fuzz of decap with random garbage.
 import { describe, expect, it } from 'vitest';
-import { HEADROOM, IN_ADDR, IN_FLAGS, IN_GSO_SIZE, IN_LENGTH, IN_OFFSET, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
+import { IN_GSO_SIZE, META_STRIDE, UDP_RX_OFFSET } from '../../../daemon/dataplane/constants.js';
 import { Drop, DROP_NAMES } from '../../../daemon/dataplane/counters.js';
-import { LOCAL_MAC, PEER_IP, PEER_MAC, SLOT, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
-
-function putTun(r: Rig, i: number, packet: number[]): number {
-  const off = i * SLOT + HEADROOM;
-  r.u8.set(packet, off);
-  r.tunIn[i * META_STRIDE + IN_OFFSET] = off;
-  r.tunIn[i * META_STRIDE + IN_LENGTH] = packet.length;
-  return off;
-}
-
-function putUdp(r: Rig, i: number, datagram: number[], src = PEER_IP, flags = 0): number {
-  const off = i * SLOT + UDP_RX_OFFSET;
-  r.u8.set(datagram, off);
-  const m = i * META_STRIDE;
-  r.udpIn[m + IN_OFFSET] = off;
-  r.udpIn[m + IN_LENGTH] = datagram.length;
-  r.udpIn[m + IN_ADDR] = u32(src) | 0;
-  r.udpIn[m + IN_FLAGS] = flags;
-  return off;
-}
+import { LOCAL_MAC, PEER_IP, PEER_MAC, pseudo, putTun, putUdp, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
 
 const bytes = (r: Rig, off: number, len: number): number[] => [...r.u8.subarray(off, off + len)];
 

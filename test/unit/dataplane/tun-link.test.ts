@@ -11,6 +11,17 @@ describe('tunLink', () => {
     expect(tunLink('w1', 1450, '10.244.0.0/16', '10.244.3.4/32').address).toBe('10.244.3.4/32');
   });
 
+  it('dual-stack: adds the IPv6 subnet address as a /128 and the IPv6 Network, as Flannel sets up flannel-v6.1', () => {
+    expect(tunLink('weft0', 1450, '10.244.0.0/16', '10.244.3.0/24', { network6: 'fd00:10:244::/56', localSubnet6: 'fd00:10:244:5f::/64' })).toEqual({
+      name: 'weft0',
+      mtu: 1450,
+      address: '10.244.3.0/32',
+      network: '10.244.0.0/16',
+      address6: 'fd00:10:244:5f::/128',
+      network6: 'fd00:10:244::/56',
+    });
+  });
+
   it('is the state the reconcile plan finds nothing to fix in', () => {
     const want = tunLink('weft0', 1450, '10.244.0.0/16', '10.244.3.0/24');
     const link = { ifname: 'weft0', mtu: 1450, flags: ['UP'] };

@@ -1,6 +1,6 @@
 // Reconciliation rules for a TUN left by an earlier weftd (daemon/control/reconcile/tun-plan.ts).
 import { describe, expect, it } from 'vitest';
-import { planTunFixes, unusableTun } from '../../../../daemon/control/reconcile/tun-plan.js';
+import { planTunFixes, planTunFixes6, unusableTun } from '../../../../daemon/control/reconcile/tun-plan.js';
 
 const want = { name: 'weft0', mtu: 1450, address: '10.244.3.0/32', network: '10.244.0.0/16' };
 const link = { ifname: 'weft0', mtu: 1450 };
@@ -54,5 +54,19 @@ describe('TUN reconciliation plan', () => {
     expect(unusableTun({ ifname: 'weft0', mtu: 1500, linkinfo: { info_kind: 'tun', info_data: { type: 'tun', multi_queue: true } } })).toBe('weft0 is a multi-queue TUN');
     expect(unusableTun({ ifname: 'weft0', mtu: 1500, linkinfo: { info_kind: 'veth' } })).toBe('weft0 is a veth device, not a TUN');
     expect(unusableTun({ ifname: 'weft0', mtu: 1500 })).toBe('weft0 is a plain device, not a TUN');
+  });
+
+  it('dual-stack: adds the IPv6 /128 without DAD and the IPv6 Network route, removes stale global IPv6 addresses, leaves other IPv6 routes', () => {
+    const want6 = { ...want, address6: 'fd00:10:244:3::/128', network6: 'fd00:10:244::/56' };
+    const a6 = (cidr: string, scope?: string) => ({ family: 'inet6', local: cidr.split('/')[0], prefixlen: Number(cidr.split('/')[1]), ...(scope ? { scope } : {}) });
+    expect(planTunFixes6(want6, [addr('10.244.3.0/32'), a6('fd00:10:244:3::/128')], [{ dst: 'fd00:10:244::/56', dev: 'weft0', metric: 1024 }])).toEqual([]);
+    const fixes = planTunFixes6(want6, [a6('fd00:10:244:9::/128'), a6('fe80::1/64', 'link')], []);
+    expect(fixes.map((f) => f.args.join(' '))).toEqual([
+      'addr del fd00:10:244:9::/128 dev weft0',
+      'addr add fd00:10:244:3::/128 dev weft0 nodad',
+      '-6 route replace fd00:10:244::/56 dev weft0',
+    ]);
+    expect(planTunFixes6(want6, [a6('fd00:10:244:3::/128')], [{ dst: 'fd00:10:244::/56', dev: 'eth0' }])).toEqual([{ why: 'route fd00:10:244::/56 goes to eth0', args: ['-6', 'route', 'replace', 'fd00:10:244::/56', 'dev', 'weft0'] }]);
+    expect(planTunFixes6(want, [a6('fd00:10:244:9::/128')], [])).toEqual([]);
   });
 });
