@@ -164,11 +164,11 @@ export class PeerRouter {
   }
 
   private putLease(key: string, l: PeerLease, tick: number): boolean {
-    const v6 = l.v6 === undefined ? {} : { subnet6: formatCidr6(l.v6.subnet), vtepMac6: l.v6.vtepMac };
+    const v6 = l.v6 === undefined ? {} : { subnet6: formatCidr6(l.v6.subnet), vtepMac6: l.v6.vtepMac, publicIpv6: l.v6.publicIp };
     const weft = l.gossipPort !== undefined || l.nodeName !== undefined ? { weft: true } : {};
     const lease: LeasePeer = { subnet: key, publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision, ...weft, ...v6 };
     const was = this.leases.get(key);
-    if (was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision && was.weft === lease.weft && was.subnet6 === lease.subnet6 && was.vtepMac6 === lease.vtepMac6) return false;
+    if (was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision && was.weft === lease.weft && was.subnet6 === lease.subnet6 && was.vtepMac6 === lease.vtepMac6 && was.publicIpv6 === lease.publicIpv6) return false;
     this.leases.set(key, { ...lease, seenAt: tick });
     if (!this.regular(l.subnet)) this.odd.add(`lease:${key}`);
     return true;
@@ -310,5 +310,5 @@ function sameMember(a: Member, b: Member): boolean {
 
 /** The same route for the data plane (what a RouteDelta carries). */
 function sameRoute(a: RoutePeer, b: RoutePeer): boolean {
-  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false) && (a.weft ?? false) === (b.weft ?? false) && a.subnet6 === b.subnet6 && a.vtepMac6 === b.vtepMac6;
+  return a.publicIp === b.publicIp && a.vtepMac === b.vtepMac && a.nodeName === b.nodeName && (a.csumElision ?? false) === (b.csumElision ?? false) && (a.weft ?? false) === (b.weft ?? false) && a.subnet6 === b.subnet6 && a.vtepMac6 === b.vtepMac6 && a.publicIpv6 === b.publicIpv6;
 }

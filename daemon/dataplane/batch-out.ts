@@ -24,29 +24,32 @@ import {
   VIRTIO_NEEDS_CSUM,
 } from './constants.js';
 
-/** One VXLAN datagram at arena[off, off+len) to addr:port (addr as int32). */
-export function putDatagram(udpOut: Int32Array, n: number, off: number, len: number, addr: number, port: number): number {
+/**
+ * One VXLAN datagram at arena[off, off+len) to addr:port (addr as int32); with v6 = OUT_V6, addr is
+ * a peer slot and the datagram goes over the IPv6 underlay to that slot's address (setPeer6).
+ */
+export function putDatagram(udpOut: Int32Array, n: number, off: number, len: number, addr: number, port: number, v6 = 0): number {
   const o = n * META_STRIDE;
   udpOut[o + UDP_OUT_OFFSET] = off;
   udpOut[o + UDP_OUT_LENGTH] = len;
   udpOut[o + UDP_OUT_ADDR] = addr;
   udpOut[o + UDP_OUT_PORT] = port;
-  udpOut[o + UDP_OUT_KIND] = OUT_DATAGRAM;
+  udpOut[o + UDP_OUT_KIND] = OUT_DATAGRAM | v6;
   return n + 1;
 }
 
 /**
  * One TCP super-packet with its encap header at arena[off, off+len) (hdrLen bytes of encap + IPv4 +
  * TCP headers), for the engine to cut into segments of at most mss payload bytes; csum is
- * CSUM_FULL or CSUM_PARTIAL.
+ * CSUM_FULL or CSUM_PARTIAL; addr and v6 as putDatagram's.
  */
-export function putTso(udpOut: Int32Array, n: number, off: number, len: number, addr: number, port: number, mss: number, hdrLen: number, csum: number): number {
+export function putTso(udpOut: Int32Array, n: number, off: number, len: number, addr: number, port: number, mss: number, hdrLen: number, csum: number, v6 = 0): number {
   const o = n * META_STRIDE;
   udpOut[o + UDP_OUT_OFFSET] = off;
   udpOut[o + UDP_OUT_LENGTH] = len;
   udpOut[o + UDP_OUT_ADDR] = addr;
   udpOut[o + UDP_OUT_PORT] = port;
-  udpOut[o + UDP_OUT_KIND] = OUT_TSO;
+  udpOut[o + UDP_OUT_KIND] = OUT_TSO | v6;
   udpOut[o + UDP_OUT_MSS] = mss;
   udpOut[o + UDP_OUT_HDR_LEN] = hdrLen;
   udpOut[o + UDP_OUT_CSUM] = csum;

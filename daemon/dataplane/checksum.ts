@@ -57,6 +57,15 @@ export function finish(sum: number): number {
   return ~fold(sum) & 0xffff;
 }
 
+/** Computes and stores the header checksum of the IPv4 header of ihl bytes at ip. */
+export function storeIpv4HeaderChecksum(u8: Uint8Array, ip: number, ihl: number): void {
+  u8[ip + 10] = 0;
+  u8[ip + 11] = 0;
+  const c = finish(sum16(u8, ip, ihl, 0));
+  u8[ip + 10] = c >>> 8;
+  u8[ip + 11] = c & 0xff;
+}
+
 /** IPv4 pseudo-header sum (addresses from the IP header at ip, protocol, L4 length). */
 export function ipv4PseudoSum(u8: Uint8Array, ip: number, proto: number, l4len: number): number {
   return sum16(u8, ip + 12, 8, proto + l4len);

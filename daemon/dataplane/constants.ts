@@ -49,6 +49,8 @@ export const ICMP_NET_UNREACHABLE = 0;
 /** ICMPv6 (RFC 4443): destination unreachable, code 0 no route; types below 128 are errors. */
 export const ICMPV6_DEST_UNREACHABLE = 1;
 export const ICMPV6_NO_ROUTE = 0;
+/** ICMPv6 Packet Too Big (RFC 4443 3.2): its 32-bit field is the next hop's MTU. */
+export const ICMPV6_PACKET_TOO_BIG = 2;
 export const ICMPV6_ERROR_TYPES_BELOW = 128;
 /** IPv6's minimum link MTU: an ICMPv6 error and its quote must fit in it. */
 export const IPV6_MIN_MTU = 1280;
@@ -79,6 +81,8 @@ export const IN_FLAGS = 4;
 export const IN_FLAG_TRUNCATED = 1;
 /** tunIn (vnet header): the L4 checksum at IN_CSUM is partial (pseudo-header sum only). */
 export const IN_FLAG_NEEDS_CSUM = 2;
+/** udpIn: received on the IPv6 underlay socket; IN_ADDR is the sender's peer slot (setPeer6), −1 when unknown. */
+export const IN_FLAG_V6 = 4;
 /** tunIn (vnet header): VIRTIO_NET_HDR_GSO_*; IN_GSO_SIZE is then the MSS. */
 export const IN_GSO_TYPE = 6;
 /** tunIn (vnet header): csum_start | csum_offset << 16. */
@@ -89,15 +93,17 @@ export const UDP_OUT_OFFSET = 0;
 export const UDP_OUT_LENGTH = 1;
 export const UDP_OUT_ADDR = 2;
 export const UDP_OUT_PORT = 3;
-/** udpOut: OUT_DATAGRAM, or OUT_TSO (a TCP super-packet the engine cuts; weft_native.h). */
+/** udpOut: OUT_DATAGRAM, or OUT_TSO (a TCP super-packet the engine cuts; weft_native.h), | OUT_V6. */
 export const UDP_OUT_KIND = 4;
 export const UDP_OUT_MSS = 5;
-/** udpOut (OUT_TSO): encap + IPv4 + TCP header bytes at UDP_OUT_OFFSET. */
+/** udpOut (OUT_TSO): encap + IPv4 or IPv6 + TCP header bytes at UDP_OUT_OFFSET. */
 export const UDP_OUT_HDR_LEN = 6;
 /** udpOut (OUT_TSO): CSUM_FULL or CSUM_PARTIAL for each segment's TCP checksum. */
 export const UDP_OUT_CSUM = 7;
 export const OUT_DATAGRAM = 0;
 export const OUT_TSO = 1;
+/** udpOut kind bit: UDP_OUT_ADDR is a peer slot, sent over the IPv6 underlay to its address (setPeer6). */
+export const OUT_V6 = 2;
 export const CSUM_FULL = 0;
 export const CSUM_PARTIAL = 1;
 export const TUN_OUT_OFFSET = 0;
@@ -111,6 +117,7 @@ export const TUN_OUT_CSUM_START = 6;
 export const TUN_OUT_CSUM_OFFSET = 7;
 export const VIRTIO_NEEDS_CSUM = 1;
 export const VIRTIO_GSO_TCPV4 = 1;
+export const VIRTIO_GSO_TCPV6 = 4;
 export const VIRTIO_GSO_ECN = 0x80;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;
@@ -121,5 +128,5 @@ export const TUN_FLAG_VNET_HDR = 1;
 export const TUN_FLAG_MULTI_QUEUE = 2;
 /** TUNSETOWNER(euid) + TUNSETPERSIST: the device, its address and routes outlive the process. */
 export const TUN_FLAG_PERSIST = 4;
-/** openUdp flags. */
+/** openUdp / openUdp6 flags. */
 export const UDP_FLAG_GRO = 1;

@@ -43,9 +43,11 @@ export const Drop = {
   BAD_ELISION: 18,
   /**
    * IPv6 towards a peer that is not weft (a Flannel/kernel node): it takes IPv6 only over the IPv6
-   * underlay, which this data plane does not send on yet.
+   * underlay, and this node has none (no PublicIPv6) or the peer's lease has no PublicIPv6.
    */
   IPV6_NO_PATH: 19,
+  /** IPv6 towards a Flannel peer larger than the IPv6 underlay carries: answered with Packet Too Big. */
+  TOO_BIG_FOR_UNDERLAY6: 20,
 } as const;
 
 export type DropReason = (typeof Drop)[keyof typeof Drop];
@@ -71,6 +73,7 @@ export const DROP_NAMES: readonly string[] = [
   'elisionUnexpected',
   'badElision',
   'ipv6NoPath',
+  'tooBigForUnderlay6',
 ];
 
 export const DROP_COUNT = DROP_NAMES.length;

@@ -24,7 +24,7 @@
 // RTT that the worker removes (figures in threaded-dataplane.ts).
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
-import { parseSubnet6 } from '../net/ipv6.js';
+import { ipv6Bytes, parseSubnet6, requireIpv6 } from '../net/ipv6.js';
 import { requireMac } from '../net/mac.js';
 import {
   CTL_SIZE,
@@ -66,6 +66,12 @@ export interface DataplaneOptions {
   readonly vni?: number;
   /** Backend.Port, bound locally and used towards peers (default 8472). */
   readonly port?: number;
+  /**
+   * The node's PublicIPv6: a second underlay socket is bound to it (same port, IPv6 only, the same
+   * offloads), polled by the same thread. Peers' publicIpv6 are then reachable over IPv6 (udpOut
+   * entries with OUT_V6), and datagrams from them arrive flagged IN_FLAG_V6 with their slot.
+   */
+  readonly localIpv6?: string;
   /** Underlay address to bind (the node's PublicIP). */
   readonly localIp: string;
   /** Our VTEP MAC (the lease's BackendData.VtepMAC). */
@@ -92,7 +98,7 @@ export interface DataplaneOptions {
    */
   readonly udpOffloads?: boolean;
   /**
-   * TUN offloads: IFF_VNET_HDR with TSO4 and checksum offload, so the kernel hands over up to 64 KiB
+   * TUN offloads: IFF_VNET_HDR with TSO4, TSO6 and checksum offload, so the kernel hands over up to 64 KiB
    * of one TCP flow per read, cut here into MTU-sized VXLAN datagrams; and received TCP runs are
    * coalesced into one GSO write. The wire is unchanged. Default true.
    */
@@ -182,10 +188,13 @@ export class Dataplane {
   /** open() attached to a TUN that already existed (left by an earlier process). */
   readonly reattached: boolean;
   private readonly tunFd: number;
+  /** The engine has an IPv6 underlay socket: its peer table follows the route table's publicIpv6. */
+  private readonly underlay6: boolean;
   private closed = false;
 
-  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array, tunFd: number, reattached: boolean) {
+  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array, tunFd: number, reattached: boolean, underlay6: boolean) {
     this.tunName = tunName;
+    this.underlay6 = underlay6;
     this.mtu = mtu;
     this.tunFd = tunFd;
     this.reattached = reattached;
@@ -203,6 +212,7 @@ export class Dataplane {
     const network = requireSubnet('network', opts.network);
     const local = requireSubnet('localSubnet', opts.localSubnet);
     const localIp = requireIpv4('localIp', opts.localIp);
+    const localIpv6 = opts.localIpv6 === undefined ? undefined : ipv6Bytes(requireIpv6('localIpv6', opts.localIpv6));
     const mac = requireMac('localVtepMac', opts.localVtepMac);
     const vni = opts.vni ?? DEFAULT_VNI;
     const port = opts.port ?? DEFAULT_VXLAN_PORT;
@@ -249,6 +259,7 @@ export class Dataplane {
       udpCapacity: udpSlotSize - UDP_RX_OFFSET,
       tunOffloads: tso,
       csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
+      underlay6: localIpv6 !== undefined,
       ...(v6 ? { localSubnet6Index: v6.index, localVtepMac6: v6.mac } : {}),
     });
 
@@ -264,6 +275,7 @@ export class Dataplane {
       throw new WeftError('WEFT_ERR_TUN', `cannot create TUN ${tunName}: ${(err as Error).message} (${hint})`, { cause: err });
     }
     let udpFd = -1;
+    let udp6Fd = -1;
     try {
       const link = tunLink(tun.name, mtu, opts.network, opts.localSubnet);
       const address = requireSubnet('address', link.address);
@@ -286,9 +298,17 @@ export class Dataplane {
       } catch (err) {
         throw new WeftError('WEFT_ERR_UNDERLAY', `cannot bind UDP ${opts.localIp}:${port}: ${(err as Error).message} (is localIp an address of this node, and the port free?)`, { cause: err });
       }
+      if (localIpv6) {
+        try {
+          udp6Fd = native.openUdp6(localIpv6, port, opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER, opts.receiveBuffer ?? DEFAULT_SOCKET_BUFFER, offloads ? UDP_FLAG_GRO : 0);
+        } catch (err) {
+          throw new WeftError('WEFT_ERR_UNDERLAY', `cannot bind UDP [${opts.localIpv6}]:${port}: ${(err as Error).message} (is localIpv6 an address of this node, past duplicate address detection, and the port free?)`, { cause: err });
+        }
+      }
       const engine = native.createEngine({
         tunFd: tun.fd,
         udpFd,
+        udp6Fd,
         ...mem,
         nstats,
         tunRxBase: 0,
@@ -305,11 +325,14 @@ export class Dataplane {
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });
-      return new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed);
+      const dp = new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed, udp6Fd >= 0);
+      dp.syncPeers6();
+      return dp;
     } catch (err) {
       if (opts.persist && !tun.existed) native.setTunPersist(tun.fd, false);
       native.closeFd(tun.fd);
       if (udpFd >= 0) native.closeFd(udpFd);
+      if (udp6Fd >= 0) native.closeFd(udp6Fd);
       if (err instanceof WeftError) throw err;
       throw new WeftError('WEFT_ERR_NATIVE', `cannot start the data plane engine: ${(err as Error).message}`, { cause: err });
     }
@@ -335,6 +358,7 @@ export class Dataplane {
     }
     table.takeCounters(old);
     this.forwarder.routes = table;
+    this.syncPeers6();
   }
 
   /**
@@ -343,7 +367,29 @@ export class Dataplane {
    * at a routed subnet keeps its counters; a removed one loses them.
    */
   applyRoutes(deltas: readonly RouteDelta[]): void {
-    this.forwarder.routes.apply(deltas);
+    const table = this.forwarder.routes;
+    if (!this.underlay6) return table.apply(deltas);
+    const native = loadNative();
+    for (const d of deltas) {
+      if (d.op === 'upsert') {
+        this.syncPeer6(table, table.upsert(d.peer));
+        continue;
+      }
+      const slot = table.slotOf(d.subnetBase);
+      if (table.remove(d.subnetBase)) native.setPeer6(this.engine, slot, null);
+    }
+  }
+
+  /** The engine's IPv6 peers, all from the table in use (a new table: slots differ). */
+  private syncPeers6(): void {
+    if (!this.underlay6) return;
+    const table = this.forwarder.routes;
+    loadNative().clearPeers6(this.engine);
+    for (const slot of table.slots()) this.syncPeer6(table, slot);
+  }
+
+  private syncPeer6(table: RouteTable, slot: number): void {
+    loadNative().setPeer6(this.engine, slot, table.hasPublicIp6(slot) ? table.peerPublicIp6.slice(slot * 16, slot * 16 + 16) : null);
   }
 
   /** Packets read from the TUN and datagrams received, a cheap test for "anything happened". */

@@ -29,6 +29,8 @@ export interface ForwarderOptions {
    * frame (VXLAN_WEFT_CSUM_PARTIAL). Needs tunOffloads (only vnet-header reads are partial).
    */
   readonly csumElision?: boolean;
+  /** The engine has an IPv6 underlay socket (Dataplane localIpv6): IPv6 goes over it to Flannel peers. */
+  readonly underlay6?: boolean;
   /** Dual-stack: this node's IPv6 subnet as an index of the table's Network6, and our IPv6 VTEP MAC. */
   readonly localSubnet6Index?: number;
   readonly localVtepMac6?: Uint8Array;

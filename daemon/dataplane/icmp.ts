@@ -1,5 +1,6 @@
-// ICMP destination unreachable (net unreachable) for a packet the data plane cannot route, built in
-// place in the headroom before the packet and written back to the TUN.
+// ICMP destination unreachable (net unreachable) for a packet the data plane cannot route, and
+// ICMPv6 Packet Too Big for one its path cannot carry, built in place in the headroom before the
+// packet and written back to the TUN.
 import { finish, ipv6PseudoSum, sum16 } from './checksum.js';
 import {
   ICMP_DEST_UNREACHABLE,
@@ -8,6 +9,7 @@ import {
   ICMPV6_DEST_UNREACHABLE,
   ICMPV6_ERROR_TYPES_BELOW,
   ICMPV6_NO_ROUTE,
+  ICMPV6_PACKET_TOO_BIG,
   IP_PROTO_ICMP,
   IP_PROTO_ICMPV6,
   IPV4_MIN_HEADER_SIZE,
@@ -84,6 +86,20 @@ function isIcmpQuery(type: number): boolean {
  * errors, unspecified or multicast sources, multicast destinations; or a packet shorter than its header).
  */
 export function writeNoRoute6(u8: Uint8Array, off: number, len: number): number {
+  return writeError6(u8, off, len, ICMPV6_DEST_UNREACHABLE, ICMPV6_NO_ROUTE, 0);
+}
+
+/**
+ * ICMPv6 Packet Too Big (RFC 4443 3.2) announcing `mtu` for the IPv6 packet at u8[off, off+len),
+ * built as writeNoRoute6 builds its error (same source, quote, refusals and return value). The
+ * sender's kernel caches `mtu` for the destination, as for a router's on the path.
+ */
+export function writePacketTooBig6(u8: Uint8Array, off: number, len: number, mtu: number): number {
+  return writeError6(u8, off, len, ICMPV6_PACKET_TOO_BIG, 0, mtu);
+}
+
+/** An ICMPv6 error of `type`/`code` whose 32-bit field after the checksum is `word`. */
+function writeError6(u8: Uint8Array, off: number, len: number, type: number, code: number, word: number): number {
   if (len < IPV6_HEADER_SIZE || u8[off] >> 4 !== 6) return 0;
   if (u8[off + 8] === 0xff || u8[off + 24] === 0xff || isUnspecified6(u8, off + 8)) return 0;
   if (u8[off + 6] === IP_PROTO_ICMPV6 && (len < IPV6_HEADER_SIZE + 1 || u8[off + IPV6_HEADER_SIZE] < ICMPV6_ERROR_TYPES_BELOW)) return 0;
@@ -99,9 +115,14 @@ export function writeNoRoute6(u8: Uint8Array, off: number, len: number): number 
   u8.copyWithin(r + 8, off + 24, off + 40); // source = the original destination
   u8.copyWithin(r + 24, off + 8, off + 24); // destination = the original source
   const c = r + IPV6_HEADER_SIZE;
-  u8[c] = ICMPV6_DEST_UNREACHABLE;
-  u8[c + 1] = ICMPV6_NO_ROUTE;
-  u8.fill(0, c + 2, c + ICMP_HEADER_SIZE);
+  u8[c] = type;
+  u8[c + 1] = code;
+  u8[c + 2] = 0;
+  u8[c + 3] = 0;
+  u8[c + 4] = word >>> 24;
+  u8[c + 5] = (word >>> 16) & 0xff;
+  u8[c + 6] = (word >>> 8) & 0xff;
+  u8[c + 7] = word & 0xff;
   const ic = finish(sum16(u8, c, payload, ipv6PseudoSum(u8, r, IP_PROTO_ICMPV6, payload)));
   u8[c + 2] = ic >>> 8;
   u8[c + 3] = ic & 0xff;

@@ -2,7 +2,7 @@
 //
 // Per packet read from the TUN: parse the IPv4 destination; subnet index → peer (RouteTable, O(1));
 // write the VXLAN header + inner Ethernet into the ENCAP_SIZE bytes of headroom before it; append
-// it to udpOut. A TSO super-packet (vnet header, gso TCPV4) is routed once and handed to the engine
+// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to the engine
 // whole: the addon cuts it into MSS-sized datagrams without moving the payload and computes each
 // segment's TCP checksum, or leaves it partial towards a peer that advertises checksum elision
 // (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
@@ -12,10 +12,15 @@
 // the packet goes over the IPv4 underlay like an IPv4 one, inner Ethernet type 0x86DD, to the
 // peer's IPv6 VTEP MAC; no route → ICMPv6 no route (writeNoRoute6). Only packets right after the
 // fixed 40-byte header are eligible for checksum elision; other partial checksums are finished.
+// Towards a Flannel (kernel VXLAN) peer, as its flannel-v6.1 expects: over the IPv6 underlay (udpOut
+// entries with OUT_V6 and the peer's slot; the engine knows its PublicIPv6), to its IPv6 VTEP MAC,
+// with full checksums; IPv6 packets larger than that underlay carries (the TUN MTU less the 20 more
+// bytes of an IPv6 outer header) are answered with ICMPv6 Packet Too Big.
 //
 // Contracts: single-threaded; onBatch runs inside the native callback; buffers are borrowed from
 // the engine for the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { putDatagram, putTso, putTunPacket } from './batch-out.js';
+import { OUT_V6 } from './constants.js';
 import { finish, sum16 } from './checksum.js';
 import {
   CSUM_FULL,
@@ -38,16 +43,18 @@ import {
   IPV6_HEADER_SIZE,
   META_STRIDE,
   TCP_CHECKSUM_OFFSET,
+  TCP_MIN_HEADER_SIZE,
   UDP_CHECKSUM_OFFSET,
   VIRTIO_GSO_ECN,
   VIRTIO_GSO_TCPV4,
+  VIRTIO_GSO_TCPV6,
   VXLAN_FLAG_VNI,
   VXLAN_HEADER_SIZE,
   VXLAN_WEFT_CSUM_PARTIAL,
   VXLAN_WEFT_FLAGS_OFFSET,
 } from './constants.js';
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
-import { ICMP_REPLY_HEADER, ICMPV6_REPLY_HEADER, writeNetUnreachable, writeNoRoute6 } from './icmp.js';
+import { ICMP_REPLY_HEADER, ICMPV6_REPLY_HEADER, writeNetUnreachable, writeNoRoute6, writePacketTooBig6 } from './icmp.js';
 import { prefixMask } from '../net/ipv4.js';
 import { PEER_CSUM_ELISION, PEER_WEFT, type RouteTable } from './route-table.js';
 
@@ -57,7 +64,12 @@ export const Encap = {
   DROPPED: -1,
   /** No lease for the destination's subnet: counted; answer with ICMP net unreachable. */
   NO_ROUTE: -2,
+  /** An IPv6 packet larger than the IPv6 underlay carries: counted; answer with Packet Too Big. */
+  TOO_BIG: -3,
 } as const;
+
+/** An IPv6 outer header is this much longer than an IPv4 one: the IPv6 underlay's inner MTU is the TUN's less it. */
+const IPV6_OUTER_EXTRA = 20;
 
 export interface InsideOptions {
   readonly vni: number;
@@ -74,6 +86,8 @@ export interface InsideOptions {
   readonly localSubnet6Index?: number;
   /** Dual-stack: our IPv6 VTEP MAC (BackendV6Data.VtepMAC), the inner source MAC of IPv6 frames. */
   readonly localVtepMac6?: Uint8Array;
+  /** The engine has an IPv6 underlay socket: IPv6 towards non-weft peers with a PublicIPv6 goes over it. */
+  readonly underlay6?: boolean;
 }
 
 export class Inside {
@@ -93,6 +107,9 @@ export class Inside {
   private readonly mac: Uint8Array;
   private readonly local6: number;
   private readonly mac6: Uint8Array;
+  private readonly underlay6: boolean;
+  /** Set by encap6 to OUT_V6 for a packet that goes over the IPv6 underlay; read and reset by its caller. */
+  private via = 0;
   private readonly vni0: number;
   private readonly vni1: number;
   private readonly vni2: number;
@@ -119,6 +136,7 @@ export class Inside {
     this.mac = Uint8Array.from(opts.localVtepMac);
     this.local6 = opts.localSubnet6Index ?? -1;
     this.mac6 = Uint8Array.from(opts.localVtepMac6 ?? opts.localVtepMac);
+    this.underlay6 = opts.underlay6 ?? false;
     this.vni0 = (opts.vni >>> 16) & 0xff;
     this.vni1 = (opts.vni >>> 8) & 0xff;
     this.vni2 = opts.vni & 0xff;
@@ -150,7 +168,18 @@ export class Inside {
             finishPartial(u8, off, len, csum);
           }
         }
-        udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port);
+        const via = this.via;
+        if (via === 0) udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port);
+        else {
+          this.via = 0;
+          udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, peer, this.port, via);
+        }
+      } else if (peer === Encap.TOO_BIG) {
+        const replyLen = writePacketTooBig6(u8, off, len, this.mtu - IPV6_OUTER_EXTRA);
+        if (replyLen > 0) {
+          tunN = putTunPacket(this.tunOut, tunN, off - ICMPV6_REPLY_HEADER, replyLen);
+          this.counts[Count.ICMP_SENT]++;
+        }
       } else if (peer === Encap.NO_ROUTE) {
         const v6 = u8[off] >> 4 === 6;
         const replyLen = v6 ? writeNoRoute6(u8, off, len) : writeNetUnreachable(u8, off, len);
@@ -165,41 +194,52 @@ export class Inside {
   }
 
   /**
-   * A TSO super-packet: checked, routed once, and appended to udpOut as one OUT_TSO entry for the
-   * engine to cut. Returns the new udpOut count.
+   * A TSO super-packet (TCPV4, or TCPV6 with TCP right after the fixed header): checked, routed
+   * once, and appended to udpOut as one OUT_TSO entry for the engine to cut. Returns the new udpOut
+   * count.
    */
   private encapSuper(off: number, len: number, gsoType: number, mss: number, udpN: number): number {
-    const u8 = this.u8;
-    const ihl = (u8[off] & 0x0f) << 2;
-    const total = len >= IPV4_MIN_HEADER_SIZE ? (u8[off + 2] << 8) | u8[off + 3] : 0;
-    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
-    if (
-      gsoType !== VIRTIO_GSO_TCPV4 ||
-      total !== len ||
-      u8[off] >> 4 !== 4 ||
-      ihl < IPV4_MIN_HEADER_SIZE ||
-      u8[off + 9] !== IP_PROTO_TCP ||
-      (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0 ||
-      h < ihl + 20 ||
-      h >= len ||
-      mss <= 0 ||
-      h + mss > this.mtu
-    ) {
+    const h = gsoType === VIRTIO_GSO_TCPV6 ? this.superHeader6(off, len) : gsoType === VIRTIO_GSO_TCPV4 ? this.superHeader4(off, len) : 0;
+    if (h === 0 || mss <= 0 || h + mss > this.mtu) {
       this.drops[Drop.BAD_SUPER_PACKET]++;
       return udpN;
     }
-    const peer = this.encap(off, len);
+    const u8 = this.u8;
+    const peer = this.encap(off, len, true);
     if (peer < 0) return udpN; // counted; no ICMP for a super-packet (TCP learns from its timeout)
+    // Over the IPv6 underlay (a Flannel peer), segments are cut to what it carries.
+    const via = this.via;
+    const cut = via === 0 ? mss : Math.min(mss, this.mtu - IPV6_OUTER_EXTRA - h);
+    this.via = 0;
     const elide = this.elides(peer);
     if (elide) {
       u8[off - ENCAP_SIZE + VXLAN_WEFT_FLAGS_OFFSET] = VXLAN_WEFT_CSUM_PARTIAL;
       this.counts[Count.ELIDED_SENT]++;
     }
-    const k = Math.ceil((len - h) / mss);
+    const k = Math.ceil((len - h) / cut);
     this.counts[Count.TX_PACKETS] += k - 1;
     this.routes.peerCounters[peer * PEER_FIELDS + PeerCount.TX_PACKETS] += k - 1;
     this.counts[Count.SUPER_PACKETS]++;
-    return putTso(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port, mss, ENCAP_SIZE + h, elide ? CSUM_PARTIAL : CSUM_FULL);
+    return putTso(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, via === 0 ? this.routes.peerPublicIp[peer] : peer, this.port, cut, ENCAP_SIZE + h, elide ? CSUM_PARTIAL : CSUM_FULL, via);
+  }
+
+  /** IPv4 + TCP header bytes of a TCPV4 super-packet at u8[off, off+len); 0 when it cannot be cut. */
+  private superHeader4(off: number, len: number): number {
+    const u8 = this.u8;
+    const ihl = (u8[off] & 0x0f) << 2;
+    if (len < IPV4_MIN_HEADER_SIZE || u8[off] >> 4 !== 4 || ihl < IPV4_MIN_HEADER_SIZE || ((u8[off + 2] << 8) | u8[off + 3]) !== len) return 0;
+    if (u8[off + 9] !== IP_PROTO_TCP || (((u8[off + 6] << 8) | u8[off + 7]) & 0x3fff) !== 0) return 0;
+    const h = ihl + ((u8[off + ihl + 12] >> 4) << 2);
+    return h >= ihl + TCP_MIN_HEADER_SIZE && h < len ? h : 0;
+  }
+
+  /** IPv6 + TCP header bytes of a TCPV6 super-packet at u8[off, off+len); 0 when it cannot be cut (extension headers included). */
+  private superHeader6(off: number, len: number): number {
+    const u8 = this.u8;
+    if (len < IPV6_HEADER_SIZE + TCP_MIN_HEADER_SIZE || u8[off] >> 4 !== 6 || ((u8[off + 4] << 8) | u8[off + 5]) + IPV6_HEADER_SIZE !== len) return 0;
+    if (u8[off + 6] !== IP_PROTO_TCP) return 0;
+    const h = IPV6_HEADER_SIZE + ((u8[off + IPV6_HEADER_SIZE + 12] >> 4) << 2);
+    return h >= IPV6_HEADER_SIZE + TCP_MIN_HEADER_SIZE && h < len ? h : 0;
   }
 
   private elides(peer: number): boolean {
@@ -209,11 +249,12 @@ export class Inside {
   /**
    * Routes the IP packet at u8[off, off+len) and writes VXLAN + inner Ethernet into the
    * ENCAP_SIZE bytes before it. Returns the peer index, or an Encap result (counted here).
+   * `superPacket`: a TSO super-packet, cut later (no size limit here).
    */
-  encap(off: number, len: number): number {
+  encap(off: number, len: number, superPacket = false): number {
     const u8 = this.u8;
     const drops = this.drops;
-    if (len > 0 && u8[off] >> 4 === 6) return this.encap6(off, len);
+    if (len > 0 && u8[off] >> 4 === 6) return this.encap6(off, len, superPacket);
     if (len < IPV4_MIN_HEADER_SIZE || u8[off] >> 4 !== 4) {
       drops[Drop.MALFORMED_OUTBOUND]++;
       return Encap.DROPPED;
@@ -235,8 +276,8 @@ export class Inside {
     return peer;
   }
 
-  /** encap() of an IPv6 packet: routed by the table's IPv6 half, to weft peers only. */
-  private encap6(off: number, len: number): number {
+  /** encap() of an IPv6 packet: routed by the table's IPv6 half; to a weft peer over the IPv4 underlay, else over the IPv6 one (sets via). */
+  private encap6(off: number, len: number, superPacket: boolean): number {
     const u8 = this.u8;
     const drops = this.drops;
     const v6 = this.routes.v6;
@@ -259,8 +300,15 @@ export class Inside {
       return Encap.NO_ROUTE;
     }
     if ((this.routes.peerFlags[peer] & PEER_WEFT) === 0) {
-      drops[Drop.IPV6_NO_PATH]++;
-      return Encap.DROPPED;
+      if (!this.underlay6 || !this.routes.hasPublicIp6(peer)) {
+        drops[Drop.IPV6_NO_PATH]++;
+        return Encap.DROPPED;
+      }
+      if (len > this.mtu - IPV6_OUTER_EXTRA && !superPacket) {
+        drops[Drop.TOO_BIG_FOR_UNDERLAY6]++;
+        return Encap.TOO_BIG;
+      }
+      this.via = OUT_V6;
     }
     this.writeEncap(off - ENCAP_SIZE, this.routes.peerMac6, peer, this.mac6, ETHERTYPE_IPV6);
     this.countTx(peer, len);

@@ -31,6 +31,8 @@ export const NativeStat = {
   TUN_MODERATED: 19,
   BUSY_POLLS: 20,
   BUSY_POLL_ANSWERS: 21,
+  UDP6_RECV_PACKETS: 22,
+  UDP6_SEND_PACKETS: 23,
 } as const;
 
 export const NATIVE_STAT_NAMES: readonly string[] = [
@@ -56,6 +58,8 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'tunModerated',
   'busyPolls',
   'busyPollAnswers',
+  'udp6RecvPackets',
+  'udp6SendPackets',
 ];
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
@@ -69,9 +73,14 @@ export interface BatchMemory {
 }
 
 export interface EngineOptions extends BatchMemory {
-  /** Both fds become the engine's: closed by closeEngine (or when the environment exits). */
+  /** The fds become the engine's: closed by closeEngine (or when the environment exits). */
   readonly tunFd: number;
   readonly udpFd: number;
+  /**
+   * The IPv6 underlay socket (openUdp6), polled beside udpFd; −1 or absent: none. Its datagrams
+   * arrive in udpIn with IN_FLAG_V6, and udpOut entries with OUT_V6 leave through it.
+   */
+  readonly udp6Fd?: number;
   readonly nstats: Float64Array;
   readonly tunRxBase: number;
   readonly udpRxBase: number;
@@ -112,12 +121,22 @@ export interface NativeAddon {
   addRoute(name: string, dst: number, prefixLen: number): boolean;
   /** Non-blocking UDP socket bound to addr:port; buffer sizes in bytes, 0 = kernel default; flags UDP_FLAG_GRO. */
   openUdp(addr: number, port: number, sndbuf: number, rcvbuf: number, flags: number): number;
+  /** The same over IPv6: bound to addr (16 bytes, network order):port, IPV6_V6ONLY. */
+  openUdp6(addr: Uint8Array, port: number, sndbuf: number, rcvbuf: number, flags: number): number;
+  /**
+   * The IPv6 underlay address (16 bytes) of route table slot `slot`, null: none. udpOut entries
+   * with OUT_V6 go to it, and datagrams from it report the slot. Call between batches (it may
+   * allocate). Throws on an engine without udp6Fd.
+   */
+  setPeer6(engine: Engine, slot: number, addr: Uint8Array | null): void;
+  /** Forgets every IPv6 peer. */
+  clearPeers6(engine: Engine): void;
   closeFd(fd: number): void;
   createEngine(opts: EngineOptions): Engine;
   /** Idempotent. */
   closeEngine(engine: Engine): void;
   /**
-   * The datagrams (encap + IPv4 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
+   * The datagrams (encap + IPv4 or IPv6 + TCP + payload each) the engine sends for an OUT_TSO udpOut entry
    * at arena[off, off+len), built by the engine's own code. For tests: it allocates.
    */
   /**

@@ -7,7 +7,7 @@
 // advertised in its lease) is trusted on the outer UDP checksum instead: nothing is summed, and the
 // packet goes to the TUN with VIRTIO_NET_HDR_F_NEEDS_CSUM. A UDP GRO buffer is split into its
 // datagrams and, with a vnet-header TUN, TCP runs are coalesced into one GSO write (coalesce.ts); a
-// kernel TSO super-datagram is cut to the MTU (segment.ts).
+// kernel TSO super-datagram is cut to the MTU (segment.ts). Both hold for IPv6 as for IPv4.
 //
 // IPv6 (dual-stack tables): a 0x86DD frame from a weft peer over the IPv4 underlay must be addressed
 // to our IPv6 VTEP MAC; its inner source must lie in the IPv6 subnet leased to the node whose
@@ -29,6 +29,7 @@ import {
   IN_ADDR,
   IN_FLAGS,
   IN_FLAG_TRUNCATED,
+  IN_FLAG_V6,
   IN_GSO_SIZE,
   IN_LENGTH,
   IN_OFFSET,
@@ -48,7 +49,7 @@ import {
 import { Count, Drop, PEER_FIELDS, PeerCount } from './counters.js';
 import { prefixMask } from '../net/ipv4.js';
 import { PEER_CSUM_ELISION, type RouteTable } from './route-table.js';
-import { segmentSlack, segmentTcpInPlace } from './segment.js';
+import { segmentSlack, segmentTcp6InPlace, segmentTcpInPlace } from './segment.js';
 
 /** decap() result for a packet to deliver; anything else is a Drop reason (not yet counted). */
 export const DECAP_OK = -1;
@@ -167,10 +168,7 @@ export class Outside {
         }
         const reason = this.decap(f, n, src, flags, 0);
         if (reason !== DECAP_OK) this.drops[reason]++;
-        else if (this.innerIhl === IPV6_HEADER_SIZE && u8[this.innerOffset] >> 4 === 6) {
-          c.close(); // IPv6 is written as is (the coalescer merges IPv4 TCP)
-          tunN = this.putInner(tunN);
-        } else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
+        else tunN = c.add(this.innerOffset, this.innerLength, this.innerPartial, tunN);
       }
       if (c !== null) c.close();
     }
@@ -202,7 +200,8 @@ export class Outside {
   }
 
   /**
-   * Validates the VXLAN datagram at u8[off, off+len) from outer source srcIp (int32). Returns a
+   * Validates the VXLAN datagram at u8[off, off+len) from outer source srcIp (int32; with
+   * IN_FLAG_V6 in flags, the peer slot the engine mapped the IPv6 source to, −1: none). Returns a
    * Drop reason (not yet counted), or DECAP_OK with innerOffset/innerLength/innerPartial set (and
    * segments > 0 when an oversized TCP packet was cut; `room` = bytes free after the datagram that
    * the cut may use).
@@ -215,12 +214,12 @@ export class Outside {
     if (((weft & ~VXLAN_WEFT_CSUM_PARTIAL) | u8[off + 2] | u8[off + 3] | u8[off + 7]) !== 0) return Drop.BAD_RESERVED;
     if (((u8[off + 4] << 16) | (u8[off + 5] << 8) | u8[off + 6]) !== this.vni) return Drop.WRONG_VNI;
     const routes = this.routes;
-    const sender = routes.senderIndex(srcIp);
+    const sender = (flags & IN_FLAG_V6) === 0 ? routes.senderIndex(srcIp) : srcIp;
     if (sender < 0) return Drop.UNKNOWN_SENDER;
     if (weft !== 0 && (routes.peerFlags[sender] & PEER_CSUM_ELISION) === 0) return Drop.ELISION_UNEXPECTED;
     const e = off + VXLAN_HEADER_SIZE;
     const type = (u8[e + 12] << 8) | u8[e + 13];
-    if (type === ETHERTYPE_IPV6) return this.decap6(off, len, srcIp, weft);
+    if (type === ETHERTYPE_IPV6) return this.decap6(off, len, srcIp, flags, weft, room);
     if (
       u8[e] !== this.mac0 ||
       u8[e + 1] !== this.mac1 ||
@@ -241,7 +240,7 @@ export class Outside {
     const src = (u8[ip + 12] << 24) | (u8[ip + 13] << 16) | (u8[ip + 14] << 8) | u8[ip + 15];
     const srcIdx = routes.subnetIndex(src);
     const owner = srcIdx < 0 ? -1 : routes.peerBySubnet[srcIdx];
-    if (owner < 0 || routes.peerPublicIp[owner] !== (srcIp | 0)) return Drop.SPOOFED_SOURCE;
+    if (owner < 0 || !sentBy(routes, owner, srcIp, flags)) return Drop.SPOOFED_SOURCE;
     const dst = (u8[ip + 16] << 24) | (u8[ip + 17] << 16) | (u8[ip + 18] << 8) | u8[ip + 19];
     if ((dst & this.localMask) !== this.localBase) return Drop.NOT_FOR_US;
     let partial = 0;
@@ -266,7 +265,7 @@ export class Outside {
   }
 
   /** decap() of a 0x86DD frame, once the VXLAN header and its sender were checked. */
-  private decap6(off: number, len: number, srcIp: number, weft: number): number {
+  private decap6(off: number, len: number, srcIp: number, flags: number, weft: number, room: number): number {
     const u8 = this.u8;
     const routes = this.routes;
     const v6 = routes.v6;
@@ -280,7 +279,7 @@ export class Outside {
     const total = IPV6_HEADER_SIZE + payload;
     if (u8[ip] >> 4 !== 6 || total > len - ENCAP_SIZE) return Drop.MALFORMED_INNER;
     const owner = v6.slotAt(v6.indexOf(u8, ip + 8));
-    if (owner < 0 || routes.peerPublicIp[owner] !== (srcIp | 0)) return Drop.SPOOFED_SOURCE;
+    if (owner < 0 || !sentBy(routes, owner, srcIp, flags)) return Drop.SPOOFED_SOURCE;
     const dstIdx = v6.indexOf(u8, ip + 24);
     if (dstIdx < 0 || dstIdx !== this.local6) return Drop.NOT_FOR_US;
     let partial = 0;
@@ -296,6 +295,10 @@ export class Outside {
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
     this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE);
+    if (total > this.mtu) {
+      this.innerPartial = 0; // a cut recomputes every segment's checksum
+      return this.cut(ip, IPV6_HEADER_SIZE, total, room + (len - ENCAP_SIZE - total));
+    }
     return DECAP_OK;
   }
 
@@ -313,13 +316,17 @@ export class Outside {
     this.segments = 0;
   }
 
-  /** Cuts an oversized inner TCP packet (see segment.ts); other oversized packets go out whole. */
+  /**
+   * Cuts an oversized inner TCP packet (see segment.ts; IPv6: TCP right after the fixed header);
+   * other oversized packets go out whole.
+   */
   private cut(ip: number, ihl: number, total: number, room: number): number {
     const u8 = this.u8;
+    const v6 = u8[ip] >> 4 === 6;
     const h = ihl + ((u8[ip + ihl + 12] >> 4) << 2);
-    if (u8[ip + 9] !== IP_PROTO_TCP || h + 8 > this.mtu) return DECAP_OK;
+    if (u8[ip + (v6 ? 6 : 9)] !== IP_PROTO_TCP || h + 8 > this.mtu) return DECAP_OK;
     if (segmentSlack(total, h, this.mtu) > room) return Drop.MALFORMED_INNER;
-    const k = segmentTcpInPlace(u8, ip, total, this.mtu);
+    const k = v6 ? segmentTcp6InPlace(u8, ip, total, this.mtu) : segmentTcpInPlace(u8, ip, total, this.mtu);
     if (k > 1) {
       this.segments = k;
       this.segmentStride = this.mtu;
@@ -328,6 +335,18 @@ export class Outside {
     }
     return DECAP_OK;
   }
+}
+
+/**
+ * The peer at `owner` (the inner source's) is the one whose underlay address sent the datagram: its
+ * public IPv4 is `src`, or, over the IPv6 underlay (IN_FLAG_V6), `src` is a slot with its public IPv6.
+ */
+function sentBy(routes: RouteTable, owner: number, src: number, flags: number): boolean {
+  if ((flags & IN_FLAG_V6) === 0) return routes.peerPublicIp[owner] === (src | 0);
+  if (owner === src) return true;
+  const a = routes.peerPublicIp6;
+  for (let i = 0; i < 16; i++) if (a[owner * 16 + i] !== a[src * 16 + i]) return false;
+  return true;
 }
 
 /** partialField for IPv6: TCP or UDP right after the fixed header only. */

@@ -12,7 +12,7 @@
 // reused, its counters zeroed.
 import { WeftError } from '../errors.js';
 import { formatIpv4, parseIpv4, parseSubnet, prefixMask, requireSubnet, type Subnet4 } from '../net/ipv4.js';
-import { formatCidr6, parseSubnet6, type Subnet6 } from '../net/ipv6.js';
+import { formatCidr6, formatIpv6, ipv6Bytes, ipv6FromBytes, isIpv4Mapped, parseIpv6, parseSubnet6, type Subnet6 } from '../net/ipv6.js';
 import { formatMac, parseMac } from '../net/mac.js';
 import { PEER_FIELDS } from './counters.js';
 import { Subnet6Index } from './subnet6-index.js';
@@ -41,6 +41,8 @@ export interface PeerSpec {
   readonly subnet6?: string;
   /** The peer's IPv6 VTEP MAC (BackendV6Data.VtepMAC); vtepMac when absent. */
   readonly vtepMac6?: string;
+  /** The peer's PublicIPv6: its IPv6 underlay address (a data plane with localIpv6 sends to and accepts from it). */
+  readonly publicIpv6?: string;
 }
 
 /** RouteTable.peerFlags bits. */
@@ -84,6 +86,8 @@ export interface PeerWire {
   readonly subnet6Index?: number;
   /** IPv6 VTEP MAC, 6 bytes, with subnet6Index. */
   readonly mac6?: Uint8Array;
+  /** Public IPv6, 16 bytes (network order); absent: none. */
+  readonly publicIp6?: Uint8Array;
 }
 
 /** One change to a table: a peer added or replaced (by subnet), or the peer of a subnet removed. */
@@ -106,6 +110,8 @@ export interface RouteWire {
   readonly layout6?: Layout6;
   readonly subnet6Index?: Int32Array;
   readonly mac6?: Uint8Array;
+  /** Per peer its public IPv6, 16 bytes each (all zero: none); absent when no peer has one. */
+  readonly publicIp6?: Uint8Array;
 }
 
 export interface RejectedPeer {
@@ -165,7 +171,10 @@ export class PeerEncoder {
     if (ip === null || ip === 0) return `publicIp '${peer.publicIp}' is not an IPv4 address`;
     const mac = parseMac(peer.vtepMac);
     if (mac === null) return `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
-    const wire = { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags: (peer.csumElision === true ? PEER_CSUM_ELISION : 0) | (peer.weft === true ? PEER_WEFT : 0), nodeName: peer.nodeName };
+    const ip6 = peer.publicIpv6 === undefined ? undefined : parseIpv6(peer.publicIpv6);
+    if (ip6 === null || ip6 === 0n || (ip6 !== undefined && isIpv4Mapped(ip6))) return `publicIpv6 '${peer.publicIpv6}' is not an IPv6 address`;
+    const flags = (peer.csumElision === true ? PEER_CSUM_ELISION : 0) | (peer.weft === true ? PEER_WEFT : 0);
+    const wire = { subnetBase: c.base | 0, publicIp: ip | 0, mac, flags, nodeName: peer.nodeName, ...(ip6 === undefined ? {} : { publicIp6: ipv6Bytes(ip6) }) };
     if (peer.subnet6 === undefined || this.index6 === undefined) return wire;
     const s6 = parseSubnet6(peer.subnet6);
     const idx6 = s6 === null ? -1 : this.index6.indexOfSubnet(s6);
@@ -199,6 +208,8 @@ export class RouteTable {
   readonly v6: Subnet6Index | undefined;
   peerSubnet6Index: Int32Array;
   peerMac6: Uint8Array;
+  /** Per slot its public IPv6, 16 bytes (all zero: none). */
+  peerPublicIp6: Uint8Array;
   private names: (string | undefined)[];
   /** Peers rejected by build(); empty for a table made from a wire. */
   readonly rejected: readonly RejectedPeer[];
@@ -231,6 +242,7 @@ export class RouteTable {
     this.v6 = layout6 === undefined ? undefined : new Subnet6Index(layout6.network, layout6.subnetLen);
     this.peerSubnet6Index = new Int32Array(cap).fill(-1);
     this.peerMac6 = new Uint8Array(cap * 6);
+    this.peerPublicIp6 = new Uint8Array(cap * 16);
     this.names = new Array<string | undefined>(cap).fill(undefined);
     this.used = new Uint8Array(cap);
     this.sameIpNext = new Int32Array(cap).fill(-1);
@@ -264,7 +276,9 @@ export class RouteTable {
     const n = slots.length;
     const w = { network: { base: this.networkBase >>> 0, len: this.networkPrefixLen }, subnetLen: this.subnetLen, subnetBase: new Int32Array(n), publicIp: new Int32Array(n), mac: new Uint8Array(n * 6), flags: new Uint8Array(n), nodeNames: slots.map((i) => this.names[i]) };
     const v6 = this.layout6 === undefined ? {} : { layout6: this.layout6, subnet6Index: new Int32Array(n), mac6: new Uint8Array(n * 6) };
+    const publicIp6 = slots.some((s) => this.hasPublicIp6(s)) ? new Uint8Array(n * 16) : undefined;
     slots.forEach((s, i) => {
+      publicIp6?.set(this.peerPublicIp6.subarray(s * 16, s * 16 + 16), i * 16);
       w.subnetBase[i] = this.peerSubnetBase[s];
       w.publicIp[i] = this.peerPublicIp[s];
       w.mac.set(this.peerMac.subarray(s * 6, s * 6 + 6), i * 6);
@@ -274,7 +288,7 @@ export class RouteTable {
         v6.mac6.set(this.peerMac6.subarray(s * 6, s * 6 + 6), i * 6);
       }
     });
-    return { ...w, ...v6 };
+    return { ...w, ...v6, ...(publicIp6 ? { publicIp6 } : {}) };
   }
 
   /**
@@ -287,10 +301,12 @@ export class RouteTable {
       throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
     }
     if (w.layout6 !== undefined && (w.subnet6Index?.length !== n || w.mac6?.length !== n * 6)) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    if (w.publicIp6 !== undefined && w.publicIp6.length !== n * 16) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
     const t = new RouteTable(w.network, w.subnetLen, n, [], w.layout6);
     for (let i = 0; i < n; i++) {
       const v6 = w.subnet6Index && w.mac6 ? { subnet6Index: w.subnet6Index[i], mac6: w.mac6.subarray(i * 6, i * 6 + 6) } : {};
-      t.upsert({ subnetBase: w.subnetBase[i], publicIp: w.publicIp[i], mac: w.mac.subarray(i * 6, i * 6 + 6), flags: w.flags[i], nodeName: w.nodeNames[i], ...v6 });
+      const ip6 = w.publicIp6?.subarray(i * 16, i * 16 + 16);
+      t.upsert({ subnetBase: w.subnetBase[i], publicIp: w.publicIp[i], mac: w.mac.subarray(i * 6, i * 6 + 6), flags: w.flags[i], nodeName: w.nodeNames[i], ...v6, ...(ip6 && ip6.some((b) => b !== 0) ? { publicIp6: ip6 } : {}) });
     }
     return t;
   }
@@ -355,6 +371,9 @@ export class RouteTable {
     this.peerFlags[slot] = w.flags;
     this.names[slot] = w.nodeName;
     this.route6(slot, w.subnet6Index ?? -1, w.mac6);
+    if (w.publicIp6 !== undefined && w.publicIp6.length !== 16) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    if (w.publicIp6 === undefined) this.peerPublicIp6.fill(0, slot * 16, slot * 16 + 16);
+    else this.peerPublicIp6.set(w.publicIp6, slot * 16);
     this.specs = undefined;
     return slot;
   }
@@ -366,6 +385,7 @@ export class RouteTable {
     if (slot < 0) return false;
     this.unlinkSender(slot);
     this.route6(slot, -1, undefined);
+    this.peerPublicIp6.fill(0, slot * 16, slot * 16 + 16);
     this.peerBySubnet[idx] = -1;
     this.used[slot] = 0;
     this.names[slot] = undefined;
@@ -419,6 +439,13 @@ export class RouteTable {
     return v6 === undefined ? -1 : v6.slotAt(v6.indexOf(u8, at));
   }
 
+  /** The slot's peer has a public IPv6 (peerPublicIp6). */
+  hasPublicIp6(slot: number): boolean {
+    const a = this.peerPublicIp6;
+    for (let i = slot * 16; i < slot * 16 + 16; i++) if (a[i] !== 0) return true;
+    return false;
+  }
+
   /** Points the IPv6 subnet `index6` (−1: none) at `slot`, unrouting the one the slot had. */
   private route6(slot: number, index6: number, mac6: Uint8Array | undefined): void {
     const old = this.peerSubnet6Index[slot];
@@ -446,7 +473,7 @@ export class RouteTable {
   }
 
   /** A readable view for status pages and logs, O(peers). */
-  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string }[] {
+  describe(): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string; publicIpv6?: string }[] {
     return this.slots().map((i) => this.describeSlot(i));
   }
 
@@ -457,7 +484,7 @@ export class RouteTable {
     return out;
   }
 
-  private describeSlot(i: number): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string } {
+  private describeSlot(i: number): { subnet: string; publicIp: string; vtepMac: string; nodeName?: string; subnet6?: string; vtepMac6?: string; publicIpv6?: string } {
     const nodeName = this.names[i];
     const index6 = this.peerSubnet6Index[i];
     const l6 = this.layout6;
@@ -467,6 +494,7 @@ export class RouteTable {
       vtepMac: formatMac(this.peerMac, i * 6),
       ...(nodeName === undefined ? {} : { nodeName }),
       ...(index6 < 0 || l6 === undefined ? {} : { subnet6: formatCidr6({ base: l6.network.base + (BigInt(index6) << BigInt(128 - l6.subnetLen)), len: l6.subnetLen }), vtepMac6: formatMac(this.peerMac6, i * 6) }),
+      ...(this.hasPublicIp6(i) ? { publicIpv6: formatIpv6(ipv6FromBytes(this.peerPublicIp6, i * 16)) } : {}),
     };
   }
 
@@ -486,6 +514,7 @@ export class RouteTable {
     this.peerCounters = widen(this.peerCounters, (n) => new Float64Array(n), PEER_FIELDS);
     this.peerSubnet6Index = widen(this.peerSubnet6Index, (n) => new Int32Array(n).fill(-1));
     this.peerMac6 = widen(this.peerMac6, (n) => new Uint8Array(n), 6);
+    this.peerPublicIp6 = widen(this.peerPublicIp6, (n) => new Uint8Array(n), 16);
     this.used = widen(this.used, (n) => new Uint8Array(n));
     const chain = new Int32Array(next).fill(-1);
     chain.set(this.sameIpNext);

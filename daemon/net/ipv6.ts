@@ -184,3 +184,17 @@ export function requireIpv6(field: string, s: string): bigint {
   if (isIpv4Mapped(v)) throw new WeftError('WEFT_ERR_CONFIG', `${field}: '${s}' is an IPv4-mapped address; give the IPv4 address to the IPv4 flag instead`);
   return v;
 }
+
+/** The 16 bytes of an address in network order (what sockets and packets carry). */
+export function ipv6Bytes(v: bigint): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  return out;
+}
+
+/** The address in u8[at, at + 16) (network order). */
+export function ipv6FromBytes(u8: Uint8Array, at = 0): bigint {
+  let v = 0n;
+  for (let i = at; i < at + 16; i++) v = (v << 8n) | BigInt(u8[i]);
+  return v;
+}

@@ -1,19 +1,25 @@
 // A plain reader of classic pcap files (tcpdump -w, Ethernet link type), and of the VXLAN frames in
-// the IPv4/UDP datagrams they hold. A datagram captured on a veth may be a UDP GSO super-datagram:
-// its payload is then several VXLAN frames back to back, each as long as its inner IP packet says.
+// the UDP datagrams they hold, over IPv4 or IPv6 (UDP right after the fixed header). A datagram
+// captured on a veth may be a UDP GSO super-datagram: its payload is then several VXLAN frames back
+// to back, each as long as its inner IP packet (IPv4 or IPv6) says.
 import { readFileSync } from 'node:fs';
+import { formatIpv6, ipv6FromBytes } from '../../daemon/net/ipv6.js';
 
 export interface VxlanFrame {
-  /** Outer IPv4 source and destination, dotted. */
+  /** Outer source and destination: IPv4 dotted, IPv6 in Go's text form. */
   readonly outerSrc: string;
   readonly outerDst: string;
   /** The 8-byte VXLAN header. */
   readonly vxlan: Uint8Array;
+  /** Inner Ethernet destination MAC (aa:bb:…) and type. */
+  readonly dstMac: string;
+  readonly etherType: number;
   /** The inner IP packet (without the inner Ethernet header). */
   readonly inner: Uint8Array;
 }
 
 const dotted = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+const mac = (b: Uint8Array, at: number): string => [...b.subarray(at, at + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
 
 /** Every VXLAN frame (UDP to `port`) in the capture; throws on a file that is not pcap/Ethernet. */
 export function vxlanFrames(file: string, port = 8472): VxlanFrame[] {
@@ -28,18 +34,27 @@ export function vxlanFrames(file: string, port = 8472): VxlanFrame[] {
     const caplen = u32(at + 8);
     const pkt = b.subarray(at + 16, at + 16 + caplen);
     at += 16 + caplen;
-    if (pkt.length < 14 + 20 + 8 || pkt.readUInt16BE(12) !== 0x0800) continue;
+    if (pkt.length < 14 + 20 + 8) continue;
     const ip = 14;
-    const ihl = (pkt[ip] & 0x0f) * 4;
-    if (pkt[ip + 9] !== 17) continue;
-    const udp = ip + ihl;
+    const type = pkt.readUInt16BE(12);
+    let udp: number;
+    let outerSrc: string;
+    let outerDst: string;
+    if (type === 0x0800 && pkt[ip + 9] === 17) {
+      udp = ip + (pkt[ip] & 0x0f) * 4;
+      outerSrc = dotted(pkt, ip + 12);
+      outerDst = dotted(pkt, ip + 16);
+    } else if (type === 0x86dd && pkt.length >= 14 + 40 + 8 && pkt[ip + 6] === 17) {
+      udp = ip + 40;
+      outerSrc = formatIpv6(ipv6FromBytes(pkt, ip + 8));
+      outerDst = formatIpv6(ipv6FromBytes(pkt, ip + 24));
+    } else continue;
     if (pkt.readUInt16BE(udp + 2) !== port) continue;
-    const outerSrc = dotted(pkt, ip + 12);
-    const outerDst = dotted(pkt, ip + 16);
     for (let f = udp + 8; f + 22 + 20 <= pkt.length; ) {
-      const innerLen = pkt.readUInt16BE(f + 22 + 2);
+      const v6 = pkt[f + 22] >> 4 === 6;
+      const innerLen = v6 ? pkt.readUInt16BE(f + 22 + 4) + 40 : pkt.readUInt16BE(f + 22 + 2);
       if (innerLen < 20 || f + 22 + innerLen > pkt.length) throw new Error(`truncated VXLAN frame in ${file} (snap length too short?)`);
-      frames.push({ outerSrc, outerDst, vxlan: pkt.subarray(f, f + 8), inner: pkt.subarray(f + 22, f + 22 + innerLen) });
+      frames.push({ outerSrc, outerDst, vxlan: pkt.subarray(f, f + 8), dstMac: mac(pkt, f + 8), etherType: pkt.readUInt16BE(f + 20), inner: pkt.subarray(f + 22, f + 22 + innerLen) });
       f += 22 + innerLen;
     }
   }
@@ -63,8 +78,17 @@ function checksum(parts: readonly (Uint8Array | number[])[]): number {
   return ~sum & 0xffff;
 }
 
-/** Whether the inner IPv4 packet's header checksum and TCP/UDP/ICMP checksum verify. */
+/**
+ * Whether the inner packet's checksums verify: IPv4 header and TCP/UDP/ICMP; IPv6 TCP/UDP/ICMPv6
+ * right after the fixed header (over the IPv6 pseudo-header; a UDP checksum of 0 is invalid there).
+ */
 export function innerChecksumsValid(p: Uint8Array): boolean {
+  if (p[0] >> 4 === 6) {
+    const next = p[6];
+    const l4 = p.subarray(40);
+    if (next !== 6 && next !== 17 && next !== 58) return true;
+    return checksum([p.subarray(8, 40), [0, 0, l4.length >> 8, l4.length & 0xff, 0, 0, 0, next], l4]) === 0;
+  }
   const ihl = (p[0] & 0x0f) * 4;
   if (checksum([p.subarray(0, ihl)]) !== 0) return false;
   const proto = p[9];

@@ -32,6 +32,8 @@ export interface LeasePeer {
   /** Dual-stack leases: the IPv6 subnet ('fd00:10:244:5f::/64') and IPv6 VTEP MAC (BackendV6Data). */
   subnet6?: string;
   vtepMac6?: string;
+  /** The lease's PublicIPv6: where IPv6 goes to a Flannel node (over the IPv6 underlay). */
+  publicIpv6?: string;
   /** When this lease value was last written, as seen locally: on the same clock as GossipPeer.goneAt. */
   seenAt?: number;
 }
@@ -62,6 +64,7 @@ export interface RoutePeer {
   /** From a dual-stack lease only (gossip carries IPv4 subnets). */
   subnet6?: string;
   vtepMac6?: string;
+  publicIpv6?: string;
   state: RouteState;
   /** The member whose state `state` is; undefined for lease-only. */
   member?: string;
@@ -147,6 +150,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
       ...(lease.csumElision === true ? { csumElision: true } : {}),
       ...(lease.weft === true ? { weft: true } : {}),
       ...(lease.subnet6 !== undefined && lease.vtepMac6 !== undefined ? { subnet6: lease.subnet6, vtepMac6: lease.vtepMac6 } : {}),
+      ...(lease.publicIpv6 !== undefined ? { publicIpv6: lease.publicIpv6 } : {}),
     };
     if (speaker) {
       peers.push({ ...base, nodeName: lease.nodeName ?? speaker.name, state: speaker.state as RouteState, member: speaker.name });

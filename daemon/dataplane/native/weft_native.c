@@ -10,9 +10,12 @@
  *   addRoute(name, dst, prefixLen) -> bool     route dst/prefixLen dev name; false if it existed
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
  *                                              (flags: WEFT_UDP_GRO)
+ *   openUdp6(addr, port, sndbuf, rcvbuf, flags) -> fd  the same over IPv6 (addr: 16 bytes), IPV6_V6ONLY
  *   closeFd(fd)                                for fds never handed to an engine
  *   nftGeneration() -> number                  nf_tables ruleset generation of this netns, -1 if none
- *   createEngine(opts) -> engine               takes ownership of both fds, starts polling
+ *   createEngine(opts) -> engine               takes ownership of the fds, starts polling
+ *   setPeer6(engine, slot, addr | null)        the IPv6 underlay address of a route table slot
+ *   clearPeers6(engine)                        forgets them all
  *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
  *
  * The batch layout is in weft_native.h. Per-packet failures are counters in nstats, never
@@ -134,7 +137,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     return throw_errno(env, "TUNSETIFF", err);
   }
   /* Always set: a reattached device keeps the offloads of its previous owner. */
-  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 : 0) < 0) {
+  if (ioctl(fd, TUNSETOFFLOAD, (flags & WEFT_TUN_VNET_HDR) ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETOFFLOAD", err);
@@ -287,6 +290,59 @@ static napi_value open_udp(napi_env env, napi_callback_info info) {
   return vfd;
 }
 
+/* A 16-byte Uint8Array (an IPv6 address in network order), or -1. */
+static int arg_in6(napi_env env, napi_value v, struct in6_addr *out) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  napi_value ab;
+  size_t byte_offset;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, &ab, &byte_offset) != napi_ok ||
+      type != napi_uint8_array || len != 16)
+    return -1;
+  memcpy(out, data, 16);
+  return 0;
+}
+
+static napi_value open_udp6(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  struct sockaddr_in6 sin6;
+  memset(&sin6, 0, sizeof sin6);
+  uint32_t port, sndbuf, rcvbuf, flags;
+  if (arg_in6(env, argv[0], &sin6.sin6_addr) || arg_u32(env, argv[1], &port) || port > 65535 || arg_u32(env, argv[2], &sndbuf) ||
+      arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30) || arg_u32(env, argv[4], &flags))
+    return throw_range(env, "openUdp6(addr: Uint8Array(16), port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default, flags)");
+  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "UDP6 socket", errno);
+  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+  int one = 1;
+  const char *step = NULL;
+  if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) step = "setsockopt IPV6_V6ONLY";
+  else if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) step = "setsockopt UDP_GRO";
+  if (step) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, step, err);
+  }
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&sin6, sizeof sin6) < 0) {
+    int err = errno;
+    close(fd);
+    char text[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(AF_INET6, &sin6.sin6_addr, text, sizeof text);
+    char what[96];
+    snprintf(what, sizeof what, "bind UDP [%s]:%u", text, port);
+    return throw_errno(env, what, err);
+  }
+  napi_value vfd;
+  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
+  return vfd;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -302,12 +358,19 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 
 enum { REF_ARENA, REF_TUN_IN, REF_UDP_IN, REF_UDP_OUT, REF_TUN_OUT, REF_CTL, REF_NSTATS, REF_ON_TUN, REF_ON_UDP, REF_SELF, REF_COUNT };
 
+/* A socket address of either family: send and receive messages name one. */
+typedef union sa46 {
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+} sa46;
+
 typedef struct engine {
   napi_env env;
-  uv_poll_t tun_poll, udp_poll;
-  int tun_fd, udp_fd;
+  uv_poll_t tun_poll, udp_poll, udp6_poll;
+  int tun_fd, udp_fd, udp6_fd; /* udp6_fd -1: no IPv6 underlay */
+  int polls;                   /* poll handles: 2, or 3 with udp6_fd */
   int closing;
-  int live; /* two poll handles + the JS wrapper; freed at 0 */
+  int live; /* poll handles + the JS wrapper; freed at 0 */
   int handles_closed;
   uint8_t *arena;
   size_t arena_len;
@@ -319,7 +382,7 @@ typedef struct engine {
   napi_async_cleanup_hook_handle cleanup;
   struct mmsghdr *rmsgs, *smsgs;
   struct iovec *riov, *siov;
-  struct sockaddr_in *raddr, *saddr;
+  sa46 *raddr, *saddr;
   char *sctl, *rctl; /* cmsg buffers: UDP_SEGMENT per send message, UDP_GRO per receive */
   int gso;           /* send runs with UDP_SEGMENT; cleared if the kernel refuses it */
   /* Send messages being built (flush_udp → send_pending): capacities, and what is used. */
@@ -328,6 +391,13 @@ typedef struct engine {
   int32_t open_seg, open_bytes; /* the last message is an open DATAGRAM run: its segment size, bytes */
   int32_t *msegs;              /* per message: datagrams (segments) it carries */
   int32_t *mstride;            /* per message: iovecs per segment (1: DATAGRAM, 2: TSO) */
+  uint64_t *mkey;              /* per message: its destination (dst_key) */
+  int32_t pk6;                 /* of the pk messages, those to IPv6 peers */
+  /* IPv6 peers: slot -> address (sin6_family 0: none), and address -> slot by open addressing
+   * (linear probing, at most half full; -1: empty bucket). */
+  struct sockaddr_in6 *peer6;
+  uint32_t peer6_cap, p6count, p6mask;
+  int32_t *p6hash;
   uint8_t *scratch;            /* scratch_cap TSO segment headers of WEFT_TSO_HDR_MAX bytes */
   int vnet;          /* the TUN carries a virtio_net_hdr before each packet */
   long moderate_ns;  /* interrupt moderation wait (0: off) */
@@ -348,6 +418,9 @@ static void engine_release(engine *e) {
   free(e->rctl);
   free(e->msegs);
   free(e->mstride);
+  free(e->mkey);
+  free(e->peer6);
+  free(e->p6hash);
   free(e->scratch);
   free(e);
 }
@@ -355,19 +428,19 @@ static void engine_release(engine *e) {
 static void on_poll_closed(uv_handle_t *h) {
   engine *e = h->data;
   if (h == (uv_handle_t *)&e->tun_poll) close(e->tun_fd);
-  else close(e->udp_fd);
-  if (++e->handles_closed == 2 && e->cleanup) {
+  else if (h == (uv_handle_t *)&e->udp_poll) close(e->udp_fd);
+  else close(e->udp6_fd);
+  if (++e->handles_closed == e->polls && e->cleanup) {
     napi_remove_async_cleanup_hook(e->cleanup);
     e->cleanup = NULL;
   }
   engine_release(e);
 }
 
-/* createEngine failed after tun_poll was initialised: the fds still belong to the caller. */
+/* createEngine failed after some polls were initialised (live = their number): the fds still
+ * belong to the caller. */
 static void on_failed_close(uv_handle_t *h) {
-  engine *e = h->data;
-  e->live = 1;
-  engine_release(e);
+  engine_release(h->data);
 }
 
 /* Stops both polls and lets go of JS references. release_js = 0 from the finalizer, where the
@@ -379,6 +452,10 @@ static void engine_close(engine *e, int release_js) {
   uv_poll_stop(&e->udp_poll);
   uv_close((uv_handle_t *)&e->tun_poll, on_poll_closed);
   uv_close((uv_handle_t *)&e->udp_poll, on_poll_closed);
+  if (e->polls == 3) {
+    uv_poll_stop(&e->udp6_poll);
+    uv_close((uv_handle_t *)&e->udp6_poll, on_poll_closed);
+  }
   if (release_js) {
     for (int i = 0; i < REF_COUNT; i++) {
       if (e->refs[i]) napi_delete_reference(e->env, e->refs[i]);
@@ -388,7 +465,7 @@ static void engine_close(engine *e, int release_js) {
 }
 
 /* Worker exit or process teardown without closeEngine: close the polls; the hook is removed once
- * both handles are closed (on_poll_closed), which is when Node may tear down the loop. */
+ * every handle is closed (on_poll_closed), which is when Node may tear down the loop. */
 static void on_env_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
   engine *e = arg;
   (void)handle;
@@ -536,30 +613,143 @@ static inline void put_be32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
+/* ---------- IPv6 peers: slot -> address, address -> slot ---------- */
+
+static inline uint32_t p6_hash(const struct in6_addr *a) {
+  uint32_t w[4];
+  memcpy(w, a, sizeof w);
+  uint32_t h = (w[0] * 0x9e3779b1u) ^ (w[1] * 0x85ebca77u) ^ (w[2] * 0xc2b2ae3du) ^ (w[3] * 0x27d4eb2fu);
+  h ^= h >> 15;
+  h *= 0x2c1b3c6du;
+  return h ^ (h >> 12);
+}
+
+/* Puts `slot` (whose address is set) into the hash; it has room (at most half full). */
+static void p6_insert(engine *e, int32_t slot) {
+  uint32_t b = p6_hash(&e->peer6[slot].sin6_addr) & e->p6mask;
+  while (e->p6hash[b] >= 0) b = (b + 1) & e->p6mask;
+  e->p6hash[b] = slot;
+}
+
+/* Takes `slot` out of the hash (backward-shift deletion: no tombstones). */
+static void p6_remove(engine *e, int32_t slot) {
+  const uint32_t mask = e->p6mask;
+  uint32_t hole = p6_hash(&e->peer6[slot].sin6_addr) & mask;
+  while (e->p6hash[hole] != slot) hole = (hole + 1) & mask;
+  for (uint32_t j = (hole + 1) & mask; e->p6hash[j] >= 0; j = (j + 1) & mask) {
+    uint32_t home = p6_hash(&e->peer6[e->p6hash[j]].sin6_addr) & mask;
+    /* Move j into the hole unless its home lies cyclically in (hole, j]. */
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      e->p6hash[hole] = e->p6hash[j];
+      hole = j;
+    }
+  }
+  e->p6hash[hole] = -1;
+}
+
+/* Sets (addr != NULL) or clears the IPv6 address of `slot`; 0, or an errno (ENOMEM). */
+static int peer6_set(engine *e, uint32_t slot, const struct in6_addr *addr) {
+  if (slot < e->peer6_cap && e->peer6[slot].sin6_family == AF_INET6) {
+    p6_remove(e, (int32_t)slot);
+    e->peer6[slot].sin6_family = 0;
+    e->p6count--;
+  }
+  if (addr == NULL) return 0;
+  if (slot >= e->peer6_cap) {
+    uint32_t cap = e->peer6_cap ? e->peer6_cap : 64;
+    while (cap <= slot) cap *= 2;
+    struct sockaddr_in6 *p = realloc(e->peer6, (size_t)cap * sizeof *p);
+    if (!p) return ENOMEM;
+    memset(p + e->peer6_cap, 0, (size_t)(cap - e->peer6_cap) * sizeof *p);
+    e->peer6 = p;
+    e->peer6_cap = cap;
+  }
+  if ((e->p6count + 1) * 2 > e->p6mask + 1) {
+    uint32_t size = (e->p6mask + 1) * 2;
+    int32_t *h = malloc((size_t)size * sizeof *h);
+    if (!h) return ENOMEM;
+    free(e->p6hash);
+    e->p6hash = h;
+    e->p6mask = size - 1;
+    for (uint32_t i = 0; i < size; i++) h[i] = -1;
+    for (uint32_t s = 0; s < e->peer6_cap; s++)
+      if (s != slot && e->peer6[s].sin6_family == AF_INET6) p6_insert(e, (int32_t)s);
+  }
+  e->peer6[slot].sin6_family = AF_INET6;
+  e->peer6[slot].sin6_addr = *addr;
+  p6_insert(e, (int32_t)slot);
+  e->p6count++;
+  return 0;
+}
+
 /* ---------- UDP send: messages built from udpOut, sent with sendmmsg ---------- */
 
+/* A send message's destination as one number: the IPv4 address and the port (network order), or
+ * with bit 48 an IPv6 peer slot (setPeer6) and the port. Messages with equal keys go to one place. */
+static inline uint64_t dst_key(uint32_t addr_or_slot, uint16_t port, uint64_t v6) {
+  return (v6 << 48) | ((uint64_t)port << 32) | addr_or_slot;
+}
+
 /* Sends the segments of one message one by one (after the kernel refused UDP_SEGMENT). */
-static void send_each(engine *e, struct msghdr *h, int32_t stride) {
+static void send_each(engine *e, int fd, int v6, struct msghdr *h, int32_t stride) {
   for (size_t i = 0; i + (size_t)stride <= h->msg_iovlen; i += (size_t)stride) {
     struct msghdr one = *h;
     one.msg_iov = &h->msg_iov[i];
     one.msg_iovlen = (size_t)stride;
     one.msg_control = NULL;
     one.msg_controllen = 0;
-    ssize_t r = sendmsg(e->udp_fd, &one, MSG_DONTWAIT);
+    ssize_t r = sendmsg(fd, &one, MSG_DONTWAIT);
     if (r < 0) {
       e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
     } else {
       e->ns[WEFT_NS_UDP_SEND_PACKETS] += 1;
       e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)r;
+      if (v6) e->ns[WEFT_NS_UDP6_SEND_PACKETS] += 1;
     }
+  }
+}
+
+/* Sends messages [from, k), all of one family, with sendmmsg on that family's socket. */
+static void send_run(engine *e, int32_t from, int32_t k, int v6) {
+  const int fd = v6 ? e->udp6_fd : e->udp_fd;
+  int32_t sent = from;
+  while (sent < k) {
+    int r = sendmmsg(fd, e->smsgs + sent, (unsigned)(k - sent), MSG_DONTWAIT);
+    e->ns[WEFT_NS_UDP_SEND_CALLS] += 1;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        for (int32_t j = sent; j < k; j++) e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)e->msegs[j];
+        break;
+      }
+      struct msghdr *h = &e->smsgs[sent].msg_hdr;
+      if (h->msg_controllen > 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+        e->gso = 0; /* the kernel or the route refuses UDP GSO: send plainly from now on */
+        send_each(e, fd, v6, h, e->mstride[sent]);
+      } else {
+        e->ns[WEFT_NS_UDP_SEND_ERRORS] += (double)e->msegs[sent]; /* refused: skip it, keep the rest */
+      }
+      sent++;
+      continue;
+    }
+    double packets = 0;
+    for (int i = 0; i < r; i++) {
+      e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
+      packets += (double)e->msegs[sent + i];
+      if (e->msegs[sent + i] > 1) e->ns[WEFT_NS_UDP_SEND_GSO] += 1;
+    }
+    e->ns[WEFT_NS_UDP_SEND_PACKETS] += packets;
+    if (v6) e->ns[WEFT_NS_UDP6_SEND_PACKETS] += packets;
+    sent += r;
   }
 }
 
 /* Sends every pending message, then frees the message, iovec and scratch space for reuse. */
 static void send_pending(engine *e) {
   int32_t k = e->pk;
+  int32_t k6 = e->pk6;
   e->pk = 0;
+  e->pk6 = 0;
   e->pv = 0;
   e->ph = 0;
   e->open_seg = 0;
@@ -582,49 +772,42 @@ static void send_pending(engine *e) {
       memcpy(CMSG_DATA(c), &seg, sizeof seg);
     }
   }
-  int32_t sent = 0;
-  while (sent < k) {
-    int r = sendmmsg(e->udp_fd, e->smsgs + sent, (unsigned)(k - sent), MSG_DONTWAIT);
-    e->ns[WEFT_NS_UDP_SEND_CALLS] += 1;
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        for (int32_t j = sent; j < k; j++) e->ns[WEFT_NS_UDP_SEND_DROPPED] += (double)e->msegs[j];
-        break;
-      }
-      struct msghdr *h = &e->smsgs[sent].msg_hdr;
-      if (h->msg_controllen > 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-        e->gso = 0; /* the kernel or the route refuses UDP GSO: send plainly from now on */
-        send_each(e, h, e->mstride[sent]);
-      } else {
-        e->ns[WEFT_NS_UDP_SEND_ERRORS] += (double)e->msegs[sent]; /* refused: skip it, keep the rest */
-      }
-      sent++;
-      continue;
-    }
-    for (int i = 0; i < r; i++) {
-      e->ns[WEFT_NS_UDP_SEND_BYTES] += (double)e->smsgs[sent + i].msg_len;
-      e->ns[WEFT_NS_UDP_SEND_PACKETS] += (double)e->msegs[sent + i];
-      if (e->msegs[sent + i] > 1) e->ns[WEFT_NS_UDP_SEND_GSO] += 1;
-    }
-    sent += r;
+  if (k6 == 0) {
+    send_run(e, 0, k, 0);
+    return;
+  }
+  /* Both families: one sendmmsg per run of consecutive messages of one family. */
+  for (int32_t j = 0; j < k;) {
+    const uint64_t v6 = e->mkey[j] >> 48;
+    int32_t end = j + 1;
+    while (end < k && e->mkey[end] >> 48 == v6) end++;
+    send_run(e, j, end, (int)v6);
+    j = end;
   }
 }
 
-/* Starts a message to addr:port (network order) whose segments are `stride` iovecs each; sends
- * what is pending first when the message, iovec or scratch space is full. */
-static struct msghdr *open_msg(engine *e, uint32_t addr, uint16_t port, int32_t stride) {
+/* Starts a message to `key` (dst_key) whose segments are `stride` iovecs each; sends what is
+ * pending first when the message, iovec or scratch space is full. */
+static struct msghdr *open_msg(engine *e, uint64_t key, int32_t stride) {
   if ((uint32_t)e->pk >= e->msg_cap || (uint32_t)(e->pv + stride) > e->iov_cap || (uint32_t)e->ph >= e->scratch_cap) send_pending(e);
   int32_t k = e->pk++;
-  e->saddr[k].sin_family = AF_INET;
-  e->saddr[k].sin_addr.s_addr = addr;
-  e->saddr[k].sin_port = port;
   struct msghdr *h = &e->smsgs[k].msg_hdr;
   memset(h, 0, sizeof *h);
   h->msg_name = &e->saddr[k];
-  h->msg_namelen = sizeof e->saddr[k];
+  if (key >> 48) {
+    e->saddr[k].v6 = e->peer6[(uint32_t)key];
+    e->saddr[k].v6.sin6_port = (uint16_t)(key >> 32);
+    h->msg_namelen = sizeof(struct sockaddr_in6);
+    e->pk6++;
+  } else {
+    e->saddr[k].v4.sin_family = AF_INET;
+    e->saddr[k].v4.sin_addr.s_addr = (uint32_t)key;
+    e->saddr[k].v4.sin_port = (uint16_t)(key >> 32);
+    h->msg_namelen = sizeof(struct sockaddr_in);
+  }
   h->msg_iov = &e->siov[e->pv];
   h->msg_iovlen = 0;
+  e->mkey[k] = key;
   e->msegs[k] = 0;
   e->mstride[k] = stride;
   e->open_seg = 0;
@@ -638,12 +821,12 @@ static inline void add_iov(engine *e, struct msghdr *h, void *base, size_t len) 
   h->msg_iovlen++;
 }
 
-/* A DATAGRAM entry: joins the open run to the same address (UDP GSO) or starts a message. */
-static void out_datagram(engine *e, int32_t off, int32_t len, uint32_t addr, uint16_t port) {
+/* A DATAGRAM entry: joins the open run to the same destination (UDP GSO) or starts a message. */
+static void out_datagram(engine *e, int32_t off, int32_t len, uint64_t key) {
   if (e->gso && e->open_seg > 0 && (uint32_t)e->pv < e->iov_cap) {
     int32_t k = e->pk - 1;
     struct msghdr *h = &e->smsgs[k].msg_hdr;
-    if (e->saddr[k].sin_addr.s_addr == addr && e->saddr[k].sin_port == port && len <= e->open_seg &&
+    if (e->mkey[k] == key && len <= e->open_seg &&
         e->msegs[k] < WEFT_GSO_MAX_SEGMENTS && e->open_bytes + len <= WEFT_GSO_MAX_BYTES) {
       add_iov(e, h, e->arena + off, (size_t)len);
       e->msegs[k]++;
@@ -652,7 +835,7 @@ static void out_datagram(engine *e, int32_t off, int32_t len, uint32_t addr, uin
       return;
     }
   }
-  struct msghdr *h = open_msg(e, addr, port, 1);
+  struct msghdr *h = open_msg(e, key, 1);
   add_iov(e, h, e->arena + off, (size_t)len);
   e->msegs[e->pk - 1] = 1;
   e->open_seg = len;
@@ -661,20 +844,28 @@ static void out_datagram(engine *e, int32_t off, int32_t len, uint32_t addr, uin
 
 /* A TSO entry's super-packet, parsed once: segment i carries payload [i*mss, i*mss + seg_len(i)). */
 typedef struct tso {
-  const uint8_t *base; /* encap header; IPv4 at base + WEFT_ENCAP_SIZE */
+  const uint8_t *base; /* encap header; IPv4 or IPv6 at base + WEFT_ENCAP_SIZE */
   int32_t hlen, ihl, thl, mss, payload, k, mode;
+  int32_t v6;          /* 1: IPv6 (ihl 40: the fixed header, no extension headers) */
   uint32_t id0, seq0;
   uint8_t flags0;
-  uint64_t addrs; /* sum of the IPv4 source and destination (pseudo-header) */
+  uint64_t addrs; /* sum of the source and destination addresses (pseudo-header) */
 } tso;
 
 /* Checks a TSO entry (weft_native.h); 0 when it can be cut, -1 when it is inconsistent. */
 static int tso_parse(tso *t, const uint8_t *base, int32_t len, int32_t mss, int32_t hlen, int32_t mode) {
   if (hlen < WEFT_ENCAP_SIZE + 40 || hlen > WEFT_TSO_HDR_MAX || hlen >= len || mss <= 0 || hlen + mss > 65507) return -1;
   const uint8_t *ip = base + WEFT_ENCAP_SIZE;
-  t->ihl = (ip[0] & 0x0f) * 4;
+  t->v6 = (ip[0] >> 4) == 6;
+  if (t->v6) {
+    if (ip[6] != IPPROTO_TCP) return -1; /* extension headers are refused */
+    t->ihl = 40;
+  } else {
+    if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP) return -1;
+    t->ihl = (ip[0] & 0x0f) * 4;
+  }
   t->thl = (ip[t->ihl + 12] >> 4) * 4;
-  if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP || t->ihl < 20 || t->thl < 20 || WEFT_ENCAP_SIZE + t->ihl + t->thl != hlen) return -1;
+  if (t->ihl < 20 || t->thl < 20 || WEFT_ENCAP_SIZE + t->ihl + t->thl != hlen) return -1;
   t->base = base;
   t->hlen = hlen;
   t->mss = mss;
@@ -685,7 +876,7 @@ static int tso_parse(tso *t, const uint8_t *base, int32_t len, int32_t mss, int3
   const uint8_t *tcp = ip + t->ihl;
   t->seq0 = ((uint32_t)tcp[4] << 24) | ((uint32_t)tcp[5] << 16) | ((uint32_t)tcp[6] << 8) | tcp[7];
   t->flags0 = tcp[13];
-  t->addrs = csum_add(ip + 12, 8, 0);
+  t->addrs = t->v6 ? csum_add(ip + 8, 32, 0) : csum_add(ip + 12, 8, 0);
   return 0;
 }
 
@@ -693,19 +884,24 @@ static inline int32_t tso_seg_len(const tso *t, int32_t i) { return i < t->k - 1
 
 static inline const uint8_t *tso_seg_payload(const tso *t, int32_t i) { return t->base + t->hlen + (size_t)i * (size_t)t->mss; }
 
-/* Writes segment i's encap + IPv4 + TCP headers (t->hlen bytes) into hd: lengths, IP id, sequence,
- * flags (FIN/PSH on the last segment only, CWR on the first only), IPv4 checksum, and the TCP
- * checksum in full (WEFT_CSUM_FULL) or as the pseudo-header sum (WEFT_CSUM_PARTIAL). */
+/* Writes segment i's encap + IP + TCP headers (t->hlen bytes) into hd: lengths (IPv4 total or
+ * IPv6 payload length), IPv4 id and header checksum (IPv6 has neither), sequence, flags (FIN/PSH on
+ * the last segment only, CWR on the first only), and the TCP checksum over the IPv4 or IPv6
+ * pseudo-header in full (WEFT_CSUM_FULL) or as the pseudo-header sum (WEFT_CSUM_PARTIAL). */
 static void tso_seg_header(const tso *t, int32_t i, uint8_t *hd) {
   const int32_t p = tso_seg_len(t, i);
   memcpy(hd, t->base, (size_t)t->hlen);
   uint8_t *ip = hd + WEFT_ENCAP_SIZE;
   uint8_t *tcp = ip + t->ihl;
-  put_be16(ip + 2, (uint32_t)(t->ihl + t->thl + p));
-  put_be16(ip + 4, (t->id0 + (uint32_t)i) & 0xffff);
-  ip[10] = 0;
-  ip[11] = 0;
-  csum_store(ip + 10, (uint16_t)~csum_fold(csum_add(ip, (size_t)t->ihl, 0)));
+  if (t->v6) {
+    put_be16(ip + 4, (uint32_t)(t->thl + p));
+  } else {
+    put_be16(ip + 2, (uint32_t)(t->ihl + t->thl + p));
+    put_be16(ip + 4, (t->id0 + (uint32_t)i) & 0xffff);
+    ip[10] = 0;
+    ip[11] = 0;
+    csum_store(ip + 10, (uint16_t)~csum_fold(csum_add(ip, (size_t)t->ihl, 0)));
+  }
   put_be32(tcp + 4, t->seq0 + (uint32_t)i * (uint32_t)t->mss);
   uint8_t f = t->flags0;
   if (i != t->k - 1) f &= (uint8_t)~0x09;
@@ -723,7 +919,7 @@ static void tso_seg_header(const tso *t, int32_t i, uint8_t *hd) {
 
 /* A TSO entry: segment headers in scratch memory, payload sent in place. Returns -1 when the entry
  * is inconsistent (counted as a send error by the caller). */
-static int out_tso(engine *e, int32_t off, int32_t len, uint32_t addr, uint16_t port, int32_t mss, int32_t hlen, int32_t mode) {
+static int out_tso(engine *e, int32_t off, int32_t len, uint64_t key, int32_t mss, int32_t hlen, int32_t mode) {
   tso t;
   if (tso_parse(&t, e->arena + off, len, mss, hlen, mode) < 0) return -1;
   int32_t per_msg = e->gso ? WEFT_GSO_MAX_BYTES / (hlen + mss) : 1;
@@ -733,7 +929,7 @@ static int out_tso(engine *e, int32_t off, int32_t len, uint32_t addr, uint16_t 
   int32_t in_msg = 0;
   for (int32_t i = 0; i < t.k; i++) {
     if (h == NULL || in_msg == per_msg || (uint32_t)(e->pv + 2) > e->iov_cap || (uint32_t)e->ph >= e->scratch_cap) {
-      h = open_msg(e, addr, port, 2);
+      h = open_msg(e, key, 2);
       in_msg = 0;
     }
     uint8_t *hd = e->scratch + (size_t)e->ph++ * WEFT_TSO_HDR_MAX;
@@ -755,22 +951,32 @@ static void flush_udp(engine *e) {
   if ((uint32_t)n > e->udp_out_cap) n = (int32_t)e->udp_out_cap;
   for (int32_t i = 0; i < n; i++) {
     const int32_t *m = e->udp_out + (size_t)i * WEFT_META_STRIDE;
-    int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH];
-    uint32_t addr = htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]);
+    int32_t off = m[WEFT_UDP_OUT_OFFSET], len = m[WEFT_UDP_OUT_LENGTH], kind = m[WEFT_UDP_OUT_KIND];
     uint16_t port = htons((uint16_t)m[WEFT_UDP_OUT_PORT]);
     if (!in_arena(e, off, len)) {
       e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
       continue;
     }
-    if (m[WEFT_UDP_OUT_KIND] == WEFT_OUT_TSO) {
-      if (out_tso(e, off, len, addr, port, m[WEFT_UDP_OUT_MSS], m[WEFT_UDP_OUT_HDR_LEN], m[WEFT_UDP_OUT_CSUM]) < 0) e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+    uint64_t key;
+    if (kind & WEFT_OUT_V6) {
+      uint32_t slot = (uint32_t)m[WEFT_UDP_OUT_ADDR];
+      if (slot >= e->peer6_cap || e->peer6[slot].sin6_family != AF_INET6) { /* no IPv6 address for it (or no IPv6 socket) */
+        e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
+        continue;
+      }
+      key = dst_key(slot, port, 1);
+    } else {
+      key = dst_key(htonl((uint32_t)m[WEFT_UDP_OUT_ADDR]), port, 0);
+    }
+    if ((kind & WEFT_OUT_KIND_MASK) == WEFT_OUT_TSO) {
+      if (out_tso(e, off, len, key, m[WEFT_UDP_OUT_MSS], m[WEFT_UDP_OUT_HDR_LEN], m[WEFT_UDP_OUT_CSUM]) < 0) e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
       continue;
     }
     if (len > 65507) {
       e->ns[WEFT_NS_UDP_SEND_ERRORS] += 1;
       continue;
     }
-    out_datagram(e, off, len, addr, port);
+    out_datagram(e, off, len, key);
   }
   send_pending(e);
 }
@@ -856,6 +1062,7 @@ static uint32_t tun_rounds(engine *e) {
 }
 
 static uint32_t udp_rounds(engine *e);
+static uint32_t udp6_rounds(engine *e);
 
 /* Busy polling for the answer. A wake-up out of silence (no packet for WEFT_QUIET_NS) is a lone
  * request, a ping, a handshake: its answer comes back from the other direction within a few hundred
@@ -868,13 +1075,14 @@ static uint32_t udp_rounds(engine *e);
 static void busy_poll(engine *e, int from_tun) {
   uint64_t start = uv_hrtime();
   uint64_t deadline = start + (uint64_t)e->busy_poll_ns;
-  struct pollfd p[2] = {{.fd = e->tun_fd, .events = POLLIN}, {.fd = e->udp_fd, .events = POLLIN}};
+  struct pollfd p[3] = {{.fd = e->tun_fd, .events = POLLIN}, {.fd = e->udp_fd, .events = POLLIN}, {.fd = e->udp6_fd, .events = POLLIN}};
   e->ns[WEFT_NS_BUSY_POLLS] += 1;
   while (!e->closing) {
     uint32_t tun = 0, udp = 0;
-    if (poll(p, 2, 0) > 0) {
+    if (poll(p, (nfds_t)e->polls, 0) > 0) {
       if (p[0].revents & POLLIN) tun = tun_rounds(e);
       if ((p[1].revents & POLLIN) && !e->closing) udp = udp_rounds(e);
+      if (e->polls == 3 && (p[2].revents & POLLIN) && !e->closing) udp += udp6_rounds(e);
       if ((from_tun ? udp : tun) > 0) {
         e->ns[WEFT_NS_BUSY_POLL_ANSWERS] += 1;
         break;
@@ -887,9 +1095,20 @@ static void busy_poll(engine *e, int from_tun) {
   }
 }
 
-/* Receives and forwards UDP batches until the socket is drained or WEFT_MAX_ROUNDS; returns
- * datagrams received. */
-static uint32_t udp_rounds(engine *e) {
+/* The peer slot whose IPv6 address is `a`, or -1. */
+static int32_t peer6_slot(const engine *e, const struct in6_addr *a) {
+  uint32_t b = p6_hash(a) & e->p6mask;
+  for (;;) {
+    int32_t s = e->p6hash[b];
+    if (s < 0 || memcmp(&e->peer6[s].sin6_addr, a, sizeof *a) == 0) return s;
+    b = (b + 1) & e->p6mask;
+  }
+}
+
+/* Receives and forwards UDP batches from `fd` (v6: the IPv6 socket) until it is drained or
+ * WEFT_MAX_ROUNDS; returns datagrams received. Inlined into udp_rounds and udp6_rounds, so that
+ * each has its family's code only. */
+static inline __attribute__((always_inline)) uint32_t udp_rounds_on(engine *e, int fd, int v6) {
   uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
     for (uint32_t i = 0; i < e->batch; i++) {
@@ -899,7 +1118,7 @@ static uint32_t udp_rounds(engine *e) {
       e->rmsgs[i].msg_len = 0;
     }
     int r;
-    do r = recvmmsg(e->udp_fd, e->rmsgs, e->batch, MSG_DONTWAIT, NULL);
+    do r = recvmmsg(fd, e->rmsgs, e->batch, MSG_DONTWAIT, NULL);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_UDP_RECV_ERRORS] += 1;
@@ -911,9 +1130,15 @@ static uint32_t udp_rounds(engine *e) {
       int32_t *m = e->udp_in + (size_t)i * WEFT_META_STRIDE;
       m[WEFT_IN_OFFSET] = (int32_t)((uint8_t *)e->riov[i].iov_base - e->arena);
       m[WEFT_IN_LENGTH] = (int32_t)e->rmsgs[i].msg_len;
-      m[WEFT_IN_ADDR] = (int32_t)ntohl(e->raddr[i].sin_addr.s_addr);
-      m[WEFT_IN_PORT] = (int32_t)ntohs(e->raddr[i].sin_port);
       m[WEFT_IN_FLAGS] = (e->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? WEFT_IN_FLAG_TRUNCATED : 0;
+      if (v6) {
+        m[WEFT_IN_ADDR] = peer6_slot(e, &e->raddr[i].v6.sin6_addr);
+        m[WEFT_IN_PORT] = (int32_t)ntohs(e->raddr[i].v6.sin6_port);
+        m[WEFT_IN_FLAGS] |= WEFT_IN_FLAG_V6;
+      } else {
+        m[WEFT_IN_ADDR] = (int32_t)ntohl(e->raddr[i].v4.sin_addr.s_addr);
+        m[WEFT_IN_PORT] = (int32_t)ntohs(e->raddr[i].v4.sin_port);
+      }
       m[WEFT_IN_GSO_SIZE] = 0;
       struct msghdr *h = &e->rmsgs[i].msg_hdr;
       for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
@@ -927,6 +1152,7 @@ static uint32_t udp_rounds(engine *e) {
       e->ns[WEFT_NS_UDP_RECV_BYTES] += (double)e->rmsgs[i].msg_len;
     }
     e->ns[WEFT_NS_UDP_RECV_PACKETS] += (double)r;
+    if (v6) e->ns[WEFT_NS_UDP6_RECV_PACKETS] += (double)r;
     e->ns[WEFT_NS_UDP_RECV_BATCHES] += 1;
     if (call_js(e, REF_ON_UDP, (uint32_t)r) < 0 || e->closing) break;
     flush_tun(e);
@@ -936,27 +1162,39 @@ static uint32_t udp_rounds(engine *e) {
   return total;
 }
 
-/* One wake-up of either fd: forwards what is there, then, if the engine had been quiet for
+static uint32_t udp_rounds(engine *e) { return udp_rounds_on(e, e->udp_fd, 0); }
+
+static uint32_t udp6_rounds(engine *e) { return udp_rounds_on(e, e->udp6_fd, 1); }
+
+enum { WAKE_TUN, WAKE_UDP, WAKE_UDP6 };
+
+/* One wake-up of an fd: forwards what is there, then, if the engine had been quiet for
  * WEFT_QUIET_NS, polls for the answer (busy_poll). */
-static void on_wake(engine *e, int status, int from_tun) {
+static void on_wake(engine *e, int status, int which) {
   if (e->closing) return;
   if (status < 0) {
-    e->ns[from_tun ? WEFT_NS_TUN_READ_ERRORS : WEFT_NS_UDP_RECV_ERRORS] += 1;
+    e->ns[which == WAKE_TUN ? WEFT_NS_TUN_READ_ERRORS : WEFT_NS_UDP_RECV_ERRORS] += 1;
     return;
   }
   int quiet = e->busy_poll_ns > 0 && uv_hrtime() - e->last_activity_ns >= WEFT_QUIET_NS;
-  if ((from_tun ? tun_rounds(e) : udp_rounds(e)) > 0 && quiet) busy_poll(e, from_tun);
+  uint32_t n = which == WAKE_TUN ? tun_rounds(e) : which == WAKE_UDP ? udp_rounds(e) : udp6_rounds(e);
+  if (n > 0 && quiet) busy_poll(e, which == WAKE_TUN);
   e->last_activity_ns = uv_hrtime();
 }
 
 static void on_tun_readable(uv_poll_t *h, int status, int events) {
   (void)events;
-  on_wake(h->data, status, 1);
+  on_wake(h->data, status, WAKE_TUN);
 }
 
 static void on_udp_readable(uv_poll_t *h, int status, int events) {
   (void)events;
-  on_wake(h->data, status, 0);
+  on_wake(h->data, status, WAKE_UDP);
+}
+
+static void on_udp6_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  on_wake(h->data, status, WAKE_UDP6);
 }
 
 static int get_u32_prop(napi_env env, napi_value obj, const char *key, uint32_t *out) {
@@ -996,6 +1234,18 @@ static void free_refs(napi_env env, engine *e) {
     if (e->refs[i]) napi_delete_reference(env, e->refs[i]);
 }
 
+/* An optional fd property: absent or undefined is -1. */
+static int get_opt_fd_prop(napi_env env, napi_value obj, const char *key, int32_t *out) {
+  napi_value v;
+  napi_valuetype t;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_undefined) {
+    *out = -1;
+    return 0;
+  }
+  return arg_i32(env, v, out) || *out < -1 ? -1 : 0;
+}
+
 static napi_value create_engine(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -1029,8 +1279,9 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000 ||
            get_i32_prop(env, o, "busyPollNs", &busy_poll) || busy_poll < 0 || busy_poll > 1000000)
     bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs, busyPollNs: 0-1000000";
-  else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0)
-    bad = "tunFd, udpFd: fds";
+  else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0 ||
+           get_opt_fd_prop(env, o, "udp6Fd", &e->udp6_fd))
+    bad = "tunFd, udpFd: fds; udp6Fd: an fd, -1 or absent";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
            get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "udpSlotSize", &e->udp_slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
            get_u32_prop(env, o, "udpRxOffset", &e->udp_rx_offset) || get_u32_prop(env, o, "batch", &e->batch))
@@ -1063,9 +1314,14 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   e->sctl = calloc(e->msg_cap, WEFT_SCTL_LEN);
   e->msegs = calloc(e->msg_cap, sizeof *e->msegs);
   e->mstride = calloc(e->msg_cap, sizeof *e->mstride);
+  e->mkey = calloc(e->msg_cap, sizeof *e->mkey);
+  e->p6mask = 15;
+  e->p6hash = malloc((e->p6mask + 1) * sizeof *e->p6hash);
+  if (e->p6hash)
+    for (uint32_t i = 0; i <= e->p6mask; i++) e->p6hash[i] = -1;
   e->scratch = malloc((size_t)e->scratch_cap * WEFT_TSO_HDR_MAX);
   e->rctl = calloc(e->batch, WEFT_RCTL_LEN);
-  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr || !e->sctl || !e->rctl || !e->msegs || !e->mstride || !e->scratch) {
+  if (!e->rmsgs || !e->riov || !e->raddr || !e->smsgs || !e->siov || !e->saddr || !e->sctl || !e->rctl || !e->msegs || !e->mstride || !e->scratch || !e->mkey || !e->p6hash) {
     free_refs(env, e);
     e->live = 1;
     engine_release(e);
@@ -1089,30 +1345,25 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "WEFT_ERR_NATIVE", "createEngine: N-API setup failed");
     return NULL;
   }
-  int rc = uv_poll_init(loop, &e->tun_poll, e->tun_fd);
-  if (rc == 0) {
-    rc = uv_poll_init(loop, &e->udp_poll, e->udp_fd);
-    if (rc != 0) {
-      e->tun_poll.data = e;
-      uv_close((uv_handle_t *)&e->tun_poll, on_failed_close);
-    }
-  }
+  e->polls = e->udp6_fd >= 0 ? 3 : 2;
+  uv_poll_t *polls[3] = {&e->tun_poll, &e->udp_poll, &e->udp6_poll};
+  const int fds[3] = {e->tun_fd, e->udp_fd, e->udp6_fd};
+  int inited = 0, rc = 0;
+  while (inited < e->polls && (rc = uv_poll_init(loop, polls[inited], fds[inited])) == 0) polls[inited++]->data = e;
   if (rc != 0) {
     free_refs(env, e);
     char msg[128];
     snprintf(msg, sizeof msg, "uv_poll_init: %s", uv_strerror(rc));
     napi_throw_error(env, "WEFT_ERR_NATIVE", msg);
-    if (!e->tun_poll.data) { /* otherwise freed by on_failed_close */
-      e->live = 1;
-      engine_release(e);
-    }
+    e->live = inited > 0 ? inited : 1; /* freed by the last on_failed_close, or here */
+    if (inited == 0) engine_release(e);
+    for (int i = 0; i < inited; i++) uv_close((uv_handle_t *)polls[i], on_failed_close);
     return NULL;
   }
-  e->tun_poll.data = e;
-  e->udp_poll.data = e;
-  e->live = 3;
+  e->live = e->polls + 1;
   uv_poll_start(&e->tun_poll, UV_READABLE, on_tun_readable);
   uv_poll_start(&e->udp_poll, UV_READABLE, on_udp_readable);
+  if (e->polls == 3) uv_poll_start(&e->udp6_poll, UV_READABLE, on_udp6_readable);
   napi_wrap(env, self, e, engine_finalize, NULL, NULL);
   napi_create_reference(env, self, 1, &e->refs[REF_SELF]); /* alive while open, even if JS drops it */
   napi_add_async_cleanup_hook(env, on_env_teardown, e, &e->cleanup);
@@ -1125,6 +1376,41 @@ static napi_value close_engine(napi_env env, napi_callback_info info) {
   engine *e = NULL;
   if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e) return throw_range(env, "closeEngine(engine)");
   engine_close(e, 1);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+/* setPeer6(engine, slot, addr: Uint8Array(16) | null): the IPv6 underlay address of route table
+ * slot `slot` (null: none). For udpOut entries with WEFT_OUT_V6 and the sources of IPv6 datagrams;
+ * called between batches. Throws on an engine without an IPv6 socket. */
+static napi_value set_peer6(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  engine *e = NULL;
+  uint32_t slot;
+  napi_valuetype t;
+  struct in6_addr a;
+  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e || arg_u32(env, argv[1], &slot) || slot >= (1u << 24) ||
+      napi_typeof(env, argv[2], &t) != napi_ok || (t != napi_null && arg_in6(env, argv[2], &a)))
+    return throw_range(env, "setPeer6(engine, slot: 0-2^24, addr: Uint8Array(16) | null)");
+  if (e->udp6_fd < 0) return throw_range(env, "setPeer6: the engine has no IPv6 socket (udp6Fd)");
+  int err = peer6_set(e, slot, t == napi_null ? NULL : &a);
+  if (err) return throw_errno(env, "setPeer6", err);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+/* clearPeers6(engine): forgets every IPv6 peer (before a whole new table is set). */
+static napi_value clear_peers6(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  engine *e = NULL;
+  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e) return throw_range(env, "clearPeers6(engine)");
+  for (uint32_t s = 0; s < e->peer6_cap; s++) e->peer6[s].sin6_family = 0;
+  for (uint32_t i = 0; i <= e->p6mask; i++) e->p6hash[i] = -1;
+  e->p6count = 0;
   napi_value undef;
   napi_get_undefined(env, &undef);
   return undef;
@@ -1234,7 +1520,8 @@ static int export_u32(napi_env env, napi_value exports, const char *name, uint32
 
 NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
-      export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) ||
+      export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) || export_fn(env, exports, "openUdp6", open_udp6) ||
+      export_fn(env, exports, "setPeer6", set_peer6) || export_fn(env, exports, "clearPeers6", clear_peers6) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
       export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) ||
       export_fn(env, exports, "nftGeneration", nft_generation) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||

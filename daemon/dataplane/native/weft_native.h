@@ -14,6 +14,14 @@
  *                    -> udpIn[i*META_STRIDE + {OFFSET, LENGTH, ADDR, PORT, FLAGS}]
  *                    -> onUdp(count)          (same out lists)
  *                    -> write(tunOut), sendmmsg(udpOut)
+ *   UDP6 readable -> the same for the IPv6 underlay socket (when the engine has one), into the same
+ *                    slots and udpIn, every entry flagged WEFT_IN_FLAG_V6 -> onUdp(count)
+ *
+ * IPv6 underlay: addresses never cross per packet. The engine keeps a table of IPv6 peers by route
+ * table slot (setPeer6, called between batches when routes change). An udpOut entry whose KIND has
+ * WEFT_OUT_V6 carries a slot in ADDR and goes out the IPv6 socket to that slot's address; a datagram
+ * received on the IPv6 socket reports in ADDR the slot whose address sent it (an open-addressing hash
+ * in C), or -1 when no peer has that address.
  *
  * Every meta entry is META_STRIDE int32 wide. Fields past the ones used today are reserved for
  * offloads (virtio-net header: gso type/size, csum start/offset; UDP GSO segment size) so that a
@@ -27,7 +35,7 @@
 /* tunIn / udpIn fields */
 #define WEFT_IN_OFFSET 0
 #define WEFT_IN_LENGTH 1
-#define WEFT_IN_ADDR 2   /* udpIn: source IPv4, host order, as int32 */
+#define WEFT_IN_ADDR 2   /* udpIn: source IPv4, host order, as int32 (WEFT_IN_FLAG_V6: peer slot) */
 #define WEFT_IN_PORT 3   /* udpIn: source port */
 #define WEFT_IN_FLAGS 4  /* WEFT_IN_FLAG_* */
 #define WEFT_IN_GSO_SIZE 5 /* udpIn: UDP GRO segment size (0 = one datagram); LENGTH is the total.
@@ -37,25 +45,29 @@
 
 #define WEFT_IN_FLAG_TRUNCATED 1
 #define WEFT_IN_FLAG_NEEDS_CSUM 2 /* tunIn (vnet header): L4 checksum at CSUM to be finished */
+#define WEFT_IN_FLAG_V6 4 /* udpIn: from the IPv6 socket; ADDR is the sender's peer slot, -1: unknown */
 
 /* udpOut fields */
 #define WEFT_UDP_OUT_OFFSET 0
 #define WEFT_UDP_OUT_LENGTH 1
-#define WEFT_UDP_OUT_ADDR 2  /* destination IPv4, host order, as int32 */
+#define WEFT_UDP_OUT_ADDR 2  /* destination IPv4, host order, as int32 (WEFT_OUT_V6: peer slot) */
 #define WEFT_UDP_OUT_PORT 3
-#define WEFT_UDP_OUT_KIND 4  /* WEFT_OUT_DATAGRAM or WEFT_OUT_TSO */
+#define WEFT_UDP_OUT_KIND 4  /* WEFT_OUT_DATAGRAM or WEFT_OUT_TSO, | WEFT_OUT_V6 */
 /* A WEFT_OUT_TSO entry is one inner TCP super-packet with its VXLAN + Ethernet header in front:
- * OFFSET/LENGTH cover [encap (WEFT_ENCAP_SIZE) | IPv4 | TCP | payload]. The engine cuts it into
+ * OFFSET/LENGTH cover [encap (WEFT_ENCAP_SIZE) | IPv4 or IPv6 | TCP | payload] (IPv6: the fixed
+ * header only, next header TCP; extension headers are refused). The engine cuts it into
  * segments of at most MSS payload bytes without moving the payload: each segment's headers are
  * written into engine scratch memory from the template at OFFSET and sent as iovecs
  * [headers_i, payload_i], with UDP_SEGMENT when GSO is on. */
 #define WEFT_UDP_OUT_MSS 5
-#define WEFT_UDP_OUT_HDR_LEN 6 /* encap + IPv4 + TCP header bytes at OFFSET (<= WEFT_TSO_HDR_MAX) */
+#define WEFT_UDP_OUT_HDR_LEN 6 /* encap + IP + TCP header bytes at OFFSET (<= WEFT_TSO_HDR_MAX) */
 #define WEFT_UDP_OUT_CSUM 7    /* WEFT_CSUM_FULL: compute each segment's TCP checksum;
                                   WEFT_CSUM_PARTIAL: store the pseudo-header sum only (the peer
                                   hands it to its TUN as VIRTIO_NET_HDR_F_NEEDS_CSUM) */
 #define WEFT_OUT_DATAGRAM 0
 #define WEFT_OUT_TSO 1
+#define WEFT_OUT_KIND_MASK 1
+#define WEFT_OUT_V6 2 /* ADDR is a peer slot (setPeer6): sent over the IPv6 socket to its address */
 #define WEFT_CSUM_FULL 0
 #define WEFT_CSUM_PARTIAL 1
 #define WEFT_ENCAP_SIZE 22
@@ -103,14 +115,16 @@
 #define WEFT_NS_TUN_MODERATED 19 /* TUN wake-ups that waited for more packets (interrupt moderation) */
 #define WEFT_NS_BUSY_POLLS 20        /* wake-ups out of silence that polled for the answer */
 #define WEFT_NS_BUSY_POLL_ANSWERS 21 /* of those, answers forwarded while polling (a wake-up saved) */
-#define WEFT_NS_SIZE 22
+#define WEFT_NS_UDP6_RECV_PACKETS 22 /* of UDP_RECV_PACKETS, received on the IPv6 socket */
+#define WEFT_NS_UDP6_SEND_PACKETS 23 /* of UDP_SEND_PACKETS, sent on the IPv6 socket */
+#define WEFT_NS_SIZE 24
 
 /* openTun flags */
-#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): the overlay is IPv4 */
+#define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */
 #define WEFT_TUN_MULTI_QUEUE 2 /* reserved for offloads */
 #define WEFT_TUN_PERSIST 4     /* TUNSETOWNER(euid) + TUNSETPERSIST: the device outlives the fd */
 
-/* openUdp flags */
+/* openUdp / openUdp6 flags */
 #define WEFT_UDP_GRO 1 /* setsockopt UDP_GRO: coalesced receives, split by TypeScript */
 
 #endif

@@ -1,7 +1,7 @@
-// writeNoRoute6 against a plain reference: RFC 4443 fields, the checksum summed byte by byte over
+// writeNoRoute6 (and writePacketTooBig6, built alike) against a plain reference: RFC 4443 fields, the checksum summed byte by byte over
 // the pseudo-header, the quote cut to IPv6's minimum MTU, and the packets that get no error.
 import { describe, expect, it } from 'vitest';
-import { ICMPV6_REPLY_HEADER, writeNoRoute6 } from '../../../daemon/dataplane/icmp.js';
+import { ICMPV6_REPLY_HEADER, writeNoRoute6, writePacketTooBig6 } from '../../../daemon/dataplane/icmp.js';
 
 const HEADROOM = 64;
 const SRC = [0xfd, 0, 0, 0x10, 0x02, 0x44, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]; // fd00:10:244:1::2
@@ -76,3 +76,24 @@ describe('ICMPv6 no route to destination (writeNoRoute6)', () => {
 function args(p: { u8: Uint8Array; off: number; len: number }): [Uint8Array, number, number] {
   return [p.u8, p.off, p.len];
 }
+
+describe('ICMPv6 Packet Too Big (writePacketTooBig6)', () => {
+  it('announces the MTU, swaps the addresses and quotes what fits in 1280 bytes, with a valid checksum', () => {
+    const { u8, off, len } = packet(6, Array.from({ length: 1411 }, (_, i) => (i * 13) & 0xff));
+    const original = u8.slice(off, off + len);
+    const n = writePacketTooBig6(u8, off, len, 1430);
+    expect(n).toBe(1280);
+    const r = off - ICMPV6_REPLY_HEADER;
+    expect([...u8.subarray(r + 8, r + 24)]).toEqual(DST);
+    expect([...u8.subarray(r + 24, r + 40)]).toEqual(SRC);
+    expect([...u8.subarray(r + 40, r + 42)]).toEqual([2, 0]);
+    expect([...u8.subarray(r + 44, r + 48)]).toEqual([0, 0, 0x05, 0x96]);
+    expect(u8.slice(r + 48, r + n)).toEqual(original.slice(0, 1280 - 48));
+    expect(icmp6SumOk(u8, r)).toBe(true);
+  });
+
+  it('never answers an ICMPv6 error', () => {
+    const { u8, off, len } = packet(58, [1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(writePacketTooBig6(u8, off, len, 1430)).toBe(0);
+  });
+});
