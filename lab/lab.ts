@@ -317,7 +317,7 @@ export class Lab {
         const body = await healthz(node.ns, '/status');
         if (body !== undefined) {
           st.weftStatus = parseJson(body);
-          st.peers = peersFromWeftStatus(st.weftStatus);
+          st.peers = peersFromWeftStatus(st.weftStatus, node.subnet6 !== undefined ? leases : []);
         }
       } else {
         st.peers = await installedPeers(node.ns, node.kind, this.families).catch(() => undefined);
@@ -457,14 +457,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Peers from weftd's /status (`peers: [{subnet, subnet6?, state, …}]`), as `subnet [subnet6] (state)`. */
-function peersFromWeftStatus(status: unknown): string[] | undefined {
+/**
+ * Peers from weftd's /status (`peers: [{subnet, state, …}]`), as `subnet [subnet6] (state)`: a
+ * dual-stack weft node routes a peer's IPv6 subnet with its IPv4 one, so `leases6` (the leases, for
+ * a dual-stack node; else none) names it.
+ */
+function peersFromWeftStatus(status: unknown, leases6: readonly Lease[]): string[] | undefined {
   const peers = (status as { peers?: unknown } | null)?.peers;
   if (!Array.isArray(peers)) return undefined;
-  return peers.map(
-    (p: { subnet?: unknown; subnet6?: unknown; state?: unknown }) =>
-      `${String(p.subnet)}${typeof p.subnet6 === 'string' ? ` ${p.subnet6}` : ''}${typeof p.state === 'string' ? ` (${p.state})` : ''}`,
-  );
+  return peers.map((p: { subnet?: unknown; state?: unknown }) => {
+    const subnet6 = leases6.find((l) => l.subnet !== undefined && l.subnet === p.subnet)?.subnet6;
+    return `${String(p.subnet)}${subnet6 !== undefined ? ` ${subnet6}` : ''}${typeof p.state === 'string' ? ` (${p.state})` : ''}`;
+  });
 }
 
 /** Lab namespaces that exist now: `<prefix>` followed by sw, etcd, nodeN or nodeN-podM. */

@@ -30,4 +30,13 @@ describe('lab: dual-stack, weft and kernel VXLAN nodes mixed', () => {
   it('every pod reaches every other over IPv6 and IPv4: ping and TCP both ways', async () => {
     expect(await everyPairTalks(pods, [6, 4])).toEqual([]);
   });
+
+  it('status names both subnets of every peer: weftd\'s peers with their IPv6 subnet, flannel.1 and flannel-v6.1 routes', async () => {
+    const [n1, n2, n3] = ['node1', 'node2', 'node3'].map((n) => lab.node(n));
+    const st = await lab.status();
+    const peers = (name: string): string[] => st.nodes.find((n) => n.name === name)?.peers ?? [];
+    expect(peers('node1')).toContain(`${n2.subnet} ${n2.subnet6} (lease-only)`);
+    expect(peers('node1').some((p) => p.startsWith(`${n3.subnet} ${n3.subnet6} (`))).toBe(true);
+    expect([...peers('node2')].sort()).toEqual([n1.subnet, n3.subnet, n1.subnet6, n3.subnet6].sort());
+  });
 });
