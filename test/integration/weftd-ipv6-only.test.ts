@@ -3,7 +3,8 @@
 // PublicIP 0.0.0.0, PublicIPv6 from --public-ipv6, BackendV6Data; weft's fields alone in
 // BackendData), writes Flannel's IPv6-only subnet.env and becomes ready (its data plane on the IPv6
 // underlay alone), and stops cleanly. A restart reuses the lease by PublicIPv6; a second node, and a
-// Flannel IPv6-only lease already in etcd (every one has PublicIP 0.0.0.0), keep theirs.
+// Flannel IPv6-only lease already in etcd (every one has PublicIP 0.0.0.0), keep theirs. --ip-masq
+// installs the ip6tables rules alone.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../helpers/etcd.js';
@@ -77,5 +78,18 @@ describe('weftd, IPv6-only network config', () => {
     expect(key2).toMatch(/^\/v6o1\/network\/subnets\/0\.0\.0\.0-0&fd00:10:244:[0-9a-f]+::-64$/);
     expect((await subnetKeys(prefix)).sort()).toEqual([key, key2, `${prefix}/subnets/0.0.0.0-0&fd00:10:244:9::-64`].sort());
     expect(await valueOf(key)).toBe(value);
+  });
+
+  it('with --ip-masq, installs the ip6tables rules for its IPv6 subnet alone (none in iptables), and removes them on stop', async () => {
+    const prefix = '/v6o2/network';
+    await etcd.etcdctl('put', `${prefix}/config`, V6_ONLY);
+    const d = startWeftd({ host: hosts[0], etcd, prefix, node: 'node1', dir, extra: ['--public-ipv6', 'fd00:198:18::1', '--ip-masq'] });
+    const ready = await waitForLog(d, /^ready$/);
+    const v6 = (await hosts[0].exec('ip6tables-save', [])).split('\n').filter((l) => l.includes('WEFT-'));
+    expect(v6.some((l) => l.includes('-A WEFT-POSTRTG') && l.includes(String(ready.subnet)) && l.includes('fd00:10:244::/56'))).toBe(true);
+    expect(v6.some((l) => l.includes('MASQUERADE'))).toBe(true);
+    expect(await hosts[0].exec('iptables-save', [])).not.toContain('WEFT-');
+    expect(await d.stop('SIGTERM', 5_000)).toEqual({ code: 0, signal: null });
+    expect(await hosts[0].exec('ip6tables-save', [])).not.toContain('WEFT-');
   });
 });
