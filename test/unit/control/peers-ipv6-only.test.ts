@@ -12,7 +12,7 @@ import { PeerRouter } from '../../../daemon/control/peers.js';
 import { ipv6OnlyLayout, RouteTable, type RouteDelta } from '../../../daemon/dataplane/index.js';
 import { PEER_WEFT } from '../../../daemon/dataplane/route-table.js';
 import { parseSubnet } from '../../../daemon/net/ipv4.js';
-import { parseIpv6, parseSubnet6 } from '../../../daemon/net/ipv6.js';
+import { ipv6Bytes, parseIpv6, parseSubnet6 } from '../../../daemon/net/ipv6.js';
 import { NO_SUBNET4 } from '../../../daemon/net/subnet-key.js';
 import { FakeClock } from '../../fakes/clock.js';
 import { quietLogger } from '../../fakes/gossip-net.js';
@@ -36,13 +36,10 @@ const lease = (i: number, weft = true): PeerLease => ({
 const member = (i: number, extra: Partial<GossipPeer> = {}): GossipPeer & { incarnation: number } => ({ name: `node${i}`, subnet: sub6(i), publicIp: pub6(i), vtepMac: mac6(i), state: 'alive', incarnation: 1, ...extra });
 const snapshot = (...l: PeerLease[]): PeerSnapshot => new Map(l.map((x) => [x.subnetKey, x]));
 
+/** An IPv6 header's destination field holding `addr`, as lookup6 reads it. */
 function at(addr: string): [Uint8Array, number] {
   const u8 = new Uint8Array(40);
-  let v = parseIpv6(addr)!;
-  for (let i = 15; i >= 0; i--) {
-    u8[24 + i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
+  u8.set(ipv6Bytes(parseIpv6(addr)!), 24);
   return [u8, 24];
 }
 
