@@ -119,7 +119,7 @@ export class Overlay {
     const ownsRules = wantsRules && !ipv6Only;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
-    // The IPv6 rules exist only for a dual-stack lease; stale ones (a node that was dual-stack) go too.
+    // The IPv6 rules exist only for a dual-stack or IPv6-only lease; stale ones (a node that was one) go too.
     const masq6 = v6 ? { network: v6.network6, subnet: v6.localSubnet6 } : undefined;
     if (!wantsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
 
