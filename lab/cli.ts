@@ -1,5 +1,5 @@
 // `npm run lab -- <command>`:
-//   up [N] [--kind kernel|weft|mixed] [--dual-stack] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
+//   up [N] [--kind kernel|weft|mixed] [--dual-stack | --ipv6-only] [--pods K] [--cni bridge|weft-cni] [--prefix P] [--state-dir D]
 //   status [--json]   sync   down        (each with the same --prefix / --state-dir)
 import { parseArgs } from 'node:util';
 import { destroyNetns } from './netns.js';
@@ -15,6 +15,8 @@ const USAGE = `usage: npm run lab -- <command> [options]
                   --kind kernel|weft|mixed   node data plane (default kernel; mixed = weft, kernel, weft, …)
                   --dual-stack               IPv6 too: fd00:198:18::/64 underlay, EnableIPv6 fd00:10:244::/56,
                                              dual-stack leases, flannel-v6.1 on kernel nodes, pods of both families
+                  --ipv6-only                IPv6 alone (EnableIPv4 false): fd00:198:18::/64 underlay, IPv6-only
+                                             leases, flannel-v6.1 alone on kernel nodes, IPv6 pods
                   --pods K                   pods per node (default 1)
                   --cni weft-cni|bridge      pod wiring: bin/weft-cni.js (default), or /usr/lib/cni bridge + host-local directly
                   --weftd-args="..."         extra flags for every weftd (with "=", as they start with a dash)
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       kind: { type: 'string', default: 'kernel' },
       pods: { type: 'string', default: '1' },
       'dual-stack': { type: 'boolean', default: false },
+      'ipv6-only': { type: 'boolean', default: false },
       cni: { type: 'string' },
       'weftd-args': { type: 'string', default: '' },
       prefix: { type: 'string', default: 'wl-' },
@@ -57,10 +60,11 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(pods) || pods < 0 || pods > 50) return usage(`--pods must be 0..50, got ${values.pods}`);
       const kinds = nodeKinds(values.kind, count);
       if (!kinds) return usage(`--kind must be kernel, weft or mixed, got ${values.kind}`);
+      if (values['dual-stack'] && values['ipv6-only']) return usage('--dual-stack and --ipv6-only exclude each other');
       const podNetwork = values.cni === undefined ? DEFAULT_POD_NETWORK : POD_NETWORKS[values.cni];
       if (!podNetwork) return usage(`--cni must be ${Object.keys(POD_NETWORKS).join(' or ')}, got ${values.cni}`);
       const weftdArgs = values['weftd-args'].split(' ').filter(Boolean);
-      const lab = await Lab.create({ prefix, stateDir, log, podNetwork, weftdArgs, dualStack: values['dual-stack'] });
+      const lab = await Lab.create({ prefix, stateDir, log, podNetwork, weftdArgs, dualStack: values['dual-stack'], ipv6Only: values['ipv6-only'] });
       try {
         for (const kind of kinds) await lab.addNode(kind);
         await lab.syncKernelPeers();

@@ -1,5 +1,6 @@
-// The lab's etcd: Debian's etcd in its own namespace on the underlay switch, and etcdctl run in that
-// namespace (the root namespace has no route to the lab, by design).
+// The lab's etcd: Debian's etcd in its own namespace on the underlay switch (198.18.0.254, or
+// fd00:198:18::fe in an IPv6-only lab), and etcdctl run in that namespace against its loopback
+// listener (the root namespace has no route to the lab, by design).
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun, runs, startDetached, waitFor } from './exec.js';
@@ -8,16 +9,26 @@ import type { ProcessRecord } from './state.js';
 
 export const ETCD_IP = '198.18.0.254';
 export const ETCD_ENDPOINT = `http://${ETCD_IP}:2379`;
+/** etcd's underlay address in an IPv6-only lab (node 254's, as ETCD_IP). */
+export const ETCD_IP6 = 'fd00:198:18::fe';
+/** etcd's own namespace also serves on loopback: etcdctl's endpoint, whatever the underlay's family. */
+const LOCAL_ENDPOINT = 'http://127.0.0.1:2379';
+
+/** `http://<ip>:<port>`, the IPv6 address in brackets. */
+export function etcdUrl(ip: string, port = 2379): string {
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
 
 /**
- * The command line of a one-member etcd `name` serving `clientUrl`, with peer URL `peerUrl` and its
- * data in `dataDir`; short heartbeat and election timeouts, so it leads within milliseconds.
+ * The command line of a one-member etcd `name` serving `clientUrl` (and `localUrl`, not advertised,
+ * when given), with peer URL `peerUrl` and its data in `dataDir`; short heartbeat and election
+ * timeouts, so it leads within milliseconds.
  */
-export function etcdArgs(name: string, dataDir: string, clientUrl: string, peerUrl: string): string[] {
+export function etcdArgs(name: string, dataDir: string, clientUrl: string, peerUrl: string, localUrl?: string): string[] {
   return [
     '--name', name,
     '--data-dir', dataDir,
-    '--listen-client-urls', clientUrl,
+    '--listen-client-urls', localUrl === undefined ? clientUrl : `${clientUrl},${localUrl}`,
     '--advertise-client-urls', clientUrl,
     '--listen-peer-urls', peerUrl,
     '--initial-advertise-peer-urls', peerUrl,
@@ -29,17 +40,18 @@ export function etcdArgs(name: string, dataDir: string, clientUrl: string, peerU
   ];
 }
 
-export function startEtcd(ns: string, stateDir: string): ProcessRecord {
+/** Starts the lab's etcd in `ns`, serving on `ip` (the underlay address of its namespace) and loopback. */
+export function startEtcd(ns: string, stateDir: string, ip = ETCD_IP): ProcessRecord {
   const dataDir = join(stateDir, 'etcd');
   const log = join(stateDir, 'etcd.log');
-  const pid = startDetached(ns, 'etcd', etcdArgs('weft-lab', dataDir, ETCD_ENDPOINT, `http://${ETCD_IP}:2380`), log);
+  const pid = startDetached(ns, 'etcd', etcdArgs('weft-lab', dataDir, etcdUrl(ip), etcdUrl(ip, 2380), LOCAL_ENDPOINT), log);
   return { pid, role: 'etcd', ns, marker: dataDir, log };
 }
 
-/** etcdctl (API v3) against the lab's etcd. */
+/** etcdctl (API v3) against the lab's etcd, run in its namespace `ns`. */
 export function etcdctl(ns: string, args: readonly string[], input?: string): Promise<string> {
   const env = { ...process.env, ETCDCTL_API: '3' };
-  return nsRun(ns, 'etcdctl', ['--endpoints', ETCD_ENDPOINT, '--command-timeout=3s', ...args], input === undefined ? { env } : { env, input });
+  return nsRun(ns, 'etcdctl', ['--endpoints', LOCAL_ENDPOINT, '--command-timeout=3s', ...args], input === undefined ? { env } : { env, input });
 }
 
 export async function waitEtcdHealthy(ns: string, proc: ProcessRecord, timeoutMs = 15_000): Promise<void> {
@@ -60,7 +72,7 @@ export async function waitEtcdHealthy(ns: string, proc: ProcessRecord, timeoutMs
   );
 }
 
-/** Every IPv4 subnet lease under `<etcdPrefix>/subnets/`. */
+/** Every subnet lease under `<etcdPrefix>/subnets/` (IPv4, dual-stack and IPv6-only). */
 export async function listLeases(ns: string, etcdPrefix: string): Promise<Lease[]> {
   const out = await etcdctl(ns, ['get', '--prefix', `${etcdPrefix}/subnets/`, '-w', 'json']);
   const body = JSON.parse(out) as { kvs?: { key: string; value: string }[] };

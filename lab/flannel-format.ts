@@ -1,24 +1,25 @@
 // Flannel's on-disk and in-etcd formats as the lab writes and reads them: subnet lease keys and
-// values (`<prefix>/subnets/10.244.1.0-24`, dual-stack `…/10.244.1.0-24&fd00:10:244:1::-64`), and
-// subnet.env. Keys, lease decoding and subnet.env text are weft's own (daemon/net/subnet-key.ts,
+// values (`<prefix>/subnets/10.244.1.0-24`, dual-stack `…/10.244.1.0-24&fd00:10:244:1::-64`,
+// IPv6-only `…/0.0.0.0-0&fd00:10:244:1::-64`), and subnet.env. Keys, lease decoding and subnet.env text are weft's own (daemon/net/subnet-key.ts,
 // daemon/control/lease/lease-codec.ts and subnet-file.ts); only the Flannel node's lease value is
 // written here, as weft's encoder adds weft's fields. Pure functions.
 import { formatCidr, formatIpv4, parseCidr, parseSubnet, subnetOf as subnetOfCidr } from '../daemon/net/ipv4.js';
 import { formatCidr6, parseCidr6, parseSubnet6, subnetOf6 } from '../daemon/net/ipv6.js';
-import { isNoSubnet4, leaseKeyName, parseLeaseKeyName } from '../daemon/net/subnet-key.js';
+import { isNoSubnet4, leaseKeyName, NO_SUBNET4, parseLeaseKeyName } from '../daemon/net/subnet-key.js';
 import { decodeLeaseValue } from '../daemon/control/lease/lease-codec.js';
 import { formatSubnetEnv as formatFlannelSubnetEnv } from '../daemon/control/lease/subnet-file.js';
 
 export interface Lease {
-  /** `10.244.1.0/24` */
-  subnet: string;
+  /** `10.244.1.0/24`; undefined for an IPv6-only lease. */
+  subnet?: string;
+  /** PublicIP (`0.0.0.0` in an IPv6-only lease, as Flannel writes it). */
   publicIp: string;
   backendType: string;
   vni?: number;
   vtepMac?: string;
   /** weft's node name in BackendData, when the lease is a weft node's. */
   nodeName?: string;
-  /** Dual-stack: the IPv6 subnet (`fd00:10:244:1::/64`), PublicIPv6 and BackendV6Data's VNI and VtepMAC. */
+  /** Dual-stack or IPv6-only: the IPv6 subnet (`fd00:10:244:1::/64`), PublicIPv6 and BackendV6Data's VNI and VtepMAC. */
   subnet6?: string;
   publicIpv6?: string;
   vni6?: number;
@@ -31,9 +32,13 @@ export interface Vtep6 {
   vtepMac: string;
 }
 
-/** `10.244.1.0/24` → `<prefix>/subnets/10.244.1.0-24`; with `subnet6`, `…/10.244.1.0-24&fd00:10:244:1::-64`. */
-export function leaseKey(etcdPrefix: string, subnet: string, subnet6?: string): string {
-  const v4 = parseSubnet(subnet);
+/**
+ * `10.244.1.0/24` → `<prefix>/subnets/10.244.1.0-24`; with `subnet6`, `…/10.244.1.0-24&fd00:10:244:1::-64`;
+ * IPv6-only (no `subnet`), `…/0.0.0.0-0&fd00:10:244:1::-64`.
+ */
+export function leaseKey(etcdPrefix: string, subnet: string | undefined, subnet6?: string): string {
+  if (subnet === undefined && subnet6 === undefined) throw new Error('a lease key names at least one subnet');
+  const v4 = subnet === undefined ? NO_SUBNET4 : parseSubnet(subnet);
   if (v4 === null) throw new Error(`not an IPv4 subnet: ${subnet}`);
   const v6 = subnet6 === undefined ? undefined : parseSubnet6(subnet6);
   if (v6 === null) throw new Error(`not an IPv6 subnet: ${subnet6}`);
@@ -54,6 +59,11 @@ export function vxlanLeaseValue(publicIp: string, vni: number, vtepMac: string, 
   });
 }
 
+/** The lease a Flannel vxlan node of an IPv6-only network stores: no IPv4 VTEP, PublicIP 0.0.0.0. */
+export function vxlan6OnlyLeaseValue(vni: number, v6: Vtep6): string {
+  return JSON.stringify({ PublicIP: '0.0.0.0', PublicIPv6: v6.publicIp, BackendType: 'vxlan', BackendV6Data: { VNI: vni, VtepMAC: v6.vtepMac } });
+}
+
 /** The lease a Flannel host-gw node stores (no encapsulation; peers route to PublicIP). */
 export function hostGwLeaseValue(publicIp: string): string {
   return JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: 'host-gw', BackendData: null });
@@ -61,15 +71,16 @@ export function hostGwLeaseValue(publicIp: string): string {
 
 /**
  * Parses one etcd key/value with weft's key and value codecs; undefined for keys that are not subnet
- * leases, values weft cannot use, and IPv6-only leases (the lab builds IPv4 and dual-stack networks).
+ * leases and values weft cannot use.
  */
 export function parseLease(key: string, value: string): Lease | undefined {
   if (!key.slice(0, key.lastIndexOf('/') + 1).endsWith('/subnets/')) return undefined;
   const subnets = parseLeaseKeyName(key);
-  if (subnets === null || isNoSubnet4(subnets.subnet)) return undefined;
+  if (subnets === null) return undefined;
   const v = decodeLeaseValue(value);
   if (typeof v === 'string') return undefined;
-  const lease: Lease = { subnet: formatCidr(subnets.subnet), publicIp: v.publicIp, backendType: v.backendType };
+  const lease: Lease = { publicIp: v.publicIp, backendType: v.backendType };
+  if (!isNoSubnet4(subnets.subnet)) lease.subnet = formatCidr(subnets.subnet);
   if (v.vni !== undefined) lease.vni = v.vni;
   if (v.vtepMac !== undefined) lease.vtepMac = v.vtepMac;
   if (v.nodeName !== undefined) lease.nodeName = v.nodeName;
@@ -102,9 +113,10 @@ function subnetOf(cidr: string): string {
 }
 
 export interface SubnetEnv {
-  network: string;
-  subnet: string;
-  /** Dual-stack: FLANNEL_IPV6_NETWORK and the subnet of FLANNEL_IPV6_SUBNET. */
+  /** FLANNEL_NETWORK and the subnet of FLANNEL_SUBNET; undefined in an IPv6-only network. */
+  network?: string;
+  subnet?: string;
+  /** Dual-stack or IPv6-only: FLANNEL_IPV6_NETWORK and the subnet of FLANNEL_IPV6_SUBNET. */
   ipv6Network?: string;
   subnet6?: string;
   mtu: number;
@@ -121,17 +133,30 @@ export function formatSubnetEnv(env: SubnetEnv): string {
     env.ipv6Network !== undefined && env.subnet6 !== undefined
       ? { network: need(parseSubnet6(env.ipv6Network), `an IPv6 subnet: ${env.ipv6Network}`), subnet: need(parseSubnet6(env.subnet6), `an IPv6 subnet: ${env.subnet6}`) }
       : undefined;
+  const v4 = env.network !== undefined && env.subnet !== undefined;
   return formatFlannelSubnetEnv({
-    network: need(parseSubnet(env.network), `an IPv4 subnet: ${env.network}`),
-    subnet: need(parseSubnet(env.subnet), `an IPv4 subnet: ${env.subnet}`),
+    network: v4 ? need(parseSubnet(env.network as string), `an IPv4 subnet: ${env.network}`) : undefined,
+    subnet: v4 ? need(parseSubnet(env.subnet as string), `an IPv4 subnet: ${env.subnet}`) : undefined,
     ipv6,
     mtu: env.mtu,
     ipMasq: env.ipMasq,
   });
 }
 
-/** Parses subnet.env; undefined while FLANNEL_SUBNET or FLANNEL_MTU is missing. */
-export function parseSubnetEnv(text: string): SubnetEnv | undefined {
+/** An IPv4 (or dual-stack) node's subnet.env. */
+export type SubnetEnv4 = SubnetEnv & { network: string; subnet: string };
+
+/** Parses an IPv4 or dual-stack subnet.env; undefined while FLANNEL_SUBNET or FLANNEL_MTU is missing. */
+export function parseSubnetEnv(text: string): SubnetEnv4 | undefined {
+  const env = parseAnySubnetEnv(text);
+  return env?.subnet === undefined ? undefined : { ...env, network: env.network ?? '', subnet: env.subnet };
+}
+
+/**
+ * Parses subnet.env of any family; undefined while FLANNEL_MTU, or both FLANNEL_SUBNET and
+ * FLANNEL_IPV6_SUBNET (with FLANNEL_IPV6_NETWORK), are missing.
+ */
+export function parseAnySubnetEnv(text: string): SubnetEnv | undefined {
   const kv = new Map<string, string>();
   for (const line of text.split('\n')) {
     const i = line.indexOf('=');
@@ -139,13 +164,17 @@ export function parseSubnetEnv(text: string): SubnetEnv | undefined {
   }
   const sub = kv.get('FLANNEL_SUBNET');
   const mtu = Number(kv.get('FLANNEL_MTU'));
-  if (!sub || !Number.isInteger(mtu) || mtu <= 0) return undefined;
-  const env: SubnetEnv = { network: kv.get('FLANNEL_NETWORK') ?? '', subnet: subnetOf(sub), mtu, ipMasq: kv.get('FLANNEL_IPMASQ') === 'true' };
+  if (!Number.isInteger(mtu) || mtu <= 0) return undefined;
+  const env: SubnetEnv = { mtu, ipMasq: kv.get('FLANNEL_IPMASQ') === 'true' };
+  if (sub) {
+    env.network = kv.get('FLANNEL_NETWORK') ?? '';
+    env.subnet = subnetOf(sub);
+  }
   const sub6 = parseCidr6(kv.get('FLANNEL_IPV6_SUBNET') ?? '');
   const net6 = kv.get('FLANNEL_IPV6_NETWORK');
   if (sub6 !== null && net6 !== undefined) {
     env.ipv6Network = net6;
     env.subnet6 = formatCidr6(subnetOf6(sub6));
   }
-  return env;
+  return env.subnet === undefined && env.subnet6 === undefined ? undefined : env;
 }

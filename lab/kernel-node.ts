@@ -1,12 +1,14 @@
 // The lab acting as flanneld for a node whose data plane is the kernel: `flannel.1` (and, dual-stack,
 // `flannel-v6.1` over the IPv6 underlay) created exactly as Flannel's vxlan backend creates them, and
 // per peer lease the permanent neighbour, FDB entry and onlink route on each (reference/flannel.md 1c;
-// the IPv6 device takes the peer's IPv6 subnet, BackendV6Data.VtepMAC and PublicIPv6). Also Flannel's host-gw backend (plain routes via the peer's
+// the IPv6 device takes the peer's IPv6 subnet, BackendV6Data.VtepMAC and PublicIPv6; an IPv6-only
+// node has `flannel-v6.1` alone). Also Flannel's host-gw backend (plain routes via the peer's
 // PublicIP), the lab's "underlay" plane. Sync is a reconcile: desired state from the leases, current
 // state from the kernel, the difference applied.
 import { DEFAULT_VNI, DEFAULT_VXLAN_PORT } from '../daemon/dataplane/constants.js';
 import { ipIn, ipJson, run } from './exec.js';
 import { subnetAddress, type Lease } from './flannel-format.js';
+import type { Families } from './state.js';
 
 const VXLAN_DEV = 'flannel.1';
 const VXLAN6_DEV = 'flannel-v6.1';
@@ -71,18 +73,18 @@ interface VxlanPeer {
 
 /** Makes `flannel.1` in `ns` route to exactly the vxlan leases other than `ownSubnet`. */
 export async function syncVxlanPeers(ns: string, ownSubnet: string, leases: readonly Lease[]): Promise<string[]> {
-  const peers = leases.filter((l) => l.backendType === 'vxlan' && l.subnet !== ownSubnet && l.vtepMac !== undefined && (l.vni ?? VNI) === VNI);
-  return syncDevice(ns, VXLAN_DEV, '-4', peers.map((p) => ({ subnet: p.subnet, gw: subnetAddress(p.subnet), mac: p.vtepMac as string, dst: p.publicIp })));
+  const peers = leases.filter((l) => l.backendType === 'vxlan' && l.subnet !== undefined && l.subnet !== ownSubnet && l.vtepMac !== undefined && (l.vni ?? VNI) === VNI);
+  return syncDevice(ns, VXLAN_DEV, '-4', peers.map((p) => ({ subnet: p.subnet as string, gw: subnetAddress(p.subnet as string), mac: p.vtepMac as string, dst: p.publicIp })));
 }
 
 /**
- * Makes `flannel-v6.1` in `ns` route to exactly the IPv6 subnets of the dual-stack vxlan leases other
- * than the one of `ownSubnet` (Flannel: the peer's v6 subnet via its network address, BackendV6Data's
- * VtepMAC, FDB to PublicIPv6).
+ * Makes `flannel-v6.1` in `ns` route to exactly the IPv6 subnets of the vxlan leases (dual-stack or
+ * IPv6-only) other than `ownSubnet6` (Flannel: the peer's v6 subnet via its network address,
+ * BackendV6Data's VtepMAC, FDB to PublicIPv6).
  */
-export async function syncVxlanPeers6(ns: string, ownSubnet: string, leases: readonly Lease[]): Promise<string[]> {
+export async function syncVxlanPeers6(ns: string, ownSubnet6: string, leases: readonly Lease[]): Promise<string[]> {
   const peers = leases.filter(
-    (l) => l.backendType === 'vxlan' && l.subnet !== ownSubnet && l.subnet6 !== undefined && l.publicIpv6 !== undefined && l.vtepMac6 !== undefined && (l.vni6 ?? VNI) === VNI,
+    (l) => l.backendType === 'vxlan' && l.subnet6 !== undefined && l.subnet6 !== ownSubnet6 && l.publicIpv6 !== undefined && l.vtepMac6 !== undefined && (l.vni6 ?? VNI) === VNI,
   );
   return syncDevice(ns, VXLAN6_DEV, '-6', peers.map((p) => ({ subnet: p.subnet6 as string, gw: subnetAddress(p.subnet6 as string), mac: p.vtepMac6 as string, dst: p.publicIpv6 as string })));
 }
@@ -121,7 +123,7 @@ async function syncDevice(ns: string, dev: string, family: '-4' | '-6', peers: r
 
 /** Makes `eth0` in `ns` route to exactly the host-gw leases other than `ownSubnet` (via their PublicIP). */
 export async function syncHostGwPeers(ns: string, ownSubnet: string, network: string, leases: readonly Lease[]): Promise<string[]> {
-  const peers = leases.filter((l) => l.backendType === 'host-gw' && l.subnet !== ownSubnet);
+  const peers = leases.flatMap((l) => (l.backendType === 'host-gw' && l.subnet !== undefined && l.subnet !== ownSubnet ? [{ subnet: l.subnet, publicIp: l.publicIp }] : []));
   const netPrefix = subnetAddress(network).split('.').slice(0, 2).join('.') + '.';
   const routes = await ipJson<RouteEntry>(ns, 'route', 'show', 'dev', 'eth0');
   const want = new Map(peers.map((p) => [p.subnet, p.publicIp]));
@@ -135,12 +137,12 @@ export async function syncHostGwPeers(ns: string, ownSubnet: string, network: st
 }
 
 /**
- * Subnets `flannel.1` (kernel) or `eth0` (host-gw) currently routes to, for status; with `dualStack`,
- * then the IPv6 subnets `flannel-v6.1` routes to.
+ * Subnets `flannel.1` (kernel) or `eth0` (host-gw) currently routes to, for status, when the lab
+ * carries IPv4; then, when it carries IPv6, the IPv6 subnets `flannel-v6.1` routes to.
  */
-export async function installedPeers(ns: string, kind: 'kernel' | 'underlay', dualStack = false): Promise<string[]> {
+export async function installedPeers(ns: string, kind: 'kernel' | 'underlay', f: Families): Promise<string[]> {
   const routed = async (family: '-4' | '-6', dev: string): Promise<string[]> =>
     (await ipJson<RouteEntry>(ns, family, 'route', 'show', 'dev', dev)).filter((r) => r.gateway !== undefined && r.dst !== 'default').map((r) => r.dst);
-  const v4 = await routed('-4', kind === 'kernel' ? VXLAN_DEV : 'eth0');
-  return kind === 'kernel' && dualStack ? [...v4, ...(await routed('-6', VXLAN6_DEV))] : v4;
+  const v4 = f.ipv4 ? await routed('-4', kind === 'kernel' ? VXLAN_DEV : 'eth0') : [];
+  return kind === 'kernel' && f.ipv6 ? [...v4, ...(await routed('-6', VXLAN6_DEV))] : v4;
 }

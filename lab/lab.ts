@@ -2,16 +2,19 @@
 // prefix; nothing touches the root namespace):
 //
 //   <prefix>sw      bridge br0 (the underlay switch, 198.18.0.0/15, MTU 1500)
-//   <prefix>etcd    etcd on 198.18.0.254:2379 (`<etcdPrefix>/config` put by the lab)
-//   <prefix>nodeN   eth0 198.18.0.N/15 (dual-stack: and fd00:198:18::N/64), forwarding on, and one of:
+//   <prefix>etcd    etcd on 198.18.0.254:2379 (IPv6-only: [fd00:198:18::fe]:2379; `<etcdPrefix>/config`
+//                   put by the lab)
+//   <prefix>nodeN   eth0 198.18.0.N/15 (dual-stack: and fd00:198:18::N/64; IPv6-only: that alone),
+//                   forwarding on, and one of:
 //                     kernel   the lab acts as flanneld: lease in etcd, subnet.env, flannel.1
-//                              (dual-stack: and flannel-v6.1), peers
+//                              (dual-stack: and flannel-v6.1; IPv6-only: flannel-v6.1 alone), peers
 //                     weft     weftd, which leases, writes subnet.env and carries the packets
 //                     underlay Flannel host-gw: lease, subnet.env, plain routes (no encapsulation)
 //   <prefix>nodeN-podM   a pod wired to nodeN's cni0 by a real CNI plugin (pods.ts)
 //
 // A dual-stack lab (`dualStack`) adds EnableIPv6/IPv6Network to the network config, turns IPv6 on in
-// each of its namespaces (only there), and gives pods an address of each family.
+// each of its namespaces (only there), and gives pods an address of each family. An IPv6-only lab
+// (`ipv6Only`) has EnableIPv4 false and no IPv4 anywhere: underlay, leases, subnet.env and pods.
 //
 // State (state.json, etcd data, subnet.env files, logs, host-local IPAM) lives under the state dir,
 // /run/weft-lab/<prefix>/ by default. Every step is recorded before the next, so destroy() (or
@@ -19,10 +22,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
-import { etcdctl, ETCD_ENDPOINT, ETCD_IP, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
+import { etcdctl, etcdUrl, ETCD_IP, ETCD_IP6, listLeases, createUnderLease, startEtcd, waitEtcdHealthy } from './etcd.js';
 import { addNetns, destroyNetns, listNetns } from './netns.js';
 import { nsRun, runs, startDetached, stopPid } from './exec.js';
-import { formatSubnetEnv, hostGwLeaseValue, leaseKey, subnetAddress, vxlanLeaseValue, type Lease } from './flannel-format.js';
+import { formatSubnetEnv, hostGwLeaseValue, leaseKey, subnetAddress, vxlan6OnlyLeaseValue, vxlanLeaseValue, type Lease } from './flannel-format.js';
 import {
   configureFlannelDevice,
   configureFlannelDevice6,
@@ -36,9 +39,9 @@ import {
 } from './kernel-node.js';
 import { OVERHEAD } from '../daemon/dataplane/constants.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
-import { defaultStateDir, loadState, saveState, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
+import { defaultStateDir, familiesOf, loadState, saveState, type Families, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
 import { attach, createSwitch, enableForwarding, enableIpv6, UNDERLAY_MTU, underlayIp, underlayIp6 } from './underlay.js';
-import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
+import { healthz, logTail, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
 /** The IPv6 pod network of a dual-stack lab, cut into /64s (Flannel's IPv6SubnetLen default for a /56). */
@@ -56,6 +59,8 @@ export interface LabOptions {
   podNetwork?: PodNetwork;
   /** IPv6 as well: v6 underlay, EnableIPv6 network config, dual-stack leases and pods. */
   dualStack?: boolean;
+  /** IPv6 alone (EnableIPv4 false): v6 underlay, IPv6-only leases, subnet.env and pods. */
+  ipv6Only?: boolean;
   /** Extra weftd flags for weft nodes. */
   weftdArgs?: readonly string[];
   /** Progress lines (the CLI prints them). */
@@ -96,14 +101,15 @@ export class Lab {
     if (loadState(stateDir)) {
       throw new LabError(`a lab already exists in ${stateDir}: remove it with \`npm run lab -- down --prefix ${opts.prefix}\``);
     }
+    if (opts.dualStack && opts.ipv6Only) throw new LabError('a lab is dual-stack or IPv6-only, not both: drop one of the two options');
     const state: LabState = {
       version: 1,
       prefix: opts.prefix,
       stateDir,
-      network: NETWORK,
-      ...(opts.dualStack ? { ipv6Network: NETWORK6 } : {}),
+      ...(opts.ipv6Only ? {} : { network: NETWORK }),
+      ...(opts.dualStack || opts.ipv6Only ? { ipv6Network: NETWORK6 } : {}),
       etcdPrefix: opts.etcdPrefix ?? DEFAULT_ETCD_PREFIX,
-      etcdEndpoint: ETCD_ENDPOINT,
+      etcdEndpoint: etcdUrl(opts.ipv6Only ? ETCD_IP6 : ETCD_IP),
       switchNs: `${opts.prefix}sw`,
       etcdNs: `${opts.prefix}etcd`,
       createdAt: new Date().toISOString(),
@@ -118,12 +124,13 @@ export class Lab {
       await lab.addNs(state.switchNs);
       await createSwitch(state.switchNs);
       await lab.addNs(state.etcdNs);
-      await attach(state.switchNs, 'etcd', state.etcdNs, ETCD_IP);
-      const etcd = startEtcd(state.etcdNs, stateDir);
+      if (lab.families.ipv4) await attach(state.switchNs, 'etcd', state.etcdNs, ETCD_IP);
+      else await attach(state.switchNs, 'etcd', state.etcdNs, undefined, UNDERLAY_MTU, ETCD_IP6);
+      const etcd = startEtcd(state.etcdNs, stateDir, lab.etcdIp);
       lab.recordProcess(etcd);
       await waitEtcdHealthy(state.etcdNs, etcd);
       await lab.etcdctl('put', `${state.etcdPrefix}/config`, JSON.stringify(networkConfig(state)));
-      lab.log(`etcd ready at ${ETCD_ENDPOINT} (namespace ${state.etcdNs})`);
+      lab.log(`etcd ready at ${state.etcdEndpoint} (namespace ${state.etcdNs})`);
       return lab;
     } catch (err) {
       await lab.destroy();
@@ -167,18 +174,18 @@ export class Lab {
     if (this.state.nodes.some((n) => n.name === name)) throw new LabError(`${name} already exists`);
     const dir = join(this.state.stateDir, name);
     mkdirSync(dir, { recursive: true });
-    const dual = this.dualStack;
-    if (dual && kind === 'underlay') throw new LabError('a dual-stack lab has kernel and weft nodes only (the lab does not build host-gw for IPv6)');
-    const node: NodeRecord = { name, index, kind, ns: `${this.state.prefix}${name}`, underlayIp: underlayIp(index), dir, subnetFile: join(dir, 'subnet.env') };
-    if (dual) node.underlayIp6 = underlayIp6(index);
+    const f = this.families;
+    if (f.ipv6 && kind === 'underlay') throw new LabError('a dual-stack or IPv6-only lab has kernel and weft nodes only (the lab does not build host-gw for IPv6)');
+    const node: NodeRecord = { name, index, kind, ns: `${this.state.prefix}${name}`, underlayIp: f.ipv4 ? underlayIp(index) : underlayIp6(index), dir, subnetFile: join(dir, 'subnet.env') };
+    if (f.ipv6) node.underlayIp6 = underlayIp6(index);
     this.state.nodes.push(node);
     await this.addNs(node.ns);
-    await attach(this.state.switchNs, `n${index}`, node.ns, node.underlayIp, UNDERLAY_MTU, node.underlayIp6);
-    await enableForwarding(node.ns, dual);
+    await attach(this.state.switchNs, `n${index}`, node.ns, f.ipv4 ? node.underlayIp : undefined, UNDERLAY_MTU, node.underlayIp6);
+    await enableForwarding(node.ns, f);
     if (kind === 'weft') await this.startWeftNode(node);
     else await this.startFlannelNode(node);
     saveState(this.state);
-    this.log(`${name} (${kind}) up: ${[node.underlayIp, node.underlayIp6].filter(Boolean).join(' ')}, subnet ${[node.subnet, node.subnet6].filter(Boolean).join(' ')}, MTU ${node.mtu}`);
+    this.log(`${name} (${kind}) up: ${[...new Set([node.underlayIp, node.underlayIp6])].filter(Boolean).join(' ')}, subnet ${[node.subnet, node.subnet6].filter(Boolean).join(' ')}, MTU ${node.mtu}`);
     return node;
   }
 
@@ -193,7 +200,7 @@ export class Lab {
     const pod: PodRecord = { name, node: nodeName, ns, ip, ...(ip6 !== undefined ? { ip6 } : {}), containerId: ns };
     this.state.pods.push(pod);
     saveState(this.state);
-    this.log(`${name} up: ${[ip, ip6].filter(Boolean).join(' ')} on ${nodeName}'s cni0 (${this.podNetwork.name})`);
+    this.log(`${name} up: ${[...new Set([ip, ip6])].filter(Boolean).join(' ')} on ${nodeName}'s cni0 (${this.podNetwork.name})`);
     return pod;
   }
 
@@ -242,7 +249,7 @@ export class Lab {
   /** Starts the lab's etcd again (after stopEtcd) on its data dir and waits until it is healthy. */
   async startEtcd(): Promise<void> {
     if (this.state.processes.some((x) => x.role === 'etcd')) throw new LabError(`etcd of lab ${this.state.prefix} is already running`);
-    const etcd = startEtcd(this.state.etcdNs, this.state.stateDir);
+    const etcd = startEtcd(this.state.etcdNs, this.state.stateDir, this.etcdIp);
     this.recordProcess(etcd);
     await waitEtcdHealthy(this.state.etcdNs, etcd);
   }
@@ -250,11 +257,11 @@ export class Lab {
   /** Re-reads every lease from etcd and reconciles the peers of each kernel and underlay node. */
   async syncKernelPeers(): Promise<void> {
     const leases = await this.leases();
+    const { network } = this.state;
     for (const node of this.state.nodes) {
-      if (!node.subnet) continue;
-      if (node.kind === 'kernel') await syncVxlanPeers(node.ns, node.subnet, leases);
-      if (node.kind === 'kernel' && this.dualStack) await syncVxlanPeers6(node.ns, node.subnet, leases);
-      if (node.kind === 'underlay') await syncHostGwPeers(node.ns, node.subnet, this.state.network, leases);
+      if (node.kind === 'kernel' && node.subnet !== undefined) await syncVxlanPeers(node.ns, node.subnet, leases);
+      if (node.kind === 'kernel' && node.subnet6 !== undefined) await syncVxlanPeers6(node.ns, node.subnet6, leases);
+      if (node.kind === 'underlay' && node.subnet !== undefined && network !== undefined) await syncHostGwPeers(node.ns, node.subnet, network, leases);
     }
   }
 
@@ -310,10 +317,10 @@ export class Lab {
         const body = await healthz(node.ns, '/status');
         if (body !== undefined) {
           st.weftStatus = parseJson(body);
-          st.peers = peersFromWeftStatus(st.weftStatus);
+          st.peers = peersFromWeftStatus(st.weftStatus, node.subnet6 !== undefined ? leases : []);
         }
       } else {
-        st.peers = await installedPeers(node.ns, node.kind, this.dualStack).catch(() => undefined);
+        st.peers = await installedPeers(node.ns, node.kind, this.families).catch(() => undefined);
       }
       nodes.push(st);
     }
@@ -335,19 +342,23 @@ export class Lab {
 
   private async startFlannelNode(node: NodeRecord): Promise<void> {
     const kernel = node.kind === 'kernel';
-    const ipv6Network = this.state.ipv6Network;
+    const { network, ipv6Network } = this.state;
+    const f = this.families;
+    // Flannel's FLANNEL_MTU: the underlay's less 50, for IPv6 too (flannel-v6.1 itself is capped at 70 less).
     node.mtu = kernel ? UNDERLAY_MTU - OVERHEAD : UNDERLAY_MTU;
-    if (kernel) node.vtepMac = await createFlannelDevice(node.ns, node.underlayIp, node.mtu);
+    if (kernel && f.ipv4) node.vtepMac = await createFlannelDevice(node.ns, node.underlayIp, node.mtu);
     if (kernel && node.underlayIp6 !== undefined) node.vtepMac6 = await createFlannelDevice6(node.ns, node.underlayIp6, UNDERLAY_MTU);
     const v6 = node.underlayIp6 !== undefined && node.vtepMac6 !== undefined ? { publicIp: node.underlayIp6, vtepMac: node.vtepMac6 } : undefined;
-    const value = kernel ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string, v6) : hostGwLeaseValue(node.underlayIp);
+    let value = hostGwLeaseValue(node.underlayIp);
+    if (kernel) value = f.ipv4 ? vxlanLeaseValue(node.underlayIp, VNI, node.vtepMac as string, v6) : vxlan6OnlyLeaseValue(VNI, v6 as NonNullable<typeof v6>);
     const held = await this.acquireSubnet(node.index, value);
-    node.subnet = held.subnet;
+    if (held.subnet !== undefined) node.subnet = held.subnet;
     if (held.subnet6 !== undefined) node.subnet6 = held.subnet6;
     saveState(this.state);
+    const env4 = network !== undefined && node.subnet !== undefined ? { network, subnet: node.subnet } : {};
     const env6 = ipv6Network !== undefined && node.subnet6 !== undefined ? { ipv6Network, subnet6: node.subnet6 } : {};
-    writeFileSync(node.subnetFile, formatSubnetEnv({ network: this.state.network, subnet: node.subnet, ...env6, mtu: node.mtu, ipMasq: false }));
-    if (kernel) await configureFlannelDevice(node.ns, node.subnet);
+    writeFileSync(node.subnetFile, formatSubnetEnv({ ...env4, ...env6, mtu: node.mtu, ipMasq: false }));
+    if (kernel && node.subnet !== undefined) await configureFlannelDevice(node.ns, node.subnet);
     if (kernel && node.subnet6 !== undefined) await configureFlannelDevice6(node.ns, node.subnet6);
     await this.syncKernelPeers();
   }
@@ -355,12 +366,18 @@ export class Lab {
   private async startWeftNode(node: NodeRecord): Promise<void> {
     const proc = startWeftd(node, this.state.etcdEndpoint, this.state.etcdPrefix, this.weftdExtra);
     this.recordProcess(proc);
-    const env = await waitWeftdReady(node, proc);
-    node.subnet = env.subnet;
+    const env = await waitWeftdReady(node, proc).catch((err: unknown) => {
+      if (this.families.ipv4) throw err;
+      throw new LabError(
+        `weftd on ${node.name} did not start in this IPv6-only lab (weftd carries IPv6-only networks only once it has IPv6 underlay sockets; use --kind kernel until then); last lines of ${proc.log}:\n${logTail(proc.log, 8)}`,
+        { cause: err },
+      );
+    });
+    if (env.subnet !== undefined) node.subnet = env.subnet;
     if (env.subnet6 !== undefined) node.subnet6 = env.subnet6;
     node.mtu = env.mtu;
     if (!this.state.processes.some((x) => x.role === 'etcd')) return; // stopped by stopEtcd(): weftd started from its state cache
-    const own = (await this.leases()).find((l) => l.subnet === env.subnet);
+    const own = (await this.leases()).find((l) => (env.subnet !== undefined ? l.subnet === env.subnet : l.subnet6 === env.subnet6));
     if (own?.vtepMac) node.vtepMac = own.vtepMac;
     if (own?.vtepMac6) node.vtepMac6 = own.vtepMac6;
     await this.syncKernelPeers();
@@ -368,35 +385,43 @@ export class Lab {
 
   /**
    * flanneld's acquire, simplified: 10.244.<index>.0/24 if free, else the first free /24; dual-stack,
-   * with fd00:10:244:<index in hex>::/64 beside it (both free); create-if-absent.
+   * with fd00:10:244:<index in hex>::/64 beside it (both free); IPv6-only, that /64 alone;
+   * create-if-absent.
    */
-  private async acquireSubnet(index: number, value: string): Promise<{ subnet: string; subnet6?: string }> {
+  private async acquireSubnet(index: number, value: string): Promise<{ subnet?: string; subnet6?: string }> {
+    const f = this.families;
     const leases = await this.leases();
-    const taken = new Set(leases.map((l) => l.subnet));
+    const taken = new Set(leases.flatMap((l) => (l.subnet === undefined ? [] : [l.subnet])));
     const taken6 = new Set(leases.flatMap((l) => (l.subnet6 === undefined ? [] : [l.subnet6])));
     const base = NETWORK.split('.').slice(0, 2).join('.');
     const base6 = subnetAddress(NETWORK6).replace(/::$/, '');
     const order = [index, ...Array.from({ length: 254 }, (_, i) => i + 1).filter((i) => i !== index)];
     for (const n of order) {
-      const subnet = `${base}.${n}.0/24`;
-      const subnet6 = this.dualStack ? `${base6}:${n.toString(16)}::/${SUBNET6_LEN}` : undefined;
-      if (taken.has(subnet) || (subnet6 !== undefined && taken6.has(subnet6))) continue;
+      const subnet = f.ipv4 ? `${base}.${n}.0/24` : undefined;
+      const subnet6 = f.ipv6 ? `${base6}:${n.toString(16)}::/${SUBNET6_LEN}` : undefined;
+      if ((subnet !== undefined && taken.has(subnet)) || (subnet6 !== undefined && taken6.has(subnet6))) continue;
       if (await createUnderLease(this.state.etcdNs, leaseKey(this.state.etcdPrefix, subnet, subnet6), value, LEASE_TTL_SECONDS)) {
-        return subnet6 === undefined ? { subnet } : { subnet, subnet6 };
+        return { ...(subnet !== undefined ? { subnet } : {}), ...(subnet6 !== undefined ? { subnet6 } : {}) };
       }
     }
-    throw new LabError(`no free /24 left in ${NETWORK}`);
+    throw new LabError(`no free subnet left in ${[this.state.network, this.state.ipv6Network].filter(Boolean).join(' and ')}`);
   }
 
-  private get dualStack(): boolean {
-    return this.state.ipv6Network !== undefined;
+  /** The address families this lab carries. */
+  get families(): Families {
+    return familiesOf(this.state);
+  }
+
+  /** etcd's underlay address: IPv4, or IPv6 in an IPv6-only lab. */
+  private get etcdIp(): string {
+    return this.families.ipv4 ? ETCD_IP : ETCD_IP6;
   }
 
   private async addNs(ns: string): Promise<void> {
     this.state.namespaces.push(ns);
     saveState(this.state);
     await addNetns(ns);
-    if (this.dualStack) await enableIpv6(ns);
+    if (this.families.ipv6) await enableIpv6(ns);
   }
 
   private recordProcess(p: ProcessRecord): void {
@@ -405,10 +430,10 @@ export class Lab {
   }
 }
 
-/** The network config the lab puts at `<etcdPrefix>/config`. */
+/** The network config the lab puts at `<etcdPrefix>/config` (IPv6-only: EnableIPv4 false, no Network). */
 export function networkConfig(s: Pick<LabState, 'network' | 'ipv6Network'>): object {
   return {
-    Network: s.network,
+    ...(s.network !== undefined ? { Network: s.network } : { EnableIPv4: false }),
     ...(s.ipv6Network !== undefined ? { EnableIPv6: true, IPv6Network: s.ipv6Network, IPv6SubnetLen: SUBNET6_LEN } : {}),
     Backend: { Type: 'vxlan' },
   };
@@ -432,11 +457,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Peers from weftd's /status (`peers: [{subnet, state, …}]`), as `subnet (state)`. */
-function peersFromWeftStatus(status: unknown): string[] | undefined {
+/**
+ * Peers from weftd's /status (`peers: [{subnet, state, …}]`), as `subnet [subnet6] (state)`: a
+ * dual-stack weft node routes a peer's IPv6 subnet with its IPv4 one, so `leases6` (the leases, for
+ * a dual-stack node; else none) names it.
+ */
+function peersFromWeftStatus(status: unknown, leases6: readonly Lease[]): string[] | undefined {
   const peers = (status as { peers?: unknown } | null)?.peers;
   if (!Array.isArray(peers)) return undefined;
-  return peers.map((p: { subnet?: unknown; state?: unknown }) => `${String(p.subnet)}${typeof p.state === 'string' ? ` (${p.state})` : ''}`);
+  return peers.map((p: { subnet?: unknown; state?: unknown }) => {
+    const subnet6 = leases6.find((l) => l.subnet !== undefined && l.subnet === p.subnet)?.subnet6;
+    return `${String(p.subnet)}${subnet6 !== undefined ? ` ${subnet6}` : ''}${typeof p.state === 'string' ? ` (${p.state})` : ''}`;
+  });
 }
 
 /** Lab namespaces that exist now: `<prefix>` followed by sw, etcd, nodeN or nodeN-podM. */

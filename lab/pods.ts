@@ -20,7 +20,10 @@ export interface PodAttachment {
   containerId: string;
 }
 
-/** A pod's addresses (no prefix length); `ip6` when its node's subnet.env has an IPv6 subnet. */
+/**
+ * A pod's addresses (no prefix length): `ip` the primary one (IPv4, or IPv6 on an IPv6-only node),
+ * `ip6` when its node's subnet.env has an IPv6 subnet.
+ */
 export interface PodAddresses {
   ip: string;
   ip6?: string;
@@ -35,7 +38,7 @@ export interface PodNetwork {
 
 function nodeEnv(a: PodAttachment): SubnetEnv {
   const env = readSubnetEnv(a.node.subnetFile);
-  if (!env) throw new LabError(`${a.node.subnetFile} has no FLANNEL_SUBNET/FLANNEL_MTU yet: is ${a.node.name}'s network up?`);
+  if (!env) throw new LabError(`${a.node.subnetFile} has no FLANNEL_SUBNET (or FLANNEL_IPV6_SUBNET) and FLANNEL_MTU yet: is ${a.node.name}'s network up?`);
   return env;
 }
 
@@ -55,19 +58,22 @@ async function invoke(a: PodAttachment, command: 'ADD' | 'DEL', exe: readonly st
   }
 }
 
-function podIps(result: string): PodAddresses {
+/** The pod's addresses from a CNI result: an address of each family `env` has a subnet of. */
+function podIps(result: string, env: SubnetEnv): PodAddresses {
   const parsed = JSON.parse(result) as { ips?: { address: string }[] };
-  const address = parsed.ips?.find((i) => i.address.includes('.'))?.address;
-  if (!address) throw new LabError(`CNI result has no IPv4 address: ${result}`);
-  const address6 = parsed.ips?.find((i) => i.address.includes(':'))?.address;
-  return { ip: address.split('/')[0], ...(address6 ? { ip6: address6.split('/')[0] } : {}) };
+  const address = parsed.ips?.find((i) => i.address.includes('.'))?.address?.split('/')[0];
+  const address6 = parsed.ips?.find((i) => i.address.includes(':'))?.address?.split('/')[0];
+  if (env.subnet !== undefined && !address) throw new LabError(`CNI result has no IPv4 address: ${result}`);
+  if (env.subnet6 !== undefined && !address6) throw new LabError(`CNI result has no IPv6 address: ${result}`);
+  const ip = (address ?? address6) as string;
+  return { ip, ...(address6 ? { ip6: address6 } : {}) };
 }
 
 /** `bridge` + `host-local` from /usr/lib/cni, configured from the node's subnet.env as Flannel's CNI plugin does. */
 export const bridgeHostLocal: PodNetwork = {
   name: 'bridge+host-local',
   async add(a) {
-    return podIps(await invoke(a, 'ADD', [join(CNI_PATH, 'bridge')], bridgeNetconf(a)));
+    return podIps(await invoke(a, 'ADD', [join(CNI_PATH, 'bridge')], bridgeNetconf(a)), nodeEnv(a));
   },
   async del(a) {
     await invoke(a, 'DEL', [join(CNI_PATH, 'bridge')], bridgeNetconf(a));
@@ -76,10 +82,13 @@ export const bridgeHostLocal: PodNetwork = {
 
 function bridgeNetconf(a: PodAttachment): object {
   const env = nodeEnv(a);
-  // Dual-stack as Flannel's CNI plugin delegates it: one range set and one route per family.
-  const dual = env.subnet6 !== undefined && env.ipv6Network !== undefined;
-  const ranges = [[{ subnet: env.subnet }], ...(dual ? [[{ subnet: env.subnet6 }]] : [])];
-  const routes = [{ dst: env.network }, ...(dual ? [{ dst: env.ipv6Network }] : [])];
+  // As Flannel's CNI plugin delegates it: one range set and one route per family the node has.
+  const families = [
+    ...(env.subnet !== undefined ? [{ subnet: env.subnet, network: env.network }] : []),
+    ...(env.subnet6 !== undefined ? [{ subnet: env.subnet6, network: env.ipv6Network }] : []),
+  ];
+  const ranges = families.map((f) => [{ subnet: f.subnet }]);
+  const routes = families.map((f) => ({ dst: f.network }));
   return {
     cniVersion: '1.0.0',
     name: CNI_NETWORK_NAME,
@@ -98,7 +107,7 @@ function bridgeNetconf(a: PodAttachment): object {
 export const weftCni: PodNetwork = {
   name: 'weft-cni',
   async add(a) {
-    return podIps(await invoke(a, 'ADD', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a)));
+    return podIps(await invoke(a, 'ADD', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a)), nodeEnv(a));
   },
   async del(a) {
     await invoke(a, 'DEL', [process.execPath, join(REPO_ROOT, 'bin', 'weft-cni.js')], weftNetconf(a));

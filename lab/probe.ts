@@ -1,13 +1,22 @@
-// Traffic checks between lab namespaces: ping with per-packet RTTs, and a TCP exchange whose bytes
-// are verified end to end by SHA-256 (tcp-probe.ts on both sides).
+// Traffic checks between lab namespaces, either address family (the family of the address given):
+// ping with per-packet RTTs, and a TCP exchange whose bytes are verified end to end by SHA-256
+// (tcp-probe.ts on both sides).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun, run, waitFor } from './exec.js';
 import { DIST } from './paths.js';
+import type { PodRecord } from './state.js';
 
 /** Compiled probe script; run `npm run build` first (tests do, in pretest). */
 const TCP_PROBE = join(DIST, 'lab', 'tcp-probe.js');
+
+/** `pod`'s address of `family` (4 or 6), for probes of one family; a LabError when the pod has none. */
+export function addressOf(pod: PodRecord, family: 4 | 6): string {
+  const ip = family === 6 ? pod.ip6 : pod.ip.includes(':') ? undefined : pod.ip;
+  if (ip === undefined) throw new LabError(`pod ${pod.name} has no IPv${family} address (${[pod.ip, pod.ip6].filter(Boolean).join(', ')}): is the lab ${family === 6 ? 'dual-stack or IPv6-only' : 'IPv4 or dual-stack'}?`);
+  return ip;
+}
 
 export interface PingOptions {
   count?: number;

@@ -21,14 +21,15 @@ export interface NodeRecord {
   index: number;
   kind: NodeKind;
   ns: string;
+  /** eth0's primary address: IPv4 (PublicIP), or IPv6 in an IPv6-only lab (then equal to underlayIp6). */
   underlayIp: string;
   dir: string;
   subnetFile: string;
-  /** Node subnet, e.g. `10.244.1.0/24`, once leased. */
+  /** Node IPv4 subnet, e.g. `10.244.1.0/24`, once leased (never in an IPv6-only lab). */
   subnet?: string;
   mtu?: number;
   vtepMac?: string;
-  /** Dual-stack lab: eth0's IPv6 address (PublicIPv6), the leased IPv6 subnet and `flannel-v6.1`'s MAC. */
+  /** Dual-stack or IPv6-only lab: eth0's IPv6 address (PublicIPv6), the leased IPv6 subnet and `flannel-v6.1`'s MAC. */
   underlayIp6?: string;
   subnet6?: string;
   vtepMac6?: string;
@@ -38,8 +39,9 @@ export interface PodRecord {
   name: string;
   node: string;
   ns: string;
+  /** The pod's primary address, as Kubernetes' podIP: IPv4, or IPv6 in an IPv6-only lab (then equal to ip6). */
   ip: string;
-  /** Dual-stack lab: the pod's IPv6 address. */
+  /** Dual-stack or IPv6-only lab: the pod's IPv6 address. */
   ip6?: string;
   containerId: string;
 }
@@ -48,8 +50,9 @@ export interface LabState {
   version: 1;
   prefix: string;
   stateDir: string;
-  network: string;
-  /** Dual-stack lab: the IPv6 pod network (EnableIPv6, IPv6Network); undefined for IPv4 only. */
+  /** The IPv4 pod network; undefined in an IPv6-only lab (EnableIPv4 false). */
+  network?: string;
+  /** Dual-stack or IPv6-only lab: the IPv6 pod network (EnableIPv6, IPv6Network); undefined for IPv4 only. */
   ipv6Network?: string;
   etcdPrefix: string;
   etcdEndpoint: string;
@@ -61,6 +64,16 @@ export interface LabState {
   processes: ProcessRecord[];
   nodes: NodeRecord[];
   pods: PodRecord[];
+}
+
+/** The address families a lab carries: IPv4 (Network), IPv6 (EnableIPv6), or both (dual-stack). */
+export interface Families {
+  readonly ipv4: boolean;
+  readonly ipv6: boolean;
+}
+
+export function familiesOf(s: Pick<LabState, 'network' | 'ipv6Network'>): Families {
+  return { ipv4: s.network !== undefined, ipv6: s.ipv6Network !== undefined };
 }
 
 const STATE_ROOT = '/run/weft-lab';

@@ -1,6 +1,7 @@
 // The underlay: one "switch" namespace holding bridge `br0`; every node (and etcd) hangs off it by a
 // veth pair created from inside the switch namespace, so nothing ever appears in the root namespace.
 import { ipIn, nsRun } from './exec.js';
+import type { Families } from './state.js';
 
 const UNDERLAY_PREFIX_LEN = 15;
 const UNDERLAY6_PREFIX_LEN = 64;
@@ -11,7 +12,7 @@ export function underlayIp(index: number): string {
   return `198.18.0.${index}`;
 }
 
-/** The IPv6 underlay address of node `index` in a dual-stack lab: `fd00:198:18::<index in hex>`. */
+/** The IPv6 underlay address of node `index` in a dual-stack or IPv6-only lab: `fd00:198:18::<index in hex>`. */
 export function underlayIp6(index: number): string {
   return `fd00:198:18::${index.toString(16)}`;
 }
@@ -24,13 +25,14 @@ export async function createSwitch(ns: string, ip?: string): Promise<void> {
 }
 
 /**
- * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns` (and
- * `ip6/64`, without duplicate address detection, when given), both ends with MTU `mtu`.
+ * Connects namespace `ns` to the switch: port `port` on `br0`, `eth0` with `ip/15` in `ns` when given
+ * (an IPv6-only lab has none) and `ip6/64`, without duplicate address detection, when given; both
+ * ends with MTU `mtu`.
  */
-export async function attach(switchNs: string, port: string, ns: string, ip: string, mtu = UNDERLAY_MTU, ip6?: string): Promise<void> {
+export async function attach(switchNs: string, port: string, ns: string, ip: string | undefined, mtu = UNDERLAY_MTU, ip6?: string): Promise<void> {
   await ipIn(switchNs, 'link', 'add', port, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(mtu), 'netns', ns);
   await ipIn(switchNs, 'link', 'set', port, 'master', BRIDGE, 'up');
-  await ipIn(ns, 'addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0');
+  if (ip !== undefined) await ipIn(ns, 'addr', 'add', `${ip}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0');
   if (ip6 !== undefined) await ipIn(ns, 'addr', 'add', `${ip6}/${UNDERLAY6_PREFIX_LEN}`, 'dev', 'eth0', 'nodad');
   await ipIn(ns, 'link', 'set', 'eth0', 'up');
 }
@@ -40,7 +42,7 @@ export async function enableIpv6(ns: string): Promise<void> {
   await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
 }
 
-/** Routing on in `ns`: IPv4, and IPv6 too when `ipv6`. */
-export async function enableForwarding(ns: string, ipv6 = false): Promise<void> {
-  await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', ...(ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
+/** Routing on in `ns` for the families the lab carries. */
+export async function enableForwarding(ns: string, f: Families): Promise<void> {
+  await nsRun(ns, 'sysctl', ['-q', '-w', ...(f.ipv4 ? ['net.ipv4.ip_forward=1'] : []), ...(f.ipv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
 }

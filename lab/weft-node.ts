@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
 import { nsRun, runs, startDetached, waitFor } from './exec.js';
-import { parseSubnetEnv, type SubnetEnv } from './flannel-format.js';
+import { parseAnySubnetEnv, type SubnetEnv } from './flannel-format.js';
 import { DIST, REPO_ROOT } from './paths.js';
 import type { NodeRecord, ProcessRecord } from './state.js';
 
@@ -34,8 +34,10 @@ export function weftdFlags(f: WeftdFlags): string[] {
   ];
 }
 
+/** weftd's command line on `node`: weftdFlags, `--public-ipv6` on its IPv6 underlay address when it has one, then `extra`. */
 export function weftdArgs(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): string[] {
-  return [WEFTD, ...weftdFlags({ etcdEndpoint, etcdPrefix, nodeName: node.name, subnetFile: node.subnetFile, healthzPort: HEALTHZ_PORT }), ...extra];
+  const v6 = node.underlayIp6 !== undefined ? ['--public-ipv6', node.underlayIp6] : [];
+  return [WEFTD, ...weftdFlags({ etcdEndpoint, etcdPrefix, nodeName: node.name, subnetFile: node.subnetFile, healthzPort: HEALTHZ_PORT }), ...v6, ...extra];
 }
 
 export function startWeftd(node: NodeRecord, etcdEndpoint: string, etcdPrefix: string, extra: readonly string[]): ProcessRecord {
@@ -77,9 +79,10 @@ export async function healthz(ns: string, path: string): Promise<string | undefi
   }
 }
 
+/** A node's subnet.env (any family), or undefined while it is missing or incomplete. */
 export function readSubnetEnv(file: string): SubnetEnv | undefined {
   try {
-    return parseSubnetEnv(readFileSync(file, 'utf8'));
+    return parseAnySubnetEnv(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }

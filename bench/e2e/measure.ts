@@ -1,11 +1,12 @@
-// One measurement of one plane: iperf3 (client in pod 1, server in pod 2) or ping, parsed into
-// numbers. A failed measurement is a sample with an error, so one bad plane cannot end the run.
+// One measurement of one plane: iperf3 (client in pod 1, server in pod 2, over IPv4, or IPv6 for
+// tcp1v6) or ping, parsed into numbers. A failed measurement is a sample with an error, so one bad
+// plane cannot end the run.
 import { nsRun } from '../../lab/exec.js';
-import { ping } from '../../lab/probe.js';
+import { addressOf, ping } from '../../lab/probe.js';
 import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './cpu.js';
 import type { PlaneLab } from './planes.js';
 
-export type MetricId = 'tcp1' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99';
+export type MetricId = 'tcp1' | 'tcp1v6' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99';
 
 export interface MetricInfo {
   id: MetricId;
@@ -15,6 +16,7 @@ export interface MetricInfo {
 
 export const METRICS: readonly MetricInfo[] = [
   { id: 'tcp1', label: 'TCP 1 stream (iperf3 -C cubic)', unit: 'Mbit/s' },
+  { id: 'tcp1v6', label: 'TCP 1 stream IPv6 (iperf3 -C cubic)', unit: 'Mbit/s' },
   { id: 'tcp4', label: 'TCP 4 streams', unit: 'Mbit/s' },
   { id: 'udp1400', label: 'UDP 1400 B received (loss)', unit: 'kpps' },
   { id: 'udp64', label: 'UDP 64 B received (loss)', unit: 'kpps' },
@@ -34,9 +36,18 @@ export interface Sample {
   cpu?: CpuSnapshot;
 }
 
-/** The tests of one round, in order; `ping` yields both RTT metrics. */
-export const TESTS = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping'] as const;
+/** Every test; `ping` yields both RTT metrics, the others the metric of their name. */
+export const TESTS = ['tcp1', 'tcp1v6', 'tcp4', 'udp1400', 'udp64', 'ping'] as const;
 export type TestId = (typeof TESTS)[number];
+/** The tests of one round unless asked for others, in order. */
+export const DEFAULT_TESTS: readonly TestId[] = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping'];
+/** Tests between the pods' IPv6 addresses: they need dual-stack labs. */
+export const IPV6_TESTS: readonly TestId[] = ['tcp1v6'];
+
+/** The metrics `tests` yield, in METRICS order (the table's rows). */
+export function metricsOf(tests: readonly TestId[]): MetricInfo[] {
+  return METRICS.filter((m) => tests.includes(m.id === 'pingAvg' || m.id === 'pingP99' ? 'ping' : (m.id as TestId)));
+}
 
 export async function measure(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
   const before = cpuSnapshot(p.weftdPids);
@@ -49,9 +60,11 @@ async function measureOnce(p: PlaneLab, test: TestId, duration: number, pings: n
   try {
     switch (test) {
       case 'tcp1':
-        return [await tcp(p, duration, 1, 'tcp1')];
+        return [await tcp(p, p.server.ip, duration, 1, 'tcp1')];
+      case 'tcp1v6':
+        return [await tcp(p, addressOf(p.server, 6), duration, 1, 'tcp1v6')];
       case 'tcp4':
-        return [await tcp(p, duration, 4, 'tcp4')];
+        return [await tcp(p, p.server.ip, duration, 4, 'tcp4')];
       case 'udp1400':
         return [await udp(p, duration, 1400, 'udp1400')];
       case 'udp64':
@@ -80,10 +93,11 @@ interface IperfSum {
   lost_percent?: number;
 }
 
-async function iperf(p: PlaneLab, duration: number, extra: string[]): Promise<{ sum_received: IperfSum }> {
+/** iperf3 from the client pod to the server pod's `serverIp` (either family: the plane runs a server on each). */
+async function iperf(p: PlaneLab, serverIp: string, duration: number, extra: string[]): Promise<{ sum_received: IperfSum }> {
   let out: string;
   try {
-    out = await nsRun(p.client.ns, 'iperf3', ['-c', p.server.ip, '-t', String(duration), '-J', ...extra], { timeout: (duration + 20) * 1000 });
+    out = await nsRun(p.client.ns, 'iperf3', ['-c', serverIp, '-t', String(duration), '-J', ...extra], { timeout: (duration + 20) * 1000 });
   } catch (err) {
     // iperf3 -J reports its own failures as JSON on stdout, with a non-zero exit.
     const m = /"error":\s*"([^"]+)"/.exec((err as Error).message);
@@ -94,8 +108,8 @@ async function iperf(p: PlaneLab, duration: number, extra: string[]): Promise<{ 
   return body.end;
 }
 
-async function tcp(p: PlaneLab, duration: number, streams: number, metric: MetricId): Promise<Sample> {
-  const end = await iperf(p, duration, ['-C', 'cubic', '-P', String(streams)]);
+async function tcp(p: PlaneLab, serverIp: string, duration: number, streams: number, metric: MetricId): Promise<Sample> {
+  const end = await iperf(p, serverIp, duration, ['-C', 'cubic', '-P', String(streams)]);
   return { metric, value: end.sum_received.bits_per_second / 1e6, carried: end.sum_received.bytes };
 }
 
@@ -103,7 +117,7 @@ async function udp(p: PlaneLab, duration: number, size: number, metric: MetricId
   // Unpaced sender; 4 MiB socket buffers (net.core.rmem_max here) so that bursts are not lost in the
   // receiving pod's socket: with the 208 KiB default, kernel VXLAN loses 10–17% and reads far below
   // ANCHORS.md; with 4 MiB it matches (≈67 kpps at 1400 B, ≈74 kpps at 64 B, no loss).
-  const end = await iperf(p, duration, ['-u', '-b', '0', '-w', '4M', '-l', String(size)]);
+  const end = await iperf(p, p.server.ip, duration, ['-u', '-b', '0', '-w', '4M', '-l', String(size)]);
   const s = end.sum_received;
   const received = (s.packets ?? 0) - (s.lost_packets ?? 0);
   return { metric, value: received / s.seconds / 1000, lossPct: s.lost_percent ?? 0, carried: received };

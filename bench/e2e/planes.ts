@@ -1,10 +1,11 @@
 // One 2-node lab per plane, each in its own namespaces (prefix <base><k|w|u>-, base `wb` by default), one pod per node; the
-// iperf3 server runs in pod 2 and the client in pod 1, as in shared/lab/ANCHORS.md.
+// iperf3 server runs in pod 2 and the client in pod 1, as in shared/lab/ANCHORS.md. Dual-stack (for
+// the IPv6 tests), pod 2 runs a second iperf3 server on its IPv6 address.
 import { destroyNetns } from '../../lab/netns.js';
 import { Lab, labNamespaces } from '../../lab/lab.js';
 import type { PodRecord, ProcessRecord } from '../../lab/state.js';
 import { waitFor } from '../../lab/exec.js';
-import { ping } from '../../lab/probe.js';
+import { addressOf, ping } from '../../lab/probe.js';
 import { logTail } from '../../lab/weft-node.js';
 import type { Plane } from './options.js';
 
@@ -14,6 +15,8 @@ export interface PlaneLab {
   client: PodRecord;
   server: PodRecord;
   iperfServer: ProcessRecord;
+  /** Dual-stack plane: the iperf3 server on pod 2's IPv6 address. */
+  iperfServer6?: ProcessRecord;
   /** weftd of node1 (the client's side: it sends) and node2 (it receives); empty for other planes. */
   weftdPids: number[];
 }
@@ -27,31 +30,41 @@ export function planePrefix(base: string, plane: Plane): string {
   return `${base}${PREFIX_LETTER[plane]}-`;
 }
 
-/** Builds the plane's lab; removes a stale one left by an interrupted run first. */
-export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly string[] = []): Promise<PlaneLab> {
+/**
+ * Builds the plane's lab (dual-stack with `dualStack`, for the IPv6 tests); removes a stale one left
+ * by an interrupted run first.
+ */
+export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly string[] = [], dualStack = false): Promise<PlaneLab> {
   const prefix = planePrefix(base, plane);
   await Lab.open(prefix)?.destroy();
   for (const ns of labNamespaces(prefix)) await destroyNetns(ns);
-  const lab = await Lab.create({ prefix, weftdArgs: [...weftdArgs, ...PLANE_WEFTD_ARGS[plane]] });
+  const lab = await Lab.create({ prefix, dualStack, weftdArgs: [...weftdArgs, ...PLANE_WEFTD_ARGS[plane]] });
   try {
     await lab.addNode(KIND[plane]);
     await lab.addNode(KIND[plane]);
     await lab.syncKernelPeers();
     const client = await lab.addPod('node1');
     const server = await lab.addPod('node2');
-    const probe = await ping(client.ns, server.ip, { count: 3, intervalS: 0.1, deadlineS: 3 });
-    if (probe.received === 0) {
-      const logs = lab.state.processes.filter((x) => x.role.startsWith('weftd')).map((x) => `--- ${x.role} log (last lines):\n${logTail(x.log, 8)}`);
-      throw new Error(`pod ${client.ip} cannot reach pod ${server.ip} across the ${plane} plane:\n${probe.output.trim()}\n${logs.join('\n')}`);
+    const serverIps = dualStack ? [server.ip, addressOf(server, 6)] : [server.ip];
+    for (const ip of serverIps) {
+      // A fresh pod resolves its gateway (ARP, or neighbour discovery for IPv6) first: a few tries.
+      const probe = await ping(client.ns, ip, { count: 3, intervalS: 0.1, deadlineS: 3 });
+      if (probe.received === 0) {
+        const logs = lab.state.processes.filter((x) => x.role.startsWith('weftd')).map((x) => `--- ${x.role} log (last lines):\n${logTail(x.log, 8)}`);
+        throw new Error(`pod ${client.name} cannot reach pod ${server.name} at ${ip} across the ${plane} plane:\n${probe.output.trim()}\n${logs.join('\n')}`);
+      }
     }
-    const iperfServer = lab.startProcess(server.ns, 'iperf3-server', 'iperf3', ['-s', '-B', server.ip]);
-    await waitFor(
-      async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', 'sport = :5201'])).includes('5201') ? true : undefined),
-      5_000,
-      () => new Error(`iperf3 server did not listen in ${server.ns}; see ${iperfServer.log}`),
-    );
+    const [iperfServer, iperfServer6] = serverIps.map((ip, i) => lab.startProcess(server.ns, i === 0 ? 'iperf3-server' : 'iperf3-server-v6', 'iperf3', ['-s', '-B', ip]));
+    for (const [i, ip] of serverIps.entries()) {
+      const listening = ip.includes(':') ? `[${ip}]:5201` : `${ip}:5201`;
+      await waitFor(
+        async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', 'sport = :5201'])).includes(listening) ? true : undefined),
+        5_000,
+        () => new Error(`iperf3 server did not listen on ${listening} in ${server.ns}; see ${(i === 0 ? iperfServer : iperfServer6).log}`),
+      );
+    }
     const weftdPids = ['node1', 'node2'].flatMap((n) => lab.state.processes.filter((x) => x.role === `weftd ${n}`).map((x) => x.pid));
-    return { plane, lab, client, server, iperfServer, weftdPids };
+    return { plane, lab, client, server, iperfServer, ...(iperfServer6 ? { iperfServer6 } : {}), weftdPids };
   } catch (err) {
     await lab.destroy();
     throw err;

@@ -8,13 +8,13 @@ import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/paths.js';
 import { writeBarChartSvg } from '../chart-svg.js';
-import { measure, METRICS, TESTS, type MetricId } from './measure.js';
+import { IPV6_TESTS, measure, metricsOf, type MetricId } from './measure.js';
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js';
 import { buildPlane, type PlaneLab } from './planes.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from './summary.js';
 
 /** Short group labels for the chart (the table has the long ones). */
-const CHART_LABEL: Record<MetricId, string> = { tcp1: 'TCP 1', tcp4: 'TCP 4', udp1400: 'UDP 1400 B', udp64: 'UDP 64 B', pingAvg: 'ping avg', pingP99: 'ping p99' };
+const CHART_LABEL: Record<MetricId, string> = { tcp1: 'TCP 1', tcp1v6: 'TCP 1 IPv6', tcp4: 'TCP 4', udp1400: 'UDP 1400 B', udp64: 'UDP 64 B', pingAvg: 'ping avg', pingP99: 'ping p99' };
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -27,7 +27,9 @@ async function main(): Promise<number> {
   }
   const started = new Date();
   const log = (line: string): void => console.error(`bench:e2e: ${line}`);
-  log(`planes ${opts.planes.join(', ')}; ${opts.rounds} round(s) of ${opts.duration} s tests and ${opts.pings} pings`);
+  const dualStack = opts.tests.some((t) => IPV6_TESTS.includes(t));
+  const metrics = metricsOf(opts.tests);
+  log(`planes ${opts.planes.join(', ')}${dualStack ? ' (dual-stack)' : ''}; tests ${opts.tests.join(', ')}; ${opts.rounds} round(s) of ${opts.duration} s tests and ${opts.pings} pings`);
   const loadBefore = loadavg()[0];
   const pressureBefore = cpuPressure();
   if (loadBefore > 1) log(`load average ${loadBefore.toFixed(1)} on ${cpus().length} CPUs: other work shares the CPUs, so absolute figures will be low; compare ratios`);
@@ -39,7 +41,7 @@ async function main(): Promise<number> {
   try {
     for (const plane of opts.planes) {
       try {
-        labs.push(await buildPlane(opts.prefix, plane, opts.weftdArgs));
+        labs.push(await buildPlane(opts.prefix, plane, opts.weftdArgs, dualStack));
       } catch (err) {
         const hint = plane.startsWith('weft') ? `\nMeasure without weft: npm run bench:e2e -- --planes ${opts.planes.filter((p) => !p.startsWith('weft')).join(',') || 'kernel'}` : '';
         throw new Error(`the ${plane} plane could not be built: ${(err as Error).message}${hint}`, { cause: err });
@@ -48,7 +50,7 @@ async function main(): Promise<number> {
     }
     const samples: RoundSample[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const test of TESTS) {
+      for (const test of opts.tests) {
         for (const p of labs) {
           for (const s of await measure(p, test, opts.duration, opts.pings)) {
             samples.push({ ...s, round, plane: p.plane });
@@ -57,9 +59,9 @@ async function main(): Promise<number> {
         }
       }
     }
-    const summary = summarize(samples, opts.planes);
-    const cost = summarizeCost(samples, opts.planes);
-    const table = `${renderTable(summary, opts.planes)}\n\n${renderCostTable(cost, opts.planes)}`;
+    const summary = summarize(samples, opts.planes, metrics);
+    const cost = summarizeCost(samples, opts.planes, metrics);
+    const table = `${renderTable(summary, opts.planes, metrics)}\n\n${renderCostTable(cost, opts.planes)}`;
     const out = opts.out ?? join(REPO_ROOT, 'bench', 'results', `e2e-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(join(out, '..'), { recursive: true });
     const host = { cpus: cpus().length, cpuModel: cpus()[0]?.model, kernel: release(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg()[0], cpuPressureBefore: pressureBefore, cpuPressureAfter: cpuPressure() };
@@ -68,7 +70,7 @@ async function main(): Promise<number> {
     writeBarChartSvg(
       chart,
       `bench:e2e, ratio to kernel VXLAN in the same round (median of ${opts.rounds}; ping: lower is better)`,
-      METRICS.map((m) => ({ label: CHART_LABEL[m.id], bars: opts.planes.filter((p) => p !== 'kernel').map((p) => ({ name: p, value: summary[m.id][p]?.ratio ?? null })) })),
+      metrics.map((m) => ({ label: CHART_LABEL[m.id], bars: opts.planes.filter((p) => p !== 'kernel').map((p) => ({ name: p, value: summary[m.id]?.[p]?.ratio ?? null })) })),
       '×',
     );
     console.log(table);

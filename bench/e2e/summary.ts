@@ -1,6 +1,6 @@
 // Reduces rounds of samples to median (min–max) per plane and metric, with each plane's ratio to
 // kernel VXLAN taken round by round (both measured in the same round), and renders the table.
-import { METRICS, type MetricId, type Sample } from './measure.js';
+import type { MetricId, MetricInfo, Sample } from './measure.js';
 import type { Plane } from './options.js';
 
 export interface RoundSample extends Sample {
@@ -18,7 +18,8 @@ export interface Cell {
   errors: string[];
 }
 
-export type Summary = Record<MetricId, Partial<Record<Plane, Cell>>>;
+/** Per measured metric (those of the run's tests only), per plane. */
+export type Summary = Partial<Record<MetricId, Partial<Record<Plane, Cell>>>>;
 
 export function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
@@ -27,10 +28,10 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function summarize(samples: readonly RoundSample[], planes: readonly Plane[]): Summary {
-  const summary = {} as Summary;
-  for (const { id } of METRICS) {
-    summary[id] = {};
+export function summarize(samples: readonly RoundSample[], planes: readonly Plane[], metrics: readonly MetricInfo[]): Summary {
+  const summary: Summary = {};
+  for (const { id } of metrics) {
+    const row: Partial<Record<Plane, Cell>> = (summary[id] = {});
     for (const plane of planes) {
       const mine = samples.filter((s) => s.metric === id && s.plane === plane);
       const values = mine.flatMap((s) => (s.value === null ? [] : [s.value]));
@@ -39,7 +40,7 @@ export function summarize(samples: readonly RoundSample[], planes: readonly Plan
         return s.value !== null && k?.value ? [s.value / k.value] : [];
       });
       const losses = mine.flatMap((s) => (s.lossPct === undefined ? [] : [s.lossPct]));
-      summary[id][plane] = {
+      row[plane] = {
         median: median(values),
         min: values.length ? Math.min(...values) : null,
         max: values.length ? Math.max(...values) : null,
@@ -54,10 +55,10 @@ export function summarize(samples: readonly RoundSample[], planes: readonly Plan
 
 const PLANE_TITLE: Record<Plane, string> = { kernel: 'kernel VXLAN', weft: 'weft', 'weft-nooffload': 'weft, offloads off', underlay: 'underlay' };
 
-export function renderTable(summary: Summary, planes: readonly Plane[]): string {
+export function renderTable(summary: Summary, planes: readonly Plane[], metrics: readonly MetricInfo[]): string {
   const rows = [`| metric | ${planes.map((p) => PLANE_TITLE[p]).join(' | ')} |`, `|---|${planes.map(() => '---').join('|')}|`];
-  for (const m of METRICS) {
-    const cells = planes.map((p) => renderCell(summary[m.id][p]));
+  for (const m of metrics) {
+    const cells = planes.map((p) => renderCell(summary[m.id]?.[p]));
     rows.push(`| ${m.label}, ${m.unit} | ${cells.join(' | ')} |`);
   }
   return rows.join('\n');
@@ -87,13 +88,17 @@ export interface CostRow {
 
 const COSTS: readonly { metric: MetricId; label: string; unit: number }[] = [
   { metric: 'tcp1', label: 'TCP 1 stream: CPU seconds per GB carried', unit: 1e9 },
+  { metric: 'tcp1v6', label: 'TCP 1 stream IPv6: CPU seconds per GB carried', unit: 1e9 },
   { metric: 'tcp4', label: 'TCP 4 streams: CPU seconds per GB carried', unit: 1e9 },
   { metric: 'udp64', label: 'UDP 64 B: CPU ms per 1000 datagrams received', unit: 1e6 },
 ];
 
-/** CPU cost per GB (TCP) or per 1000 datagrams (UDP 64 B): weftd on the sending and receiving node, and the whole machine. */
-export function summarizeCost(samples: readonly RoundSample[], planes: readonly Plane[]): CostRow[] {
-  return COSTS.map(({ metric, label, unit }) => {
+/**
+ * CPU cost per GB (TCP) or per 1000 datagrams (UDP 64 B), of the measured `metrics` that have a cost
+ * row: weftd on the sending and receiving node, and the whole machine.
+ */
+export function summarizeCost(samples: readonly RoundSample[], planes: readonly Plane[], metrics: readonly MetricInfo[]): CostRow[] {
+  return COSTS.filter((c) => metrics.some((m) => m.id === c.metric)).map(({ metric, label, unit }) => {
     const cells: CostRow['cells'] = {};
     for (const plane of planes) {
       const mine = samples.filter((s) => s.metric === metric && s.plane === plane && s.cpu && s.carried);

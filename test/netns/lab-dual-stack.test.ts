@@ -1,8 +1,8 @@
 // A dual-stack lab (`dualStack`): two Flannel-style kernel nodes (the lab acting as flanneld with
 // `flannel.1` and `flannel-v6.1`), leases that weft's codec reads as dual-stack, subnet.env with the
 // IPv6 lines, pods with both families talking over IPv4 and IPv6 both ways; then a weft node joins
-// and the kernel node routes to its IPv6 subnet over flannel-v6.1 (weft does not carry IPv6 pod
-// traffic yet, so none is sent to it).
+// and the kernel node routes to its IPv6 subnet over flannel-v6.1 (IPv6 traffic between weft and
+// kernel nodes: lab-mixed-dual-stack.test.ts).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLeaseValue } from '../../daemon/control/lease/lease-codec.js';
