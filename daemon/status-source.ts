@@ -8,15 +8,16 @@ import { gossipCounters } from './control/gossip/index.js';
 import type { IdentityConflicts } from './control/identity-conflicts.js';
 import type { EtcdHealth } from './control/etcd/etcd-health.js';
 import { formatCidr } from './net/ipv4.js';
+import { formatCidr6 } from './net/ipv6.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
 import type { ConfigReads } from './control/lease/network-config-source.js';
-import type { LeaseKeeper } from './control/lease/lease-keeper.js';
+import type { HeldLease, LeaseKeeper } from './control/lease/lease-keeper.js';
 import type { Overlay } from './control/overlay.js';
 import type { DataplaneStats } from './dataplane/index.js';
 import type { DataplaneSnapshot, DataplaneThreadSnapshot, MetricsSources } from './observability/metrics.js';
 import type { Readiness } from './observability/readiness.js';
 import { composePeers } from './observability/status-compose.js';
-import { STATUS_VERSION, type PeerStatus, type WeftStatus } from './observability/status-types.js';
+import { STATUS_VERSION, type NodeStatus, type PeerStatus, type WeftStatus } from './observability/status-types.js';
 
 /** A data plane thread that does not answer a probe within this long is reported down. */
 export const DATAPLANE_PROBE_TIMEOUT_MS = 1_000;
@@ -58,9 +59,9 @@ export class StatusSource {
       generatedAt: new Date().toISOString(),
       node: {
         name: cfg.nodeName,
-        subnet: lease ? formatCidr(lease.subnet) : null,
-        network: network ? formatCidr(network.network) : null,
+        ...subnetStatus(network, lease),
         publicIP: underlay.publicIp,
+        ...(network?.ipv6 ? { publicIPv6: underlay.ipv6?.publicIp ?? null } : {}),
         vtepMAC: vtepMac,
         leaseExpiry: lease ? new Date(lease.expiresAt).toISOString() : null,
         mtu: mtu ?? null,
@@ -131,4 +132,13 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
 async function dataplaneThreadSnapshot(overlay: Overlay): Promise<DataplaneThreadSnapshot> {
   const rttMs = await overlay.dataplane.probe(DATAPLANE_PROBE_TIMEOUT_MS);
   return { up: rttMs !== undefined, lagSeconds: (rttMs ?? DATAPLANE_PROBE_TIMEOUT_MS) / 1000, busySeconds: overlay.dataplane.loopTime().active / 1000 };
+}
+
+/** The node's subnets and networks for /status: IPv4, and IPv6 with EnableIPv6; the IPv6 ones alone on an IPv6-only node. */
+function subnetStatus(network: NetworkConfig | undefined, lease: HeldLease | undefined): Pick<NodeStatus, 'subnet' | 'network' | 'subnet6' | 'network6'> {
+  const subnet6 = lease?.subnet6 ? formatCidr6(lease.subnet6) : null;
+  const network6 = network?.ipv6 ? formatCidr6(network.ipv6.network) : undefined;
+  if (network?.ipv6Only) return { subnet: subnet6, network: network6 ?? null, subnet6, network6 };
+  const v4 = { subnet: lease ? formatCidr(lease.subnet) : null, network: network ? formatCidr(network.network) : null };
+  return network6 === undefined ? v4 : { ...v4, subnet6, network6 };
 }

@@ -16,7 +16,7 @@ import { gossipAnswers } from './control/gossip/index.js';
 import { IdentityConflicts, leaseIdentityGuard } from './control/identity-conflicts.js';
 import { EtcdLeaseStore } from './control/lease/etcd-lease-store.js';
 import type { LeaseHolder } from './control/lease/identity-guard.js';
-import type { OwnLeaseAttrs } from './control/lease/lease-codec.js';
+import { leaseOwnerIp, NO_PUBLIC_IP, type OwnLeaseAttrs } from './control/lease/lease-codec.js';
 import type { NetworkConfig } from './control/lease/network-config.js';
 import { noConfigReads, waitForNetworkConfig } from './control/lease/network-config-source.js';
 import { NodeLease, type NodeLeaseOptions } from './control/lease/node-lease.js';
@@ -116,13 +116,19 @@ export class Weftd {
     if (!source) return false;
     const network = source.network;
     this.network = network;
-    log.info({ network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIpv4(network.subnetMin), subnetMax: formatIpv4(network.subnetMax), backend: network.backend }, 'network config');
+    const v4 = network.ipv6Only ? { network: null } : { network: formatCidr(network.network), subnetLen: network.subnetLen, subnetMin: formatIpv4(network.subnetMin), subnetMax: formatIpv4(network.subnetMax) };
+    log.info({ ...v4, backend: network.backend }, 'network config');
+    if (!network.ipv6Only && this.underlay.noIpv4) {
+      throw new WeftError('WEFT_ERR_UNDERLAY', `the underlay interface ${this.underlay.iface} has no IPv4 address and the network config (${cfg.etcdPrefix}/config) enables IPv4; give it one, choose another with --iface, or set --public-ip`);
+    }
     const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
-    if (network.ipv6) {
+    if (network.ipv6Only) {
+      log.info({ ipv6Network: formatCidr6(network.ipv6!.network), ipv6SubnetLen: network.ipv6!.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null }, 'EnableIPv4 false: an IPv6-only network');
+    } else if (network.ipv6) {
       log.info(
         { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
-        'EnableIPv6: IPv6 pod traffic between weft nodes is carried over the IPv4 underlay; towards Flannel (kernel VXLAN) nodes it is not carried yet (counted as ipv6NoPath drops)',
+        'EnableIPv6: IPv6 pod traffic between weft nodes is carried over the IPv4 underlay; towards Flannel (kernel VXLAN) nodes over the IPv6 underlay, as their flannel-v6.1 expects',
       );
     }
 
@@ -133,6 +139,7 @@ export class Weftd {
     const node = await this.startLease({ source, mtu, cache, log: leaseLog, alive }, stop.signal);
     if (!node) return false;
     this.nodeLease = node;
+    if (network.ipv6Only) throw ipv6OnlyDataPathMissing(cfg);
 
     const follower: Follower = new OverlayFollower({
       keeper: node.keeper,
@@ -176,6 +183,9 @@ export class Weftd {
     const { cfg, underlay } = this;
     const { source, log } = s;
     const network = source.network;
+    const v6 = ownVtep6(network, underlay, cfg);
+    const ipv6Only = network.ipv6Only === true;
+    const attrs: OwnLeaseAttrs = { publicIp: ipv6Only ? NO_PUBLIC_IP : underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision, v6, ...(ipv6Only ? { ipv6Only } : {}) };
     const o: NodeLeaseOptions = {
       cfg,
       store: new EtcdLeaseStore({ client: this.etcd, prefix: cfg.etcdPrefix, health: this.health, log }),
@@ -183,18 +193,32 @@ export class Weftd {
       clock: realClock,
       log,
       network,
-      attrs: { publicIp: underlay.publicIp, vni: network.backend.vni, vtepMac: this.vtepMac, gossipPort: cfg.gossipPort, nodeName: cfg.nodeName, csumElision: cfg.csumElision, v6: ownVtep6(network, underlay, cfg) },
+      attrs,
       mtu: s.mtu,
       onHeld: (held) => this.leaseReady.set(held),
       cache: s.cache,
-      identity: leaseIdentityGuard(this.identity, { name: cfg.nodeName, publicIp: underlay.publicIp }, s.alive),
+      identity: leaseIdentityGuard(this.identity, { name: cfg.nodeName, publicIp: leaseOwnerIp(attrs) }, s.alive),
     };
     return source.mode === 'state-cache' ? NodeLease.resume(o, source.state) : NodeLease.start(o, signal);
   }
 }
 
 /**
- * Dual-stack: the IPv6 VTEP this node advertises (PublicIPv6 and BackendV6Data.VtepMAC, derived as
+ * IPv6-only: the lease is held and subnet.env written (so both survive for the next start), but the
+ * data plane cannot carry the network yet.
+ */
+function ipv6OnlyDataPathMissing(cfg: Readonly<Config>): WeftError {
+  return new WeftError(
+    'WEFT_ERR_NETWORK_CONFIG_INVALID',
+    `the network config (${cfg.etcdPrefix}/config) is IPv6-only (EnableIPv4 false): this weftd holds its IPv6 lease and wrote ${cfg.subnetFile}, ` +
+      'but its data plane cannot carry an IPv6-only network yet (peers are routed, merged with gossip and gossiped keyed by their IPv4 subnet, IPv6 between weft nodes travels over the IPv4 underlay, ' +
+      'and the engine needs an IPv4 socket and the TUN an IPv4 address); ' +
+      'set EnableIPv4 to true with a Network (dual-stack) until it can',
+  );
+}
+
+/**
+ * Dual-stack and IPv6-only: the IPv6 VTEP this node advertises (PublicIPv6 and BackendV6Data.VtepMAC, derived as
  * the IPv4 one from the node name and its IPv6 address); undefined without EnableIPv6. Throws
  * WEFT_ERR_UNDERLAY when EnableIPv6 is set and the underlay has no IPv6 address.
  */

@@ -8,7 +8,9 @@ export function renderStatus(s: WeftStatus, now: Date): string {
   lines.push(`node ${n.name}: ${n.ready ? 'ready' : `NOT READY (waiting for ${n.notReady.join(', ') || 'start-up'})`}`);
   const field = (k: string, v: string): void => void lines.push(`  ${k.padEnd(10)}  ${v}`);
   field('subnet', n.subnet === null ? '- (no lease yet)' : n.network === null ? n.subnet : `${n.subnet} in ${n.network}`);
+  if (n.network6 !== undefined && n.network6 !== n.network) field('subnet6', n.subnet6 ? `${n.subnet6} in ${n.network6}` : '- (no lease yet)');
   field('public IP', n.publicIP);
+  if (n.publicIPv6 !== undefined) field('public v6', n.publicIPv6 ?? '-');
   field('VtepMAC', n.vtepMAC);
   field('lease', n.leaseExpiry === null ? '-' : `expires ${isoSeconds(n.leaseExpiry)} (${relative(n.leaseExpiry, now)})`);
   field('MTU', n.mtu === null ? '-' : String(n.mtu));

@@ -71,7 +71,7 @@ const TABLE = [
   str({ name: 'iface-regex', key: 'ifaceRegex', parse: regexList, def: undefined, repeatable: true, unset: () => ({ value: '', source: '--iface-regex' }), help: 'regex (JavaScript syntax) matched against every IPv4 address, then every interface name; repeatable, tried in order after --iface' }),
   str({ name: 'iface-can-reach', key: 'ifaceCanReach', parse: ipv4, def: undefined, help: 'IPv4 address: use the interface the kernel routes it through (ip route get), when neither --iface nor --iface-regex is given' }),
   str({ name: 'public-ip', key: 'publicIp', parse: ipv4, def: undefined, help: 'IPv4 address peers send VXLAN to (default: the address of --iface)' }),
-  str({ name: 'public-ipv6', key: 'publicIpv6', parse: ipv6, def: undefined, help: 'IPv6 address advertised as PublicIPv6 in a dual-stack lease (EnableIPv6) (default: the first global IPv6 address of --iface)' }),
+  str({ name: 'public-ipv6', key: 'publicIpv6', parse: ipv6, def: undefined, help: 'IPv6 address advertised as PublicIPv6 in a dual-stack or IPv6-only lease (EnableIPv6) (default: the first global IPv6 address of --iface)' }),
   str({ name: 'subnet-file', key: 'subnetFile', parse: filePath, def: '/run/weft/subnet.env', help: 'where to write FLANNEL_NETWORK/SUBNET/MTU/IPMASQ' }),
   str({ name: 'state-dir', key: 'stateDir', parse: text, def: undefined, help: "folder for weft's own state (default: the folder of --subnet-file)" }),
   flag({ name: 'ip-masq', key: 'ipMasq', def: false, help: 'masquerade traffic leaving the overlay (written as FLANNEL_IPMASQ)' }),

@@ -7,6 +7,10 @@
 // An --iface value may also be an IPv6 address (the interface holding it). The IPv6 underlay, for
 // a dual-stack lease (PublicIPv6), is on the same interface, as Flannel's --iface picks both
 // families: its first global IPv6 address (not link-local, not loopback), or --public-ipv6.
+// An --iface (or --iface-can-reach) interface without IPv4 serves with --public-ip, or, for an
+// IPv6-only network (EnableIPv4 false), with a global IPv6 address or --public-ipv6: the underlay
+// is then IPv6 alone (noIpv4; its IPv4 addresses are Flannel's zero 0.0.0.0, never bound or sent
+// to), and weftd refuses it for a network config that enables IPv4.
 // MTU comes from /sys/class/net/<iface>/mtu.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,9 +20,13 @@ import { formatIpv6, isIpv4Mapped, parseIpv6 } from '../net/ipv6.js';
 
 export interface Underlay {
   readonly iface: string;
+  /** 0.0.0.0 (NO_IPV4) when noIpv4. */
   readonly ifaceIp: string;
+  /** 0.0.0.0 (NO_IPV4, Flannel's PublicIP of an IPv6-only lease) when noIpv4. */
   readonly publicIp: string;
   readonly mtu: number;
+  /** The interface has no IPv4 address and no --public-ip was given: an IPv6-only underlay (ipv6 is set). */
+  readonly noIpv4?: true;
   /** The IPv6 underlay on the same interface, when it has a global IPv6 address or --public-ipv6 is given. */
   readonly ipv6?: Underlay6 | undefined;
 }
@@ -48,6 +56,9 @@ export interface RouteAnswer {
 }
 
 export type InterfaceTable = Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
+
+/** The IPv4 addresses of an IPv6-only underlay (Go's zero ip.IP4, as Flannel's IPv6-only lease has it). */
+export const NO_IPV4 = '0.0.0.0';
 
 function fail(message: string): never {
   throw new WeftError('WEFT_ERR_UNDERLAY', message);
@@ -138,9 +149,9 @@ function pickRequested(req: UnderlayRequest, ifaces: InterfaceTable): Picked | u
   }
   // An interface without IPv4 serves only with --public-ip (the address VXLAN is sent to).
   const bare = named.find((p) => p !== undefined);
-  if (bare && req.publicIp) return bare;
+  if (bare && (req.publicIp || req.publicIpv6 || globalIpv6Of(ifaces[bare.iface]))) return bare;
   const tried = [...req.iface.map((i) => `--iface ${i}`), ...req.ifaceRegex.map((r) => `--iface-regex ${r}`)].join(', ');
-  if (bare) fail(`${tried}: ${bare.iface} has no IPv4 address and nothing else matched; give it one or set --public-ip`);
+  if (bare) fail(`${tried}: ${bare.iface} has no IPv4 address and nothing else matched; give it one or set --public-ip (or, for an IPv6-only network, give it a global IPv6 address or set --public-ipv6)`);
   return fail(`${tried}: no interface has that name or IPv4 address, or matches (have: ${listInterfaces(ifaces)})`);
 }
 
@@ -150,12 +161,12 @@ export function chooseUnderlay(
   ifaces: InterfaceTable,
   defaultRouteIface: string | undefined,
   canReach?: RouteAnswer,
-): { iface: string; ifaceIp: string; publicIp: string; ipv6?: Underlay6 } {
+): Omit<Underlay, 'mtu'> {
   let picked = pickRequested(req, ifaces);
   if (!picked && req.ifaceCanReach !== undefined) {
     if (!canReach) fail(`--iface-can-reach ${req.ifaceCanReach}: no route to it; add one or choose the underlay with --iface`);
     const ifaceIp = canReach.prefsrc ?? ipv4Of(ifaces[canReach.dev]);
-    if (!ifaceIp && !req.publicIp) fail(`--iface-can-reach ${req.ifaceCanReach}: the route leaves by ${canReach.dev}, which has no IPv4 address; give it one or set --public-ip`);
+    if (!ifaceIp && !req.publicIp && !req.publicIpv6 && !globalIpv6Of(ifaces[canReach.dev])) fail(`--iface-can-reach ${req.ifaceCanReach}: the route leaves by ${canReach.dev}, which has no IPv4 address; give it one or set --public-ip`);
     picked = { iface: canReach.dev, ifaceIp };
   }
   if (!picked && defaultRouteIface && ipv4Of(ifaces[defaultRouteIface])) {
@@ -167,10 +178,11 @@ export function chooseUnderlay(
     if (candidates.length > 1) fail(`no default route and several IPv4 interfaces (${candidates.map(([n]) => n).join(', ')}); choose one with --iface`);
     picked = { iface: candidates[0][0], ifaceIp: ipv4Of(candidates[0][1]) };
   }
-  const publicIp = req.publicIp ?? picked.ifaceIp;
-  if (!publicIp) return fail('could not determine the underlay address; set --iface and --public-ip');
   const ifaceIp6 = globalIpv6Of(ifaces[picked.iface]);
   const publicIp6 = req.publicIpv6 ?? ifaceIp6;
+  const publicIp = req.publicIp ?? picked.ifaceIp;
+  if (!publicIp && publicIp6) return { iface: picked.iface, ifaceIp: NO_IPV4, publicIp: NO_IPV4, noIpv4: true, ipv6: { ifaceIp: ifaceIp6, publicIp: publicIp6 } };
+  if (!publicIp) return fail('could not determine the underlay address; set --iface and --public-ip');
   const chosen = { iface: picked.iface, ifaceIp: picked.ifaceIp ?? publicIp, publicIp };
   return publicIp6 ? { ...chosen, ipv6: { ifaceIp: ifaceIp6, publicIp: publicIp6 } } : chosen;
 }

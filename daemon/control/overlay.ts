@@ -87,8 +87,9 @@ export class Overlay {
       localIp: o.underlay.ifaceIp,
       localVtepMac: o.vtepMac,
       ...(v6 ? { ...v6, localVtepMac6: o.vtepMac6 ?? o.vtepMac } : {}),
-      // IPv6 to Flannel nodes goes over the IPv6 underlay, as their flannel-v6.1 expects it.
-      ...(v6 && o.underlay.ipv6 ? { localIpv6: o.underlay.ipv6.ifaceIp ?? o.underlay.ipv6.publicIp } : {}),
+      // IPv6 to Flannel nodes goes over the IPv6 underlay, as their flannel-v6.1 expects it: bound to
+      // the interface's IPv6 address, or to any when only --public-ipv6 names one (an address in front of this node).
+      ...(v6 && o.underlay.ipv6 ? { localIpv6: o.underlay.ipv6.ifaceIp ?? '::' } : {}),
       tunOffloads: cfg.tunOffloads,
       udpOffloads: cfg.udpOffloads,
       csumElision: cfg.csumElision,
@@ -103,7 +104,7 @@ export class Overlay {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? o.underlay.ipv6.publicIp}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? '::'}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
     const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));

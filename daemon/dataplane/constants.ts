@@ -130,3 +130,5 @@ export const TUN_FLAG_MULTI_QUEUE = 2;
 export const TUN_FLAG_PERSIST = 4;
 /** openUdp / openUdp6 flags. */
 export const UDP_FLAG_GRO = 1;
+/** openUdp6: IP_FREEBIND, so that an address still in duplicate address detection can be bound. */
+export const UDP_FLAG_FREEBIND = 2;

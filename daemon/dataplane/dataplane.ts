@@ -42,6 +42,7 @@ import {
   OVERHEAD,
   TUN_FLAG_PERSIST,
   TUN_FLAG_VNET_HDR,
+  UDP_FLAG_FREEBIND,
   UDP_FLAG_GRO,
   UDP_RX_OFFSET,
   VXLAN_MAX_VNI,
@@ -67,8 +68,9 @@ export interface DataplaneOptions {
   /** Backend.Port, bound locally and used towards peers (default 8472). */
   readonly port?: number;
   /**
-   * The node's PublicIPv6: a second underlay socket is bound to it (same port, IPv6 only, the same
-   * offloads), polled by the same thread. Peers' publicIpv6 are then reachable over IPv6 (udpOut
+   * The node's IPv6 underlay address ('::': any): a second underlay socket is bound to it (same
+   * port, IPv6 only, the same offloads; bound even while the address is still in duplicate address
+   * detection), polled by the same thread. Peers' publicIpv6 are then reachable over IPv6 (udpOut
    * entries with OUT_V6), and datagrams from them arrive flagged IN_FLAG_V6 with their slot.
    */
   readonly localIpv6?: string;
@@ -300,9 +302,9 @@ export class Dataplane {
       }
       if (localIpv6) {
         try {
-          udp6Fd = native.openUdp6(localIpv6, port, opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER, opts.receiveBuffer ?? DEFAULT_SOCKET_BUFFER, offloads ? UDP_FLAG_GRO : 0);
+          udp6Fd = native.openUdp6(localIpv6, port, opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER, opts.receiveBuffer ?? DEFAULT_SOCKET_BUFFER, (offloads ? UDP_FLAG_GRO : 0) | UDP_FLAG_FREEBIND);
         } catch (err) {
-          throw new WeftError('WEFT_ERR_UNDERLAY', `cannot bind UDP [${opts.localIpv6}]:${port}: ${(err as Error).message} (is localIpv6 an address of this node, past duplicate address detection, and the port free?)`, { cause: err });
+          throw new WeftError('WEFT_ERR_UNDERLAY', `cannot bind UDP [${opts.localIpv6}]:${port}: ${(err as Error).message} (is the port free?)`, { cause: err });
         }
       }
       const engine = native.createEngine({

@@ -2,11 +2,11 @@
 //
 // Per packet read from the TUN: parse the IPv4 destination; subnet index → peer (RouteTable, O(1));
 // write the VXLAN header + inner Ethernet into the ENCAP_SIZE bytes of headroom before it; append
-// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to the engine
-// whole: the addon cuts it into MSS-sized datagrams without moving the payload and computes each
-// segment's TCP checksum, or leaves it partial towards a peer that advertises checksum elision
-// (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No route → counted,
-// and answered with ICMP net unreachable written back to the TUN.
+// it to udpOut. A TSO super-packet (vnet header, gso TCPV4 or TCPV6) is routed once and handed to
+// the engine whole: the addon cuts it into MSS-sized datagrams without moving the payload and
+// computes each segment's TCP checksum, or leaves it partial towards a peer that advertises
+// checksum elision (then VXLAN_WEFT_CSUM_PARTIAL is set; never towards a kernel VXLAN peer). No
+// route → counted, and answered with ICMP net unreachable written back to the TUN.
 //
 // IPv6 (dual-stack tables): the destination's IPv6 subnet → peer; towards a weft peer (PEER_WEFT)
 // the packet goes over the IPv4 underlay like an IPv4 one, inner Ethernet type 0x86DD, to the
@@ -15,12 +15,12 @@
 // Towards a Flannel (kernel VXLAN) peer, as its flannel-v6.1 expects: over the IPv6 underlay (udpOut
 // entries with OUT_V6 and the peer's slot; the engine knows its PublicIPv6), to its IPv6 VTEP MAC,
 // with full checksums; IPv6 packets larger than that underlay carries (the TUN MTU less the 20 more
-// bytes of an IPv6 outer header) are answered with ICMPv6 Packet Too Big.
+// bytes of an IPv6 outer header) are answered with ICMPv6 Packet Too Big, and TSO6 super-packets to
+// it are cut to that size.
 //
 // Contracts: single-threaded; onBatch runs inside the native callback; buffers are borrowed from
 // the engine for the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { putDatagram, putTso, putTunPacket } from './batch-out.js';
-import { OUT_V6 } from './constants.js';
 import { finish, sum16 } from './checksum.js';
 import {
   CSUM_FULL,
@@ -42,6 +42,7 @@ import {
   IPV4_MIN_HEADER_SIZE,
   IPV6_HEADER_SIZE,
   META_STRIDE,
+  OUT_V6,
   TCP_CHECKSUM_OFFSET,
   TCP_MIN_HEADER_SIZE,
   UDP_CHECKSUM_OFFSET,

@@ -49,6 +49,8 @@ export interface PeerSpec {
 export const PEER_CSUM_ELISION = 1;
 /** PeerSpec.weft: IPv6 inner packets go to it over the IPv4 underlay. */
 export const PEER_WEFT = 2;
+/** The peer has a public IPv6 (peerPublicIp6): kept by the table from PeerWire.publicIp6. */
+export const PEER_PUBLIC_IP6 = 4;
 
 export interface RouteTableOptions {
   /** The overlay Network, '10.244.0.0/16'. */
@@ -368,7 +370,7 @@ export class RouteTable {
       this.linkSender(slot);
     }
     this.peerMac.set(w.mac, slot * 6);
-    this.peerFlags[slot] = w.flags;
+    this.peerFlags[slot] = (w.flags & ~PEER_PUBLIC_IP6) | (w.publicIp6 === undefined ? 0 : PEER_PUBLIC_IP6);
     this.names[slot] = w.nodeName;
     this.route6(slot, w.subnet6Index ?? -1, w.mac6);
     if (w.publicIp6 !== undefined && w.publicIp6.length !== 16) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
@@ -386,6 +388,7 @@ export class RouteTable {
     this.unlinkSender(slot);
     this.route6(slot, -1, undefined);
     this.peerPublicIp6.fill(0, slot * 16, slot * 16 + 16);
+    this.peerFlags[slot] = 0;
     this.peerBySubnet[idx] = -1;
     this.used[slot] = 0;
     this.names[slot] = undefined;
@@ -439,11 +442,9 @@ export class RouteTable {
     return v6 === undefined ? -1 : v6.slotAt(v6.indexOf(u8, at));
   }
 
-  /** The slot's peer has a public IPv6 (peerPublicIp6). */
+  /** The slot's peer has a public IPv6 (peerPublicIp6). Hot path. */
   hasPublicIp6(slot: number): boolean {
-    const a = this.peerPublicIp6;
-    for (let i = slot * 16; i < slot * 16 + 16; i++) if (a[i] !== 0) return true;
-    return false;
+    return (this.peerFlags[slot] & PEER_PUBLIC_IP6) !== 0;
   }
 
   /** Points the IPv6 subnet `index6` (−1: none) at `slot`, unrouting the one the slot had. */

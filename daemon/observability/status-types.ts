@@ -10,10 +10,15 @@ export type PeerState = 'alive' | 'suspect' | 'dead' | 'lease-only';
 export interface NodeStatus {
   /** --node-name. */
   readonly name: string;
-  /** Leased subnet, e.g. 10.244.1.0/24; null until the lease is held. */
+  /** Leased subnet, e.g. 10.244.1.0/24 (the IPv6 one on an IPv6-only node); null until the lease is held. */
   readonly subnet: string | null;
-  /** The cluster network from <prefix>/config, e.g. 10.244.0.0/16; null until it is read. */
+  /** The cluster network from <prefix>/config, e.g. 10.244.0.0/16 (IPv6Network when IPv6-only); null until it is read. */
   readonly network: string | null;
+  /** With EnableIPv6: the leased IPv6 subnet (null until held) and IPv6Network. */
+  readonly subnet6?: string | null;
+  readonly network6?: string;
+  /** With EnableIPv6: the PublicIPv6 this node advertises. */
+  readonly publicIPv6?: string | null;
   /** Address peers send VXLAN to. */
   readonly publicIP: string;
   /** MAC of this node's VTEP (stable across restarts). */

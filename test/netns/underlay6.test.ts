@@ -7,6 +7,7 @@ import { vethPair, type Netns } from '../../lab/netns.js';
 import type { TrackedChild } from '../../lab/processes.js';
 import { createNetns, enableIpv6 } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
+import { UDP_FLAG_FREEBIND } from '../../daemon/dataplane/constants.js';
 import type { EngineStats as Stats, Job } from '../fixtures/dataplane/engine6.js';
 
 const FIXTURE = 'dist/test/fixtures/dataplane/engine6.js';
@@ -178,5 +179,28 @@ describe.each([true, false])('IPv6 underlay socket, offloads %s', (offloads) => 
     expect(s.seen.v6.bytes - b0.seen.v6.bytes).toBe(20_000 + k * 62);
     expect(s.seen.v4.tso - b0.seen.v4.tso).toBe(k);
     expect(s.seen.v6.truncated + s.seen.v4.truncated).toBe(0);
+  });
+});
+
+describe('binding the IPv6 underlay socket', () => {
+  /** openUdp6 in namespace `ns` → 'OK' or the error's code. */
+  const bind = (ns: Netns, addr: string, flags: number): Promise<string> =>
+    ns.exec(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `import { loadNative } from '${process.cwd()}/dist/daemon/dataplane/native.js';
+       import { ipv6Bytes, parseIpv6 } from '${process.cwd()}/dist/daemon/net/ipv6.js';
+       try { loadNative().closeFd(loadNative().openUdp6(ipv6Bytes(parseIpv6('${addr}')), 9999, 0, 0, ${flags})); console.log('OK'); }
+       catch (e) { console.log(e.code); }`,
+    ]);
+
+  it('binds an address still in duplicate address detection with UDP_FLAG_FREEBIND, and not without', async () => {
+    // Duplicate address detection that lasts a minute: the address stays tentative through the test.
+    await b.exec('sysctl', ['-qw', 'net.ipv6.neigh.eth0.retrans_time_ms=60000']);
+    await b.ip('addr', 'add', 'fd00:198:18::77/64', 'dev', 'eth0');
+    expect(await b.ip('-6', 'addr', 'show', 'dev', 'eth0')).toMatch(/fd00:198:18::77\/64 scope global tentative/);
+    expect((await bind(b, 'fd00:198:18::77', 0)).trim()).toBe('EADDRNOTAVAIL');
+    expect((await bind(b, 'fd00:198:18::77', UDP_FLAG_FREEBIND)).trim()).toBe('OK');
+    expect((await bind(b, '::', 0)).trim()).toBe('OK');
   });
 });

@@ -3,7 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../daemon/config/parse-config.js';
 import type { HeldLease } from '../../daemon/control/lease/lease-keeper.js';
+import { renderStatus } from '../../daemon/cli/status-render.js';
+import type { Underlay } from '../../daemon/config/underlay.js';
 import { parseSubnet } from '../../daemon/net/ipv4.js';
+import { parseSubnet6 } from '../../daemon/net/ipv6.js';
+import { NO_SUBNET4 } from '../../daemon/net/subnet-key.js';
+import type { NodeStatus } from '../../daemon/observability/status-types.js';
 import { parseNetworkConfig } from '../../daemon/control/lease/network-config.js';
 import { createMetrics } from '../../daemon/observability/metrics.js';
 import { Readiness } from '../../daemon/observability/readiness.js';
@@ -58,5 +63,24 @@ describe('status source', () => {
     expect(text).toMatch(/^weft_lease_renewals_total 3$/m);
     expect(text).toMatch(/^weft_network_config_reads_total\{result="found"\} 1$/m);
     expect(text).toMatch(/^weft_network_config_checks_total 4$/m);
+  });
+
+  it('shows both subnets of a dual-stack node, and the IPv6 one alone (with PublicIPv6) on an IPv6-only node', () => {
+    const v6Lease = (subnet4: HeldLease['subnet']): HeldLease => ({ subnet: subnet4, subnet6: parseSubnet6('fd00:10:244:5::/64')!, key: 'k', leaseId: '1', modRevision: '2', expiresAt: Date.UTC(2030, 0, 1), how: 'random' });
+    const statusOf = (networkJson: string, lease: HeldLease, underlay: Underlay): NodeStatus => {
+      const live: LiveParts = { network: parseNetworkConfig(networkJson), mtu: 1450, keeper: { current: lease, stats: () => ({ renewals: 0, failures: 0 }) }, overlay: undefined, configChecks: 0 };
+      const source = new StatusSource({ cfg: config(), underlay, vtepMac: '0a:00:00:00:00:01', readiness: new Readiness(), health: { state: 'reachable' }, identity: { counts: { node_name: 0, public_ip: 0 }, refusals: { node_name: 0, public_ip: 0 } }, configReads: { found: 1, missing: 0, invalid: 0, unreadable: 0, unreachable: 0 }, live: () => live });
+      return source.status().node;
+    };
+    const dual = statusOf('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}', v6Lease(parseSubnet('10.244.3.0/24')!), {
+      iface: 'eth0', ifaceIp: '198.18.0.1', publicIp: '198.18.0.1', mtu: 1500, ipv6: { ifaceIp: 'fd00:198:18::1', publicIp: 'fd00:198:18::1' },
+    });
+    expect(dual).toMatchObject({ subnet: '10.244.3.0/24', network: '10.244.0.0/16', subnet6: 'fd00:10:244:5::/64', network6: 'fd00:10:244::/56', publicIP: '198.18.0.1', publicIPv6: 'fd00:198:18::1' });
+    const only6 = statusOf('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00:10:244::/56","Backend":{"Type":"vxlan"}}', v6Lease(NO_SUBNET4), {
+      iface: 'eth0', ifaceIp: '0.0.0.0', publicIp: '0.0.0.0', mtu: 1500, noIpv4: true, ipv6: { ifaceIp: 'fd00:198:18::1', publicIp: 'fd00:198:18::1' },
+    });
+    expect(only6).toMatchObject({ subnet: 'fd00:10:244:5::/64', network: 'fd00:10:244::/56', subnet6: 'fd00:10:244:5::/64', network6: 'fd00:10:244::/56', publicIP: '0.0.0.0', publicIPv6: 'fd00:198:18::1' });
+    expect(renderStatus({ version: 1, generatedAt: '', node: only6, peers: [], drops: {} }, new Date(Date.UTC(2029, 0, 1)))).toMatch(/^ {2}subnet {6}fd00:10:244:5::\/64 in fd00:10:244::\/56\n {2}public IP {3}0\.0\.0\.0\n {2}public v6 {3}fd00:198:18::1\n/m);
+    expect(renderStatus({ version: 1, generatedAt: '', node: dual, peers: [], drops: {} }, new Date(Date.UTC(2029, 0, 1)))).toMatch(/^ {2}subnet6 {5}fd00:10:244:5::\/64 in fd00:10:244::\/56$/m);
   });
 });

@@ -42,12 +42,17 @@ function parsePeer(item: string, defaultPort: number): string {
   return memberAddress({ publicIp: host, gossipPort: p });
 }
 
-/** Gossip endpoints of leased peers that advertise one (weft nodes); Flannel nodes have none. */
-export function seedsFromLeases(leases: readonly { publicIp: string; gossipPort?: number | undefined }[], selfAddress?: string): string[] {
+/**
+ * Gossip endpoints of leased peers that advertise one (weft nodes); Flannel nodes have none. A weft
+ * node gossips on its PublicIP, or on its PublicIPv6 when PublicIP is 0.0.0.0 (an IPv6-only lease).
+ */
+export function seedsFromLeases(leases: readonly { publicIp: string; gossipPort?: number | undefined; v6?: { readonly publicIp: string } | undefined }[], selfAddress?: string): string[] {
   const out = new Set<string>();
   for (const l of leases) {
-    if (!l.gossipPort || parseIpv4(l.publicIp) === null) continue;
-    const a = memberAddress({ publicIp: l.publicIp, gossipPort: l.gossipPort });
+    const ip4 = parseIpv4(l.publicIp);
+    const host = ip4 !== null && ip4 !== 0 ? l.publicIp : ip4 === 0 && l.v6 && isIpv6(l.v6.publicIp) ? l.v6.publicIp : undefined;
+    if (!l.gossipPort || host === undefined) continue;
+    const a = memberAddress({ publicIp: host, gossipPort: l.gossipPort });
     if (a !== selfAddress) out.add(a);
   }
   return [...out];

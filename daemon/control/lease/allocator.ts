@@ -7,10 +7,14 @@
 // enabled); step 2 keeps the previous IPv4 subnet when it fits and is free, with the previous IPv6
 // subnet if that fits and is free too, else a random one (Flannel drops both there, so turning
 // IPv6 on would move every node's IPv4 subnet); step 3 picks each family at random (allocator6.ts).
+// IPv6-only (EnableIPv4 false): a lease holds the IPv6 subnet alone (its IPv4 half is NO_SUBNET4);
+// step 1 matches by the owner address (PublicIPv6, lease-codec leaseOwnerIp), step 2 takes the
+// previous IPv6 subnet if it fits and is free, step 3 a random one.
 // Pure: the caller lists the leases and supplies the random source.
 import { WeftError } from '../../errors.js';
 import { formatCidr, formatIpv4, overlaps, subnetSize, type Subnet4 } from '../../net/ipv4.js';
 import { overlaps6, sameSubnet6, type Subnet6 } from '../../net/ipv6.js';
+import { NO_SUBNET4 } from '../../net/subnet-key.js';
 import { describePool6, pickSubnet6 } from './allocator6.js';
 import { subnet6FitsConfig, subnetFitsConfig, type NetworkConfig } from './network-config.js';
 
@@ -21,6 +25,7 @@ export interface HeldSubnet {
   /** undefined for an IPv6-only lease (it holds no IPv4 subnet). */
   readonly subnet: Subnet4 | undefined;
   readonly subnet6?: Subnet6 | undefined;
+  /** The lease's owner address (leaseOwnerIp: PublicIP, or PublicIPv6 for an IPv6-only lease). */
   readonly publicIp: string;
 }
 
@@ -28,6 +33,7 @@ export interface AllocationInput {
   readonly config: NetworkConfig;
   /** Every lease currently in etcd (ours included). */
   readonly leases: readonly HeldSubnet[];
+  /** This node's owner address (leaseOwnerIp of its attributes). */
   readonly publicIp: string;
   /** FLANNEL_SUBNET's network from the previous subnet file, if any. */
   readonly previousSubnet?: Subnet4 | undefined;
@@ -42,6 +48,7 @@ export interface AllocationInput {
 /** The chosen subnets; `subnet6` is set exactly when the config has EnableIPv6. */
 export interface Allocation {
   readonly kind: 'reuse-public-ip' | 'previous-subnet' | 'random';
+  /** NO_SUBNET4 when the config is IPv6-only. */
   readonly subnet: Subnet4;
   readonly subnet6?: Subnet6 | undefined;
 }
@@ -57,9 +64,13 @@ export function freeCandidates(config: NetworkConfig, leases: readonly HeldSubne
   return out;
 }
 
-/** True when a lease holds what the config asks for: a fitting IPv4 subnet, and an IPv6 one exactly with EnableIPv6. */
+/**
+ * True when a lease holds what the config asks for: a fitting IPv4 subnet (none when IPv6-only),
+ * and an IPv6 one exactly with EnableIPv6.
+ */
 export function leaseFitsConfig(config: NetworkConfig, l: Pick<HeldSubnet, 'subnet' | 'subnet6'>): boolean {
-  return l.subnet !== undefined && subnetFitsConfig(config, l.subnet) && subnet6FitsConfig(config.ipv6, l.subnet6);
+  const fits4 = config.ipv6Only ? l.subnet === undefined : l.subnet !== undefined && subnetFitsConfig(config, l.subnet);
+  return fits4 && subnet6FitsConfig(config.ipv6, l.subnet6);
 }
 
 /** Leases holding `publicIp` that no longer fit the config (Flannel deletes these). */
@@ -76,6 +87,7 @@ export function chooseSubnet(input: AllocationInput): Allocation {
   const { config, leases } = input;
   const random = input.random ?? Math.random;
   const mine = leases.find((l) => l.publicIp === input.publicIp && leaseFitsConfig(config, l));
+  if (config.ipv6Only) return mine ? { kind: 'reuse-public-ip', subnet: NO_SUBNET4, subnet6: mine.subnet6 } : choose6Only(input, random);
   if (mine?.subnet) return { kind: 'reuse-public-ip', subnet: mine.subnet, subnet6: mine.subnet6 };
 
   const prev = input.previousSubnet;
@@ -94,6 +106,13 @@ export function chooseSubnet(input: AllocationInput): Allocation {
   const i = Math.min(free.length - 1, Math.floor(random() * free.length));
   const subnet6 = config.ipv6 ? previousOrRandom6({ ...input, previousSubnet6: undefined }, random) : undefined;
   return { kind: 'random', subnet: free[i], subnet6 };
+}
+
+/** IPv6-only, no lease of ours: the previous IPv6 subnet if it fits and is free, else a random one. */
+function choose6Only(input: AllocationInput, random: () => number): Allocation {
+  const subnet6 = previousOrRandom6(input, random);
+  const kind = input.previousSubnet6 !== undefined && sameSubnet6(subnet6, input.previousSubnet6) ? 'previous-subnet' : 'random';
+  return { kind, subnet: NO_SUBNET4, subnet6 };
 }
 
 /** The previous IPv6 subnet when it fits and is free, else a random free one. */

@@ -5,9 +5,11 @@
 //   dual-stack  {"PublicIP":"198.18.0.1","PublicIPv6":"fd00:198:18::1","BackendType":"vxlan",
 //                "BackendData":{"VNI":1,"VtepMAC":"0a:…"},"BackendV6Data":{"VNI":1,"VtepMAC":"0e:…"}}
 //   IPv6-only   {"PublicIP":"0.0.0.0","PublicIPv6":"fd00:198:18::1","BackendType":"vxlan","BackendV6Data":{…}}
-//               (Flannel's; decoded here, not written: weftd refuses IPv6-only configs for now)
+//               (Flannel's: no IPv4 VTEP, so no BackendData; PublicIP is Go's zero ip.IP4)
 // PublicIPv6 is in Go's net.IP.String() form (formatIpv6). weft appends its own fields at the end
-// of BackendData only; BackendV6Data is exactly Flannel's. Flannel ignores unknown fields.
+// of BackendData only; BackendV6Data is exactly Flannel's. Flannel ignores unknown fields. An
+// IPv6-only weft node writes a BackendData holding weft's fields alone, where Flannel's has none
+// (an IPv6-only Flannel node never reads BackendData: it has no IPv4 VTEP).
 // Node names are restricted (see config) so JSON.stringify matches Go's escaping exactly.
 import { goField as pick, isJsonObject } from './go-json.js';
 
@@ -40,18 +42,34 @@ export interface OwnLeaseAttrs {
   readonly nodeName: string;
   /** Advertise checksum elision (BackendData.WeftCsumElision, written only when true). */
   readonly csumElision?: boolean;
-  /** Dual-stack: the IPv6 underlay address (formatIpv6 form) and the IPv6 VTEP's MAC; VNI as for IPv4. */
+  /** Dual-stack and IPv6-only: the IPv6 underlay address (formatIpv6 form) and the IPv6 VTEP's MAC; VNI as for IPv4. */
   readonly v6?: { readonly publicIp: string; readonly vtepMac: string } | undefined;
+  /** IPv6-only (EnableIPv4 false, `v6` set): no IPv4 VTEP; publicIp and vtepMac are not written. */
+  readonly ipv6Only?: boolean;
 }
 
+/** Flannel's PublicIP of a lease without an IPv4 underlay (Go's zero ip.IP4). */
+export const NO_PUBLIC_IP = '0.0.0.0';
+
 export function encodeLeaseValue(a: OwnLeaseAttrs): string {
+  const weft = { WeftGossipPort: a.gossipPort, WeftNodeName: a.nodeName, ...(a.csumElision ? { WeftCsumElision: true } : {}) };
+  const v6Only = a.ipv6Only === true && a.v6 !== undefined;
   return JSON.stringify({
-    PublicIP: a.publicIp,
+    PublicIP: v6Only ? NO_PUBLIC_IP : a.publicIp,
     PublicIPv6: a.v6 ? a.v6.publicIp : null,
     BackendType: 'vxlan',
-    BackendData: { VNI: a.vni, VtepMAC: a.vtepMac, WeftGossipPort: a.gossipPort, WeftNodeName: a.nodeName, ...(a.csumElision ? { WeftCsumElision: true } : {}) },
+    BackendData: v6Only ? weft : { VNI: a.vni, VtepMAC: a.vtepMac, ...weft },
     ...(a.v6 ? { BackendV6Data: { VNI: a.vni, VtepMAC: a.v6.vtepMac } } : {}),
   });
+}
+
+/**
+ * The underlay address a lease is held by, for reuse and identity checks: PublicIP, or PublicIPv6
+ * when PublicIP is 0.0.0.0 (IPv6-only). Flannel matches by PublicIP alone, so its IPv6-only nodes
+ * all look alike; weft tells them apart.
+ */
+export function leaseOwnerIp(a: { readonly publicIp: string; readonly v6?: { readonly publicIp: string } | undefined; readonly ipv6Only?: boolean }): string {
+  return (a.ipv6Only === true || a.publicIp === NO_PUBLIC_IP) && a.v6 ? a.v6.publicIp : a.publicIp;
 }
 
 

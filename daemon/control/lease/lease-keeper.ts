@@ -26,7 +26,8 @@ import { chooseSubnet, sameSubnets, staleOwnLeases, type Allocation, type HeldSu
 import { formatCidr, type Subnet4 } from '../../net/ipv4.js';
 import { formatCidr6, type Subnet6 } from '../../net/ipv6.js';
 import { identityRefusal, type IdentityGuard } from './identity-guard.js';
-import { encodeLeaseValue, type OwnLeaseAttrs } from './lease-codec.js';
+import { encodeLeaseValue, leaseOwnerIp, type OwnLeaseAttrs } from './lease-codec.js';
+import { isNoSubnet4 } from '../../net/subnet-key.js';
 import type { LeaseStore, LeaseWatch, Written } from './lease-store.js';
 import type { NetworkConfig } from './network-config.js';
 import { LogEvent } from '../../observability/log-events.js';
@@ -78,9 +79,10 @@ export interface PreferredSubnets {
   readonly subnet6?: Subnet6 | undefined;
 }
 
-/** Log fields naming a lease's subnets. */
-function subnetFields(l: { readonly subnet: Subnet4; readonly subnet6?: Subnet6 | undefined }): { subnet: string; subnet6?: string } {
-  return l.subnet6 ? { subnet: formatCidr(l.subnet), subnet6: formatCidr6(l.subnet6) } : { subnet: formatCidr(l.subnet) };
+/** Log fields naming a lease's subnets (the IPv6 one alone for an IPv6-only lease). */
+function subnetFields(l: { readonly subnet: Subnet4; readonly subnet6?: Subnet6 | undefined }): { subnet?: string; subnet6?: string } {
+  const v4 = isNoSubnet4(l.subnet) ? {} : { subnet: formatCidr(l.subnet) };
+  return l.subnet6 ? { ...v4, subnet6: formatCidr6(l.subnet6) } : v4;
 }
 
 function abortError(): WeftError {
@@ -214,17 +216,20 @@ export class LeaseKeeper {
     const { store, network, attrs } = this.o;
     const { leases, skipped } = await store.list();
     for (const s of skipped) this.o.log.warn({ key: s.key, reason: s.reason }, 'ignoring unreadable lease (its subnet still counts as taken)');
-    const held: HeldSubnet[] = leases.map((l) => ({ subnet: l.subnet, subnet6: l.subnet6, publicIp: l.attrs.publicIp }));
+    // An IPv6-only lease's NO_SUBNET4 holds no IPv4 subnet; each lease is owned by leaseOwnerIp.
+    const held: HeldSubnet[] = leases.map((l) => ({ subnet: isNoSubnet4(l.subnet) ? undefined : l.subnet, subnet6: l.subnet6, publicIp: leaseOwnerIp(l.attrs) }));
     for (const s of skipped) if (s.subnet || s.subnet6) held.push({ subnet: s.subnet, subnet6: s.subnet6, publicIp: '' });
-    for (const stale of staleOwnLeases({ config: network, leases: held, publicIp: attrs.publicIp })) {
-      const l = leases.find((x) => stale.subnet !== undefined && sameSubnets(x, { subnet: stale.subnet, subnet6: stale.subnet6 }));
+    const self = leaseOwnerIp(attrs);
+    for (const stale of staleOwnLeases({ config: network, leases: held, publicIp: self })) {
+      const i = held.indexOf(stale);
+      const l = i < leases.length ? leases[i] : undefined;
       if (!l) continue;
       this.o.log.info(subnetFields(l), 'deleting our old lease that no longer fits the network config');
       await store.deleteIfUnchanged(l, l.modRevision);
-      held.splice(held.findIndex((h) => h.subnet !== undefined && sameSubnets({ subnet: h.subnet, subnet6: h.subnet6 }, l)), 1);
+      held.splice(held.indexOf(stale), 1);
     }
-    const choice = chooseSubnet({ config: network, leases: held, publicIp: attrs.publicIp, previousSubnet: preferred.subnet, previousSubnet6: preferred.subnet6, subnetsPrefix: store.subnetsPrefix });
-    const refusal = this.o.identity && (await identityRefusal(leases, attrs, choice.kind === 'reuse-public-ip' ? choice.subnet : undefined, this.o.identity));
+    const choice = chooseSubnet({ config: network, leases: held, publicIp: self, previousSubnet: preferred.subnet, previousSubnet6: preferred.subnet6, subnetsPrefix: store.subnetsPrefix });
+    const refusal = this.o.identity && (await identityRefusal(leases, attrs, choice.kind === 'reuse-public-ip' ? choice : undefined, this.o.identity));
     if (refusal) {
       this.o.identity?.refused(refusal.kind, refusal.holder);
       throw new WeftError('WEFT_ERR_IDENTITY_CONFLICT', `${refusal.kind}: ${refusal.holder.name} at ${refusal.holder.publicIp} is alive`);

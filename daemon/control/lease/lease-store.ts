@@ -92,13 +92,12 @@ export interface LeaseStore {
 
 /**
  * Decodes one entry under `<prefix>/subnets/`; a string says why it is unusable. An IPv6-only
- * lease (Flannel's `0.0.0.0-0&…` key) is unusable here: weft routes IPv4 subnets, and its
- * 0.0.0.0/0 must never become a route.
+ * lease (Flannel's `0.0.0.0-0&…` key) has subnet NO_SUBNET4 (isNoSubnet4): its 0.0.0.0/0 holds no
+ * IPv4 address and must never become a route or count as taken.
  */
 export function decodeStoredLease(kv: Omit<KvChange, 'type'>): StoredLease | string {
   const name = parseLeaseKeyName(kv.key);
   if (!name) return 'key is not of the form <ip>-<len> or <ip>-<len>&<ipv6>-<len>';
-  if (isNoSubnet4(name.subnet)) return 'IPv6-only lease (no IPv4 subnet); weft routes only IPv4 subnets for now';
   const attrs = decodeLeaseValue(kv.value);
   if (typeof attrs === 'string') return attrs;
   return { key: kv.key, subnet: name.subnet, subnet6: name.subnet6, attrs, value: kv.value, lease: kv.lease, modRevision: kv.modRevision };

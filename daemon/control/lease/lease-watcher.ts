@@ -17,6 +17,7 @@ import { formatIpv6, parseIpv6, sameSubnet6, type Subnet6 } from '../../net/ipv6
 import type { LeaseAttrs } from './lease-codec.js';
 import { decodeStoredLease, type LeaseStore, type LeaseWatch, type LeaseWatchHooks } from './lease-store.js';
 import { normalizeMac } from '../../net/mac.js';
+import { isNoSubnet4 } from '../../net/subnet-key.js';
 
 /** One peer's lease, as the data plane needs it. */
 export interface PeerLease {
@@ -202,6 +203,7 @@ export class LeaseWatcher {
       return undefined;
     };
     if (typeof d === 'string') return ignore(d);
+    if (isNoSubnet4(d.subnet)) return ignore('IPv6-only lease (no IPv4 subnet); weft routes only IPv4 subnets for now');
     const a = d.attrs;
     if (a.backendType !== 'vxlan') return ignore(`non-vxlan subnet ${formatCidr(d.subnet)} (BackendType ${JSON.stringify(a.backendType)})`);
     const mac = a.vtepMac === undefined ? null : normalizeMac(a.vtepMac);

@@ -12,7 +12,9 @@
 //     prefix + 2; absent/0 → 64 if the prefix ≤ /62, prefix + 2 up to /124, longer refused;
 //     IPv6SubnetMin/Max absent/"::" → the second and the last subnet, explicit → inside and aligned.
 // checkNetworkConfig applies Flannel's rules (IPv6-only included); parseNetworkConfig is what weftd
-// runs on and adds weft's refusals (no family enabled, IPv6-only, non-vxlan), each saying what to change.
+// runs on and adds weft's refusal of non-vxlan backends, saying what to change. An IPv6-only config
+// (EnableIPv4 false) keeps Flannel's zero IPv4 values (Network 0.0.0.0/0, SubnetLen 0, SubnetMin/Max
+// 0.0.0.0) and says so with ipv6Only, so no IPv4 pool is ever taken from it.
 import { DEFAULT_VNI, DEFAULT_VXLAN_PORT, OVERHEAD } from '../../dataplane/constants.js';
 import { WeftError } from '../../errors.js';
 import { goField as field, isJsonObject as isObject } from './go-json.js';
@@ -43,10 +45,15 @@ export interface CheckedNetworkConfig {
   readonly backend: NetworkConfig['backend'];
 }
 
-/** The config weftd runs on: the IPv4 pool always, the IPv6 pool with EnableIPv6 (dual-stack). */
+/**
+ * The config weftd runs on: the IPv4 pool (Flannel's zero pool when IPv6-only), the IPv6 pool with
+ * EnableIPv6 (dual-stack or IPv6-only).
+ */
 export interface NetworkConfig extends Ipv4Pool {
   /** Absent unless EnableIPv6 (so an IPv4-only config is the same object as before dual-stack). */
   readonly ipv6?: Ipv6Pool | undefined;
+  /** EnableIPv4 false: the IPv4 pool is Flannel's zero one and `ipv6` is set. Absent otherwise. */
+  readonly ipv6Only?: true;
   readonly backend: {
     readonly type: 'vxlan';
     readonly vni: number;
@@ -189,12 +196,13 @@ export function checkNetworkConfig(text: string): CheckedNetworkConfig {
   return { ipv4, ipv6, backend: Object.freeze(parseBackend(field(raw, 'Backend'))) };
 }
 
+/** Flannel's zero IPv4 values: the IPv4 pool of an IPv6-only config, from which nothing is leased. */
+export const NO_IPV4_POOL: Ipv4Pool = Object.freeze({ network: Object.freeze({ base: 0, len: 0 }), subnetLen: 0, subnetMin: 0, subnetMax: 0 });
+
 /** The config weftd runs on: Flannel's checks, then weft's refusals. Throws WeftError WEFT_ERR_NETWORK_CONFIG_INVALID. */
 export function parseNetworkConfig(text: string): NetworkConfig {
   const c = checkNetworkConfig(text);
-  if (!c.ipv4) {
-    throw invalid('EnableIPv4 is false (IPv6-only); weft does not carry an IPv6-only network yet (only dual-stack leases, with an IPv4 data path): remove EnableIPv4 or set it to true, with a Network');
-  }
+  if (!c.ipv4) return Object.freeze({ ...NO_IPV4_POOL, ipv6: c.ipv6, ipv6Only: true, backend: c.backend });
   return Object.freeze({ ...c.ipv4, ...(c.ipv6 ? { ipv6: c.ipv6 } : {}), backend: c.backend });
 }
 
@@ -216,9 +224,9 @@ function parseBackend(v: unknown): NetworkConfig['backend'] {
   return { type: 'vxlan', vni, port: port === 0 ? DEFAULT_VXLAN_PORT : port, mtu: mtu === 0 ? undefined : mtu };
 }
 
-/** True when `s` may be leased under `cfg` (Flannel isSubnetConfigCompat). */
+/** True when `s` may be leased under `cfg` (Flannel isSubnetConfigCompat); never under Flannel's zero pool. */
 export function subnetFitsConfig(cfg: Ipv4Pool, s: Subnet4): boolean {
-  return s.len === cfg.subnetLen && contains(cfg.network, s.base) && s.base >= cfg.subnetMin && s.base <= cfg.subnetMax;
+  return cfg.subnetLen > 0 && s.len === cfg.subnetLen && contains(cfg.network, s.base) && s.base >= cfg.subnetMin && s.base <= cfg.subnetMax;
 }
 
 /**

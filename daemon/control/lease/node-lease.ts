@@ -14,7 +14,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EtcdHealth } from '../etcd/etcd-health.js';
 import { formatCidr, sameSubnet, type Subnet4 } from '../../net/ipv4.js';
-import { formatCidr6, type Subnet6 } from '../../net/ipv6.js';
+import { formatCidr6, sameSubnet6, type Subnet6 } from '../../net/ipv6.js';
 import { sameSubnets } from './allocator.js';
 import type { IdentityGuard } from './identity-guard.js';
 import type { OwnLeaseAttrs } from './lease-codec.js';
@@ -183,7 +183,8 @@ function keeperFor(o: NodeLeaseOptions, previousSubnet: Subnet4 | undefined, pre
 }
 
 /** One line when the acquired subnet is not the previous run's: pods started on that one are cut off. */
-function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; network?: Subnet4 }, lease: HeldLease): void {
+function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; network?: Subnet4; subnet6?: Subnet6 }, lease: HeldLease): void {
+  if (o.network.ipv6Only) return reportMovedSubnet6(o, previous.subnet6, lease);
   const old = previous.subnet;
   if (!old || sameSubnet(old, lease.subnet)) return;
   const fits = subnetFitsConfig(o.network, old);
@@ -198,9 +199,21 @@ function reportMovedSubnet(o: NodeLeaseOptions, previous: { subnet?: Subnet4; ne
   );
 }
 
+/** reportMovedSubnet for an IPv6-only node: its one subnet is the IPv6 one. */
+function reportMovedSubnet6(o: NodeLeaseOptions, old: Subnet6 | undefined, lease: HeldLease): void {
+  if (!old || !lease.subnet6 || sameSubnet6(old, lease.subnet6)) return;
+  const now = formatCidr6(lease.subnet6);
+  o.log.error(
+    { event: LogEvent.subnetMoved, oldSubnet6: formatCidr6(old), newSubnet6: now, network6: o.network.ipv6 ? formatCidr6(o.network.ipv6.network) : null, file: o.cfg.subnetFile },
+    `this node's previous IPv6 subnet ${formatCidr6(old)} (from ${o.cfg.subnetFile}) is held by another node or does not fit the network config now in etcd; it now has ${now}. ` +
+      `Pods started before hold addresses that no longer route: re-create them (e.g. kubectl delete pod -A --field-selector spec.nodeName=${o.attrs.nodeName})`,
+  );
+}
+
 async function writeLeaseFile(o: NodeLeaseOptions, l: HeldLease): Promise<void> {
   const { subnetFile, ipMasq } = o.cfg;
   const ipv6 = o.network.ipv6 && l.subnet6 ? { network: o.network.ipv6.network, subnet: l.subnet6 } : undefined;
-  await writeSubnetFile(subnetFile, { network: o.network.network, subnet: l.subnet, ipv6, mtu: o.mtu, ipMasq });
-  o.log.info({ file: subnetFile, subnet: formatCidr(l.subnet), ...(ipv6 ? { subnet6: formatCidr6(ipv6.subnet) } : {}), mtu: o.mtu, ipMasq }, 'subnet file written');
+  const v4 = o.network.ipv6Only ? { network: undefined, subnet: undefined } : { network: o.network.network, subnet: l.subnet };
+  await writeSubnetFile(subnetFile, { ...v4, ipv6, mtu: o.mtu, ipMasq });
+  o.log.info({ file: subnetFile, ...(v4.subnet ? { subnet: formatCidr(v4.subnet) } : {}), ...(ipv6 ? { subnet6: formatCidr6(ipv6.subnet) } : {}), mtu: o.mtu, ipMasq }, 'subnet file written');
 }

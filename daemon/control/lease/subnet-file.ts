@@ -56,7 +56,8 @@ function valueOf(text: string, key: string): string | undefined {
  * The subnets recorded by a previous run (FLANNEL_SUBNET's and FLANNEL_IPV6_SUBNET's networks), for
  * reuse, and the network FLANNEL_SUBNET was in (FLANNEL_NETWORK, when readable). A missing file gives
  * none; an unreadable or corrupt one gives `problem` and no subnet. An unusable FLANNEL_IPV6_SUBNET
- * is ignored (as Flannel does), leaving the IPv4 subnet reusable.
+ * is ignored (as Flannel does), leaving the IPv4 subnet reusable. An IPv6-only file (no
+ * FLANNEL_SUBNET, a valid FLANNEL_IPV6_SUBNET) gives the IPv6 subnet alone.
  */
 export function readPreviousSubnet(path: string): PreviousSubnets {
   let text: string;
@@ -67,10 +68,11 @@ export function readPreviousSubnet(path: string): PreviousSubnets {
     return { problem: `cannot read ${path}: ${(err as Error).message}` };
   }
   const value = valueOf(text, 'FLANNEL_SUBNET');
+  const cidr6 = parseCidr6(valueOf(text, 'FLANNEL_IPV6_SUBNET') ?? '');
+  if (value === undefined && cidr6 && cidr6.len <= 126) return { subnet6: subnetOf6(cidr6) }; // IPv6-only
   if (value === undefined) return { problem: `${path} has no FLANNEL_SUBNET line` };
   const cidr = parseCidr(value);
   if (!cidr || cidr.len > 30) return { problem: `${path}: FLANNEL_SUBNET=${value} is not an IPv4 subnet` };
   const network = parseCidr(valueOf(text, 'FLANNEL_NETWORK') ?? '');
-  const cidr6 = parseCidr6(valueOf(text, 'FLANNEL_IPV6_SUBNET') ?? '');
   return { subnet: subnetOf(cidr), ...(network ? { network: subnetOf(network) } : {}), ...(cidr6 && cidr6.len <= 126 ? { subnet6: subnetOf6(cidr6) } : {}) };
 }

@@ -11,6 +11,7 @@
  *   openUdp(addr, port, sndbuf, rcvbuf, flags) -> fd  non-blocking UDP socket bound to addr:port
  *                                              (flags: WEFT_UDP_GRO)
  *   openUdp6(addr, port, sndbuf, rcvbuf, flags) -> fd  the same over IPv6 (addr: 16 bytes), IPV6_V6ONLY
+ *                                              (flags: WEFT_UDP_GRO, WEFT_UDP_FREEBIND)
  *   closeFd(fd)                                for fds never handed to an engine
  *   nftGeneration() -> number                  nf_tables ruleset generation of this netns, -1 if none
  *   createEngine(opts) -> engine               takes ownership of the fds, starts polling
@@ -322,6 +323,7 @@ static napi_value open_udp6(napi_env env, napi_callback_info info) {
   const char *step = NULL;
   if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) step = "setsockopt IPV6_V6ONLY";
   else if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) step = "setsockopt UDP_GRO";
+  else if ((flags & WEFT_UDP_FREEBIND) && setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one) < 0) step = "setsockopt IP_FREEBIND";
   if (step) {
     int err = errno;
     close(fd);

@@ -126,5 +126,7 @@
 
 /* openUdp / openUdp6 flags */
 #define WEFT_UDP_GRO 1 /* setsockopt UDP_GRO: coalesced receives, split by TypeScript */
+#define WEFT_UDP_FREEBIND 2 /* openUdp6: IP_FREEBIND, so an address still in duplicate address
+                               detection can be bound (it receives once DAD is done) */
 
 #endif

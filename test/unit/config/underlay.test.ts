@@ -43,7 +43,19 @@ describe('underlay', () => {
     expect(chooseUnderlay(req({ iface: ['wg0', 'eth1'] }), table, 'eth0').iface).toBe('eth1'); // wg0 has no IPv4
     // An interface without IPv4 still serves when nothing else does and --public-ip says where peers send.
     expect(chooseUnderlay(req({ iface: ['eth9', 'wg0'], publicIp: '198.18.0.9' }), table, 'eth0')).toEqual({ iface: 'wg0', ifaceIp: '198.18.0.9', publicIp: '198.18.0.9', ipv6: { ifaceIp: 'fd00::1', publicIp: 'fd00::1' } });
-    expect(() => chooseUnderlay(req({ iface: ['eth9', 'wg0'] }), table, 'eth0')).toThrow('--iface eth9, --iface wg0: wg0 has no IPv4 address and nothing else matched; give it one or set --public-ip');
+    expect(() => chooseUnderlay(req({ iface: ['eth9', 'wg1'] }), { ...table, wg1: [] }, 'eth0')).toThrow(
+      '--iface eth9, --iface wg1: wg1 has no IPv4 address and nothing else matched; give it one or set --public-ip (or, for an IPv6-only network, give it a global IPv6 address or set --public-ipv6)',
+    );
+  });
+
+  it('takes an interface with IPv6 alone as an IPv6-only underlay (IPv4 addresses 0.0.0.0), by name, address or --iface-can-reach', () => {
+    const table = { ...ifaces, wg0: [v6('fd00::1')] };
+    const only6 = { iface: 'wg0', ifaceIp: '0.0.0.0', publicIp: '0.0.0.0', noIpv4: true, ipv6: { ifaceIp: 'fd00::1', publicIp: 'fd00::1' } };
+    expect(chooseUnderlay(req({ iface: ['eth9', 'wg0'] }), table, 'eth0')).toEqual(only6);
+    expect(chooseUnderlay(req({ iface: ['fd00::1'] }), table, 'eth0')).toEqual(only6);
+    expect(chooseUnderlay(req({ iface: ['wg0'], publicIpv6: 'fd00:198:18::9' }), table, 'eth0')).toEqual({ ...only6, ipv6: { ifaceIp: 'fd00::1', publicIp: 'fd00:198:18::9' } });
+    expect(chooseUnderlay(req({ iface: ['wg1'], publicIpv6: 'fd00:198:18::9' }), { ...table, wg1: [] }, 'eth0')).toEqual({ ...only6, iface: 'wg1', ipv6: { ifaceIp: undefined, publicIp: 'fd00:198:18::9' } });
+    expect(chooseUnderlay(req({ ifaceCanReach: 'fd00::9' }), table, 'eth0', { dev: 'wg0' })).toEqual(only6);
   });
 
   it('tries each --iface-regex in order after --iface: addresses of every interface first, then names', () => {
@@ -63,7 +75,7 @@ describe('underlay', () => {
     expect(chooseUnderlay(canReach, ifaces, 'eth0', { dev: 'eth1' }).ifaceIp).toBe('198.18.1.1');
     expect(chooseUnderlay({ ...canReach, iface: ['eth0'] }, ifaces, undefined, { dev: 'eth1' }).iface).toBe('eth0'); // --iface comes first
     expect(() => chooseUnderlay(canReach, ifaces, 'eth0', undefined)).toThrow('--iface-can-reach 198.18.9.9: no route to it; add one or choose the underlay with --iface');
-    expect(() => chooseUnderlay(canReach, { ...ifaces, wg0: [v6('fd00::1')] }, 'eth0', { dev: 'wg0' })).toThrow(/the route leaves by wg0, which has no IPv4 address/);
+    expect(() => chooseUnderlay(canReach, { ...ifaces, wg0: [] }, 'eth0', { dev: 'wg0' })).toThrow(/the route leaves by wg0, which has no IPv4 address/);
   });
 
   it('reads the device and source of `ip -j route get`', () => {

@@ -31,6 +31,16 @@ describe('gossip seeds', () => {
     ];
     expect(seedsFromLeases(leases, '198.18.0.1:8473')).toEqual(['198.18.0.3:9000']);
   });
+
+  it('takes an IPv6-only weft lease (PublicIP 0.0.0.0) at its PublicIPv6, in brackets, and skips itself there too', () => {
+    const leases = [
+      { publicIp: '0.0.0.0', gossipPort: 8473, v6: { publicIp: 'fd00:198:18::1' } },
+      { publicIp: '0.0.0.0', gossipPort: 8473, v6: { publicIp: 'fd00:198:18::2' } },
+      { publicIp: '0.0.0.0', gossipPort: 8473 },
+      { publicIp: '0.0.0.0', gossipPort: undefined, v6: { publicIp: 'fd00:198:18::4' } },
+    ];
+    expect(seedsFromLeases(leases, '[fd00:198:18::1]:8473')).toEqual(['[fd00:198:18::2]:8473']);
+  });
 });
 
 describe('--gossip-key-file', () => {

@@ -24,18 +24,18 @@ describe('identityRefusal', () => {
   it('asks nobody on a restart: the lease naming us at our IP is ours', async () => {
     const g = guard(['node1@198.18.0.1']);
     const leases = [stored('10.244.1.0/24', '198.18.0.1', 'node1')];
-    expect(await identityRefusal(leases, self, parseSubnet('10.244.1.0/24')!, g)).toBeUndefined();
+    expect(await identityRefusal(leases, self, { subnet: parseSubnet('10.244.1.0/24')! }, g)).toBeUndefined();
     expect(g.asked).toEqual([]);
   });
 
   it('reuses the lease of our public IP under another name when its holder does not answer (a rename)', async () => {
     const g = guard([]);
-    expect(await identityRefusal([stored('10.244.1.0/24', '198.18.0.1', 'old-name')], self, parseSubnet('10.244.1.0/24')!, g)).toBeUndefined();
+    expect(await identityRefusal([stored('10.244.1.0/24', '198.18.0.1', 'old-name')], self, { subnet: parseSubnet('10.244.1.0/24')! }, g)).toBeUndefined();
     expect(g.asked).toEqual(['old-name@198.18.0.1']);
   });
 
   it('refuses it when the holder answers (public_ip), and refuses our name held alive elsewhere (node_name)', async () => {
-    const ip = await identityRefusal([stored('10.244.1.0/24', '198.18.0.1', 'other')], self, parseSubnet('10.244.1.0/24')!, guard(['other@198.18.0.1']));
+    const ip = await identityRefusal([stored('10.244.1.0/24', '198.18.0.1', 'other')], self, { subnet: parseSubnet('10.244.1.0/24')! }, guard(['other@198.18.0.1']));
     expect(ip).toEqual({ kind: 'public_ip', holder: { name: 'other', publicIp: '198.18.0.1', gossipPort: 8473, subnet: '10.244.1.0/24' } });
     const name = await identityRefusal([stored('10.244.7.0/24', '198.18.0.7', 'node1')], self, undefined, guard(['node1@198.18.0.7']));
     expect(name).toMatchObject({ kind: 'node_name', holder: { publicIp: '198.18.0.7', subnet: '10.244.7.0/24' } });
@@ -43,7 +43,7 @@ describe('identityRefusal', () => {
 
   it('cannot ask a Flannel node (no gossip port) and reuses its lease as Flannel would', async () => {
     const g = guard([]);
-    expect(await identityRefusal([stored('10.244.1.0/24', '198.18.0.1')], self, parseSubnet('10.244.1.0/24')!, g)).toBeUndefined();
+    expect(await identityRefusal([stored('10.244.1.0/24', '198.18.0.1')], self, { subnet: parseSubnet('10.244.1.0/24')! }, g)).toBeUndefined();
     expect(g.asked).toEqual([]);
   });
 });

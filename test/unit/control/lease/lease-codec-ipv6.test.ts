@@ -5,11 +5,12 @@
 // or null for a nil pointer. weft's own fields ride at the end of BackendData only. And the values
 // and keys Flannel writes for dual-stack and IPv6-only nodes are read back.
 import { describe, expect, it } from 'vitest';
-import { decodeLeaseValue, encodeLeaseValue, type OwnLeaseAttrs } from '../../../../daemon/control/lease/lease-codec.js';
+import { decodeLeaseValue, encodeLeaseValue, leaseOwnerIp, type LeaseAttrs, type OwnLeaseAttrs } from '../../../../daemon/control/lease/lease-codec.js';
 import { decodeStoredLease, leaseKeyOf, listingOf } from '../../../../daemon/control/lease/lease-store.js';
 import { formatIpv6, parseIpv6 } from '../../../../daemon/net/ipv6.js';
 import { parseSubnet } from '../../../../daemon/net/ipv4.js';
 import { parseSubnet6 } from '../../../../daemon/net/ipv6.js';
+import { isNoSubnet4 } from '../../../../daemon/net/subnet-key.js';
 
 const MAC4 = 'c6:d2:32:6f:8f:44';
 const MAC6 = 'ce:7a:05:2e:91:0b';
@@ -54,6 +55,25 @@ describe('dual-stack lease value', () => {
   });
 });
 
+describe('IPv6-only lease value', () => {
+  const v6only: OwnLeaseAttrs = { ...dual, publicIp: '0.0.0.0', v6: { publicIp: 'fd00:198:18::2', vtepMac: MAC6 }, ipv6Only: true };
+
+  it("is Flannel's bytes plus a BackendData holding weft's fields alone (Flannel writes none)", () => {
+    const v = encodeLeaseValue(v6only);
+    expect(v).toBe(`{"PublicIP":"0.0.0.0","PublicIPv6":"fd00:198:18::2","BackendType":"vxlan","BackendData":{"WeftGossipPort":8473,"WeftNodeName":"node1"},"BackendV6Data":{"VNI":1,"VtepMAC":"${MAC6}"}}`);
+    expect(v.replace(/"BackendData":\{[^}]*\},/, '')).toBe(FLANNEL_V6_ONLY);
+    expect(encodeLeaseValue({ ...v6only, publicIp: '198.18.0.9' })).toBe(v);
+  });
+
+  it('decodes as a weft node with no IPv4 VTEP, owned by its PublicIPv6', () => {
+    const a = decodeLeaseValue(encodeLeaseValue({ ...v6only, csumElision: true }));
+    expect(a).toMatchObject({ publicIp: '0.0.0.0', vni: undefined, vtepMac: undefined, gossipPort: 8473, nodeName: 'node1', csumElision: true, v6: { publicIp: 'fd00:198:18::2', vni: 1, vtepMac: MAC6 } });
+    expect(leaseOwnerIp(a as LeaseAttrs)).toBe('fd00:198:18::2');
+    expect(leaseOwnerIp(decodeLeaseValue(FLANNEL_V6_ONLY) as LeaseAttrs)).toBe('fd00:198:18::2');
+    expect(leaseOwnerIp(decodeLeaseValue(FLANNEL_DUAL) as LeaseAttrs)).toBe('198.18.0.1');
+  });
+});
+
 describe('dual-stack and IPv6-only lease keys in a listing', () => {
   const prefix = '/coreos.com/network/subnets';
   const v4 = parseSubnet('10.244.1.0/24')!;
@@ -68,11 +88,11 @@ describe('dual-stack and IPv6-only lease keys in a listing', () => {
     expect(d).toMatchObject({ subnet: v4, subnet6: v6, attrs: { v6: { vtepMac: MAC6 } } });
   });
 
-  it('sets an IPv6-only lease aside (never a 0.0.0.0/0 route), its IPv6 subnet still counted as taken', () => {
+  it("decodes Flannel's IPv6-only lease with its IPv6 subnet and no IPv4 one (NO_SUBNET4, never a 0.0.0.0/0 route)", () => {
     const key = `${prefix}/0.0.0.0-0&fd00:10:244:2::-64`;
-    expect(decodeStoredLease({ key, value: FLANNEL_V6_ONLY, lease: '7', modRevision: '9' })).toMatch(/IPv6-only lease/);
     const listing = listingOf([{ key, value: FLANNEL_V6_ONLY, lease: '7', modRevision: '9' }], '10');
-    expect(listing.leases).toEqual([]);
-    expect(listing.skipped).toEqual([{ key, reason: expect.stringMatching(/IPv6-only/), subnet: undefined, subnet6: parseSubnet6('fd00:10:244:2::/64') }]);
+    expect(listing.skipped).toEqual([]);
+    expect(listing.leases).toMatchObject([{ key, subnet: { base: 0, len: 0 }, subnet6: parseSubnet6('fd00:10:244:2::/64'), attrs: { publicIp: '0.0.0.0', v6: { publicIp: 'fd00:198:18::2' } } }]);
+    expect(isNoSubnet4(listing.leases[0].subnet)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 // IPv6Network / IPv6SubnetLen / IPv6SubnetMin / IPv6SubnetMax, IPv6-only configs (valid by
 // Flannel's rules, refused by weftd for now), and a clear message for each bad input.
 import { describe, expect, it } from 'vitest';
-import { checkNetworkConfig, parseNetworkConfig, subnet6FitsConfig, type Ipv6Pool } from '../../../../daemon/control/lease/network-config.js';
+import { checkNetworkConfig, parseNetworkConfig, subnet6FitsConfig, subnetFitsConfig, type Ipv6Pool } from '../../../../daemon/control/lease/network-config.js';
 import { isWeftError } from '../../../../daemon/errors.js';
 import { formatCidr6, formatIpv6, parseSubnet6 } from '../../../../daemon/net/ipv6.js';
 
@@ -93,8 +93,13 @@ describe('IPv6-only network config', () => {
     expect(pool(v6only)).toBe('fd00:10:244::/56 len=64 min=fd00:10:244:1:: max=fd00:10:244:ff::');
   });
 
-  it('is refused by weftd with what to change (no IPv6 data path yet)', () => {
-    expect(() => parseNetworkConfig(v6only)).toThrow(/EnableIPv4 is false \(IPv6-only\); weft does not carry an IPv6-only network yet .*set it to true, with a Network/);
+  it("is what weftd runs on: the IPv6 pool, Flannel's zero IPv4 pool, from which nothing fits", () => {
+    const c = parseNetworkConfig(v6only);
+    expect(c.ipv6Only).toBe(true);
+    expect(c.ipv6?.subnetLen).toBe(64);
+    expect({ network: c.network, subnetLen: c.subnetLen, subnetMin: c.subnetMin, subnetMax: c.subnetMax }).toEqual({ network: { base: 0, len: 0 }, subnetLen: 0, subnetMin: 0, subnetMax: 0 });
+    expect(subnetFitsConfig(c, { base: 0, len: 0 })).toBe(false);
+    expect(parseNetworkConfig(`{"Network":"10.244.0.0/16",${VX}}`).ipv6Only).toBeUndefined();
   });
 
   it('needs at least one family', () => {

@@ -1,7 +1,10 @@
 // subnet.env as Flannel's WriteSubnetFile writes it, for IPv4, dual-stack and IPv6-only (no IPv4
 // lines then, and no FLANNEL_IPV6_MASQ ever). Files on disk: test/integration/lease-dual-stack.test.ts.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSubnetEnv } from '../../../../daemon/control/lease/subnet-file.js';
+import { formatSubnetEnv, readPreviousSubnet } from '../../../../daemon/control/lease/subnet-file.js';
 import { parseSubnet } from '../../../../daemon/net/ipv4.js';
 import { parseSubnet6 } from '../../../../daemon/net/ipv6.js';
 
@@ -22,5 +25,18 @@ describe('subnet.env', () => {
 
   it('IPv6-only: no IPv4 lines at all', () => {
     expect(formatSubnetEnv({ network: undefined, subnet: undefined, ipv6, mtu: 1430, ipMasq: false })).toBe('FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\nFLANNEL_MTU=1430\nFLANNEL_IPMASQ=false\n');
+  });
+
+  it('IPv6-only: read back as the IPv6 subnet alone, for reuse', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-subnet-env-'));
+    try {
+      const file = join(dir, 'subnet.env');
+      writeFileSync(file, formatSubnetEnv({ network: undefined, subnet: undefined, ipv6, mtu: 1430, ipMasq: false }));
+      expect(readPreviousSubnet(file)).toEqual({ subnet6: ipv6.subnet });
+      writeFileSync(file, 'FLANNEL_MTU=1430\n');
+      expect(readPreviousSubnet(file)).toEqual({ problem: `${file} has no FLANNEL_SUBNET line` });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
