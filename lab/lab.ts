@@ -369,7 +369,7 @@ export class Lab {
     const env = await waitWeftdReady(node, proc).catch((err: unknown) => {
       if (this.families.ipv4) throw err;
       throw new LabError(
-        `weftd on ${node.name} did not start in this IPv6-only lab (weftd carries IPv6-only networks only once it has IPv6 underlay sockets; use --kind kernel until then); last lines of ${proc.log}:\n${logTail(proc.log, 8)}`,
+        `weftd on ${node.name} did not start in this IPv6-only lab (a weftd whose data plane does not carry IPv6-only networks stops after leasing: use --kind kernel until it does); last lines of ${proc.log}:\n${logTail(proc.log, 8)}`,
         { cause: err },
       );
     });
