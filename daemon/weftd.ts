@@ -124,7 +124,7 @@ export class Weftd {
     const mtu = (network.backend.mtu ?? this.underlay.mtu) - OVERHEAD;
     this.mtu = mtu;
     if (network.ipv6Only) {
-      log.info({ ipv6Network: formatCidr6(network.ipv6!.network), ipv6SubnetLen: network.ipv6!.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null }, 'EnableIPv4 false: an IPv6-only network');
+      log.info({ ipv6Network: formatCidr6(network.ipv6!.network), ipv6SubnetLen: network.ipv6!.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null }, 'EnableIPv4 false: an IPv6-only network, carried between all nodes (weft and Flannel) over the IPv6 underlay');
     } else if (network.ipv6) {
       log.info(
         { ipv6Network: formatCidr6(network.ipv6.network), ipv6SubnetLen: network.ipv6.subnetLen, publicIPv6: this.underlay.ipv6?.publicIp ?? null },
@@ -139,7 +139,6 @@ export class Weftd {
     const node = await this.startLease({ source, mtu, cache, log: leaseLog, alive }, stop.signal);
     if (!node) return false;
     this.nodeLease = node;
-    if (network.ipv6Only) throw ipv6OnlyDataPathMissing(cfg);
 
     const follower: Follower = new OverlayFollower({
       keeper: node.keeper,
@@ -153,7 +152,7 @@ export class Weftd {
 
     this.leaseReady.set(node.lease !== undefined);
     this.fileReady.set(true);
-    log.info({ event: LogEvent.ready, subnet: node.lease ? formatCidr(node.lease.subnet) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
+    log.info({ event: LogEvent.ready, subnet: node.lease ? (network.ipv6Only && node.lease.subnet6 ? formatCidr6(node.lease.subnet6) : formatCidr(node.lease.subnet)) : null, vtepMAC: this.vtepMac, publicIP: this.underlay.publicIp, startedFrom: source.mode }, source.mode === 'etcd' ? 'ready' : 'ready (started from the state cache while etcd is away)');
     return true;
   }
 
@@ -201,20 +200,6 @@ export class Weftd {
     };
     return source.mode === 'state-cache' ? NodeLease.resume(o, source.state) : NodeLease.start(o, signal);
   }
-}
-
-/**
- * IPv6-only: the lease is held and subnet.env written (so both survive for the next start), but the
- * data plane cannot carry the network yet.
- */
-function ipv6OnlyDataPathMissing(cfg: Readonly<Config>): WeftError {
-  return new WeftError(
-    'WEFT_ERR_NETWORK_CONFIG_INVALID',
-    `the network config (${cfg.etcdPrefix}/config) is IPv6-only (EnableIPv4 false): this weftd holds its IPv6 lease and wrote ${cfg.subnetFile}, ` +
-      'but its data plane cannot carry an IPv6-only network yet (peers are routed, merged with gossip and gossiped keyed by their IPv4 subnet, IPv6 between weft nodes travels over the IPv4 underlay, ' +
-      'and the engine needs an IPv4 socket and the TUN an IPv4 address); ' +
-      'set EnableIPv4 to true with a Network (dual-stack) until it can',
-  );
 }
 
 /**

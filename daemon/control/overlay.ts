@@ -9,12 +9,16 @@
 //   masquerade rules (--iptables-resync) are checked every period and restored when they drifted.
 //   close: the checks stop, gossip leaves gracefully, masquerade rules removed, data plane closed
 //   with the TUN kept. Both idempotent on failure paths.
+//
+// IPv6-only network: the data plane has the IPv6 underlay socket alone and reaches every peer over
+// it, the TUN has the IPv6 address and route alone, routes and gossip are by IPv6 subnet and
+// PublicIPv6 (gossip listens on the IPv6 underlay address), and only the ip6tables rules are installed.
 import type { Config } from '../config/config.js';
 import type { Underlay } from '../config/underlay.js';
-import { ThreadedDataplane, tunLink } from '../dataplane/index.js';
-import { errorMessage } from '../errors.js';
+import { ipv6OnlyLayout, ThreadedDataplane, tunLink, tunLink6Only } from '../dataplane/index.js';
+import { errorMessage, WeftError } from '../errors.js';
 import { subsystemLogger, type Logger } from '../observability/logger.js';
-import { parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
+import { memberAddress, parsePeers, RefusalReporter, seedsFromLeases, startGossip, type GossipNode } from './gossip/index.js';
 import { reportNameConflict, type IdentityConflicts } from './identity-conflicts.js';
 import { installIpMasq, installIpMasq6, reassertIpMasq, removeIpMasq, type InstalledIpMasq } from './ip-masq/index.js';
 import { formatCidr } from '../net/ipv4.js';
@@ -69,10 +73,15 @@ export class Overlay {
 
   static async start(o: OverlayOptions): Promise<Overlay> {
     const { cfg, network } = o;
-    const networkCidr = formatCidr(network.network);
-    const localSubnet = formatCidr(o.lease.subnet);
     // Dual-stack: IPv6 on the TUN and in the route table (to weft peers over the IPv4 underlay).
     const v6 = network.ipv6 && o.lease.subnet6 ? { network6: formatCidr6(network.ipv6.network), subnetLen6: network.ipv6.subnetLen, localSubnet6: formatCidr6(o.lease.subnet6) } : undefined;
+    const ipv6Only = network.ipv6Only === true;
+    const underlay6 = o.underlay.ipv6;
+    if (ipv6Only && (!v6 || !underlay6)) throw new WeftError('WEFT_ERR_UNDERLAY', 'an IPv6-only network needs an IPv6 lease and an IPv6 underlay address (--iface with a global IPv6 address, or --public-ipv6)');
+    const layout = ipv6Only ? ipv6OnlyLayout(v6!.network6, v6!.subnetLen6, v6!.localSubnet6) : undefined;
+    const networkCidr = layout?.network ?? formatCidr(network.network);
+    const subnetLen = layout?.subnetLen ?? network.subnetLen;
+    const localSubnet = layout?.localSubnet ?? formatCidr(o.lease.subnet);
     const dpLog = subsystemLogger(o.log, 'dataplane');
     await prepareTun(cfg.tunName, dpLog).catch((err: unknown) => dpLog.warn({ err: errorMessage(err) }, 'cannot inspect the TUN before opening it'));
     const dataplane = await openRetryingBusy(dpLog, () => ThreadedDataplane.open({
@@ -80,8 +89,9 @@ export class Overlay {
       tunName: cfg.tunName,
       tunMtu: o.mtu,
       network: networkCidr,
-      subnetLen: network.subnetLen,
+      subnetLen,
       localSubnet,
+      ...(ipv6Only ? { ipv6Only } : {}),
       vni: network.backend.vni,
       port: network.backend.port,
       localIp: o.underlay.ifaceIp,
@@ -99,26 +109,29 @@ export class Overlay {
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
     }
-    const tun = tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet, v6);
+    const tun = layout ? tunLink6Only(dataplane.tunName, o.mtu, v6!) : tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet, v6);
     const fixes = await reconcileTun(tun, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: networkCidr, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? '::'}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
-    const ownsRules = cfg.ipMasq || cfg.iptablesForwardRules;
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: tun.network, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: ipv6Only ? undefined : `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? '::'}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
+    const wantsRules = cfg.ipMasq || cfg.iptablesForwardRules;
+    const ownsRules = wantsRules && !ipv6Only;
     // Rules left by an earlier weftd (a crash skipped their removal).
     if (!ownsRules) await removeIpMasq().catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale ip-masq rules removed'));
     // The IPv6 rules exist only for a dual-stack lease; stale ones (a node that was dual-stack) go too.
     const masq6 = v6 ? { network: v6.network6, subnet: v6.localSubnet6 } : undefined;
-    if (!ownsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
+    if (!wantsRules || !masq6) await removeIpMasq({ family: 6 }).catch((err: unknown) => dpLog.debug({ err: errorMessage(err) }, 'no stale IPv6 ip-masq rules removed'));
 
     const gossipLog = subsystemLogger(o.log, 'gossip');
     const refusals = new RefusalReporter(gossipLog);
-    const router = new PeerRouter({ network: networkCidr, subnetLen: network.subnetLen, localSubnet, ...v6, sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
+    const router = new PeerRouter({ network: networkCidr, subnetLen, localSubnet, ...v6, ...(ipv6Only ? { ipv6Only } : {}), sink: dataplane, refusals, log: subsystemLogger(o.log, 'routes') });
     router.setLeases(o.watcher.snapshot());
 
     const explicitSeeds = parsePeers(cfg.peers);
-    const selfAddress = `${o.underlay.publicIp}:${cfg.gossipPort}`;
+    // This node as gossip knows it: IPv6-only, by its PublicIPv6, IPv6 subnet and IPv6 VTEP MAC.
+    const me = ipv6Only ? { publicIp: underlay6!.publicIp, subnet: v6!.localSubnet6, vtepMac: o.vtepMac6 ?? o.vtepMac, host: underlay6!.ifaceIp ?? '::' } : { publicIp: o.underlay.publicIp, subnet: localSubnet, vtepMac: o.vtepMac, host: o.underlay.ifaceIp };
+    const selfAddress = memberAddress({ publicIp: me.publicIp, gossipPort: cfg.gossipPort });
     const seedsOf = (s: PeerSnapshot): string[] => [...new Set([...explicitSeeds, ...seedsFromLeases([...s.values()], selfAddress)])];
     const seeds = new SeedLeases(o.watcher.snapshot());
     let started: GossipNode | undefined;
@@ -133,14 +146,14 @@ export class Overlay {
     let gossip: GossipNode;
     try {
       gossip = await startGossip({
-        self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet, vtepMac: o.vtepMac, vni: network.backend.vni },
-        host: o.underlay.ifaceIp,
+        self: { name: cfg.nodeName, publicIp: me.publicIp, subnet: me.subnet, vtepMac: me.vtepMac, vni: network.backend.vni },
+        host: me.host,
         port: cfg.gossipPort,
         key: o.clusterKey,
         seeds: seedsOf(o.watcher.snapshot()),
         logger: gossipLog,
         onNameConflict: (other) => {
-          if (o.identity) reportNameConflict(o.identity, { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, { name: other.name, publicIp: other.publicIp, subnet: other.subnet });
+          if (o.identity) reportNameConflict(o.identity, { name: cfg.nodeName, publicIp: me.publicIp, subnet: me.subnet }, { name: other.name, publicIp: other.publicIp, subnet: other.subnet });
         },
       });
     } catch (err) {
@@ -151,7 +164,7 @@ export class Overlay {
     started = gossip;
     if (seedsStale) gossip.setSeeds(seedsOf(o.watcher.snapshot()));
     const overlay = new Overlay(dataplane, gossip, router, refusals, ownsRules, o.log);
-    const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: o.underlay.publicIp, subnet: localSubnet }, members: () => gossip.members(), conflicts: o.identity });
+    const ipWatch = o.identity && new PublicIpWatch({ self: { name: cfg.nodeName, publicIp: me.publicIp, subnet: me.subnet }, members: () => gossip.members(), conflicts: o.identity });
     overlay.unsubscribe.push(
       unwatch,
       gossip.subscribe(() => {
@@ -164,11 +177,13 @@ export class Overlay {
     const tunLog = subsystemLogger(o.log, 'tun');
     overlay.resyncs.push(new Resync({ what: 'TUN', periodMs: cfg.linkResyncMs, log: tunLog, check: async () => void (await reconcileTun(tun, tunLog, 're-asserted')) }).start());
 
-    if (ownsRules) {
+    if (wantsRules) {
       try {
-        const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet, masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
-        subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'iptables rules installed');
-        overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+        if (ownsRules) {
+          const installed = await installIpMasq({ network: networkCidr, subnet: localSubnet, masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
+          subsystemLogger(o.log, 'ip_masq').info({ chains: installed.chains, backend: installed.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'iptables rules installed');
+          overlay.resyncs.push(ipMasqResync(installed, cfg.iptablesResyncMs, subsystemLogger(o.log, 'ip_masq')));
+        }
         if (masq6) {
           const installed6 = await installIpMasq6(masq6.network, masq6.subnet, { masquerade: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules });
           subsystemLogger(o.log, 'ip_masq').info({ chains: installed6.chains, backend: installed6.backend, ipMasq: cfg.ipMasq, forwardRules: cfg.iptablesForwardRules }, 'ip6tables rules installed');

@@ -8,13 +8,14 @@
 // overlap several leases: a forged or misconfigured node) makes every change a full merge while
 // it is known, as before. The merge result is also what /status shows (current), so the two never
 // disagree. Input changes are numbered in order, so the merge can tell whether a member went away
-// before or after a lease was (re)written.
+// before or after a lease was (re)written. In an IPv6-only network (ipv6Only) every key, lease and
+// member is by IPv6 subnet, PublicIPv6 and IPv6 VTEP MAC instead, the table's own keys aside.
 import { PeerEncoder, RouteTable, type PeerWire, type RouteDelta } from '../dataplane/index.js';
 import type { Logger } from '../observability/logger.js';
 import { mergeRoutes, type GossipPeer, type LeasePeer, type MergeResult, type RefusalReporter, type RoutePeer } from './gossip/index.js';
-import { formatCidr, parseCidr, subnetOf, within, type Subnet4 } from '../net/ipv4.js';
-import { parseLeaseKeyName } from '../net/subnet-key.js';
-import { formatCidr6 } from '../net/ipv6.js';
+import { formatCidr, parseCidr, subnetOf, within } from '../net/ipv4.js';
+import { isNoSubnet4, parseLeaseKeyName } from '../net/subnet-key.js';
+import { contains6, formatCidr6, parseCidr6, parseSubnet6, subnetOf6, type Subnet6 } from '../net/ipv6.js';
 import type { PeerChanges, PeerLease, PeerSnapshot } from './lease/lease-watcher.js';
 import { LogEvent } from '../observability/log-events.js';
 
@@ -35,6 +36,12 @@ export interface PeerRouterOptions {
   readonly network6?: string;
   readonly subnetLen6?: number;
   readonly localSubnet6?: string;
+  /**
+   * An IPv6-only network: network, subnetLen and localSubnet are ipv6OnlyLayout's stand-ins (the
+   * route table's), and leases and gossip members are routed by their IPv6 subnet (network6 and
+   * localSubnet6 required) and reached at their PublicIPv6.
+   */
+  readonly ipv6Only?: boolean;
   readonly sink: RouteSink;
   readonly refusals: RefusalReporter;
   readonly log: Logger;
@@ -55,7 +62,7 @@ type Merged = { readonly peers: RoutePeer[]; readonly withdrawn: RoutePeer[]; re
 
 export class PeerRouter {
   private readonly encoder: PeerEncoder;
-  private readonly net: Subnet4;
+  private readonly v6Only: { readonly net: Subnet6; readonly subnetLen: number } | undefined;
   private readonly mergeOpts: { localSubnet: string; network: string };
   /** Normalised subnet → lease. */
   private readonly leases = new Map<string, LeasePeer>();
@@ -80,8 +87,9 @@ export class PeerRouter {
 
   constructor(private readonly o: PeerRouterOptions) {
     this.encoder = new PeerEncoder(o);
-    this.net = this.encoder.network;
-    this.mergeOpts = { localSubnet: o.localSubnet, network: o.network };
+    const net6 = o.ipv6Only ? parseSubnet6(o.network6 ?? '') : null;
+    this.v6Only = net6 ? { net: net6, subnetLen: this.encoder.layout6!.subnetLen } : undefined;
+    this.mergeOpts = this.v6Only ? { localSubnet: o.localSubnet6 ?? '', network: o.network6 ?? '' } : { localSubnet: o.localSubnet, network: o.network };
   }
 
   /** The peers routed now, those withdrawn because gossip says they are dead, and refusals (O(peers) after a change). */
@@ -113,7 +121,10 @@ export class PeerRouter {
   setLeases(snapshot: PeerSnapshot): void {
     const tick = ++this.tick;
     const next = new Map<string, PeerLease>();
-    for (const l of snapshot.values()) next.set(formatCidr(l.subnet), l);
+    for (const l of snapshot.values()) {
+      const key = this.leaseKey(l);
+      if (key !== undefined) next.set(key, l);
+    }
     const touched = new Set<string>();
     for (const key of this.leases.keys()) if (!next.has(key)) touched.add(key);
     for (const [key, l] of next) if (this.putLease(key, l, tick)) touched.add(key);
@@ -133,8 +144,8 @@ export class PeerRouter {
       }
     }
     for (const l of changes.upserted) {
-      const key = formatCidr(l.subnet);
-      if (this.putLease(key, l, tick)) touched.add(key);
+      const key = this.leaseKey(l);
+      if (key !== undefined && this.putLease(key, l, tick)) touched.add(key);
     }
     this.update(touched, changes.resync);
   }
@@ -163,14 +174,21 @@ export class PeerRouter {
     this.update(touched, false);
   }
 
+  /** Where a lease is filed: its IPv4 subnet, or its IPv6 one in an IPv6-only network; undefined: not routed here. */
+  private leaseKey(l: PeerLease): string | undefined {
+    if (this.v6Only) return l.v6 === undefined ? undefined : formatCidr6(l.v6.subnet);
+    return isNoSubnet4(l.subnet) ? undefined : formatCidr(l.subnet);
+  }
+
   private putLease(key: string, l: PeerLease, tick: number): boolean {
     const v6 = l.v6 === undefined ? {} : { subnet6: formatCidr6(l.v6.subnet), vtepMac6: l.v6.vtepMac, publicIpv6: l.v6.publicIp };
     const weft = l.gossipPort !== undefined || l.nodeName !== undefined ? { weft: true } : {};
-    const lease: LeasePeer = { subnet: key, publicIp: l.publicIp, vtepMac: l.vtepMac, nodeName: l.nodeName, csumElision: l.csumElision, ...weft, ...v6 };
+    const vtep = this.v6Only && l.v6 ? { publicIp: l.v6.publicIp, vtepMac: l.v6.vtepMac } : { publicIp: l.publicIp, vtepMac: l.vtepMac };
+    const lease: LeasePeer = { subnet: key, ...vtep, nodeName: l.nodeName, csumElision: l.csumElision, ...weft, ...v6 };
     const was = this.leases.get(key);
     if (was && was.publicIp === lease.publicIp && was.vtepMac === lease.vtepMac && was.nodeName === lease.nodeName && was.csumElision === lease.csumElision && was.weft === lease.weft && was.subnet6 === lease.subnet6 && was.vtepMac6 === lease.vtepMac6 && was.publicIpv6 === lease.publicIpv6) return false;
     this.leases.set(key, { ...lease, seenAt: tick });
-    if (!this.regular(l.subnet)) this.odd.add(`lease:${key}`);
+    if (this.subnetOf(key)?.regular !== true) this.odd.add(`lease:${key}`);
     return true;
   }
 
@@ -179,23 +197,38 @@ export class PeerRouter {
     this.odd.delete(`lease:${key}`);
   }
 
-  /** 10.244.1.0-24 (or a dual-stack 10.244.1.0-24&fd00:10:244:1::-64) → 10.244.1.0/24 (a lease's etcd key name). */
+  /** 10.244.1.0-24 (or a dual-stack 10.244.1.0-24&fd00:10:244:1::-64) → 10.244.1.0/24 (a lease's etcd key name); IPv6-only: its IPv6 subnet. */
   private keyOfSubnetKey(subnetKey: string): string | undefined {
     const k = parseLeaseKeyName(subnetKey);
+    if (this.v6Only) return k?.subnet6 ? formatCidr6(k.subnet6) : undefined;
     return k ? formatCidr(k.subnet) : undefined;
   }
 
-  private regular(s: Subnet4): boolean {
-    return s.len === this.encoder.subnetLen && within(s, this.net);
+  /**
+   * A subnet as written → its key (host bits cleared), whether it lies inside the network, and
+   * whether it is one /SubnetLen of it (IPv6-only: of IPv6Network, /IPv6SubnetLen); undefined when unparsable.
+   */
+  private subnetOf(written: string): { key: string; inside: boolean; regular: boolean } | undefined {
+    if (this.v6Only) {
+      const c6 = parseCidr6(written);
+      if (!c6) return undefined;
+      const s6 = subnetOf6(c6);
+      const inside = s6.len >= this.v6Only.net.len && contains6(this.v6Only.net, s6.base);
+      return { key: formatCidr6(s6), inside, regular: inside && s6.len === this.v6Only.subnetLen };
+    }
+    const c = parseCidr(written);
+    if (!c) return undefined;
+    const s = subnetOf(c);
+    const inside = within(s, this.encoder.network);
+    return { key: formatCidr(s), inside, regular: inside && s.len === this.encoder.subnetLen };
   }
 
   /** Files a member under the subnet it claims (or as odd, or as an invalid claim of its own). */
   private file(m: Member, touched: Set<string>): void {
-    const c = parseCidr(m.subnet);
-    const s = c && subnetOf(c);
+    const s = this.subnetOf(m.subnet);
     let key: string;
-    if (s && this.regular(s)) key = formatCidr(s);
-    else if (s && within(s, this.net)) {
+    if (s?.regular) key = s.key;
+    else if (s?.inside) {
       this.odd.add(`member:${m.name}`);
       key = `member:${m.name}`;
     } else key = `member:${m.name}`;
@@ -234,7 +267,7 @@ export class PeerRouter {
       for (const key of keys) this.mergeGroup(key, deltas, lines);
     }
     if (resync || this.swaps === 0) {
-      const table = RouteTable.build({ network: this.o.network, subnetLen: this.o.subnetLen, network6: this.o.network6, subnetLen6: this.o.subnetLen6, peers: [] });
+      const table = RouteTable.build({ network: this.o.network, subnetLen: this.o.subnetLen, network6: this.o.network6, subnetLen6: this.o.subnetLen6, ipv6Only: this.o.ipv6Only, peers: [] });
       for (const r of this.routed.values()) table.upsert(r.wire);
       this.o.sink.setRoutes(table);
       this.swaps++;
@@ -267,10 +300,7 @@ export class PeerRouter {
     this.full = merged;
     this.cached = undefined;
     this.groups.clear();
-    const keyOf = (p: RoutePeer): string => {
-      const c = parseCidr(p.subnet);
-      return c ? formatCidr(subnetOf(c)) : p.subnet;
-    };
+    const keyOf = (p: RoutePeer): string => this.subnetOf(p.subnet)?.key ?? p.subnet;
     const next = new Map(merged.peers.map((p) => [keyOf(p), p]));
     const withdrawn = new Map(merged.withdrawn.map((p) => [keyOf(p), p]));
     for (const key of new Set([...this.routed.keys(), ...next.keys()])) this.route(key, next.get(key), withdrawn.get(key), members, deltas, lines);

@@ -45,7 +45,7 @@ const opts = workerData as WorkerOptions;
 let dp: Dataplane | undefined;
 try {
   const { routes, realtimePriority: _, ...dpOpts } = opts;
-  dp = Dataplane.open({ ...dpOpts, routes: routes ? RouteTable.fromWire(routes) : RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, network6: opts.network6, subnetLen6: opts.subnetLen6, peers: [] }) });
+  dp = Dataplane.open({ ...dpOpts, routes: routes ? RouteTable.fromWire(routes) : RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, network6: opts.network6, subnetLen6: opts.subnetLen6, ipv6Only: opts.ipv6Only, peers: [] }) });
 } catch (err) {
   const cause = (err as { cause?: { code?: unknown } }).cause;
   port.postMessage({

@@ -24,7 +24,7 @@
 // RTT that the worker removes (figures in threaded-dataplane.ts).
 import { WeftError } from '../errors.js';
 import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
-import { ipv6Bytes, parseSubnet6, requireIpv6 } from '../net/ipv6.js';
+import { formatCidr6, formatIpv6, ipv6Bytes, ipv6FromBytes, parseSubnet6, requireIpv6 } from '../net/ipv6.js';
 import { requireMac } from '../net/mac.js';
 import {
   CTL_SIZE,
@@ -50,7 +50,7 @@ import {
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
 import { Forwarder, maxSegments } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
-import { RouteTable, type RouteDelta } from './route-table.js';
+import { RouteTable, type Layout6, type RouteDelta } from './route-table.js';
 import { disableIpv6, quietIpv6, tunLink } from './tun-link.js';
 
 export interface DataplaneOptions {
@@ -88,6 +88,13 @@ export interface DataplaneOptions {
   readonly subnetLen6?: number;
   readonly localSubnet6?: string;
   readonly localVtepMac6?: string;
+  /**
+   * An IPv6-only network: network, subnetLen and localSubnet are ipv6OnlyLayout's stand-ins (see
+   * route-table.ts), network6, localSubnet6 and localIpv6 are required, localIp is ignored. The TUN
+   * gets no IPv4 address or route, the engine only the IPv6 underlay socket, and every peer is
+   * reached over it.
+   */
+  readonly ipv6Only?: boolean;
   /** Packets per batch (default 64, max 1024). */
   readonly batchSize?: number;
   /** UDP socket buffer sizes in bytes (default 4 MiB each; forced past rmem_max when root). */
@@ -170,6 +177,8 @@ export interface PeerCountersWire {
   /** PEER_FIELDS per peer, in PeerCount order. */
   readonly counters: Float64Array;
   readonly nodeNames: readonly (string | undefined)[];
+  /** An IPv6-only table: the peers' IPv6 subnets (indexes of layout6's network) and public IPv6s (16 bytes each), shown instead. */
+  readonly v6Only?: { readonly layout6: Layout6; readonly subnet6Index: Int32Array; readonly publicIp6: Uint8Array };
 }
 
 /** DataplaneStats with the peers as numbers, and only those with traffic. */
@@ -230,7 +239,9 @@ export class Dataplane {
     if (local.len !== opts.subnetLen) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is not a /${opts.subnetLen} (SubnetLen)`);
     }
-    const routes = opts.routes ?? RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, network6: opts.network6, subnetLen6: opts.subnetLen6, peers: [] });
+    const ipv6Only = opts.ipv6Only === true;
+    if (ipv6Only && (opts.network6 === undefined || localIpv6 === undefined)) throw new WeftError('WEFT_ERR_CONFIG', 'an IPv6-only data plane needs network6, localSubnet6 and localIpv6');
+    const routes = opts.routes ?? RouteTable.build({ network: opts.network, subnetLen: opts.subnetLen, network6: opts.network6, subnetLen6: opts.subnetLen6, ipv6Only, peers: [] });
     checkTable(routes, network.base, network.len, opts.subnetLen);
     if (routes.subnetIndex(local.base) < 0) {
       throw new WeftError('WEFT_ERR_CONFIG', `localSubnet ${opts.localSubnet} is outside network ${opts.network}`);
@@ -280,17 +291,18 @@ export class Dataplane {
     let udp6Fd = -1;
     try {
       const link = tunLink(tun.name, mtu, opts.network, opts.localSubnet);
-      const address = requireSubnet('address', link.address);
+      const address = requireSubnet('address', link.address!);
       if (v6) quietIpv6(link.name);
       else disableIpv6(link.name);
       try {
-        native.configureLink(link.name, link.mtu, address.base, address.len, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
-        native.addRoute(link.name, network.base, network.len);
+        // IPv6-only: no IPv4 address (0, 0) or route; the IPv6 ones are the control plane's reconcile's.
+        native.configureLink(link.name, link.mtu, ipv6Only ? 0 : address.base, ipv6Only ? 0 : address.len, opts.tunQueueLength ?? DEFAULT_TUN_QUEUE_LENGTH);
+        if (!ipv6Only) native.addRoute(link.name, network.base, network.len);
       } catch (err) {
-        throw new WeftError('WEFT_ERR_TUN', `cannot configure ${link.name} (mtu ${link.mtu}, ${link.address}, route ${link.network}): ${(err as Error).message}`, { cause: err });
+        throw new WeftError('WEFT_ERR_TUN', `cannot configure ${link.name} (mtu ${link.mtu}, ${ipv6Only ? 'no IPv4 address' : `${link.address}, route ${link.network}`}): ${(err as Error).message}`, { cause: err });
       }
       try {
-        udpFd = native.openUdp(
+        if (!ipv6Only) udpFd = native.openUdp(
           localIp,
           port,
           opts.sendBuffer ?? DEFAULT_SOCKET_BUFFER,
@@ -463,7 +475,11 @@ function countersOf(table: RouteTable, slots: readonly number[]): PeerCountersWi
     w.publicIp[i] = table.peerPublicIp[slot];
     w.counters.set(table.peerCounters.subarray(slot * PEER_FIELDS, (slot + 1) * PEER_FIELDS), i * PEER_FIELDS);
   });
-  return w;
+  const layout6 = table.layout;
+  if (!table.ipv6Only || layout6 === undefined) return w;
+  const v6Only = { layout6, subnet6Index: Int32Array.from(slots, (s) => table.peerSubnet6Index[s]), publicIp6: new Uint8Array(n * 16) };
+  slots.forEach((slot, i) => v6Only.publicIp6.set(table.peerPublicIp6.subarray(slot * 16, slot * 16 + 16), i * 16));
+  return { ...w, v6Only };
 }
 
 /** The peers of a PeerCountersWire, formatted. */
@@ -471,9 +487,10 @@ export function peersOfWire(w: PeerCountersWire): PeerStats[] {
   const c = w.counters;
   return w.nodeNames.map((name, i) => {
     const b = i * PEER_FIELDS;
+    const v6 = w.v6Only;
     return {
-      subnet: `${formatIpv4(w.subnetBase[i] >>> 0)}/${w.subnetLen}`,
-      publicIp: formatIpv4(w.publicIp[i] >>> 0),
+      subnet: v6 ? formatCidr6({ base: v6.layout6.network.base + (BigInt(v6.subnet6Index[i]) << BigInt(128 - v6.layout6.subnetLen)), len: v6.layout6.subnetLen }) : `${formatIpv4(w.subnetBase[i] >>> 0)}/${w.subnetLen}`,
+      publicIp: v6 ? formatIpv6(ipv6FromBytes(v6.publicIp6, i * 16)) : formatIpv4(w.publicIp[i] >>> 0),
       ...(name === undefined ? {} : { nodeName: name }),
       txPackets: c[b + PeerCount.TX_PACKETS],
       txBytes: c[b + PeerCount.TX_BYTES],

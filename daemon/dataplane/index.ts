@@ -2,5 +2,5 @@
 // imports control code, gRPC or etcd.
 export { Dataplane, type DataplaneOptions, type DataplaneStats, type PeerStats } from './dataplane.js';
 export { ThreadedDataplane } from './threaded-dataplane.js';
-export { disableIpv6, ipv6Enabled, ipv6NotQuiet, quietIpv6, tunLink, type TunLink } from './tun-link.js';
-export { PeerEncoder, RouteTable, type PeerSpec, type PeerWire, type RejectedPeer, type RouteDelta, type RouteTableOptions } from './route-table.js';
+export { disableIpv6, ipv6Enabled, ipv6NotQuiet, quietIpv6, tunLink, tunLink6Only, type TunLink } from './tun-link.js';
+export { ipv6OnlyLayout, PeerEncoder, RouteTable, type Ipv6OnlyLayout, type PeerSpec, type PeerWire, type RejectedPeer, type RouteDelta, type RouteTableOptions } from './route-table.js';

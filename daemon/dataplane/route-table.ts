@@ -10,6 +10,12 @@
 // index of the inner source (which must belong to a peer with that same public address). A peer
 // keeps its slot (and so its counters) while its subnet stays routed; a slot freed by a removal is
 // reused, its counters zeroed.
+//
+// IPv6-only networks (ipv6Only): peers are keyed by their IPv6 subnet. The slot machinery above is
+// kept as is by giving each IPv6 subnet index i the key i × 4 in a stand-in IPv4 layout, 0.0.0.0
+// cut in /30s (ipv6OnlyLayout: never an address on the TUN or the wire, 0.0.0.0/8 being one no
+// kernel forwards), and PeerSpec's subnet, publicIp and vtepMac are the peer's IPv6 subnet,
+// PublicIPv6 and IPv6 VTEP MAC. Every peer is then reached over the IPv6 underlay (no PEER_WEFT).
 import { WeftError } from '../errors.js';
 import { formatIpv4, parseIpv4, parseSubnet, prefixMask, requireSubnet, type Subnet4 } from '../net/ipv4.js';
 import { formatCidr6, formatIpv6, ipv6Bytes, ipv6FromBytes, isIpv4Mapped, parseIpv6, parseSubnet6, type Subnet6 } from '../net/ipv6.js';
@@ -45,6 +51,28 @@ export interface PeerSpec {
   readonly publicIpv6?: string;
 }
 
+/** The stand-in IPv4 layout of an IPv6-only table (see the header): Network, SubnetLen and this node's key. */
+export interface Ipv6OnlyLayout {
+  readonly network: string;
+  readonly subnetLen: number;
+  readonly localSubnet: string;
+}
+
+/** Subnet keys of an IPv6-only table are /30s: the index's step is 4. */
+const V6ONLY_SUBNET_LEN = 30;
+
+/** The stand-in IPv4 layout for IPv6Network `network6` cut in /subnetLen6, with this node's IPv6 subnet `localSubnet6`. */
+export function ipv6OnlyLayout(network6: string, subnetLen6: number, localSubnet6: string): Ipv6OnlyLayout {
+  const net = parseSubnet6(network6);
+  if (net === null) throw new WeftError('WEFT_ERR_CONFIG', `network6: '${network6}' is not an IPv6 network such as fd00:10:244::/56`);
+  const index = new Subnet6Index(net, subnetLen6);
+  const local = parseSubnet6(localSubnet6);
+  const i = local === null ? -1 : index.indexOfSubnet(local);
+  if (i < 0) throw new WeftError('WEFT_ERR_CONFIG', `localSubnet6 '${localSubnet6}' is not a /${subnetLen6} inside network6 ${network6}`);
+  const bits = Math.log2(index.size);
+  return { network: `0.0.0.0/${V6ONLY_SUBNET_LEN - bits}`, subnetLen: V6ONLY_SUBNET_LEN, localSubnet: `${formatIpv4(i * 4)}/${V6ONLY_SUBNET_LEN}` };
+}
+
 /** RouteTable.peerFlags bits. */
 export const PEER_CSUM_ELISION = 1;
 /** PeerSpec.weft: IPv6 inner packets go to it over the IPv4 underlay. */
@@ -64,6 +92,8 @@ export interface RouteTableOptions {
   readonly subnetLen6?: number;
   /** This node's own IPv6 subnet: a peer claiming it is rejected. */
   readonly localSubnet6?: string;
+  /** An IPv6-only network: network, subnetLen and localSubnet are ipv6OnlyLayout's, network6 is required. */
+  readonly ipv6Only?: boolean;
   readonly peers: readonly PeerSpec[];
 }
 
@@ -114,6 +144,8 @@ export interface RouteWire {
   readonly mac6?: Uint8Array;
   /** Per peer its public IPv6, 16 bytes each (all zero: none); absent when no peer has one. */
   readonly publicIp6?: Uint8Array;
+  /** An IPv6-only table (see the header). */
+  readonly ipv6Only?: true;
 }
 
 export interface RejectedPeer {
@@ -140,8 +172,10 @@ export class PeerEncoder {
   readonly layout6: Layout6 | undefined;
   private readonly index6: Subnet6Index | undefined;
   private readonly local6: Subnet6 | undefined;
+  /** An IPv6-only network: peers are encoded from their IPv6 subnet, PublicIPv6 and IPv6 VTEP MAC. */
+  readonly ipv6Only: boolean;
 
-  constructor(opts: { readonly network: string; readonly subnetLen: number; readonly localSubnet?: string; readonly network6?: string; readonly subnetLen6?: number; readonly localSubnet6?: string }) {
+  constructor(opts: { readonly network: string; readonly subnetLen: number; readonly localSubnet?: string; readonly network6?: string; readonly subnetLen6?: number; readonly localSubnet6?: string; readonly ipv6Only?: boolean }) {
     this.network = requireSubnet('network', opts.network);
     const { subnetLen } = opts;
     if (!Number.isInteger(subnetLen) || subnetLen < this.network.len || subnetLen > 30 || subnetLen - this.network.len > MAX_SUBNET_BITS) {
@@ -160,10 +194,13 @@ export class PeerEncoder {
       this.layout6 = { network: network6, subnetLen: opts.subnetLen6 ?? 64 };
       this.local6 = opts.localSubnet6 === undefined ? undefined : (parseSubnet6(opts.localSubnet6) ?? undefined);
     }
+    this.ipv6Only = opts.ipv6Only === true;
+    if (this.ipv6Only && this.index6 === undefined) throw new WeftError('WEFT_ERR_CONFIG', 'an IPv6-only route table needs network6');
   }
 
   /** The peer as numbers, or why it cannot be routed. */
   encode(peer: PeerSpec): PeerWire | string {
+    if (this.ipv6Only) return this.encodeIpv6Only(peer);
     const c = parseSubnet(peer.subnet);
     if (c === null) return `subnet '${peer.subnet}' is not a.b.c.d/len`;
     if (c.len !== this.subnetLen) return `subnet ${peer.subnet} is not a /${this.subnetLen}`;
@@ -185,6 +222,22 @@ export class PeerEncoder {
     const mac6 = parseMac(peer.vtepMac6 ?? peer.vtepMac);
     if (mac6 === null) return `vtepMac6 '${peer.vtepMac6}' is not aa:bb:cc:dd:ee:ff`;
     return { ...wire, subnet6Index: idx6, mac6 };
+  }
+
+  /** encode() in an IPv6-only network: the peer's IPv6 subnet keyed as the header says, reached at its PublicIPv6. */
+  private encodeIpv6Only(peer: PeerSpec): PeerWire | string {
+    const layout6 = this.layout6!;
+    const s6 = parseSubnet6(peer.subnet);
+    const idx6 = s6 === null ? -1 : this.index6!.indexOfSubnet(s6);
+    if (idx6 < 0) return `subnet '${peer.subnet}' is not a /${layout6.subnetLen} inside ${formatCidr6(layout6.network)}`;
+    if (this.local6 && s6!.base === this.local6.base && s6!.len === this.local6.len) return 'local IPv6 subnet';
+    const ip6 = parseIpv6(peer.publicIp);
+    if (ip6 === null || ip6 === 0n || isIpv4Mapped(ip6)) return `publicIp '${peer.publicIp}' is not an IPv6 address`;
+    const mac = parseMac(peer.vtepMac);
+    if (mac === null) return `vtepMac '${peer.vtepMac}' is not aa:bb:cc:dd:ee:ff`;
+    const subnetBase = (this.network.base + idx6 * 2 ** (32 - this.subnetLen)) | 0;
+    // publicIp: a key of its own per peer for the IPv4 sender hash, which no datagram is looked up in.
+    return { subnetBase, publicIp: subnetBase | 1, mac, flags: peer.csumElision === true ? PEER_CSUM_ELISION : 0, nodeName: peer.nodeName, subnet6Index: idx6, mac6: mac, publicIp6: ipv6Bytes(ip6) };
   }
 }
 
@@ -227,7 +280,7 @@ export class RouteTable {
   private senderShift: number;
   private specs: readonly PeerSpec[] | undefined;
 
-  private constructor(network: Subnet4, subnetLen: number, capacity: number, rejected: RejectedPeer[], private readonly layout6?: Layout6) {
+  private constructor(network: Subnet4, subnetLen: number, capacity: number, rejected: RejectedPeer[], private readonly layout6?: Layout6, readonly ipv6Only = false) {
     this.networkBase = network.base | 0;
     this.networkPrefixLen = network.len;
     this.subnetLen = subnetLen;
@@ -254,6 +307,11 @@ export class RouteTable {
     this.senderMask = 0;
     this.senderShift = 0;
     this.resizeSenders(cap * 2);
+  }
+
+  /** The IPv6 layout (dual-stack and IPv6-only tables). */
+  get layout(): Layout6 | undefined {
+    return this.layout6;
   }
 
   /** Peers routed. */
@@ -290,7 +348,7 @@ export class RouteTable {
         v6.mac6.set(this.peerMac6.subarray(s * 6, s * 6 + 6), i * 6);
       }
     });
-    return { ...w, ...v6, ...(publicIp6 ? { publicIp6 } : {}) };
+    return { ...w, ...v6, ...(publicIp6 ? { publicIp6 } : {}), ...(this.ipv6Only ? { ipv6Only: true as const } : {}) };
   }
 
   /**
@@ -304,7 +362,8 @@ export class RouteTable {
     }
     if (w.layout6 !== undefined && (w.subnet6Index?.length !== n || w.mac6?.length !== n * 6)) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
     if (w.publicIp6 !== undefined && w.publicIp6.length !== n * 16) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
-    const t = new RouteTable(w.network, w.subnetLen, n, [], w.layout6);
+    if (w.ipv6Only === true && w.layout6 === undefined) throw new WeftError('WEFT_ERR_NATIVE', WIRE_ERROR);
+    const t = new RouteTable(w.network, w.subnetLen, n, [], w.layout6, w.ipv6Only === true);
     for (let i = 0; i < n; i++) {
       const v6 = w.subnet6Index && w.mac6 ? { subnet6Index: w.subnet6Index[i], mac6: w.mac6.subarray(i * 6, i * 6 + 6) } : {};
       const ip6 = w.publicIp6?.subarray(i * 16, i * 16 + 16);
@@ -334,7 +393,7 @@ export class RouteTable {
       accepted.push(w as PeerWire);
       specs.push(peer);
     }
-    const t = new RouteTable(encoder.network, encoder.subnetLen, accepted.length, rejected, encoder.layout6);
+    const t = new RouteTable(encoder.network, encoder.subnetLen, accepted.length, rejected, encoder.layout6, encoder.ipv6Only);
     for (const w of accepted) t.upsert(w);
     t.specs = specs;
     return t;
@@ -489,6 +548,12 @@ export class RouteTable {
     const nodeName = this.names[i];
     const index6 = this.peerSubnet6Index[i];
     const l6 = this.layout6;
+    if (this.ipv6Only && l6 !== undefined) {
+      const subnet6 = formatCidr6({ base: l6.network.base + (BigInt(index6) << BigInt(128 - l6.subnetLen)), len: l6.subnetLen });
+      const publicIpv6 = formatIpv6(ipv6FromBytes(this.peerPublicIp6, i * 16));
+      const vtepMac6 = formatMac(this.peerMac6, i * 6);
+      return { subnet: subnet6, publicIp: publicIpv6, vtepMac: vtepMac6, ...(nodeName === undefined ? {} : { nodeName }), subnet6, vtepMac6, publicIpv6 };
+    }
     return {
       subnet: `${formatIpv4(this.peerSubnetBase[i] >>> 0)}/${this.subnetLen}`,
       publicIp: formatIpv4(this.peerPublicIp[i] >>> 0),

@@ -14,10 +14,10 @@ export interface TunLink {
   readonly name: string;
   /** Inner MTU: underlay MTU − OVERHEAD. */
   readonly mtu: number;
-  /** This node's subnet address as a host route: '10.244.3.0/32' for the lease 10.244.3.0/24. */
-  readonly address: string;
+  /** This node's subnet address as a host route: '10.244.3.0/32' for the lease 10.244.3.0/24; absent (with network) in an IPv6-only network: no IPv4 on the TUN. */
+  readonly address?: string;
   /** The overlay Network, routed through the TUN with no gateway and metric 0: '10.244.0.0/16'. */
-  readonly network: string;
+  readonly network?: string;
   /** Dual-stack: this node's IPv6 subnet address as a /128 ('fd00:10:244:1::/128') and the IPv6 Network routed through the TUN. */
   readonly address6?: string;
   readonly network6?: string;
@@ -29,8 +29,17 @@ export interface TunLink {
  * address is the lease's base written as a /32.
  */
 export function tunLink(name: string, mtu: number, network: string, localSubnet: string, v6?: { readonly network6: string; readonly localSubnet6: string }): TunLink {
-  const six = v6 === undefined ? {} : { address6: `${v6.localSubnet6.slice(0, v6.localSubnet6.indexOf('/'))}/128`, network6: v6.network6 };
+  const six = v6 === undefined ? {} : ipv6Half(v6);
   return { name, mtu, address: `${localSubnet.slice(0, localSubnet.indexOf('/'))}/32`, network, ...six };
+}
+
+/** The wanted state of the TUN in an IPv6-only network: tunLink's IPv6 half, and no IPv4 address or route. */
+export function tunLink6Only(name: string, mtu: number, v6: { readonly network6: string; readonly localSubnet6: string }): TunLink {
+  return { name, mtu, ...ipv6Half(v6) };
+}
+
+function ipv6Half(v6: { readonly network6: string; readonly localSubnet6: string }): { address6: string; network6: string } {
+  return { address6: `${v6.localSubnet6.slice(0, v6.localSubnet6.indexOf('/'))}/128`, network6: v6.network6 };
 }
 
 /**

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { parseIpv4 } from '../../net/ipv4.js';
+import { parseIpv6 } from '../../net/ipv6.js';
 import type { Ack__Output } from '../../../proto/generated/weft/gossip/v1/Ack.js';
 import type { GossipUpdates__Output } from '../../../proto/generated/weft/gossip/v1/GossipUpdates.js';
 import type { Member, Member__Output } from '../../../proto/generated/weft/gossip/v1/Member.js';
@@ -95,7 +96,8 @@ function fromWire(m: Member__Output | null | undefined): MemberRecord {
   const state = FROM_WIRE[m.state];
   if (!state) throw new MalformedMessage(`member ${m.name}: unknown state ${m.state}`);
   if (!m.name || m.name.length > MAX_SENDER_LENGTH) throw new MalformedMessage('member without a valid name');
-  if (parseIpv4(m.publicIp) === null) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
+  // IPv4, or IPv6 for a member of an IPv6-only network (its PublicIPv6).
+  if (parseIpv4(m.publicIp) === null && (!m.publicIp.includes(':') || parseIpv6(m.publicIp) === null)) throw new MalformedMessage(`member ${m.name}: invalid public IP ${JSON.stringify(m.publicIp)}`);
   if (m.gossipPort < 1 || m.gossipPort > 65_535) throw new MalformedMessage(`member ${m.name}: invalid gossip port ${m.gossipPort}`);
   if (m.publicIp.length > MAX_IP_LENGTH || m.subnet.length > MAX_SUBNET_LENGTH || m.vtepMac.length > MAX_MAC_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized field`);
   if (m.accuser.length > MAX_SENDER_LENGTH) throw new MalformedMessage(`member ${m.name}: oversized accuser`);

@@ -7,5 +7,5 @@ export { parsePeers, seedsFromLeases, DEFAULT_GOSSIP_PORT } from './seeds.js';
 export { gossipCounters, type GossipCounters } from './metrics.js';
 export { DEFAULT_SWIM_CONFIG, type SwimConfig } from './swim-config.js';
 export type { MemberChange } from './membership.js';
-export type { MemberInfo, MemberRecord, MemberState, MemberView } from './types.js';
+export { memberAddress, type MemberInfo, type MemberRecord, type MemberState, type MemberView } from './types.js';
 export { gossipAnswers, type HolderProbeOptions } from './holder-probe.js';

@@ -14,9 +14,13 @@
 //     renamed node's old name)
 //   member only (etcd away or lease not yet seen) → routed from gossip, unless dead or left
 //   member whose subnet overlaps a lease held by another public IP → refused ('lease-conflict')
-//   member with an unparsable subnet/IP/MAC, or outside `network` → refused ('invalid')
+//   member with an unparsable subnet/IP/MAC, its IP and subnet of two families, or outside `network` → refused ('invalid')
 //   two gossip-only members with overlapping subnets → the smaller name wins, the other is refused
-import { overlaps, parseCidr, parseIpv4, sameSubnet, subnetOf, within, type Subnet4 } from '../../net/ipv4.js';
+//
+// Subnets and public IPs are of either family, compared within it: an IPv6-only network's leases
+// and members are keyed by their IPv6 subnet and PublicIPv6 (PeerRouter's ipv6Only).
+import { parseCidr, parseIpv4, subnetOf } from '../../net/ipv4.js';
+import { parseCidr6, parseIpv6, subnetOf6 } from '../../net/ipv6.js';
 import { parseMac } from '../../net/mac.js';
 import type { MemberState } from './types.js';
 
@@ -95,15 +99,47 @@ export interface MergeOptions {
   network?: string;
 }
 
-/** A subnet as written, host bits cleared. */
-function parseSubnet4(s: string): Subnet4 | undefined {
+/** A subnet of either family, host bits cleared. */
+interface Net {
+  readonly bits: 32 | 128;
+  readonly base: bigint;
+  readonly len: number;
+}
+
+/** A subnet as written (IPv4 or IPv6), host bits cleared. */
+function parseNet(s: string): Net | undefined {
   const c = parseCidr(s);
-  return c ? subnetOf(c) : undefined;
+  if (c) {
+    const n = subnetOf(c);
+    return { bits: 32, base: BigInt(n.base >>> 0), len: n.len };
+  }
+  const c6 = parseCidr6(s);
+  if (!c6) return undefined;
+  const n6 = subnetOf6(c6);
+  return { bits: 128, base: n6.base, len: n6.len };
+}
+
+function sameSubnet(a: Net, b: Net): boolean {
+  return a.bits === b.bits && a.base === b.base && a.len === b.len;
+}
+
+function overlaps(a: Net, b: Net): boolean {
+  const shift = BigInt(a.bits - Math.min(a.len, b.len));
+  return a.bits === b.bits && a.base >> shift === b.base >> shift;
+}
+
+function within(inner: Net, outer: Net): boolean {
+  return inner.len >= outer.len && overlaps(inner, outer);
+}
+
+/** An address of either family as one comparable value, or null. */
+function parseIp(s: string): number | bigint | null {
+  return parseIpv4(s) ?? (s.includes(':') ? parseIpv6(s) : null);
 }
 
 function sameIp(a: string, b: string): boolean {
-  const ip = parseIpv4(a);
-  return ip !== null && ip === parseIpv4(b);
+  const ip = parseIp(a);
+  return ip !== null && ip === parseIp(b);
 }
 
 const gone = (s: MemberState): boolean => s === 'dead' || s === 'left';
@@ -114,20 +150,22 @@ function wentAfter(m: GossipPeer, lease: LeasePeer): boolean {
 }
 
 export function mergeRoutes(leases: readonly LeasePeer[], members: readonly GossipPeer[], opts: MergeOptions = {}): MergeResult {
-  const local = opts.localSubnet ? parseSubnet4(opts.localSubnet) : undefined;
-  const network = opts.network ? parseSubnet4(opts.network) : undefined;
+  const local = opts.localSubnet ? parseNet(opts.localSubnet) : undefined;
+  const network = opts.network ? parseNet(opts.network) : undefined;
   const peers: RoutePeer[] = [];
   const withdrawn: RoutePeer[] = [];
   const refused: Refusal[] = [];
 
   const leased = leases
-    .map((l) => ({ lease: l, cidr: parseSubnet4(l.subnet) }))
-    .filter((x): x is { lease: LeasePeer; cidr: Subnet4 } => x.cidr !== undefined && !(local && sameSubnet(x.cidr, local)));
+    .map((l) => ({ lease: l, cidr: parseNet(l.subnet) }))
+    .filter((x): x is { lease: LeasePeer; cidr: Net } => x.cidr !== undefined && !(local && sameSubnet(x.cidr, local)));
 
-  const valid: { m: GossipPeer; cidr: Subnet4 }[] = [];
+  const valid: { m: GossipPeer; cidr: Net }[] = [];
   for (const m of [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const cidr = parseSubnet4(m.subnet);
-    if (!cidr || parseIpv4(m.publicIp) === null || parseMac(m.vtepMac) === null || (network && !within(cidr, network))) {
+    const cidr = parseNet(m.subnet);
+    const ip = parseIp(m.publicIp);
+    // The public IP is of the subnet's family (an IPv6-only network's members: both IPv6).
+    if (!cidr || ip === null || (typeof ip === 'bigint') !== (cidr.bits === 128) || parseMac(m.vtepMac) === null || (network && !within(cidr, network))) {
       refused.push({ member: m.name, subnet: m.subnet, publicIp: m.publicIp, reason: 'invalid' });
       continue;
     }
@@ -161,7 +199,7 @@ export function mergeRoutes(leases: readonly LeasePeer[], members: readonly Goss
     else peers.push({ ...base, nodeName: lease.nodeName ?? '', state: 'lease-only' });
   }
 
-  const routedGossip: Subnet4[] = [];
+  const routedGossip: Net[] = [];
   for (const { m, cidr } of valid) {
     const conflict = leased.find((l) => overlaps(l.cidr, cidr) && !(sameSubnet(l.cidr, cidr) && sameIp(l.lease.publicIp, m.publicIp)));
     if (conflict) {

@@ -66,6 +66,11 @@ export interface LeaseWatcherOptions {
   /** Served (e.g. from the state cache) until etcd's first listing replaces it. */
   readonly initial?: PeerSnapshot;
   readonly hooks?: LeaseWatchHooks;
+  /**
+   * An IPv6-only network: IPv6-only leases are peers (their vtepMac is BackendV6Data's, their
+   * publicIp Flannel's 0.0.0.0), and a lease without a usable IPv6 VTEP is left out.
+   */
+  readonly ipv6Only?: boolean;
 }
 
 export class LeaseWatcher {
@@ -203,7 +208,8 @@ export class LeaseWatcher {
       return undefined;
     };
     if (typeof d === 'string') return ignore(d);
-    if (isNoSubnet4(d.subnet)) return ignore('IPv6-only lease (no IPv4 subnet); weft routes only IPv4 subnets for now');
+    if (this.o.ipv6Only) return this.toPeer6Only(kv, d.subnet, d.subnet6, d.attrs, ignore);
+    if (isNoSubnet4(d.subnet)) return ignore('IPv6-only lease (no IPv4 subnet) in a network with IPv4; its IPv6 subnet is not routed');
     const a = d.attrs;
     if (a.backendType !== 'vxlan') return ignore(`non-vxlan subnet ${formatCidr(d.subnet)} (BackendType ${JSON.stringify(a.backendType)})`);
     const mac = a.vtepMac === undefined ? null : normalizeMac(a.vtepMac);
@@ -219,6 +225,15 @@ export class LeaseWatcher {
       csumElision: a.csumElision,
       ...(d.subnet6 ? vtep6Of(d.subnet6, a) : {}),
     };
+  }
+
+  /** toPeer in an IPv6-only network: the lease's IPv6 half is the peer. */
+  private toPeer6Only(kv: KvChange, subnet: Subnet4, subnet6: Subnet6 | undefined, a: LeaseAttrs, ignore: (why: string) => undefined): PeerLease | undefined {
+    const name = kv.key.slice(kv.key.lastIndexOf('/') + 1);
+    if (a.backendType !== 'vxlan') return ignore(`non-vxlan subnet ${name} (BackendType ${JSON.stringify(a.backendType)})`);
+    const v6 = subnet6 ? vtep6Of(subnet6, a).v6 : undefined;
+    if (!v6) return ignore(`subnet ${name} has no IPv6 subnet with a valid PublicIPv6 and BackendV6Data.VtepMAC, in an IPv6-only network`);
+    return { subnetKey: name, subnet, publicIp: a.publicIp, vni: v6.vni, vtepMac: v6.vtepMac, gossipPort: a.gossipPort, nodeName: a.nodeName, csumElision: a.csumElision, v6 };
   }
 }
 

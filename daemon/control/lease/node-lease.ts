@@ -99,7 +99,7 @@ export class NodeLease {
     if (!lease) return undefined;
     reportMovedSubnet(o, previous, lease);
     await writeLeaseFile(o, lease);
-    watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: lease.key });
+    watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: lease.key, ipv6Only: o.network.ipv6Only });
     const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
     keeper.start();
@@ -121,7 +121,7 @@ export class NodeLease {
     const keeper = keeperFor(o, cached.lease.subnet, cached.lease.subnet6);
     keeper.adopt(cached.lease);
     await writeLeaseFile(o, cached.lease);
-    const watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers) });
+    const watcher = new LeaseWatcher({ store: o.store, log: o.log, ownKey: cached.lease.key, initial: snapshotOf(cached.peers), ipv6Only: o.network.ipv6Only });
     const node = new NodeLease(keeper, watcher, o);
     node.follow(o);
     keeper.start();

@@ -34,11 +34,11 @@ export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconci
   const state = await ipJsonBatch([
     ['addr', 'show', 'dev', want.name],
     ['route', 'show', 'table', 'main', 'dev', want.name],
-    ['route', 'show', 'table', 'main', 'exact', want.network],
+    ...(want.network === undefined ? [] : [['route', 'show', 'table', 'main', 'exact', want.network]]),
   ]);
   const [link] = (state?.[0] ?? []) as (IpLink & { addr_info?: IpAddr[] })[];
   if (!link) throw new WeftError('WEFT_ERR_TUN', `${want.name} is gone (deleted while weftd runs?); restart weftd to create it again`);
-  const [, tunRoutes, networkRoutes] = state as [unknown, IpRoute[], IpRoute[]];
+  const [, tunRoutes, networkRoutes = []] = state as [unknown, IpRoute[], IpRoute[] | undefined];
   const event = verb === 'reconciling' ? undefined : LogEvent.reasserted;
   const quiet: Fix[] = [];
   if (want.address6 !== undefined) {

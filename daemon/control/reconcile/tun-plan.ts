@@ -70,12 +70,12 @@ export function planTunFixes(want: TunWanted, link: IpLink, addrs: readonly IpAd
     const cidr = `${a.local}/${a.prefixlen}`;
     if (cidr !== want.address) fixes.push({ why: `stale address ${cidr}`, args: ['addr', 'del', cidr, 'dev', dev] });
   }
-  if (!inet.some((a) => `${a.local}/${a.prefixlen}` === want.address)) fixes.push({ why: `address ${want.address} missing`, args: ['addr', 'add', want.address, 'dev', dev] });
+  if (want.address !== undefined && !inet.some((a) => `${a.local}/${a.prefixlen}` === want.address)) fixes.push({ why: `address ${want.address} missing`, args: ['addr', 'add', want.address, 'dev', dev] });
   const isWanted = (r: IpRoute): boolean => r.dst === want.network && !r.gateway && !r.metric;
   const ours = networkRoutes.find((r) => isWanted(r) && (r.dev === undefined || r.dev === dev));
   const foreign = networkRoutes.find((r) => isWanted(r) && r.dev !== undefined && r.dev !== dev);
   const onTun = tunRoutes.some(isWanted);
-  if (!onTun && !ours) {
+  if (want.network !== undefined && !onTun && !ours) {
     fixes.push({ why: foreign ? `route ${want.network} goes to ${foreign.dev}` : `route ${want.network} missing`, args: ['route', 'replace', want.network, 'dev', dev] });
   }
   let kept = false;

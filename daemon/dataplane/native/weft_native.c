@@ -192,7 +192,7 @@ static napi_value configure_link(napi_env env, napi_callback_info info) {
   uint32_t mtu, addr, plen, qlen;
   if (arg_ifname(env, argv[0], name) || arg_u32(env, argv[1], &mtu) || arg_u32(env, argv[2], &addr) ||
       arg_u32(env, argv[3], &plen) || plen > 32 || mtu < 68 || mtu > 65535 || arg_u32(env, argv[4], &qlen) || qlen > 1000000)
-    return throw_range(env, "configureLink(name, mtu: 68-65535, addr: uint32, prefixLen: 0-32, txqlen: 0 = keep)");
+    return throw_range(env, "configureLink(name, mtu: 68-65535, addr: uint32, prefixLen: 0-32 (addr and prefixLen 0: no IPv4 address), txqlen: 0 = keep)");
 
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return throw_errno(env, "socket for link ioctls", errno);
@@ -206,10 +206,13 @@ static napi_value configure_link(napi_env env, napi_callback_info info) {
     ifr.ifr_qlen = (int)qlen;
     if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0) { step = "SIOCSIFTXQLEN"; goto fail; }
   }
-  set_sin(&ifr.ifr_addr, addr);
-  if (ioctl(s, SIOCSIFADDR, &ifr) < 0) { step = "SIOCSIFADDR"; goto fail; }
-  set_sin(&ifr.ifr_netmask, prefix_mask(plen));
-  if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) { step = "SIOCSIFNETMASK"; goto fail; }
+  /* addr 0 with prefixLen 0: no IPv4 address (an IPv6-only TUN). */
+  if (addr != 0 || plen != 0) {
+    set_sin(&ifr.ifr_addr, addr);
+    if (ioctl(s, SIOCSIFADDR, &ifr) < 0) { step = "SIOCSIFADDR"; goto fail; }
+    set_sin(&ifr.ifr_netmask, prefix_mask(plen));
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) { step = "SIOCSIFNETMASK"; goto fail; }
+  }
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { step = "SIOCGIFFLAGS"; goto fail; }
   ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
   if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { step = "SIOCSIFFLAGS"; goto fail; }
@@ -369,8 +372,8 @@ typedef union sa46 {
 typedef struct engine {
   napi_env env;
   uv_poll_t tun_poll, udp_poll, udp6_poll;
-  int tun_fd, udp_fd, udp6_fd; /* udp6_fd -1: no IPv6 underlay */
-  int polls;                   /* poll handles: 2, or 3 with udp6_fd */
+  int tun_fd, udp_fd, udp6_fd; /* udp_fd -1: no IPv4 underlay; udp6_fd -1: no IPv6 one */
+  int polls;                   /* poll handles: the TUN's and one per socket (udp_fd, udp6_fd: -1 none) */
   int closing;
   int live; /* poll handles + the JS wrapper; freed at 0 */
   int handles_closed;
@@ -451,10 +454,12 @@ static void engine_close(engine *e, int release_js) {
   if (e->closing) return;
   e->closing = 1;
   uv_poll_stop(&e->tun_poll);
-  uv_poll_stop(&e->udp_poll);
   uv_close((uv_handle_t *)&e->tun_poll, on_poll_closed);
-  uv_close((uv_handle_t *)&e->udp_poll, on_poll_closed);
-  if (e->polls == 3) {
+  if (e->udp_fd >= 0) {
+    uv_poll_stop(&e->udp_poll);
+    uv_close((uv_handle_t *)&e->udp_poll, on_poll_closed);
+  }
+  if (e->udp6_fd >= 0) {
     uv_poll_stop(&e->udp6_poll);
     uv_close((uv_handle_t *)&e->udp6_poll, on_poll_closed);
   }
@@ -1081,10 +1086,11 @@ static void busy_poll(engine *e, int from_tun) {
   e->ns[WEFT_NS_BUSY_POLLS] += 1;
   while (!e->closing) {
     uint32_t tun = 0, udp = 0;
-    if (poll(p, (nfds_t)e->polls, 0) > 0) {
+    /* Without an IPv4 socket its fd is -1: poll ignores it (revents 0). */
+    if (poll(p, e->udp6_fd >= 0 ? 3 : 2, 0) > 0) {
       if (p[0].revents & POLLIN) tun = tun_rounds(e);
       if ((p[1].revents & POLLIN) && !e->closing) udp = udp_rounds(e);
-      if (e->polls == 3 && (p[2].revents & POLLIN) && !e->closing) udp += udp6_rounds(e);
+      if (e->udp6_fd >= 0 && (p[2].revents & POLLIN) && !e->closing) udp += udp6_rounds(e);
       if ((from_tun ? udp : tun) > 0) {
         e->ns[WEFT_NS_BUSY_POLL_ANSWERS] += 1;
         break;
@@ -1281,9 +1287,9 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000 ||
            get_i32_prop(env, o, "busyPollNs", &busy_poll) || busy_poll < 0 || busy_poll > 1000000)
     bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs, busyPollNs: 0-1000000";
-  else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < 0 ||
-           get_opt_fd_prop(env, o, "udp6Fd", &e->udp6_fd))
-    bad = "tunFd, udpFd: fds; udp6Fd: an fd, -1 or absent";
+  else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < -1 ||
+           get_opt_fd_prop(env, o, "udp6Fd", &e->udp6_fd) || (e->udp_fd < 0 && e->udp6_fd < 0))
+    bad = "tunFd: an fd; udpFd, udp6Fd: an fd or -1 (udp6Fd also absent), at least one of them an fd";
   else if (get_u32_prop(env, o, "tunRxBase", &e->tun_rx_base) || get_u32_prop(env, o, "udpRxBase", &e->udp_rx_base) ||
            get_u32_prop(env, o, "slotSize", &e->slot) || get_u32_prop(env, o, "udpSlotSize", &e->udp_slot) || get_u32_prop(env, o, "headroom", &e->headroom) ||
            get_u32_prop(env, o, "udpRxOffset", &e->udp_rx_offset) || get_u32_prop(env, o, "batch", &e->batch))
@@ -1347,9 +1353,12 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "WEFT_ERR_NATIVE", "createEngine: N-API setup failed");
     return NULL;
   }
-  e->polls = e->udp6_fd >= 0 ? 3 : 2;
-  uv_poll_t *polls[3] = {&e->tun_poll, &e->udp_poll, &e->udp6_poll};
-  const int fds[3] = {e->tun_fd, e->udp_fd, e->udp6_fd};
+  /* The polls of the sockets the engine has: the TUN's, then the IPv4 and the IPv6 socket's. */
+  uv_poll_t *polls[3] = {&e->tun_poll, NULL, NULL};
+  int fds[3] = {e->tun_fd, -1, -1};
+  e->polls = 1;
+  if (e->udp_fd >= 0) { polls[e->polls] = &e->udp_poll; fds[e->polls++] = e->udp_fd; }
+  if (e->udp6_fd >= 0) { polls[e->polls] = &e->udp6_poll; fds[e->polls++] = e->udp6_fd; }
   int inited = 0, rc = 0;
   while (inited < e->polls && (rc = uv_poll_init(loop, polls[inited], fds[inited])) == 0) polls[inited++]->data = e;
   if (rc != 0) {
@@ -1364,8 +1373,8 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   }
   e->live = e->polls + 1;
   uv_poll_start(&e->tun_poll, UV_READABLE, on_tun_readable);
-  uv_poll_start(&e->udp_poll, UV_READABLE, on_udp_readable);
-  if (e->polls == 3) uv_poll_start(&e->udp6_poll, UV_READABLE, on_udp6_readable);
+  if (e->udp_fd >= 0) uv_poll_start(&e->udp_poll, UV_READABLE, on_udp_readable);
+  if (e->udp6_fd >= 0) uv_poll_start(&e->udp6_poll, UV_READABLE, on_udp6_readable);
   napi_wrap(env, self, e, engine_finalize, NULL, NULL);
   napi_create_reference(env, self, 1, &e->refs[REF_SELF]); /* alive while open, even if JS drops it */
   napi_add_async_cleanup_hook(env, on_env_teardown, e, &e->cleanup);

@@ -1,7 +1,7 @@
 // The TUN's wanted state (daemon/dataplane/tun-link.ts): the one address and route rule that
 // Dataplane.open() applies and the control plane's reconcile restores.
 import { describe, expect, it } from 'vitest';
-import { tunLink } from '../../../daemon/dataplane/tun-link.js';
+import { tunLink, tunLink6Only } from '../../../daemon/dataplane/tun-link.js';
 import { planTunFixes } from '../../../daemon/control/reconcile/tun-plan.js';
 
 describe('tunLink', () => {
@@ -20,6 +20,15 @@ describe('tunLink', () => {
       address6: 'fd00:10:244:5f::/128',
       network6: 'fd00:10:244::/56',
     });
+  });
+
+  it('IPv6-only: the IPv6 address and route alone; the reconcile plan removes any IPv4 address and route and adds none', () => {
+    const want = tunLink6Only('weft0', 1450, { network6: 'fd00:10:244::/56', localSubnet6: 'fd00:10:244:5f::/64' });
+    expect(want).toEqual({ name: 'weft0', mtu: 1450, address6: 'fd00:10:244:5f::/128', network6: 'fd00:10:244::/56' });
+    const link = { ifname: 'weft0', mtu: 1450, flags: ['UP'] };
+    expect(planTunFixes(want, link, [], [], [])).toEqual([]);
+    const fixes = planTunFixes(want, link, [{ family: 'inet', local: '10.244.3.0', prefixlen: 32 }], [{ dst: '10.244.0.0/16' }], []);
+    expect(fixes.map((f) => f.args.join(' '))).toEqual(['addr del 10.244.3.0/32 dev weft0', 'route del 10.244.0.0/16 dev weft0']);
   });
 
   it('is the state the reconcile plan finds nothing to fix in', () => {
