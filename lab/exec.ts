@@ -2,7 +2,7 @@
 // detached into a log file so daemons outlive the CLI that started them. Processes are only ever
 // ended by the PID the lab recorded, after checking that PID still runs what the lab started.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { run } from './processes.js';
 import { LabError } from './errors.js';
 
@@ -43,15 +43,36 @@ export function startDetached(ns: string, cmd: string, args: readonly string[], 
 }
 
 /**
- * True while `pid` exists, is not a zombie and its command line contains `marker` (or is empty: the
- * kernel shows no command line while `ip netns exec` execs the command).
+ * True while `pid` exists and its command line contains `marker` (or is empty: the kernel shows no
+ * command line while `ip netns exec` execs the command), or while it is a zombie whose other
+ * threads are still exiting: they hold its files (a TUN stays attached and running) until the last
+ * one is gone.
  */
 export function runs(pid: number, marker: string): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+    if (isZombie(`/proc/${pid}/stat`)) return threadsExiting(pid);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return cmdline === '' || cmdline.includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+function isZombie(statPath: string): boolean {
+  const stat = readFileSync(statPath, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+}
+
+/** A zombie thread group leader's pid cannot be reused until every thread has exited. */
+function threadsExiting(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        return !isZombie(`/proc/${pid}/task/${tid}/stat`);
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return false;
   }

@@ -2,7 +2,8 @@
 // the UDP datagrams they hold, over IPv4 or IPv6 (UDP right after the fixed header). A datagram
 // captured on a veth may be a UDP GSO super-datagram: its payload is then several VXLAN frames back
 // to back, each as long as its inner IP packet (IPv4 or IPv6) says.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatIpv6, ipv6FromBytes } from '../../daemon/net/ipv6.js';
 
 export interface VxlanFrame {
@@ -20,6 +21,33 @@ export interface VxlanFrame {
 
 const dotted = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 const mac = (b: Uint8Array, at: number): string => [...b.subarray(at, at + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
+/**
+ * Resolves once `file` (written by tcpdump -U, one write per packet) has not grown for `quietMs`:
+ * tcpdump, stopped while it still had packets in the kernel's capture buffer (a loaded machine),
+ * loses them. Throws after `timeoutMs`.
+ */
+export async function captureSettled(file: string, quietMs = 300, timeoutMs = 15_000): Promise<void> {
+  const size = (): number => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return -1;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  let last = size();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    if (Date.now() > deadline) throw new Error(`${file} still growing after ${timeoutMs} ms`);
+    await sleep(50);
+    const now = size();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+}
 
 /** Every VXLAN frame (UDP to `port`) in the capture; throws on a file that is not pcap/Ethernet. */
 export function vxlanFrames(file: string, port = 8472): VxlanFrame[] {

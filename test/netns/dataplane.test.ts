@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vethPair, type Netns } from '../../lab/netns.js';
 import { createNetns } from '../helpers/netns.js';
-import { innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
+import { captureSettled, innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
 import type { TrackedChild } from '../../lab/processes.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -240,7 +240,7 @@ describe.each([
       const [s1, g1] = await tcpTransfer(pods.get(A)!, pods.get(C)!, pod(C), 4 << 20);
       expect(g1).toBe(s1);
     } finally {
-      await capture.stop('SIGINT');
+      await captureSettled(file).finally(() => capture.stop('SIGINT'));
     }
     const frames = vxlanFrames(file);
     rmSync(file, { force: true });

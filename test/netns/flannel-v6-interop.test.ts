@@ -14,7 +14,7 @@ import { Netns } from '../../lab/netns.js';
 import { ping, tcpExchange, waitReachable } from '../../lab/probe.js';
 import type { NodeRecord, PodRecord } from '../../lab/state.js';
 import { ownPrefix } from '../helpers/netns.js';
-import { innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
+import { captureSettled, innerChecksumsValid, vxlanFrames } from '../helpers/pcap.js';
 import { setPodMtu } from '../helpers/pod-mtu.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -70,7 +70,7 @@ describe('IPv6 between weft and a Flannel dual-stack kernel node (flannel-v6.1)'
       expect((await ping(podW.ns, podK.ip6!, { count: 3, intervalS: 0.05 })).received).toBe(3);
       await expect(tcpExchange(podW.ns, podK.ns, podK.ip6!, 4 << 20)).resolves.toMatchObject({ bytes: 4 << 20 });
     } finally {
-      await capture.stop('SIGINT');
+      await captureSettled(file).finally(() => capture.stop('SIGINT'));
     }
     const frames = vxlanFrames(file);
     rmSync(file, { force: true });
