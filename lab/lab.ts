@@ -41,7 +41,7 @@ import { OVERHEAD } from '../daemon/dataplane/constants.js';
 import { DEFAULT_POD_NETWORK, type PodNetwork } from './pods.js';
 import { defaultStateDir, familiesOf, loadState, saveState, type Families, type LabState, type NodeKind, type NodeRecord, type PodRecord, type ProcessRecord } from './state.js';
 import { attach, createSwitch, enableForwarding, enableIpv6, UNDERLAY_MTU, underlayIp, underlayIp6 } from './underlay.js';
-import { healthz, logTail, startWeftd, waitWeftdReady } from './weft-node.js';
+import { healthz, startWeftd, waitWeftdReady } from './weft-node.js';
 
 export const NETWORK = '10.244.0.0/16';
 /** The IPv6 pod network of a dual-stack lab, cut into /64s (Flannel's IPv6SubnetLen default for a /56). */
@@ -366,13 +366,7 @@ export class Lab {
   private async startWeftNode(node: NodeRecord): Promise<void> {
     const proc = startWeftd(node, this.state.etcdEndpoint, this.state.etcdPrefix, this.weftdExtra);
     this.recordProcess(proc);
-    const env = await waitWeftdReady(node, proc).catch((err: unknown) => {
-      if (this.families.ipv4) throw err;
-      throw new LabError(
-        `weftd on ${node.name} did not start in this IPv6-only lab (weftd carries IPv6-only networks only once it has IPv6 underlay sockets; use --kind kernel until then); last lines of ${proc.log}:\n${logTail(proc.log, 8)}`,
-        { cause: err },
-      );
-    });
+    const env = await waitWeftdReady(node, proc);
     if (env.subnet !== undefined) node.subnet = env.subnet;
     if (env.subnet6 !== undefined) node.subnet6 = env.subnet6;
     node.mtu = env.mtu;

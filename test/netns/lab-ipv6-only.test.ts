@@ -14,6 +14,7 @@ import { run } from '../../lab/processes.js';
 import { addressOf, ping, tcpExchange, waitReachable } from '../../lab/probe.js';
 import { formatStatus } from '../../lab/report.js';
 import type { PodRecord } from '../../lab/state.js';
+import { labWithPods } from '../helpers/lab-traffic.js';
 import { ownPrefix } from '../helpers/netns.js';
 import { requireRoot } from '../helpers/root.js';
 
@@ -26,11 +27,7 @@ describe('lab: IPv6-only, two kernel VXLAN nodes', () => {
 
   beforeAll(async () => {
     requireRoot();
-    lab = await Lab.create({ prefix: `${ownPrefix()}6-`, ipv6Only: true });
-    await lab.addNode('kernel');
-    await lab.addNode('kernel');
-    pod1 = await lab.addPod('node1');
-    pod2 = await lab.addPod('node2');
+    ({ lab, pods: [pod1, pod2] } = await labWithPods({ prefix: `${ownPrefix()}6-`, ipv6Only: true }, ['kernel', 'kernel']));
   });
 
   afterAll(async () => {
