@@ -408,6 +408,7 @@ typedef struct engine {
   long moderate_ns;  /* interrupt moderation wait (0: off) */
   uint64_t tun_last_batch_ns;
   long busy_poll_ns;  /* busy polling window after a wake-up out of silence (0: off) */
+  uint32_t rdirty;    /* receive entries [0, rdirty) the last recvmmsg may have written */
   uint64_t last_activity_ns;
 } engine;
 
@@ -988,11 +989,11 @@ static void flush_udp(engine *e) {
   send_pending(e);
 }
 
-/* Reads packets from the TUN into slots n.. until it is empty or the batch is full; returns the new n. */
-static uint32_t read_tun(engine *e, uint32_t n) {
+/* Reads packets from the TUN into slots n.. until it is empty or `max` slots are full; returns the new n. */
+static uint32_t read_tun(engine *e, uint32_t n, uint32_t max) {
   const size_t vh_len = e->vnet ? sizeof(struct virtio_net_hdr) : 0;
   const size_t cap = e->slot - e->headroom + vh_len;
-  while (n < e->batch) {
+  while (n < max) {
     size_t off = e->tun_rx_base + (size_t)n * e->slot + e->headroom;
     ssize_t r = read(e->tun_fd, e->arena + off - vh_len, cap);
     if (r < 0) {
@@ -1036,11 +1037,14 @@ static int all_udp(engine *e, uint32_t n) {
   return 1;
 }
 
-/* Reads and forwards TUN batches until the TUN is drained or WEFT_MAX_ROUNDS; returns packets read. */
-static uint32_t tun_rounds(engine *e) {
+/* Reads and forwards TUN batches until the TUN is drained or WEFT_MAX_ROUNDS; returns packets read.
+ * lone: the wake-up came out of silence (a ping, a request, an answer being polled for): the first
+ * packet is forwarded at once, without the read that would find the TUN empty; anything queued
+ * behind it keeps the fd readable, so the next poll or loop turn reads it. */
+static uint32_t tun_rounds(engine *e, int lone) {
   uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
-    uint32_t n = read_tun(e, 0);
+    uint32_t n = read_tun(e, 0, lone ? 1 : e->batch);
     if (round == 0 && n > 0 && n < WEFT_MODERATE_BELOW && e->moderate_ns > 0 && all_udp(e, n)) {
       /* Interrupt moderation: a short read soon after the previous batch means datagrams arrive
        * one by one, each waking this thread (which, real-time, then preempts their sender). Wait a
@@ -1053,7 +1057,7 @@ static uint32_t tun_rounds(engine *e) {
       if (busy) {
         struct timespec ts = {0, e->moderate_ns};
         nanosleep(&ts, NULL);
-        n = read_tun(e, n);
+        n = read_tun(e, n, e->batch);
         e->ns[WEFT_NS_TUN_MODERATED] += 1;
       }
     }
@@ -1063,7 +1067,7 @@ static uint32_t tun_rounds(engine *e) {
     if (call_js(e, REF_ON_TUN, n) < 0 || e->closing) break;
     flush_udp(e);
     flush_tun(e);
-    if (n < e->batch) break;
+    if (lone || n < e->batch) break;
   }
   return total;
 }
@@ -1088,7 +1092,7 @@ static void busy_poll(engine *e, int from_tun) {
     uint32_t tun = 0, udp = 0;
     /* Without an IPv4 socket its fd is -1: poll ignores it (revents 0). */
     if (poll(p, e->udp6_fd >= 0 ? 3 : 2, 0) > 0) {
-      if (p[0].revents & POLLIN) tun = tun_rounds(e);
+      if (p[0].revents & POLLIN) tun = tun_rounds(e, !from_tun);
       if ((p[1].revents & POLLIN) && !e->closing) udp = udp_rounds(e);
       if (e->udp6_fd >= 0 && (p[2].revents & POLLIN) && !e->closing) udp += udp6_rounds(e);
       if ((from_tun ? udp : tun) > 0) {
@@ -1119,7 +1123,9 @@ static int32_t peer6_slot(const engine *e, const struct in6_addr *a) {
 static inline __attribute__((always_inline)) uint32_t udp_rounds_on(engine *e, int fd, int v6) {
   uint32_t total = 0;
   for (int round = 0; round < WEFT_MAX_ROUNDS && !e->closing; round++) {
-    for (uint32_t i = 0; i < e->batch; i++) {
+    /* Only the entries the last recvmmsg may have written (the received ones and the one it stopped
+     * at) need resetting: after a wake-up out of silence the other 4 KiB are cold. */
+    for (uint32_t i = 0; i < e->rdirty; i++) {
       e->rmsgs[i].msg_hdr.msg_namelen = sizeof e->raddr[i];
       e->rmsgs[i].msg_hdr.msg_controllen = WEFT_RCTL_LEN;
       e->rmsgs[i].msg_hdr.msg_flags = 0;
@@ -1128,6 +1134,7 @@ static inline __attribute__((always_inline)) uint32_t udp_rounds_on(engine *e, i
     int r;
     do r = recvmmsg(fd, e->rmsgs, e->batch, MSG_DONTWAIT, NULL);
     while (r < 0 && errno == EINTR);
+    e->rdirty = r > 0 && (uint32_t)r < e->batch ? (uint32_t)r + 1 : r > 0 ? e->batch : 1;
     if (r < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) e->ns[WEFT_NS_UDP_RECV_ERRORS] += 1;
       break;
@@ -1185,7 +1192,7 @@ static void on_wake(engine *e, int status, int which) {
     return;
   }
   int quiet = e->busy_poll_ns > 0 && uv_hrtime() - e->last_activity_ns >= WEFT_QUIET_NS;
-  uint32_t n = which == WAKE_TUN ? tun_rounds(e) : which == WAKE_UDP ? udp_rounds(e) : udp6_rounds(e);
+  uint32_t n = which == WAKE_TUN ? tun_rounds(e, quiet) : which == WAKE_UDP ? udp_rounds(e) : udp6_rounds(e);
   if (n > 0 && quiet) busy_poll(e, which == WAKE_TUN);
   e->last_activity_ns = uv_hrtime();
 }
@@ -1343,6 +1350,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
     e->rmsgs[i].msg_hdr.msg_name = &e->raddr[i];
     e->rmsgs[i].msg_hdr.msg_control = e->rctl + (size_t)i * WEFT_RCTL_LEN;
   }
+  e->rdirty = e->batch;
 
   uv_loop_t *loop;
   napi_value self;
