@@ -70,7 +70,7 @@ export const Encap = {
 } as const;
 
 /** An IPv6 outer header is this much longer than an IPv4 one: the IPv6 underlay's inner MTU is the TUN's less it. */
-const IPV6_OUTER_EXTRA = 20;
+const IPV6_OUTER_EXTRA = IPV6_HEADER_SIZE - IPV4_MIN_HEADER_SIZE;
 
 export interface InsideOptions {
   readonly vni: number;

@@ -256,12 +256,7 @@ export class Outside {
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
-    this.accept(owner, ip, total, partial, ihl);
-    if (total > this.mtu) {
-      this.innerPartial = 0; // a cut recomputes every segment's checksum
-      return this.cut(ip, ihl, total, room + (len - ENCAP_SIZE - total));
-    }
-    return DECAP_OK;
+    return this.accept(owner, ip, total, partial, ihl, room + (len - ENCAP_SIZE - total));
   }
 
   /** decap() of a 0x86DD frame, once the VXLAN header and its sender were checked. */
@@ -294,16 +289,15 @@ export class Outside {
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
-    this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE);
-    if (total > this.mtu) {
-      this.innerPartial = 0; // a cut recomputes every segment's checksum
-      return this.cut(ip, IPV6_HEADER_SIZE, total, room + (len - ENCAP_SIZE - total));
-    }
-    return DECAP_OK;
+    return this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE, room + (len - ENCAP_SIZE - total));
   }
 
-  /** Counts a packet decap() delivers (from peer slot `owner`) and sets the inner* fields for it. */
-  private accept(owner: number, ip: number, total: number, partial: number, ihl: number): void {
+  /**
+   * Counts a packet decap() delivers (from peer slot `owner`), sets the inner* fields for it and
+   * cuts it when it is larger than the MTU (`room`: bytes free after it). Returns DECAP_OK or a Drop
+   * reason.
+   */
+  private accept(owner: number, ip: number, total: number, partial: number, ihl: number, room: number): number {
     const pc = this.routes.peerCounters;
     pc[owner * PEER_FIELDS + PeerCount.RX_PACKETS]++;
     pc[owner * PEER_FIELDS + PeerCount.RX_BYTES] += total;
@@ -314,6 +308,9 @@ export class Outside {
     this.innerPartial = partial;
     this.innerIhl = ihl;
     this.segments = 0;
+    if (total <= this.mtu) return DECAP_OK;
+    this.innerPartial = 0; // a cut recomputes every segment's checksum
+    return this.cut(ip, ihl, total, room);
   }
 
   /**
