@@ -260,6 +260,34 @@ static void set_buf(int fd, int force_opt, int opt, uint32_t size) {
   if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof v) < 0) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
 }
 
+/* A non-blocking UDP socket of `sa`'s family (IPv6: IPV6_V6ONLY) with these buffers and flags
+ * (WEFT_UDP_GRO, WEFT_UDP_FREEBIND), bound to `sa`; returns the fd as a JS number, or throws naming
+ * the step that failed (the bind as "bind UDP <where>"). */
+static napi_value bind_udp(napi_env env, const struct sockaddr *sa, socklen_t salen, uint32_t sndbuf, uint32_t rcvbuf, uint32_t flags, const char *where) {
+  const int v6 = sa->sa_family == AF_INET6;
+  int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, v6 ? "UDP6 socket" : "UDP socket", errno);
+  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+  int one = 1;
+  const char *step = NULL;
+  if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) step = "setsockopt IPV6_V6ONLY";
+  else if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) step = "setsockopt UDP_GRO";
+  else if ((flags & WEFT_UDP_FREEBIND) && setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one) < 0) step = "setsockopt IP_FREEBIND";
+  else if (bind(fd, sa, salen) < 0) step = where;
+  if (step) {
+    int err = errno;
+    close(fd);
+    if (step != where) return throw_errno(env, step, err);
+    char what[112];
+    snprintf(what, sizeof what, "bind UDP %s", where);
+    return throw_errno(env, what, err);
+  }
+  napi_value vfd;
+  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
+  return vfd;
+}
+
 static napi_value open_udp(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv)) return NULL;
@@ -268,30 +296,13 @@ static napi_value open_udp(napi_env env, napi_callback_info info) {
       arg_u32(env, argv[2], &sndbuf) || arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30) ||
       arg_u32(env, argv[4], &flags))
     return throw_range(env, "openUdp(addr: uint32, port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default, flags)");
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "UDP socket", errno);
-  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
-  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
-  int one = 1;
-  if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "setsockopt UDP_GRO", err);
-  }
   struct sockaddr_in sin;
   set_sin((struct sockaddr *)&sin, addr);
   sin.sin_port = htons((uint16_t)port);
-  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-    int err = errno;
-    close(fd);
-    char what[64];
-    struct in_addr a = {htonl(addr)};
-    snprintf(what, sizeof what, "bind UDP %s:%u", inet_ntoa(a), port);
-    return throw_errno(env, what, err);
-  }
-  napi_value vfd;
-  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
-  return vfd;
+  char where[32];
+  struct in_addr a = {htonl(addr)};
+  snprintf(where, sizeof where, "%s:%u", inet_ntoa(a), port);
+  return bind_udp(env, (struct sockaddr *)&sin, sizeof sin, sndbuf, rcvbuf, flags, where);
 }
 
 /* A 16-byte Uint8Array (an IPv6 address in network order), or -1. */
@@ -318,34 +329,13 @@ static napi_value open_udp6(napi_env env, napi_callback_info info) {
   if (arg_in6(env, argv[0], &sin6.sin6_addr) || arg_u32(env, argv[1], &port) || port > 65535 || arg_u32(env, argv[2], &sndbuf) ||
       arg_u32(env, argv[3], &rcvbuf) || sndbuf > (1u << 30) || rcvbuf > (1u << 30) || arg_u32(env, argv[4], &flags))
     return throw_range(env, "openUdp6(addr: Uint8Array(16), port: 0-65535, sndbuf, rcvbuf: bytes, 0 = default, flags)");
-  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "UDP6 socket", errno);
-  set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
-  set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
-  int one = 1;
-  const char *step = NULL;
-  if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) step = "setsockopt IPV6_V6ONLY";
-  else if ((flags & WEFT_UDP_GRO) && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) step = "setsockopt UDP_GRO";
-  else if ((flags & WEFT_UDP_FREEBIND) && setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one) < 0) step = "setsockopt IP_FREEBIND";
-  if (step) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, step, err);
-  }
   sin6.sin6_family = AF_INET6;
   sin6.sin6_port = htons((uint16_t)port);
-  if (bind(fd, (struct sockaddr *)&sin6, sizeof sin6) < 0) {
-    int err = errno;
-    close(fd);
-    char text[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(AF_INET6, &sin6.sin6_addr, text, sizeof text);
-    char what[96];
-    snprintf(what, sizeof what, "bind UDP [%s]:%u", text, port);
-    return throw_errno(env, what, err);
-  }
-  napi_value vfd;
-  CHECK_NAPI(napi_create_int32(env, fd, &vfd));
-  return vfd;
+  char text[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET6, &sin6.sin6_addr, text, sizeof text);
+  char where[INET6_ADDRSTRLEN + 10];
+  snprintf(where, sizeof where, "[%s]:%u", text, port);
+  return bind_udp(env, (struct sockaddr *)&sin6, sizeof sin6, sndbuf, rcvbuf, flags, where);
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {
