@@ -105,6 +105,7 @@ export class Overlay {
       csumElision: cfg.csumElision,
       realtimePriority: cfg.dataplanePriority,
       busyPollNs: cfg.busyPollNs,
+      warmUp: cfg.dataplaneWarmUp,
     }));
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
@@ -114,7 +115,7 @@ export class Overlay {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
       return [];
     });
-    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: tun.network, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: ipv6Only ? undefined : `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? '::'}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0 }, 'data plane up');
+    dpLog.info({ tun: dataplane.tunName, reattached: dataplane.reattached, fixed: fixes.length, mtu: o.mtu, address: tun.address, route: tun.network, ...(v6 ? { address6: tun.address6, route6: v6.network6 } : {}), udp: ipv6Only ? undefined : `${o.underlay.ifaceIp}:${network.backend.port}`, ...(v6 && o.underlay.ipv6 ? { udp6: `[${o.underlay.ipv6.ifaceIp ?? '::'}]:${network.backend.port}` } : {}), tunOffloads: cfg.tunOffloads, udpOffloads: cfg.udpOffloads, csumElision: cfg.csumElision, dataplanePriority: dataplane.realtimeError === undefined ? cfg.dataplanePriority : 0, ...('ms' in dataplane.warmUp ? { warmUpMs: Math.round(dataplane.warmUp.ms) } : { warmUpSkipped: dataplane.warmUp.skipped }) }, 'data plane up');
     const wantsRules = cfg.ipMasq || cfg.iptablesForwardRules;
     const ownsRules = wantsRules && !ipv6Only;
     // Rules left by an earlier weftd (a crash skipped their removal).

@@ -5,7 +5,7 @@
 //   in  { type: 'route-deltas', deltas }       → applyRoutes(deltas): upserts and removals, O(1) each
 //   in  { type: 'close', removeTun }           → close, then 'closed' once libuv released the fds
 //   in  { type: 'ping', id }                   → { type: 'pong', id } at once (liveness and lag probe)
-//   out { type: 'ready', tunName, mtu, reattached, stats, realtimeError, routes }
+//   out { type: 'ready', tunName, mtu, reattached, stats, realtimeError, routes, warmUp }
 //       | { type: 'error', code, message, causeCode }
 //   out { type: 'routes-applied', seq, routes }  after each of the two route messages: its sequence
 //                                              number (1, 2, …) and the peers the table now routes
@@ -87,7 +87,7 @@ if (dp) {
     open.onNextPacket(arm);
   };
   open.onNextPacket(arm);
-  port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.statsWire(), realtimeError, routes: open.routes.size });
+  port.postMessage({ type: 'ready', tunName: open.tunName, mtu: open.mtu, reattached: open.reattached, stats: open.statsWire(), realtimeError, routes: open.routes.size, warmUp: open.warmUp });
   let seq = 0;
   port.on('message', (req: WorkerRequest) => {
     if (req.type === 'routes' || req.type === 'route-deltas') {

@@ -48,10 +48,11 @@ import {
   VXLAN_MAX_VNI,
 } from './constants.js';
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
-import { Forwarder, maxSegments } from './forwarder.js';
+import { Forwarder, maxSegments, type ForwarderOptions } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
 import { RouteTable, type Layout6, type RouteDelta } from './route-table.js';
 import { disableIpv6, quietIpv6, tunLink } from './tun-link.js';
+import { warmUp, type WarmUpResult } from './warm-up.js';
 
 export interface DataplaneOptions {
   /** TUN device name (default 'weft0'). */
@@ -136,6 +137,11 @@ export interface DataplaneOptions {
    * of a round trip (on a VM, waking a halted vCPU). Never while traffic keeps it busy. Default 200 µs.
    */
   readonly busyPollNs?: number;
+  /**
+   * Run the per-packet code over synthetic traffic before the first packet, so that V8 optimizes it
+   * at start rather than in the packet path (warm-up.ts). Default true.
+   */
+  readonly warmUp?: boolean;
   /** Initial routes (default: none). */
   readonly routes?: RouteTable;
   /** Keep the TUN (address, MTU, route) after close() and process exit; see the header. Default false. */
@@ -198,13 +204,16 @@ export class Dataplane {
   private readonly nstats: Float64Array;
   /** open() attached to a TUN that already existed (left by an earlier process). */
   readonly reattached: boolean;
+  /** What the JIT warm-up took, or why it was skipped. */
+  readonly warmUp: WarmUpResult;
   private readonly tunFd: number;
   /** The engine has an IPv6 underlay socket: its peer table follows the route table's publicIpv6. */
   private readonly underlay6: boolean;
   private closed = false;
 
-  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array, tunFd: number, reattached: boolean, underlay6: boolean) {
+  private constructor(tunName: string, mtu: number, forwarder: Forwarder, engine: Engine, nstats: Float64Array, tunFd: number, reattached: boolean, underlay6: boolean, warmUp: WarmUpResult) {
     this.tunName = tunName;
+    this.warmUp = warmUp;
     this.underlay6 = underlay6;
     this.mtu = mtu;
     this.tunFd = tunFd;
@@ -263,7 +272,7 @@ export class Dataplane {
       ctl: new Int32Array(CTL_SIZE),
     };
     const nstats = new Float64Array(NATIVE_STAT_NAMES.length);
-    const forwarder = new Forwarder(mem, routes, {
+    const forwarderOpts: ForwarderOptions = {
       vni,
       port,
       localSubnetBase: local.base,
@@ -274,7 +283,9 @@ export class Dataplane {
       csumElision: opts.csumElision ?? DEFAULT_CSUM_ELISION,
       underlay6: localIpv6 !== undefined,
       ...(v6 ? { localSubnet6Index: v6.index, localVtepMac6: v6.mac } : {}),
-    });
+    };
+    const warmed = opts.warmUp === false ? { skipped: 'turned off' } : warmUp(forwarderOpts, { routes, slotSize, udpSlotSize });
+    const forwarder = new Forwarder(mem, routes, forwarderOpts);
 
     let tun: { fd: number; name: string; existed: boolean };
     try {
@@ -339,7 +350,7 @@ export class Dataplane {
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });
-      const dp = new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed, udp6Fd >= 0);
+      const dp = new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed, udp6Fd >= 0, warmed);
       dp.syncPeers6();
       return dp;
     } catch (err) {

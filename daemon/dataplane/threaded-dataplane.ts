@@ -14,9 +14,10 @@ import { WeftError, type WeftErrorCode } from '../errors.js';
 import { peersOfWire, type DataplaneOptions, type DataplaneStats, type DataplaneStatsWire } from './dataplane.js';
 import type { RouteDelta, RouteTable } from './route-table.js';
 import type { WorkerOptions, WorkerRequest } from './dataplane-worker.js';
+import type { WarmUpResult } from './warm-up.js';
 
 type WorkerReply =
-  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStatsWire; realtimeError: string | undefined; routes: number }
+  | { type: 'ready'; tunName: string; mtu: number; reattached: boolean; stats: DataplaneStatsWire; realtimeError: string | undefined; routes: number; warmUp: WarmUpResult }
   | { type: 'error'; code: WeftErrorCode; message: string; causeCode: string | undefined }
   | { type: 'stats'; stats: DataplaneStatsWire }
   | { type: 'routes-applied'; seq: number; routes: number }
@@ -46,6 +47,8 @@ export class ThreadedDataplane {
     /** Why the thread could not be made real-time (it then runs at normal priority); undefined when it is, or was not asked to be. */
     readonly realtimeError: string | undefined,
     routes: number,
+    /** What the thread's JIT warm-up took, or why it was skipped (warm-up.ts). */
+    readonly warmUp: WarmUpResult,
   ) {
     this.latest = stats;
     this.applied = { seq: 0, routes };
@@ -81,7 +84,7 @@ export class ThreadedDataplane {
       };
       worker.once('error', (err) => fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread failed: ${err.message}`, { cause: err })));
       worker.once('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats, m.realtimeError, m.routes));
+        if (m.type === 'ready') return resolve(new ThreadedDataplane(worker, m.tunName, m.mtu, m.reattached, m.stats, m.realtimeError, m.routes, m.warmUp));
         if (m.type === 'error') return fail(new WeftError(m.code, m.message, { cause: { code: m.causeCode } }));
         fail(new WeftError('WEFT_ERR_NATIVE', `data plane thread answered ${m.type} before ready`));
       });

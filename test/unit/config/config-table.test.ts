@@ -55,6 +55,7 @@ const SAMPLE: Record<string, string> = {
   'metrics-per-peer': 'true',
   'dataplane-priority': '5',
   'busy-poll': '50',
+  'dataplane-warm-up': 'false',
   'remove-tun-on-exit': 'true',
   'link-resync': '3',
   'node-name': 'n9',
