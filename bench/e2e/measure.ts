@@ -49,6 +49,17 @@ export function metricsOf(tests: readonly TestId[]): MetricInfo[] {
   return METRICS.filter((m) => tests.includes(m.id === 'pingAvg' || m.id === 'pingP99' ? 'ping' : (m.id as TestId)));
 }
 
+/**
+ * The planes in the order round `round` (1, 2, …) measures them: rotated by one each round, so that
+ * each plane takes each position in turn. The position matters on this machine: in runs with the
+ * order fixed, whichever weft plane came right after kernel VXLAN pinged 10–25% slower than the
+ * one after it, both ways round (2026-12-05, bench/README.md).
+ */
+export function roundOrder<T>(planes: readonly T[], round: number): T[] {
+  const k = (round - 1) % planes.length;
+  return [...planes.slice(k), ...planes.slice(0, k)];
+}
+
 export async function measure(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
   const before = cpuSnapshot(p.weftdPids);
   const samples = await measureOnce(p, test, duration, pings);

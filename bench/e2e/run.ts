@@ -1,14 +1,14 @@
 // npm run bench:e2e: the 2-node lab once per plane (kernel VXLAN configured as Flannel's flannel.1,
 // weft, and optionally the unencapsulated underlay), measured interleaved: in each round every test
 // runs on every plane before the next test starts, so slow drift of this shared 2-core machine hits
-// all planes alike. Prints the table (median (min–max) over rounds, ratio to kernel VXLAN in the
+// all planes alike, and the planes' order rotates from round to round (roundOrder). Prints the table (median (min–max) over rounds, ratio to kernel VXLAN in the
 // same round) and writes JSON to bench/results/e2e-<timestamp>.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lab/paths.js';
 import { writeBarChartSvg } from '../chart-svg.js';
-import { IPV6_TESTS, measure, metricsOf, type MetricId } from './measure.js';
+import { IPV6_TESTS, measure, metricsOf, roundOrder, type MetricId } from './measure.js';
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.js';
 import { buildPlane, type PlaneLab } from './planes.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from './summary.js';
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     const samples: RoundSample[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       for (const test of opts.tests) {
-        for (const p of labs) {
+        for (const p of roundOrder(labs, round)) {
           for (const s of await measure(p, test, opts.duration, opts.pings)) {
             samples.push({ ...s, round, plane: p.plane });
             log(`round ${round} ${p.plane} ${s.metric}: ${s.value === null ? `FAILED ${s.error}` : s.value.toFixed(3)}${s.lossPct !== undefined && s.metric.startsWith('udp') ? ` (loss ${s.lossPct.toFixed(1)}%)` : ''}`);

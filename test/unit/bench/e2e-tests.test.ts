@@ -2,7 +2,7 @@
 // only when asked for (--ipv6, or tcp1v6 in --tests / TESTS), and then appears in the table, the
 // cost table and the summary like any other row.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TESTS, metricsOf } from '../../../bench/e2e/measure.js';
+import { DEFAULT_TESTS, metricsOf, roundOrder } from '../../../bench/e2e/measure.js';
 import { parseOptions, UsageError } from '../../../bench/e2e/options.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from '../../../bench/e2e/summary.js';
 
@@ -22,6 +22,17 @@ describe('bench:e2e tests', () => {
     expect(parseOptions([], { TESTS: 'tcp1,tcp1v6' }).tests).toEqual(['tcp1', 'tcp1v6']);
     expect(parseOptions(['--tests', 'tcp4'], { TESTS: 'tcp1,tcp1v6' }).tests).toEqual(['tcp4']);
     expect(metricsOf(['ping', 'tcp1v6', 'tcp1']).map((m) => m.id)).toEqual(['tcp1', 'tcp1v6', 'pingAvg', 'pingP99']);
+  });
+
+  it('rotates the planes from round to round, so that each takes each position once in as many rounds', () => {
+    const planes = ['kernel', 'weft', 'weft-nooffload'];
+    expect([1, 2, 3, 4].map((r) => roundOrder(planes, r))).toEqual([
+      ['kernel', 'weft', 'weft-nooffload'],
+      ['weft', 'weft-nooffload', 'kernel'],
+      ['weft-nooffload', 'kernel', 'weft'],
+      ['kernel', 'weft', 'weft-nooffload'],
+    ]);
+    expect(roundOrder(['kernel'], 2)).toEqual(['kernel']);
   });
 
   it('refuses unknown or repeated tests, and the IPv4-only underlay plane with an IPv6 test', () => {
