@@ -51,9 +51,9 @@ export function metricsOf(tests: readonly TestId[]): MetricInfo[] {
 
 /**
  * The planes in the order round `round` (1, 2, …) measures them: rotated by one each round, so that
- * each plane takes each position in turn. The position matters on this machine: in runs with the
- * order fixed, whichever weft plane came right after kernel VXLAN pinged 10–25% slower than the
- * one after it, both ways round (2026-12-05, bench/README.md).
+ * each plane takes each position in turn and no plane's figures carry an effect of its position
+ * (two runs with the order fixed had the weft plane right after kernel VXLAN pinging slower than
+ * the other, whichever it was; bench/README.md).
  */
 export function roundOrder<T>(planes: readonly T[], round: number): T[] {
   const k = (round - 1) % planes.length;
