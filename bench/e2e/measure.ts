@@ -60,6 +60,9 @@ export function roundOrder<T>(planes: readonly T[], round: number): T[] {
   return [...planes.slice(k), ...planes.slice(0, k)];
 }
 
+/** Pings sent, and not counted, before a plane's measured ones. */
+export const PING_LEAD_IN = 50;
+
 export async function measure(p: PlaneLab, test: TestId, duration: number, pings: number): Promise<Sample[]> {
   const before = cpuSnapshot(p.weftdPids);
   const samples = await measureOnce(p, test, duration, pings);
@@ -81,6 +84,10 @@ async function measureOnce(p: PlaneLab, test: TestId, duration: number, pings: n
       case 'udp64':
         return [await udp(p, duration, 64, 'udp64')];
       case 'ping': {
+        // Unrecorded lead-in: the plane measured right after kernel VXLAN (which leaves the vCPUs
+        // near idle) pinged 10-25% slower than the next (bench/README.md); half a second of pings
+        // first puts every plane's measurement in the same state.
+        await ping(p.client.ns, p.server.ip, { count: PING_LEAD_IN, intervalS: 0.01, deadlineS: 5 });
         const r = await ping(p.client.ns, p.server.ip, { count: pings, intervalS: 0.01, deadlineS: Math.ceil(pings * 0.01 + 5) });
         if (r.received === 0) throw new Error(`no ping reply out of ${r.sent}`);
         return [
