@@ -104,10 +104,19 @@ interface Node {
 
 /**
  * Runs `opts`' forwarder code over synthetic traffic (see the file comment). Returns how long it
- * took, or why it could not run (a network with fewer than four subnets has no room for the
- * synthetic nodes beside one another).
+ * took, or why it did not run (a network with fewer than four subnets has no room for the synthetic
+ * nodes beside one another). Never throws: it is an optimization, and whatever goes wrong in it
+ * must not keep the data plane from opening.
  */
 export function warmUp(opts: ForwarderOptions, layout: WarmUpLayout, rounds = WARM_UP_ROUNDS): WarmUpResult {
+  try {
+    return run(opts, layout, rounds);
+  } catch (err) {
+    return { skipped: `failed: ${(err as Error).message}` };
+  }
+}
+
+function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): WarmUpResult {
   const t0 = performance.now();
   const { routes } = layout;
   const v6 = routes.v6;

@@ -47,6 +47,11 @@ describe('warmUp', () => {
     expect(warmUp(options(), { routes, slotSize: SLOT, udpSlotSize: UDP_SLOT }, 3)).toEqual({ skipped: 'network /23 has fewer than 4 subnets of /24' });
   });
 
+  it('reports a failure as skipped rather than throwing (the data plane opens without it)', () => {
+    const r = warmUp(options({ mtu: -1 }), { routes: RouteTable.build(V4), slotSize: SLOT, udpSlotSize: UDP_SLOT }, 3);
+    expect(r).toMatchObject({ skipped: expect.stringMatching(/^failed: /) });
+  });
+
   it('leaves the per-packet code optimized by TurboFan (a fresh V8, as weftd runs it: --single-threaded)', () => {
     const dist = (f: string): string => new URL(`../../../dist/daemon/dataplane/${f}`, import.meta.url).href;
     const script = `
