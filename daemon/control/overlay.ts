@@ -110,6 +110,9 @@ export class Overlay {
     if (dataplane.realtimeError !== undefined) {
       dpLog.warn({ err: dataplane.realtimeError, priority: cfg.dataplanePriority }, 'the data plane thread runs at normal priority, so busy processes on this node can delay packets: grant weftd CAP_SYS_NICE (and a real-time budget to its cgroup), or set --dataplane-priority=0 to silence this');
     }
+    if ('skipped' in dataplane.warmUp && dataplane.warmUp.skipped.startsWith('failed')) {
+      dpLog.warn({ err: dataplane.warmUp.skipped }, 'the data plane JIT warm-up failed; packets flow without it (the first of each kind wait for V8 to optimize the code): please report this');
+    }
     const tun = layout ? tunLink6Only(dataplane.tunName, o.mtu, v6!) : tunLink(dataplane.tunName, o.mtu, networkCidr, localSubnet, v6);
     const fixes = await reconcileTun(tun, dpLog).catch((err: unknown) => {
       dpLog.warn({ err: errorMessage(err) }, 'cannot reconcile the TUN; it may keep stale addresses or routes');
