@@ -2,11 +2,10 @@
 //
 // V8 compiles a function with its optimizing tier (TurboFan) only once the function is hot, and
 // weftd runs V8 without background threads (bin/weftd.js), so that compile happens on the data plane
-// thread, in the packet path: 3–6 ms each for onBatch, decap and encap (--trace-opt), during the
+// thread, in the packet path: 3.6–9 ms each for onBatch, decap and encap (--trace-opt), during the
 // first traffic after a start, and again after each deoptimization, when a kind of packet the code
-// had not met before arrives (a ping after TCP: "insufficient type feedback"). Until then packets
-// run through baseline code, whose generic property and element accesses touch far more memory than
-// optimized code does: the first packet after a wake-up pays that in cache misses.
+// had not met arrives (a ping after TCP, a TCP PSH, sequence numbers past 2^31). Until then packets
+// run through baseline code.
 //
 // warmUp drives the same classes over synthetic traffic of each kind the data plane carries (ICMP,
 // UDP and TCP, IPv4 and, with a dual-stack or IPv6-only table, IPv6; plain, partial-checksum and TSO
