@@ -27,7 +27,6 @@ import { formatIpv4, requireIpv4, requireSubnet } from '../net/ipv4.js';
 import { formatCidr6, formatIpv6, ipv6Bytes, ipv6FromBytes, parseSubnet6, requireIpv6 } from '../net/ipv6.js';
 import { requireMac } from '../net/mac.js';
 import {
-  CTL_SIZE,
   DEFAULT_BATCH,
   DEFAULT_SOCKET_BUFFER,
   DEFAULT_CSUM_ELISION,
@@ -38,7 +37,6 @@ import {
   DEFAULT_VXLAN_PORT,
   HEADROOM,
   MAX_BATCH,
-  META_STRIDE,
   OVERHEAD,
   TUN_FLAG_PERSIST,
   TUN_FLAG_VNET_HDR,
@@ -48,7 +46,7 @@ import {
   VXLAN_MAX_VNI,
 } from './constants.js';
 import { COUNT_NAMES, DROP_NAMES, PEER_FIELDS, PeerCount } from './counters.js';
-import { Forwarder, maxSegments, type ForwarderOptions } from './forwarder.js';
+import { allocateBatchMemory, Forwarder, maxSegments, type ForwarderOptions } from './forwarder.js';
 import { loadNative, NATIVE_STAT_NAMES, NativeStat, type Engine } from './native.js';
 import { RouteTable, type Layout6, type RouteDelta } from './route-table.js';
 import { disableIpv6, quietIpv6, tunLink } from './tun-link.js';
@@ -262,15 +260,7 @@ export class Dataplane {
     const segments = maxSegments(mtu);
     // A UDP slot holds a 64 KiB datagram plus the headers its segmentation adds (segment.ts).
     const udpSlotSize = Math.ceil((UDP_RX_OFFSET + 65535 + segments * 120) / 64) * 64;
-    const arena = new ArrayBuffer(batch * (slotSize + udpSlotSize));
-    const mem = {
-      arena,
-      tunIn: new Int32Array(batch * META_STRIDE),
-      udpIn: new Int32Array(batch * META_STRIDE),
-      udpOut: new Int32Array(batch * META_STRIDE),
-      tunOut: new Int32Array(batch * segments * META_STRIDE),
-      ctl: new Int32Array(CTL_SIZE),
-    };
+    const mem = allocateBatchMemory(batch, slotSize, udpSlotSize, mtu);
     const nstats = new Float64Array(NATIVE_STAT_NAMES.length);
     const forwarderOpts: ForwarderOptions = {
       vni,

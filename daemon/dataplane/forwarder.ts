@@ -5,6 +5,7 @@
 // ctl[CTL_UDP_OUT]/ctl[CTL_TUN_OUT]; every buffer is borrowed from the engine and only valid
 // during the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { TcpCoalescer } from './coalesce.js';
+import { CTL_SIZE, META_STRIDE } from './constants.js';
 import { COUNT_NAMES, DROP_COUNT } from './counters.js';
 import { Inside } from './inside.js';
 import type { BatchMemory } from './native.js';
@@ -39,6 +40,22 @@ export interface ForwarderOptions {
 /** tunOut entries one received datagram may need (a 64 KiB super-packet cut to the MTU). */
 export function maxSegments(mtu: number): number {
   return Math.ceil(65535 / (mtu - 60 - 60)) + 1;
+}
+
+/**
+ * The memory a forwarder works on: an arena of `batch` TUN slots of slotSize followed by `batch` UDP
+ * slots of udpSlotSize, and the meta arrays for batches of `batch` (tunOut sized for every datagram
+ * cut to `mtu`).
+ */
+export function allocateBatchMemory(batch: number, slotSize: number, udpSlotSize: number, mtu: number): BatchMemory {
+  return {
+    arena: new ArrayBuffer(batch * (slotSize + udpSlotSize)),
+    tunIn: new Int32Array(batch * META_STRIDE),
+    udpIn: new Int32Array(batch * META_STRIDE),
+    udpOut: new Int32Array(batch * META_STRIDE),
+    tunOut: new Int32Array(batch * maxSegments(mtu) * META_STRIDE),
+    ctl: new Int32Array(CTL_SIZE),
+  };
 }
 
 export class Forwarder {

@@ -18,7 +18,6 @@
 // forwarder but its classes. Synchronous; allocates while it runs (~2 MiB of buffers), holds nothing
 // afterwards.
 import {
-  CTL_SIZE,
   CTL_TUN_OUT,
   CTL_UDP_OUT,
   HEADROOM,
@@ -36,11 +35,15 @@ import {
   IP_PROTO_ICMPV6,
   IP_PROTO_TCP,
   IP_PROTO_UDP,
+  IPV4_MIN_HEADER_SIZE,
+  IPV6_HEADER_SIZE,
   META_STRIDE,
   OUT_TSO,
   OUT_V6,
+  TCP_CHECKSUM_OFFSET,
   UDP_OUT_KIND,
   UDP_OUT_LENGTH,
+  UDP_CHECKSUM_OFFSET,
   UDP_OUT_OFFSET,
   UDP_RX_OFFSET,
   VIRTIO_GSO_TCPV4,
@@ -48,7 +51,7 @@ import {
 } from './constants.js';
 import { finish, fold, ipv4PseudoSum, ipv6PseudoSum, storeIpv4HeaderChecksum, sum16 } from './checksum.js';
 import { DROP_NAMES } from './counters.js';
-import { Forwarder, maxSegments, type ForwarderOptions } from './forwarder.js';
+import { allocateBatchMemory, Forwarder, type ForwarderOptions } from './forwarder.js';
 import { formatIpv4, parseIpv4 } from '../net/ipv4.js';
 import { formatCidr6, ipv6Bytes, ipv6FromBytes } from '../net/ipv6.js';
 import { ipv6OnlyLayout, RouteTable, type PeerSpec } from './route-table.js';
@@ -123,16 +126,8 @@ function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): Warm
   if (v4 && routes.subnetLen - routes.networkPrefixLen < 2) return { skipped: `network /${routes.networkPrefixLen} has fewer than 4 subnets of /${routes.subnetLen}` };
   if (v6 !== undefined && v6.size < 4) return { skipped: `network6 /${v6.network.len} has fewer than 4 subnets` };
 
-  const arena = new ArrayBuffer(BATCH * (layout.slotSize + layout.udpSlotSize));
-  const mem = {
-    arena,
-    tunIn: new Int32Array(BATCH * META_STRIDE),
-    udpIn: new Int32Array(BATCH * META_STRIDE),
-    udpOut: new Int32Array(BATCH * META_STRIDE),
-    tunOut: new Int32Array(BATCH * maxSegments(opts.mtu) * META_STRIDE),
-    ctl: new Int32Array(CTL_SIZE),
-  };
-  const u8 = new Uint8Array(arena);
+  const mem = allocateBatchMemory(BATCH, layout.slotSize, layout.udpSlotSize, opts.mtu);
+  const u8 = new Uint8Array(mem.arena);
   const udpBase = BATCH * layout.slotSize;
   const underlay6 = opts.underlay6 === true;
 
@@ -222,7 +217,7 @@ function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): Warm
       const m = slots * META_STRIDE;
       mem.udpIn[m + IN_OFFSET] = at;
       mem.udpIn[m + IN_LENGTH] = len;
-      mem.udpIn[m + IN_PORT] = 8472;
+      mem.udpIn[m + IN_PORT] = opts.port;
       mem.udpIn[m + IN_FLAGS] = (kind & OUT_V6) !== 0 ? IN_FLAG_V6 : 0;
       mem.udpIn[m + IN_ADDR] = (kind & OUT_V6) !== 0 ? slotOf(to, from) : from.ip | 0;
       mem.udpIn[m + IN_GSO_SIZE] = len > size ? size : 0;
@@ -235,9 +230,10 @@ function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): Warm
     packets += slots;
   };
 
+  /** The inner families of the traffic: false for IPv4, true for IPv6. */
+  const families = [...(v4 ? [false] : []), ...(v6 ? [true] : [])];
   const kinds: { readonly v6: boolean; readonly proto: number; readonly size: number; readonly partial: boolean }[] = [];
-  for (const fam of [v4 ? false : null, v6 ? true : null]) {
-    if (fam === null) continue;
+  for (const fam of families) {
     kinds.push({ v6: fam, proto: fam ? IP_PROTO_ICMPV6 : IP_PROTO_ICMP, size: 84, partial: false });
     for (const proto of [IP_PROTO_UDP, IP_PROTO_TCP]) {
       for (const size of proto === IP_PROTO_TCP ? [tcpSize(fam, 0), tcpSize(fam, MSS)] : [92, MSS + 48]) {
@@ -265,8 +261,8 @@ function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): Warm
         deliver(from, to, sent);
       }
       // A UDP GRO run of one TCP flow (coalesced into one TUN write), and a TSO read (cut by the engine).
-      for (const fam of [v4 ? false : null, v6 && v6ok ? true : null]) {
-        if (fam === null) continue;
+      for (const fam of families) {
+        if (fam && !v6ok) continue;
         const write = (i: number, off: number): number => writePacket(u8, off, fam, IP_PROTO_TCP, tcpSize(fam, MSS), from, to, r * GRO_RUN + i, tunPartial);
         deliver(from, to, readTun(from, GRO_RUN, write, tunPartial ? partialCsum(fam, IP_PROTO_TCP) : 0), GRO_RUN);
         if (tunPartial) {
@@ -285,12 +281,12 @@ function run(opts: ForwarderOptions, layout: WarmUpLayout, rounds: number): Warm
 
 /** Bytes of a TCP segment of `payload` bytes with timestamps. */
 function tcpSize(v6: boolean, payload: number): number {
-  return (v6 ? 40 : 20) + TCP_HEADER_SIZE + payload;
+  return (v6 ? IPV6_HEADER_SIZE : IPV4_MIN_HEADER_SIZE) + TCP_HEADER_SIZE + payload;
 }
 
 /** IN_CSUM of a partial checksum as the TUN reports it: csum_start (from the IP header) | csum_offset << 16. */
 function partialCsum(v6: boolean, proto: number): number {
-  return (v6 ? 40 : 20) | ((proto === IP_PROTO_TCP ? 16 : 6) << 16);
+  return (v6 ? IPV6_HEADER_SIZE : IPV4_MIN_HEADER_SIZE) | ((proto === IP_PROTO_TCP ? TCP_CHECKSUM_OFFSET : UDP_CHECKSUM_OFFSET) << 16);
 }
 
 /**
@@ -300,7 +296,7 @@ function partialCsum(v6: boolean, proto: number): number {
  */
 function writePacket(u8: Uint8Array, off: number, v6: boolean, proto: number, size: number, from: Node, to: Node, seq: number, partial: boolean): number {
   u8.fill(0, off, off + size);
-  const hl = v6 ? 40 : 20;
+  const hl = v6 ? IPV6_HEADER_SIZE : IPV4_MIN_HEADER_SIZE;
   const l4 = off + hl;
   const l4len = size - hl;
   if (v6) {
@@ -347,7 +343,7 @@ function writePacket(u8: Uint8Array, off: number, v6: boolean, proto: number, si
     u8[l4 + 12] = (TCP_HEADER_SIZE / 4) << 4;
     u8[l4 + 13] = (seq & 3) === 3 ? 0x18 : 0x10; // ACK, on every fourth PSH too (which ends a coalesced run)
     u8[l4 + 14] = 0xff;
-    csumAt = l4 + 16;
+    csumAt = l4 + TCP_CHECKSUM_OFFSET;
     // NOP, NOP, timestamps (kind 8, length 10): what Linux puts on every segment.
     u8[l4 + 20] = 1;
     u8[l4 + 21] = 1;
@@ -362,7 +358,7 @@ function writePacket(u8: Uint8Array, off: number, v6: boolean, proto: number, si
     u8[l4 + 3] = 0x51;
     u8[l4 + 4] = l4len >>> 8;
     u8[l4 + 5] = l4len & 0xff;
-    csumAt = l4 + 6;
+    csumAt = l4 + UDP_CHECKSUM_OFFSET;
   } else {
     u8[l4] = v6 ? 128 : 8;
     u8[l4 + 4] = 0x12;

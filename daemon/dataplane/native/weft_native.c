@@ -73,6 +73,13 @@
     }                                                                        \
   } while (0)
 
+/* The return value of a function that returns nothing. */
+static napi_value undefined_value(napi_env env) {
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   const char *name = strerrorname_np(err);
@@ -169,9 +176,7 @@ static napi_value set_tun_persist(napi_env env, napi_callback_info info) {
   if (arg_i32(env, argv[0], &fd) || fd < 0 || napi_get_value_bool(env, argv[1], &on) != napi_ok)
     return throw_range(env, "setTunPersist(fd, on: boolean)");
   if (ioctl(fd, TUNSETPERSIST, on ? 1UL : 0UL) < 0) return throw_errno(env, "TUNSETPERSIST", errno);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 static void set_sin(struct sockaddr *sa, uint32_t addr_host) {
@@ -217,9 +222,7 @@ static napi_value configure_link(napi_env env, napi_callback_info info) {
   ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
   if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { step = "SIOCSIFFLAGS"; goto fail; }
   close(s);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 fail: {
   int err = errno;
   close(s);
@@ -344,9 +347,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (arg_i32(env, argv[0], &fd) || fd < 0) return throw_range(env, "closeFd(fd)");
   close(fd);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 /* ---------- engine: polling and batched I/O ---------- */
@@ -1379,15 +1380,19 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   return self;
 }
 
+/* The engine a JS engine object wraps (createEngine), or NULL. */
+static engine *engine_of(napi_env env, napi_value v) {
+  engine *e = NULL;
+  return napi_unwrap(env, v, (void **)&e) == napi_ok ? e : NULL;
+}
+
 static napi_value close_engine(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
-  engine *e = NULL;
-  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e) return throw_range(env, "closeEngine(engine)");
+  engine *e = engine_of(env, argv[0]);
+  if (!e) return throw_range(env, "closeEngine(engine)");
   engine_close(e, 1);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 /* setPeer6(engine, slot, addr: Uint8Array(16) | null): the IPv6 underlay address of route table
@@ -1396,33 +1401,29 @@ static napi_value close_engine(napi_env env, napi_callback_info info) {
 static napi_value set_peer6(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
-  engine *e = NULL;
+  engine *e = engine_of(env, argv[0]);
   uint32_t slot;
   napi_valuetype t;
   struct in6_addr a;
-  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e || arg_u32(env, argv[1], &slot) || slot >= (1u << 24) ||
+  if (!e || arg_u32(env, argv[1], &slot) || slot >= (1u << 24) ||
       napi_typeof(env, argv[2], &t) != napi_ok || (t != napi_null && arg_in6(env, argv[2], &a)))
     return throw_range(env, "setPeer6(engine, slot: 0-2^24, addr: Uint8Array(16) | null)");
   if (e->udp6_fd < 0) return throw_range(env, "setPeer6: the engine has no IPv6 socket (udp6Fd)");
   int err = peer6_set(e, slot, t == napi_null ? NULL : &a);
   if (err) return throw_errno(env, "setPeer6", err);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 /* clearPeers6(engine): forgets every IPv6 peer (before a whole new table is set). */
 static napi_value clear_peers6(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
-  engine *e = NULL;
-  if (napi_unwrap(env, argv[0], (void **)&e) != napi_ok || !e) return throw_range(env, "clearPeers6(engine)");
+  engine *e = engine_of(env, argv[0]);
+  if (!e) return throw_range(env, "clearPeers6(engine)");
   for (uint32_t s = 0; s < e->peer6_cap; s++) e->peer6[s].sin6_family = 0;
   for (uint32_t i = 0; i <= e->p6mask; i++) e->p6hash[i] = -1;
   e->p6count = 0;
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 /* tsoSegments(arena, off, len, mss, hdrLen, csum) -> Buffer[]: the datagrams the engine sends for
@@ -1460,9 +1461,7 @@ static napi_value set_realtime(napi_env env, napi_callback_info info) {
   if (arg_u32(env, argv[0], &prio) || prio > 99) return throw_range(env, "setRealtime(priority: 0-99)");
   struct sched_param sp = {.sched_priority = (int)prio};
   if (sched_setscheduler(0, prio ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) return throw_errno(env, "sched_setscheduler", errno);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  return undef;
+  return undefined_value(env);
 }
 
 /* nftGeneration() -> number: the nf_tables ruleset generation of the caller's network namespace
