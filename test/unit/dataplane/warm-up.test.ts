@@ -52,7 +52,7 @@ describe('warmUp', () => {
     expect(r).toMatchObject({ skipped: expect.stringMatching(/^failed: /) });
   });
 
-  it('leaves the per-packet code optimized by TurboFan (a fresh V8, as weftd runs it: --single-threaded)', () => {
+  it('leaves the per-packet code optimized by TurboFan, and the batch entry points optimized through the thread\'s first hook (a fresh V8, as weftd runs it: --single-threaded)', () => {
     const dist = (f: string): string => new URL(`../../../dist/daemon/dataplane/${f}`, import.meta.url).href;
     const script = `
       const { warmUp } = await import(${JSON.stringify(dist('warm-up.js'))});
@@ -66,10 +66,23 @@ describe('warmUp', () => {
       const before = Object.fromEntries(Object.entries(fns).map(([k, f]) => [k, status(f)]));
       const result = warmUp(opts, { routes, slotSize: ${SLOT}, udpSlotSize: ${UDP_SLOT} });
       const after = Object.fromEntries(Object.entries(fns).map(([k, f]) => [k, status(f)]));
-      console.log(JSON.stringify({ before, after, result }));`;
+      // The data plane's own forwarder, as its thread drives it: a next-packet hook, then batches.
+      const { Forwarder, allocateBatchMemory } = await import(${JSON.stringify(dist('forwarder.js'))});
+      const real = new Forwarder(allocateBatchMemory(4, ${SLOT}, ${UDP_SLOT}, 1450), routes, opts);
+      let hooked = 0;
+      real.onNextPacket(() => void hooked++);
+      real.onTun(0);
+      real.onUdp(0);
+      const wrappers = { onTun: status(real.onTun), onUdp: status(real.onUdp), hooked };
+      console.log(JSON.stringify({ before, after, result, wrappers }));`;
     const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--single-threaded', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../..', import.meta.url)) });
-    const { before, after, result } = JSON.parse(out) as { before: Record<string, number>; after: Record<string, number>; result: { ms: number; drops: object } };
+    const { before, after, result, wrappers } = JSON.parse(out) as { before: Record<string, number>; after: Record<string, number>; result: { ms: number; drops: object }; wrappers: { onTun: number; onUdp: number; hooked: number } };
     const TURBOFANNED = 1 << 6; // V8's OptimizationStatus::kTurboFanned
+    const OPTIMIZED = 1 << 4; // kOptimized: Maglev or TurboFan code
+    // The thread's first onNextPacket must not throw the wrappers' code away (it did while the
+    // warm-up never set a hook), nor must the hook's first run.
+    expect(wrappers.hooked).toBe(1);
+    expect({ onTun: (wrappers.onTun & OPTIMIZED) !== 0, onUdp: (wrappers.onUdp & OPTIMIZED) !== 0 }).toEqual({ onTun: true, onUdp: true });
     for (const [fn, s] of Object.entries(before)) expect({ fn, turbofanned: (s & TURBOFANNED) !== 0 }).toEqual({ fn, turbofanned: false });
     for (const [fn, s] of Object.entries(after)) expect({ fn, turbofanned: (s & TURBOFANNED) !== 0 }).toEqual({ fn, turbofanned: true });
     expect(result.drops).toEqual({});
