@@ -1,8 +1,9 @@
 // npm run bench:e2e: the 2-node lab once per plane (kernel VXLAN configured as Flannel's flannel.1,
 // weft, and optionally the unencapsulated underlay), measured interleaved: in each round every test
 // runs on every plane before the next test starts, so slow drift of this shared 2-core machine hits
-// all planes alike, and the planes' order rotates from round to round (roundOrder). Prints the table (median (min–max) over rounds, ratio to kernel VXLAN in the
-// same round) and writes JSON to bench/results/e2e-<timestamp>.json.
+// all planes alike, and the planes' order rotates from round to round (roundOrder). Prints the
+// table (median (min–max) over rounds, ratio to kernel VXLAN in the same round) and writes JSON to
+// bench/results/e2e-<timestamp>.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
