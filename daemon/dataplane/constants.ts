@@ -121,6 +121,14 @@ export const VIRTIO_GSO_TCPV6 = 4;
 export const VIRTIO_GSO_ECN = 0x80;
 export const CTL_UDP_OUT = 0;
 export const CTL_TUN_OUT = 1;
+/**
+ * Set by inside.ts/outside.ts after a one-packet batch when the engine may replay their decision for
+ * packets of the same key (weft_replay.h): the peer's route table slot + 1; the engine zeroes it
+ * before each callback.
+ */
+export const CTL_REPLAY = 2;
+/** Nonzero: the engine replays nothing; every packet goes to the callbacks (a next-packet hook waits). */
+export const CTL_JS_ONLY = 3;
 export const CTL_SIZE = 4;
 
 /** openTun flags, reserved for offloads (issue 7). */

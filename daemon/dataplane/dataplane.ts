@@ -136,6 +136,13 @@ export interface DataplaneOptions {
    */
   readonly busyPollNs?: number;
   /**
+   * The decision cache (native/weft_replay.h): a lone IPv4 packet whose key (destination; or sender,
+   * inner addresses and encap header) matches one TypeScript just decided is forwarded by the engine
+   * with that decision, without a call into JavaScript; forgotten at every route change, counted
+   * exactly (io.replayedOut/replayedIn). Default true.
+   */
+  readonly decisionCache?: boolean;
+  /**
    * Run the per-packet code over synthetic traffic before the first packet, so that V8 optimizes it
    * at start rather than in the packet path (warm-up.ts). Default true.
    */
@@ -337,11 +344,13 @@ export class Dataplane {
         tunVnetHdr: tso ? 1 : 0,
         moderateNs: opts.readModerationNs ?? DEFAULT_READ_MODERATION_NS,
         busyPollNs: opts.busyPollNs ?? DEFAULT_BUSY_POLL_NS,
+        replayMtu: (opts.decisionCache ?? true) ? mtu : 0,
         onTun: forwarder.onTun,
         onUdp: forwarder.onUdp,
       });
       const dp = new Dataplane(tun.name, mtu, forwarder, engine, nstats, tun.fd, tun.existed, udp6Fd >= 0, warmed);
       dp.syncPeers6();
+      dp.resetReplay();
       return dp;
     } catch (err) {
       if (opts.persist && !tun.existed) native.setTunPersist(tun.fd, false);
@@ -374,6 +383,7 @@ export class Dataplane {
     table.takeCounters(old);
     this.forwarder.routes = table;
     this.syncPeers6();
+    this.resetReplay();
   }
 
   /**
@@ -383,7 +393,10 @@ export class Dataplane {
    */
   applyRoutes(deltas: readonly RouteDelta[]): void {
     const table = this.forwarder.routes;
-    if (!this.underlay6) return table.apply(deltas);
+    if (!this.underlay6) {
+      table.apply(deltas);
+      return this.resetReplay();
+    }
     const native = loadNative();
     for (const d of deltas) {
       if (d.op === 'upsert') {
@@ -393,6 +406,12 @@ export class Dataplane {
       const slot = table.slotOf(d.subnetBase);
       if (table.remove(d.subnetBase)) native.setPeer6(this.engine, slot, null);
     }
+    this.resetReplay();
+  }
+
+  /** The engine's decision cache forgets the old routes and counts into the table in use (which may have grown). */
+  private resetReplay(): void {
+    loadNative().resetReplay(this.engine, this.forwarder.routes.peerCounters, this.forwarder.counts);
   }
 
   /** The engine's IPv6 peers, all from the table in use (a new table: slots differ). */

@@ -5,7 +5,7 @@
 // ctl[CTL_UDP_OUT]/ctl[CTL_TUN_OUT]; every buffer is borrowed from the engine and only valid
 // during the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { TcpCoalescer } from './coalesce.js';
-import { CTL_SIZE, META_STRIDE } from './constants.js';
+import { CTL_JS_ONLY, CTL_SIZE, META_STRIDE } from './constants.js';
 import { COUNT_NAMES, DROP_COUNT } from './counters.js';
 import { Inside } from './inside.js';
 import type { BatchMemory } from './native.js';
@@ -68,9 +68,11 @@ export class Forwarder {
   private readonly inside: Inside;
   private readonly outside: Outside;
   private nextPacket: (() => void) | null = null;
+  private readonly ctl: Int32Array;
 
   constructor(mem: BatchMemory, routes: RouteTable, opts: ForwarderOptions) {
     const u8 = new Uint8Array(mem.arena);
+    this.ctl = mem.ctl;
     this.coalescer = opts.tunOffloads ? new TcpCoalescer(u8, mem.tunOut) : null;
     const shared = { u8, tunIn: mem.tunIn, udpIn: mem.udpIn, udpOut: mem.udpOut, tunOut: mem.tunOut, ctl: mem.ctl };
     this.inside = new Inside(shared, this, routes, { ...opts, csumElision: (opts.csumElision ?? false) && (opts.tunOffloads ?? false) });
@@ -87,9 +89,10 @@ export class Forwarder {
     this.outside.routes = table;
   }
 
-  /** Calls `hook` once, before the next batch in either direction. */
+  /** Calls `hook` once, before the next batch in either direction (the engine replays no decision until then). */
   onNextPacket(hook: () => void): void {
     this.nextPacket = hook;
+    this.ctl[CTL_JS_ONLY] = 1;
   }
 
   /** Native callback: `count` packets read from the TUN are described in tunIn. */
@@ -107,6 +110,7 @@ export class Forwarder {
   private woken(): void {
     const hook = this.nextPacket!;
     this.nextPacket = null;
+    this.ctl[CTL_JS_ONLY] = 0;
     hook();
   }
 }

@@ -25,6 +25,7 @@ import { finish, sum16 } from './checksum.js';
 import {
   CSUM_FULL,
   CSUM_PARTIAL,
+  CTL_REPLAY,
   CTL_TUN_OUT,
   CTL_UDP_OUT,
   ENCAP_SIZE,
@@ -160,6 +161,8 @@ export class Inside {
       }
       const peer = this.encap(off, len);
       if (peer >= 0) {
+        // A lone packet sent as it came, over the IPv4 underlay: the engine may replay this (CTL_REPLAY).
+        let replay = peer + 1;
         if ((tunIn[m + IN_FLAGS] & IN_FLAG_NEEDS_CSUM) !== 0) {
           const csum = tunIn[m + IN_CSUM];
           if (this.elides(peer) && isStandardPartial(u8, off, len, csum)) {
@@ -167,14 +170,17 @@ export class Inside {
             this.counts[Count.ELIDED_SENT]++;
           } else {
             finishPartial(u8, off, len, csum);
+            replay = 0;
           }
         }
         const via = this.via;
         if (via === 0) udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, this.routes.peerPublicIp[peer], this.port);
         else {
           this.via = 0;
+          replay = 0;
           udpN = putDatagram(this.udpOut, udpN, off - ENCAP_SIZE, len + ENCAP_SIZE, peer, this.port, via);
         }
+        if (count === 1) this.ctl[CTL_REPLAY] = replay;
       } else if (peer === Encap.TOO_BIG) {
         const replyLen = writePacketTooBig6(u8, off, len, this.mtu - IPV6_OUTER_EXTRA);
         if (replyLen > 0) {

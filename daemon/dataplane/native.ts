@@ -33,6 +33,8 @@ export const NativeStat = {
   BUSY_POLL_ANSWERS: 21,
   UDP6_RECV_PACKETS: 22,
   UDP6_SEND_PACKETS: 23,
+  REPLAYED_OUT: 24,
+  REPLAYED_IN: 25,
 } as const;
 
 export const NATIVE_STAT_NAMES: readonly string[] = [
@@ -60,6 +62,8 @@ export const NATIVE_STAT_NAMES: readonly string[] = [
   'busyPollAnswers',
   'udp6RecvPackets',
   'udp6SendPackets',
+  'replayedOut',
+  'replayedIn',
 ];
 
 /** The shared memory of one engine: arena plus meta arrays (see weft_native.h). */
@@ -97,6 +101,11 @@ export interface EngineOptions extends BatchMemory {
   readonly moderateNs: number;
   /** Busy polling for the answer after a wake-up out of silence, in ns (0: off): see busy_poll in the addon. */
   readonly busyPollNs: number;
+  /**
+   * The decision cache (weft_replay.h): the TUN MTU (longer inner packets are never replayed); 0:
+   * off. It replays nothing before the first resetReplay.
+   */
+  readonly replayMtu: number;
   readonly onTun: (count: number) => void;
   readonly onUdp: (count: number) => void;
 }
@@ -131,6 +140,12 @@ export interface NativeAddon {
   setPeer6(engine: Engine, slot: number, addr: Uint8Array | null): void;
   /** Forgets every IPv6 peer. */
   clearPeers6(engine: Engine): void;
+  /**
+   * After every route change (swap or deltas), before the next batch: the decision cache forgets
+   * what it learned and counts what it replays into these arrays from then on (the table's
+   * peerCounters and the forwarder's counts), which the engine keeps alive. No-op once closed.
+   */
+  resetReplay(engine: Engine, peerCounters: Float64Array, counts: Float64Array): void;
   closeFd(fd: number): void;
   createEngine(opts: EngineOptions): Engine;
   /** Idempotent. */

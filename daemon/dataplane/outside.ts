@@ -21,6 +21,7 @@ import { putTunPacket, putTunPartial } from './batch-out.js';
 import { checkIpv4L4, checkIpv6L4, L4_BAD, L4_FINISHED } from './checksum.js';
 import type { TcpCoalescer } from './coalesce.js';
 import {
+  CTL_REPLAY,
   CTL_TUN_OUT,
   CTL_UDP_OUT,
   ENCAP_SIZE,
@@ -82,6 +83,13 @@ export class Outside {
   segments = 0;
   segmentStride = 0;
   private segmentHeader = 0;
+  /**
+   * Set by decap() for DECAP_OK: the engine may replay the decision (CTL_REPLAY): the inner packet
+   * goes to the TUN unchanged and unchecked (elided and handed on partial, or not TCP/UDP).
+   */
+  private replayable = false;
+  /** The route table slot of the last delivered packet's sender. */
+  private owner = 0;
 
   private readonly u8: Uint8Array;
   private readonly udpIn: Int32Array;
@@ -156,7 +164,9 @@ export class Outside {
       const ip = off + ENCAP_SIZE;
       const whole = len >= ENCAP_SIZE + 6 && (u8[ip] >> 4 === 6 ? ((u8[ip + 4] << 8) | u8[ip + 5]) + IPV6_HEADER_SIZE : (u8[ip + 2] << 8) | u8[ip + 3]) + ENCAP_SIZE === len;
       if (gso <= 0 || gso >= len || whole) {
+        const was = tunN;
         tunN = this.deliver(off, len, src, flags, this.udpCapacity - len, tunN);
+        if (count === 1 && tunN === was + 1 && this.segments === 0 && this.replayable) this.ctl[CTL_REPLAY] = this.owner + 1;
         continue;
       }
       const end = off + len;
@@ -256,6 +266,8 @@ export class Outside {
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
+    const proto = u8[ip + 9];
+    this.replayable = partial !== 0 || (weft === 0 && proto !== IP_PROTO_TCP && proto !== IP_PROTO_UDP);
     return this.accept(owner, ip, total, partial, ihl, room + (len - ENCAP_SIZE - total));
   }
 
@@ -289,6 +301,7 @@ export class Outside {
       if (l4 === L4_BAD) return Drop.BAD_L4_CHECKSUM;
       if (l4 === L4_FINISHED) this.counts[Count.CHECKSUMS_FINISHED]++;
     }
+    this.replayable = false;
     return this.accept(owner, ip, total, partial, IPV6_HEADER_SIZE, room + (len - ENCAP_SIZE - total));
   }
 
@@ -298,6 +311,7 @@ export class Outside {
    * reason.
    */
   private accept(owner: number, ip: number, total: number, partial: number, ihl: number, room: number): number {
+    this.owner = owner;
     const pc = this.routes.peerCounters;
     pc[owner * PEER_FIELDS + PeerCount.RX_PACKETS]++;
     pc[owner * PEER_FIELDS + PeerCount.RX_BYTES] += total;

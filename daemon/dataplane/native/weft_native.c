@@ -1,5 +1,6 @@
 /*
- * weft_native: the syscalls of the data plane, and nothing else. Packet logic lives in TypeScript.
+ * weft_native: the syscalls of the data plane, and nothing else. Packet logic lives in TypeScript;
+ * the decision cache (weft_replay.h) only replays decisions TypeScript made.
  *
  * Setup calls (throw a JS Error with the errno text on failure):
  *   openTun(name, flags) -> { fd, name, existed }  /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking;
@@ -17,6 +18,8 @@
  *   createEngine(opts) -> engine               takes ownership of the fds, starts polling
  *   setPeer6(engine, slot, addr | null)        the IPv6 underlay address of a route table slot
  *   clearPeers6(engine)                        forgets them all
+ *   resetReplay(engine, peerCounters, counts)  after a route change: forgets the decision cache's
+ *                                              decisions and counts replays into these arrays
  *   closeEngine(engine)                        idempotent; fds are closed once libuv lets go
  *
  * The batch layout is in weft_native.h. Per-packet failures are counters in nstats, never
@@ -52,6 +55,7 @@
 #include <unistd.h>
 
 #include "weft_native.h"
+#include "weft_replay.h"
 
 /* Batches handled per wake-up before yielding to the loop, so one busy direction cannot starve
  * the other or the JS control plane. */
@@ -352,7 +356,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 
 /* ---------- engine: polling and batched I/O ---------- */
 
-enum { REF_ARENA, REF_TUN_IN, REF_UDP_IN, REF_UDP_OUT, REF_TUN_OUT, REF_CTL, REF_NSTATS, REF_ON_TUN, REF_ON_UDP, REF_SELF, REF_COUNT };
+enum { REF_ARENA, REF_TUN_IN, REF_UDP_IN, REF_UDP_OUT, REF_TUN_OUT, REF_CTL, REF_NSTATS, REF_ON_TUN, REF_ON_UDP, REF_SELF, REF_PEER_COUNTERS, REF_COUNTS, REF_COUNT };
 
 /* A socket address of either family: send and receive messages name one. */
 typedef union sa46 {
@@ -401,6 +405,7 @@ typedef struct engine {
   long busy_poll_ns;  /* busy polling window after a wake-up out of silence (0: off) */
   uint32_t rdirty;    /* receive entries [0, rdirty) the last recvmmsg may have written */
   uint64_t last_activity_ns;
+  replay replay; /* the decision cache; replay.mtu 0: off */
 } engine;
 
 static void engine_release(engine *e) {
@@ -491,6 +496,7 @@ static int call_js(engine *e, int which, uint32_t count) {
   napi_value fn, recv, arg, result;
   e->ctl[WEFT_CTL_UDP_OUT] = 0;
   e->ctl[WEFT_CTL_TUN_OUT] = 0;
+  e->ctl[WEFT_CTL_REPLAY] = 0;
   if (napi_get_reference_value(env, e->refs[which], &fn) != napi_ok || fn == NULL || napi_get_undefined(env, &recv) != napi_ok ||
       napi_create_uint32(env, count, &arg) != napi_ok) {
     rc = -1;
@@ -1055,7 +1061,14 @@ static uint32_t tun_rounds(engine *e, int lone) {
     if (n == 0) break;
     total += n;
     e->ns[WEFT_NS_TUN_READ_BATCHES] += 1;
-    if (call_js(e, REF_ON_TUN, n) < 0 || e->closing) break;
+    replay_key k;
+    int cached = n == 1 ? replay_try_out(&e->replay, e->arena, e->tun_in, e->udp_out, e->ctl, &k) : REPLAY_NONE;
+    if (cached == REPLAY_HIT) {
+      e->ns[WEFT_NS_REPLAYED_OUT] += 1;
+    } else {
+      if (call_js(e, REF_ON_TUN, n) < 0 || e->closing) break;
+      if (cached == REPLAY_MISS) replay_learn_out(&e->replay, e->arena, e->udp_out, e->ctl, &k);
+    }
     flush_udp(e);
     flush_tun(e);
     if (lone || n < e->batch) break;
@@ -1160,7 +1173,14 @@ static inline __attribute__((always_inline)) uint32_t udp_rounds_on(engine *e, i
     e->ns[WEFT_NS_UDP_RECV_PACKETS] += (double)r;
     if (v6) e->ns[WEFT_NS_UDP6_RECV_PACKETS] += (double)r;
     e->ns[WEFT_NS_UDP_RECV_BATCHES] += 1;
-    if (call_js(e, REF_ON_UDP, (uint32_t)r) < 0 || e->closing) break;
+    replay_key k;
+    int cached = r == 1 && !v6 ? replay_try_in(&e->replay, e->arena, e->udp_in, e->tun_out, e->ctl, &k) : REPLAY_NONE;
+    if (cached == REPLAY_HIT) {
+      e->ns[WEFT_NS_REPLAYED_IN] += 1;
+    } else {
+      if (call_js(e, REF_ON_UDP, (uint32_t)r) < 0 || e->closing) break;
+      if (cached == REPLAY_MISS) replay_learn_in(&e->replay, e->arena, e->tun_out, e->ctl, &k);
+    }
     flush_tun(e);
     flush_udp(e);
     if ((uint32_t)r < e->batch) break;
@@ -1260,7 +1280,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   if (!e) return throw_errno(env, "createEngine", ENOMEM);
   e->env = env;
   size_t tun_in_len, udp_in_len, udp_out_len, tun_out_len, ctl_len, ns_len;
-  int32_t moderate = 0, busy_poll = 0;
+  int32_t moderate = 0, busy_poll = 0, replay_mtu = 0;
   napi_value ab;
   bool is_ab = false;
   const char *bad = NULL;
@@ -1283,8 +1303,9 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   else if (get_fn_prop(env, o, "onTun", &e->refs[REF_ON_TUN]) || get_fn_prop(env, o, "onUdp", &e->refs[REF_ON_UDP]))
     bad = "onTun, onUdp: functions";
   else if (get_i32_prop(env, o, "udpGso", &e->gso) || get_i32_prop(env, o, "tunVnetHdr", &e->vnet) || get_i32_prop(env, o, "moderateNs", &moderate) || moderate < 0 || moderate > 1000000 ||
-           get_i32_prop(env, o, "busyPollNs", &busy_poll) || busy_poll < 0 || busy_poll > 1000000)
-    bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs, busyPollNs: 0-1000000";
+           get_i32_prop(env, o, "busyPollNs", &busy_poll) || busy_poll < 0 || busy_poll > 1000000 ||
+           get_i32_prop(env, o, "replayMtu", &replay_mtu) || replay_mtu < 0 || replay_mtu > 65535)
+    bad = "udpGso, tunVnetHdr: 0 or 1; moderateNs, busyPollNs: 0-1000000; replayMtu: 0-65535";
   else if (get_i32_prop(env, o, "tunFd", &e->tun_fd) || get_i32_prop(env, o, "udpFd", &e->udp_fd) || e->tun_fd < 0 || e->udp_fd < -1 ||
            get_opt_fd_prop(env, o, "udp6Fd", &e->udp6_fd) || (e->udp_fd < 0 && e->udp6_fd < 0))
     bad = "tunFd: an fd; udpFd, udp6Fd: an fd or -1 (udp6Fd also absent), at least one of them an fd";
@@ -1305,6 +1326,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   }
   e->moderate_ns = moderate;
   e->busy_poll_ns = busy_poll;
+  e->replay.mtu = replay_mtu; /* replays nothing until resetReplay gives it counters */
   e->udp_out_cap = (uint32_t)(udp_out_len / WEFT_META_STRIDE);
   e->tun_out_cap = (uint32_t)(tun_out_len / WEFT_META_STRIDE);
   e->rmsgs = calloc(e->batch, sizeof *e->rmsgs);
@@ -1426,6 +1448,48 @@ static napi_value clear_peers6(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* A Float64Array argument: its data and length. */
+static int arg_f64(napi_env env, napi_value v, double **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type t;
+  void *p;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta || napi_get_typedarray_info(env, v, &t, len, &p, NULL, NULL) != napi_ok ||
+      t != napi_float64_array)
+    return -1;
+  *data = p;
+  return 0;
+}
+
+/* Replaces *ref with a reference to v (keeps v alive while the engine writes into it). */
+static int hold(napi_env env, napi_value v, napi_ref *ref) {
+  napi_ref r;
+  if (napi_create_reference(env, v, 1, &r) != napi_ok) return -1;
+  if (*ref) napi_delete_reference(env, *ref);
+  *ref = r;
+  return 0;
+}
+
+/* resetReplay(engine, peerCounters: Float64Array, counts: Float64Array): after every change of the
+ * route table (swap or delta): the decision cache forgets what it learned, and counts replayed
+ * packets into the table's per-peer counters and the forwarder's totals from now on. */
+static napi_value reset_replay(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  engine *e = engine_of(env, argv[0]);
+  double *peer = NULL, *counts = NULL;
+  size_t peer_len = 0, counts_len = 0;
+  if (!e || arg_f64(env, argv[1], &peer, &peer_len) || arg_f64(env, argv[2], &counts, &counts_len))
+    return throw_range(env, "resetReplay(engine, peerCounters: Float64Array, counts: Float64Array)");
+  if (e->closing) return undefined_value(env);
+  if (hold(env, argv[1], &e->refs[REF_PEER_COUNTERS]) || hold(env, argv[2], &e->refs[REF_COUNTS])) {
+    replay_reset(&e->replay, NULL, 0, NULL, 0);
+    napi_throw_error(env, "WEFT_ERR_NATIVE", "resetReplay: N-API reference failed");
+    return NULL;
+  }
+  replay_reset(&e->replay, peer, peer_len, counts, counts_len);
+  return undefined_value(env);
+}
+
 /* tsoSegments(arena, off, len, mss, hdrLen, csum) -> Buffer[]: the datagrams the engine sends for
  * an OUT_TSO entry, built by the same code. For tests only (it allocates). */
 static napi_value tso_segments(napi_env env, napi_callback_info info) {
@@ -1530,6 +1594,7 @@ NAPI_MODULE_INIT() {
   if (export_fn(env, exports, "openTun", open_tun) || export_fn(env, exports, "configureLink", configure_link) ||
       export_fn(env, exports, "addRoute", add_route) || export_fn(env, exports, "openUdp", open_udp) || export_fn(env, exports, "openUdp6", open_udp6) ||
       export_fn(env, exports, "setPeer6", set_peer6) || export_fn(env, exports, "clearPeers6", clear_peers6) ||
+      export_fn(env, exports, "resetReplay", reset_replay) ||
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
       export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) ||
       export_fn(env, exports, "nftGeneration", nft_generation) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||

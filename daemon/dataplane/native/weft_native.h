@@ -90,7 +90,25 @@
 /* ctl (Int32Array) */
 #define WEFT_CTL_UDP_OUT 0   /* entries in udpOut to send after the callback */
 #define WEFT_CTL_TUN_OUT 1   /* entries in tunOut to write after the callback */
+#define WEFT_CTL_REPLAY 2    /* set by JS after a one-packet batch: k > 0 = its decision may be replayed
+                                (weft_replay.h), k - 1 = the peer's route table slot; zeroed by the
+                                engine before each callback */
+#define WEFT_CTL_JS_ONLY 3   /* set by JS: nonzero = no replay, every packet goes to the callbacks */
 #define WEFT_CTL_SIZE 4
+
+/* TypeScript's counters a replayed decision bumps (counters.ts: Count, PeerCount, PEER_FIELDS). */
+#define WEFT_COUNT_TX_PACKETS 0
+#define WEFT_COUNT_TX_BYTES 1
+#define WEFT_COUNT_RX_PACKETS 2
+#define WEFT_COUNT_RX_BYTES 3
+#define WEFT_COUNT_ELIDED_SENT 8
+#define WEFT_COUNT_ELIDED_RECEIVED 9
+#define WEFT_COUNT_FIELDS 10
+#define WEFT_PEER_TX_PACKETS 0
+#define WEFT_PEER_TX_BYTES 1
+#define WEFT_PEER_RX_PACKETS 2
+#define WEFT_PEER_RX_BYTES 3
+#define WEFT_PEER_FIELDS 4
 
 /* nstats (Float64Array), counted by C */
 #define WEFT_NS_TUN_READ_PACKETS 0
@@ -117,7 +135,9 @@
 #define WEFT_NS_BUSY_POLL_ANSWERS 21 /* of those, answers forwarded while polling (a wake-up saved) */
 #define WEFT_NS_UDP6_RECV_PACKETS 22 /* of UDP_RECV_PACKETS, received on the IPv6 socket */
 #define WEFT_NS_UDP6_SEND_PACKETS 23 /* of UDP_SEND_PACKETS, sent on the IPv6 socket */
-#define WEFT_NS_SIZE 24
+#define WEFT_NS_REPLAYED_OUT 24    /* TUN packets sent by a replayed decision (no call into JS) */
+#define WEFT_NS_REPLAYED_IN 25     /* datagrams written to the TUN by a replayed decision */
+#define WEFT_NS_SIZE 26
 
 /* openTun flags */
 #define WEFT_TUN_VNET_HDR 1    /* IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4, TSO6) */

@@ -17,25 +17,11 @@ import {
 } from '../../../daemon/dataplane/constants.js';
 import { Count, Drop } from '../../../daemon/dataplane/counters.js';
 import { loadNative } from '../../../daemon/dataplane/native.js';
-import { RouteTable } from '../../../daemon/dataplane/route-table.js';
-import { LOCAL_MAC, PEER_IP, PEER_MAC, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
+import { KERNEL_IP, LOCAL_MAC, mixedTable as mixed, PEER_IP, PEER_MAC, pseudo, refChecksum, rig, tcpPacket, u32, udpPacket, vxlan, type Rig } from '../../fixtures/dataplane/packets.js';
 
 const A = '10.244.1.2';
 const B = '10.244.2.2';
-const KERNEL_IP = '198.18.0.3';
 const C = '10.244.3.2';
-
-/** Peer b (10.244.2.0/24) is weft and advertises elision; peer c (10.244.3.0/24) is a kernel VXLAN node. */
-const mixed = (): RouteTable =>
-  RouteTable.build({
-    network: '10.244.0.0/16',
-    subnetLen: 24,
-    localSubnet: '10.244.1.0/24',
-    peers: [
-      { subnet: '10.244.2.0/24', publicIp: PEER_IP, vtepMac: PEER_MAC, nodeName: 'b', csumElision: true },
-      { subnet: '10.244.3.0/24', publicIp: KERNEL_IP, vtepMac: '0e:00:00:00:00:03', nodeName: 'c' },
-    ],
-  });
 
 function rnd(seed: number): () => number {
   let s = seed;
