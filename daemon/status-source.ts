@@ -87,7 +87,7 @@ export class StatusSource {
       readiness: () => ({ ready: this.o.readiness.ready }),
       dataplane: () => {
         const overlay = live().overlay;
-        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0, busyPolls: { answered: 0, expired: 0 } };
+        return overlay ? dataplaneSnapshot(overlay) : { totals: { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 }, peers: [], drops: {}, routes: 0, routeSwaps: 0, busyPolls: { answered: 0, expired: 0 }, replayed: { in: 0, out: 0 } };
       },
       gossip: () => {
         const overlay = live().overlay;
@@ -125,6 +125,7 @@ function dataplaneSnapshot(overlay: Overlay, stats: DataplaneStats = overlay.dat
     routes: overlay.dataplane.routes,
     routeSwaps: overlay.router.routeSwaps,
     busyPolls: { answered: stats.io.busyPollAnswers ?? 0, expired: (stats.io.busyPolls ?? 0) - (stats.io.busyPollAnswers ?? 0) },
+    replayed: { in: stats.io.replayedIn ?? 0, out: stats.io.replayedOut ?? 0 },
   };
 }
 

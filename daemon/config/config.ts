@@ -43,6 +43,8 @@ export interface Config {
   readonly dataplanePriority: number;
   /** --busy-poll: the data plane thread's busy-polling window after a wake-up out of silence, ns; 0 = off. */
   readonly busyPollNs: number;
+  /** --decision-cache: the engine replays JavaScript's decisions for lone packets (native/weft_replay.h). */
+  readonly decisionCache: boolean;
   /** --dataplane-warm-up: optimize the per-packet code on synthetic traffic before the first packet. */
   readonly dataplaneWarmUp: boolean;
   /** --metrics-per-peer: traffic series per routed peer besides the node totals. */

@@ -105,6 +105,7 @@ export class Overlay {
       csumElision: cfg.csumElision,
       realtimePriority: cfg.dataplanePriority,
       busyPollNs: cfg.busyPollNs,
+      decisionCache: cfg.decisionCache,
       warmUp: cfg.dataplaneWarmUp,
     }));
     if (dataplane.realtimeError !== undefined) {

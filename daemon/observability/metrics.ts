@@ -52,6 +52,8 @@ export interface DataplaneSnapshot {
   readonly routeSwaps: number;
   /** Busy polls of the data plane thread (--busy-poll) by result: answered (a wake-up saved) or expired (monotonic). */
   readonly busyPolls: Readonly<Record<'answered' | 'expired', number>>;
+  /** Packets forwarded by the decision cache (--decision-cache), by direction (monotonic). */
+  readonly replayed: Readonly<Record<'in' | 'out', number>>;
 }
 
 export interface LeaseSnapshot {
@@ -257,6 +259,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   }
   counter('weft_dataplane_busy_polls_total', 'Wake-ups of the data plane thread out of silence that polled for the answer (--busy-poll), by result: answered (forwarded while polling: a thread wake-up saved) or expired',
     ['result'], () => byKey('result', snap.dataplane?.busyPolls));
+  counter('weft_dataplane_replayed_packets_total', 'Packets the data plane thread forwarded by replaying the decision JavaScript made for the same key (--decision-cache), without calling into JavaScript, by direction: out (TUN to peers) or in (peers to TUN)',
+    ['direction'], () => byKey('direction', snap.dataplane?.replayed));
   counter('weft_drops_total', 'Packets the data plane dropped, by reason', ['reason'], () => byKey('reason', snap.dataplane?.drops));
   gauge('weft_routes', 'Entries in the route table the data plane uses', [], () => one(snap.dataplane?.routes));
   counter('weft_route_swaps_total', 'Route tables installed in the data plane', [], () => one(snap.dataplane?.routeSwaps));

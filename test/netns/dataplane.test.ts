@@ -164,6 +164,34 @@ describe.each([
     expect(await ping(nodes.get(B)!, pod(A))).toMatch(/3 received/);
   });
 
+  it('forwards lone packets by replaying the decision JavaScript made for the first, counting each as JavaScript does', async () => {
+    type Stats = Awaited<ReturnType<typeof stats>> & { peers: { publicIp: string; txPackets: number; rxPackets: number; txBytes: number; rxBytes: number }[] };
+    const [a0, b0] = [(await stats(A)) as Stats, (await stats(B)) as Stats];
+    expect(await pods.get(A)!.exec('ping', ['-c', '20', '-i', '0.02', '-W', '2', pod(B)])).toMatch(/20 received/);
+    // UDP requests: partial checksums with TUN offloads (elided towards B when both elide), full ones without.
+    await pods.get(A)!.exec(process.execPath, [`${FIXTURES}/send-udp.js`, pod(B), '9', 'pod-paced', '20']);
+    const [a1, b1] = [(await stats(A)) as Stats, (await stats(B)) as Stats];
+    const d = (x: { io: Record<string, number> }, y: { io: Record<string, number> }, k: string): number => y.io[k] - x.io[k];
+    const t = (x: { totals: Record<string, number> }, y: { totals: Record<string, number> }, k: string): number => y.totals[k] - x.totals[k];
+    const peer = (s: Stats, of: NodeSpec) => s.peers.find((p) => p.publicIp === of.ip)!;
+    // Echo requests and UDP out of A, echo replies (and port unreachables) out of B: all but each flow's first replayed.
+    expect(d(a0, a1, 'replayedOut')).toBeGreaterThanOrEqual(15 + (config.tun && config.elision !== 'both' ? 0 : 15));
+    expect(d(b0, b1, 'replayedIn')).toBeGreaterThanOrEqual(15 + (config.tun && config.elision === 'both' ? 15 : 0));
+    expect(d(b0, b1, 'replayedOut')).toBeGreaterThanOrEqual(15);
+    expect(d(a0, a1, 'replayedIn')).toBeGreaterThanOrEqual(15);
+    // Replayed or not, every packet is counted once: for its peer and in the totals, as sent by one
+    // node and as received by the other.
+    for (const [x, y, other, ox, oy] of [[a0, a1, B, b0, b1], [b0, b1, A, a0, a1]] as const) {
+      expect(t(ox, oy, 'rxPackets')).toBe(t(x, y, 'txPackets'));
+      expect(t(ox, oy, 'rxBytes')).toBe(t(x, y, 'txBytes'));
+      expect(peer(y, other).txPackets - peer(x, other).txPackets).toBe(t(x, y, 'txPackets'));
+      expect(peer(y, other).rxPackets - peer(x, other).rxPackets).toBe(t(x, y, 'rxPackets'));
+      expect(peer(y, other).txBytes - peer(x, other).txBytes).toBe(t(x, y, 'txBytes'));
+      expect(peer(y, other).rxBytes - peer(x, other).rxBytes).toBe(t(x, y, 'rxBytes'));
+    }
+    expect(t(a0, a1, 'txPackets')).toBeGreaterThanOrEqual(40);
+  });
+
   it('carries 64 MiB over TCP pod to pod with the same SHA-256, and TCP the other way', async () => {
     const [sent, got] = await tcpTransfer(pods.get(A)!, pods.get(B)!, pod(B), 64 << 20);
     expect(got).toBe(sent);

@@ -56,6 +56,7 @@ const SAMPLE: Record<string, string> = {
   'dataplane-priority': '5',
   'busy-poll': '50',
   'dataplane-warm-up': 'false',
+  'decision-cache': 'false',
   'remove-tun-on-exit': 'true',
   'link-resync': '3',
   'node-name': 'n9',

@@ -119,6 +119,8 @@ describe('parseConfig', () => {
     expect(config(['--busy-poll=0'])).toMatchObject({ busyPollNs: 0 });
     expect(config([])).toMatchObject({ dataplaneWarmUp: true });
     expect(config(['--dataplane-warm-up=false'])).toMatchObject({ dataplaneWarmUp: false });
+    expect(config([])).toMatchObject({ decisionCache: true });
+    expect(config(['--decision-cache=false'])).toMatchObject({ decisionCache: false });
     expect(configError(['--busy-poll=1001'])).toBe('--busy-poll: "1001" is not a busy-poll window; expected whole microseconds 0..1000 (0: off)');
     expect(configError(['--dataplane-priority=100'])).toBe('--dataplane-priority: "100" is not a priority; expected an integer 0..99 (0 = normal scheduling)');
     expect(configError(['--udp-offloads=off'])).toBe('--udp-offloads: "off" is not a boolean; expected true or false');

@@ -23,6 +23,7 @@ const dataplane = (over: Partial<DataplaneSnapshot> = {}): DataplaneSnapshot => 
   routes: 3,
   routeSwaps: 5,
   busyPolls: { answered: 7, expired: 2 },
+  replayed: { in: 11, out: 13 },
   ...over,
 });
 
@@ -41,6 +42,7 @@ describe('metrics', () => {
       ['weft_bytes_total', 'counter', true],
       ['weft_drops_total', 'counter', true],
       ['weft_dataplane_busy_polls_total', 'counter', true],
+      ['weft_dataplane_replayed_packets_total', 'counter', true],
       ['weft_routes', 'gauge', false],
       ['weft_route_swaps_total', 'counter', false],
       ['weft_lease_renewals_total', 'counter', false],
@@ -82,6 +84,7 @@ describe('metrics', () => {
     expect(samples(text, 'weft_routes')).toEqual(['weft_routes 3']);
     expect(samples(text, 'weft_route_swaps_total')).toEqual(['weft_route_swaps_total 5']);
     expect(samples(text, 'weft_dataplane_busy_polls_total')).toEqual(['weft_dataplane_busy_polls_total{result="answered"} 7', 'weft_dataplane_busy_polls_total{result="expired"} 2']);
+    expect(samples(text, 'weft_dataplane_replayed_packets_total')).toEqual(['weft_dataplane_replayed_packets_total{direction="in"} 11', 'weft_dataplane_replayed_packets_total{direction="out"} 13']);
     expect(samples(text, 'weft_lease_renewals_total')).toEqual(['weft_lease_renewals_total 7']);
     expect(samples(text, 'weft_lease_failures_total')).toEqual(['weft_lease_failures_total 1']);
     expect(samples(text, 'weft_gossip_members')).toEqual([
