@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_TESTS, IPV6_TESTS, TESTS, type TestId } from './measure.js';
 
-export const PLANES = ['kernel', 'weft', 'weft-nooffload', 'underlay'] as const;
+export const PLANES = ['kernel', 'weft', 'weft-nooffload', 'weft-nocache', 'underlay'] as const;
 export type Plane = (typeof PLANES)[number];
 
 export interface BenchOptions {
@@ -22,7 +22,7 @@ export interface BenchOptions {
   prefix: string;
 }
 
-export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,weft-nooffload,underlay] [--tests ${TESTS.join(',')}] [--ipv6] [--pings N] [--quick] [--out FILE] [--weftd-args="..."] [--prefix wb]
+export const USAGE = `usage: npm run bench:e2e -- [--rounds N] [--duration S] [--planes kernel,weft,weft-nooffload,weft-nocache,underlay] [--tests ${TESTS.join(',')}] [--ipv6] [--pings N] [--quick] [--out FILE] [--weftd-args="..."] [--prefix wb]
   env: ROUNDS (default 3), DURATION (s, default 10), PLANES (default kernel,weft,weft-nooffload), TESTS (default ${DEFAULT_TESTS.join(',')}), PINGS (default 200), WEFTD_ARGS
   --ipv6   add tcp1v6 (TCP 1 stream over IPv6) after tcp1; with it, or with tcp1v6 in --tests, every plane's lab is dual-stack
   --quick  CI smoke: 1 round of 1-second tests and 50 pings`;

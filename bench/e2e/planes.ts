@@ -21,10 +21,10 @@ export interface PlaneLab {
   weftdPids: number[];
 }
 
-const KIND = { kernel: 'kernel', weft: 'weft', 'weft-nooffload': 'weft', underlay: 'underlay' } as const;
-const PREFIX_LETTER: Record<Plane, string> = { kernel: 'k', weft: 'w', 'weft-nooffload': 'n', underlay: 'u' };
-/** weftd flags a plane adds to the run's own: weft-nooffload is weft with both offloads off. */
-const PLANE_WEFTD_ARGS: Record<Plane, readonly string[]> = { kernel: [], weft: [], 'weft-nooffload': ['--tun-offloads=false', '--udp-offloads=false'], underlay: [] };
+const KIND = { kernel: 'kernel', weft: 'weft', 'weft-nooffload': 'weft', 'weft-nocache': 'weft', underlay: 'underlay' } as const;
+const PREFIX_LETTER: Record<Plane, string> = { kernel: 'k', weft: 'w', 'weft-nooffload': 'n', 'weft-nocache': 'c', underlay: 'u' };
+/** weftd flags a plane adds to the run's own: weft-nooffload is weft with both offloads off, weft-nocache without the decision cache. */
+const PLANE_WEFTD_ARGS: Record<Plane, readonly string[]> = { kernel: [], weft: [], 'weft-nooffload': ['--tun-offloads=false', '--udp-offloads=false'], 'weft-nocache': ['--decision-cache=false'], underlay: [] };
 
 export function planePrefix(base: string, plane: Plane): string {
   return `${base}${PREFIX_LETTER[plane]}-`;

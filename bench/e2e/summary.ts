@@ -53,7 +53,7 @@ export function summarize(samples: readonly RoundSample[], planes: readonly Plan
   return summary;
 }
 
-const PLANE_TITLE: Record<Plane, string> = { kernel: 'kernel VXLAN', weft: 'weft', 'weft-nooffload': 'weft, offloads off', underlay: 'underlay' };
+const PLANE_TITLE: Record<Plane, string> = { kernel: 'kernel VXLAN', weft: 'weft', 'weft-nooffload': 'weft, offloads off', 'weft-nocache': 'weft, no decision cache', underlay: 'underlay' };
 
 export function renderTable(summary: Summary, planes: readonly Plane[], metrics: readonly MetricInfo[]): string {
   const rows = [`| metric | ${planes.map((p) => PLANE_TITLE[p]).join(' | ')} |`, `|---|${planes.map(() => '---').join('|')}|`];
