@@ -219,17 +219,24 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
 
   it('a process without the cluster key is rejected (bad_hmac) and changes no route', async () => {
     const before = new Map<string, string>();
-    for (const n of ['node2', 'node4']) before.set(n, routes((await status(n))!));
+    const leased = new Set<string>();
+    for (const n of ['node2', 'node4']) {
+      const s = (await status(n))!;
+      before.set(n, routes(s));
+      for (const p of s.peers) leased.add(p.subnet);
+    }
+    // A subnet no node holds (the lab leases them at random, as Flannel does).
+    const claimed = [...Array(256).keys()].map((k) => `10.244.${k}.0/24`).find((c) => !leased.has(c))!;
     const seeds = ['node2', 'node4'].map((n) => `${lab.node(n).underlayIp}:${GOSSIP_PORT}`).join(',');
     const wrongKey = Buffer.alloc(32, 7).toString('base64');
-    const intruder = lab.startProcess(lab.node('node1').ns, 'intruder', process.execPath, [MEMBER_FIXTURE, 'intruder', '10.244.77.0/24', wrongKey, seeds]);
+    const intruder = lab.startProcess(lab.node('node1').ns, 'intruder', process.execPath, [MEMBER_FIXTURE, 'intruder', claimed, wrongKey, seeds]);
     try {
       // its first join round and its retry (a second later) both refused by both
       await rejections(['node2', 'node4'], 'bad_hmac', 2);
       for (const n of ['node2', 'node4']) {
         const s = (await status(n))!;
         expect(routes(s)).toBe(before.get(n));
-        expect(s.peers.some((p) => p.name === 'intruder' || p.subnet === '10.244.77.0/24')).toBe(false);
+        expect(s.peers.some((p) => p.name === 'intruder' || p.subnet === claimed)).toBe(false);
       }
       figures.push(`intruder without the key: bad_hmac rejections node2 ${await rejected('node2', 'bad_hmac')}, node4 ${await rejected('node4', 'bad_hmac')}`);
     } finally {
