@@ -1,12 +1,13 @@
 // One measurement of one plane: iperf3 (client in pod 1, server in pod 2, over IPv4, or IPv6 for
-// tcp1v6) or ping, parsed into numbers. A failed measurement is a sample with an error, so one bad
+// tcp1v6), ping, or TCP request/response (rr.ts, server in pod 2), parsed into numbers. A failed measurement is a sample with an error, so one bad
 // plane cannot end the run.
+import { fileURLToPath } from 'node:url';
 import { nsRun } from '../../lab/exec.js';
 import { addressOf, ping } from '../../lab/probe.js';
 import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './cpu.js';
 import type { PlaneLab } from './planes.js';
 
-export type MetricId = 'tcp1' | 'tcp1v6' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99';
+export type MetricId = 'tcp1' | 'tcp1v6' | 'tcp4' | 'udp1400' | 'udp64' | 'pingAvg' | 'pingP99' | 'rrAvg' | 'rrP99';
 
 export interface MetricInfo {
   id: MetricId;
@@ -22,6 +23,8 @@ export const METRICS: readonly MetricInfo[] = [
   { id: 'udp64', label: 'UDP 64 B received (loss)', unit: 'kpps' },
   { id: 'pingAvg', label: 'ping RTT avg', unit: 'ms' },
   { id: 'pingP99', label: 'ping RTT p99', unit: 'ms' },
+  { id: 'rrAvg', label: 'TCP request/response RTT avg', unit: 'ms' },
+  { id: 'rrP99', label: 'TCP request/response RTT p99', unit: 'ms' },
 ];
 
 export interface Sample {
@@ -36,18 +39,31 @@ export interface Sample {
   cpu?: CpuSnapshot;
 }
 
-/** Every test; `ping` yields both RTT metrics, the others the metric of their name. */
-export const TESTS = ['tcp1', 'tcp1v6', 'tcp4', 'udp1400', 'udp64', 'ping'] as const;
+/** Every test; `ping` and `rr` yield an average and a p99 RTT metric, the others the metric of their name. */
+export const TESTS = ['tcp1', 'tcp1v6', 'tcp4', 'udp1400', 'udp64', 'ping', 'rr'] as const;
 export type TestId = (typeof TESTS)[number];
 /** The tests of one round unless asked for others, in order. */
-export const DEFAULT_TESTS: readonly TestId[] = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping'];
+export const DEFAULT_TESTS: readonly TestId[] = ['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping', 'rr'];
 /** Tests between the pods' IPv6 addresses: they need dual-stack labs. */
 export const IPV6_TESTS: readonly TestId[] = ['tcp1v6'];
 
 /** The metrics `tests` yield, in METRICS order (the table's rows). */
 export function metricsOf(tests: readonly TestId[]): MetricInfo[] {
-  return METRICS.filter((m) => tests.includes(m.id === 'pingAvg' || m.id === 'pingP99' ? 'ping' : (m.id as TestId)));
+  return METRICS.filter((m) => tests.includes(testOf(m.id)));
 }
+
+function testOf(metric: MetricId): TestId {
+  if (metric === 'pingAvg' || metric === 'pingP99') return 'ping';
+  if (metric === 'rrAvg' || metric === 'rrP99') return 'rr';
+  return metric;
+}
+
+/** The request/response tool (rr.ts) and the port its server listens on in pod 2. */
+export const RR_SCRIPT = fileURLToPath(new URL('./rr.js', import.meta.url));
+export const RR_PORT = 7000;
+/** Request/response round trips per measurement, one every RR_GAP_MS (after rr.ts's lead-in). */
+const RR_COUNT = 1000;
+const RR_GAP_MS = 2;
 
 /**
  * The planes in the order round `round` (1, 2, …) measures them: rotated by one each round, so that
@@ -95,10 +111,20 @@ async function measureOnce(p: PlaneLab, test: TestId, duration: number, pings: n
           { metric: 'pingP99', value: r.p99Ms },
         ];
       }
+      case 'rr': {
+        const out = await nsRun(p.client.ns, process.execPath, [RR_SCRIPT, 'client', p.server.ip, String(RR_PORT), String(RR_COUNT), String(RR_GAP_MS)], { timeout: 60_000 });
+        const r = JSON.parse(out) as { avgMs: number; p99Ms: number };
+        return [
+          { metric: 'rrAvg', value: r.avgMs },
+          { metric: 'rrP99', value: r.p99Ms },
+        ];
+      }
     }
   } catch (err) {
     const error = (err as Error).message.split('\n').slice(0, 3).join(' ');
-    return test === 'ping' ? [{ metric: 'pingAvg', value: null, error }, { metric: 'pingP99', value: null, error }] : [{ metric: test, value: null, error }];
+    if (test === 'ping') return [{ metric: 'pingAvg', value: null, error }, { metric: 'pingP99', value: null, error }];
+    if (test === 'rr') return [{ metric: 'rrAvg', value: null, error }, { metric: 'rrP99', value: null, error }];
+    return [{ metric: test, value: null, error }];
   }
 }
 

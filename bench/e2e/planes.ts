@@ -8,6 +8,7 @@ import { waitFor } from '../../lab/exec.js';
 import { addressOf, ping } from '../../lab/probe.js';
 import { logTail } from '../../lab/weft-node.js';
 import type { Plane } from './options.js';
+import { RR_PORT, RR_SCRIPT } from './measure.js';
 
 export interface PlaneLab {
   plane: Plane;
@@ -63,6 +64,12 @@ export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly
         () => new Error(`iperf3 server did not listen on ${listening} in ${server.ns}; see ${(i === 0 ? iperfServer : iperfServer6).log}`),
       );
     }
+    const rrServer = lab.startProcess(server.ns, 'rr-server', process.execPath, [RR_SCRIPT, 'server', server.ip, String(RR_PORT)]);
+    await waitFor(
+      async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', `sport = :${RR_PORT}`])).includes(`${server.ip}:${RR_PORT}`) ? true : undefined),
+      5_000,
+      () => new Error(`the request/response server did not listen on ${server.ip}:${RR_PORT} in ${server.ns}; see ${rrServer.log}`),
+    );
     const weftdPids = ['node1', 'node2'].flatMap((n) => lab.state.processes.filter((x) => x.role === `weftd ${n}`).map((x) => x.pid));
     return { plane, lab, client, server, iperfServer, ...(iperfServer6 ? { iperfServer6 } : {}), weftdPids };
   } catch (err) {

@@ -15,7 +15,7 @@ import { buildPlane, type PlaneLab } from './planes.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from './summary.js';
 
 /** Short group labels for the chart (the table has the long ones). */
-const CHART_LABEL: Record<MetricId, string> = { tcp1: 'TCP 1', tcp1v6: 'TCP 1 IPv6', tcp4: 'TCP 4', udp1400: 'UDP 1400 B', udp64: 'UDP 64 B', pingAvg: 'ping avg', pingP99: 'ping p99' };
+const CHART_LABEL: Record<MetricId, string> = { tcp1: 'TCP 1', tcp1v6: 'TCP 1 IPv6', tcp4: 'TCP 4', udp1400: 'UDP 1400 B', udp64: 'UDP 64 B', pingAvg: 'ping avg', pingP99: 'ping p99', rrAvg: 'TCP req/resp avg', rrP99: 'TCP req/resp p99' };
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -70,7 +70,7 @@ async function main(): Promise<number> {
     const chart = out.replace(/\.json$/, '') + '.svg';
     writeBarChartSvg(
       chart,
-      `bench:e2e, ratio to kernel VXLAN in the same round (median of ${opts.rounds}; ping: lower is better)`,
+      `bench:e2e, ratio to kernel VXLAN in the same round (median of ${opts.rounds}; ping, request/response: lower is better)`,
       metrics.map((m) => ({ label: CHART_LABEL[m.id], bars: opts.planes.filter((p) => p !== 'kernel').map((p) => ({ name: p, value: summary[m.id]?.[p]?.ratio ?? null })) })),
       '×',
     );

@@ -7,15 +7,15 @@ import { parseOptions, UsageError } from '../../../bench/e2e/options.js';
 import { renderCostTable, renderTable, summarize, summarizeCost, type RoundSample } from '../../../bench/e2e/summary.js';
 
 describe('bench:e2e tests', () => {
-  it('runs the IPv4 round by default, with the same rows as before', () => {
+  it('runs the IPv4 round by default: throughput, ping and TCP request/response', () => {
     const opts = parseOptions([], {});
-    expect(opts.tests).toEqual(['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping']);
+    expect(opts.tests).toEqual(['tcp1', 'tcp4', 'udp1400', 'udp64', 'ping', 'rr']);
     expect(opts.tests).toEqual(DEFAULT_TESTS);
-    expect(metricsOf(opts.tests).map((m) => m.id)).toEqual(['tcp1', 'tcp4', 'udp1400', 'udp64', 'pingAvg', 'pingP99']);
+    expect(metricsOf(opts.tests).map((m) => m.id)).toEqual(['tcp1', 'tcp4', 'udp1400', 'udp64', 'pingAvg', 'pingP99', 'rrAvg', 'rrP99']);
   });
 
   it('--ipv6 adds tcp1v6 right after tcp1; --tests and TESTS choose the list (the flag winning)', () => {
-    expect(parseOptions(['--ipv6'], {}).tests).toEqual(['tcp1', 'tcp1v6', 'tcp4', 'udp1400', 'udp64', 'ping']);
+    expect(parseOptions(['--ipv6'], {}).tests).toEqual(['tcp1', 'tcp1v6', 'tcp4', 'udp1400', 'udp64', 'ping', 'rr']);
     expect(parseOptions(['--tests', 'tcp1v6'], {}).tests).toEqual(['tcp1v6']);
     expect(parseOptions(['--tests', 'ping,tcp1', '--ipv6'], {}).tests).toEqual(['ping', 'tcp1', 'tcp1v6']);
     expect(parseOptions(['--tests', 'udp64', '--ipv6'], {}).tests).toEqual(['udp64', 'tcp1v6']);
@@ -36,7 +36,7 @@ describe('bench:e2e tests', () => {
   });
 
   it('refuses unknown or repeated tests, and the IPv4-only underlay plane with an IPv6 test', () => {
-    expect(() => parseOptions(['--tests', 'tcp2'], {})).toThrow(new UsageError('--tests: unknown test tcp2 (known: tcp1, tcp1v6, tcp4, udp1400, udp64, ping)'));
+    expect(() => parseOptions(['--tests', 'tcp2'], {})).toThrow(new UsageError('--tests: unknown test tcp2 (known: tcp1, tcp1v6, tcp4, udp1400, udp64, ping, rr)'));
     expect(() => parseOptions(['--tests', 'tcp1,tcp1'], {})).toThrow(/named twice/);
     expect(() => parseOptions(['--tests', ','], {})).toThrow(/name at least one test/);
     expect(() => parseOptions(['--ipv6', '--planes', 'kernel,underlay'], {})).toThrow(/underlay plane is IPv4 only/);
