@@ -101,8 +101,9 @@ int replay_try_in(replay *r, const uint8_t *arena, const int32_t *udp_in, int32_
     /* outside.ts's partialField: the TCP header fits and its length is sane; UDP's header fits. */
     int32_t l4 = total - IPV4_HDR;
     if (proto == PROTO_TCP) {
+      if (l4 < 20) return REPLAY_NONE;
       int32_t thl = (ip[IPV4_HDR + 12] >> 4) << 2;
-      if (l4 < 20 || thl < 20 || thl > l4) return REPLAY_NONE;
+      if (thl < 20 || thl > l4) return REPLAY_NONE;
     } else if (proto != PROTO_UDP || l4 < 8) {
       return REPLAY_NONE;
     }
