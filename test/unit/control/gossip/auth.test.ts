@@ -1,6 +1,6 @@
 // Envelope authentication and body decoding: forged, replayed, misdirected and malformed input is
 // rejected with the right reason, and only an authentic, fresh envelope for this member opens.
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, MAC_SIZE, MAX_SENDER_LENGTH, type Envelope } from '../../../../daemon/control/gossip/auth.js';
 import { codec, MalformedMessage, MAX_BODY_SIZE, MAX_MEMBERS_PER_MESSAGE } from '../../../../daemon/control/gossip/codec.js';
@@ -62,6 +62,19 @@ describe('gossip envelope authentication', () => {
     const join = tx.seal('PushPull', 'a', '', Buffer.alloc(0));
     expect(elsewhere.open('PushPull', join, { self: 'c' })).toEqual({ ok: false, reason: 'misdirected' });
     expect(elsewhere.open('PushPull', join, { self: 'c', allowUnnamed: true })).toMatchObject({ ok: true });
+  });
+
+  it('signs with the MAC proto/gossip.proto specifies, byte for byte', () => {
+    const { tx, rx } = pair();
+    const request = tx.seal('Ping', 'a', 'b', Buffer.alloc(0));
+    const reply = rx.seal('Ping.reply', 'nœud-b', 'a', Buffer.from('body'), request.nonce);
+    const lengthPrefixed = (part: Buffer): Buffer[] => [Buffer.from([0, 0, part.length >> 8, part.length & 0xff]), part];
+    const ts = Buffer.alloc(8);
+    ts.writeBigUInt64BE(BigInt(reply.timestampMs));
+    const fields = [Buffer.from('weft-gossip-v2'), Buffer.from('Ping.reply'), Buffer.from('nœud-b'), Buffer.from('a'), ts, reply.nonce, request.nonce, createHash('sha256').update('body').digest()];
+    expect(reply.bodySha256).toEqual(fields[7]);
+    expect(reply.mac).toEqual(createHmac('sha256', key).update(Buffer.concat(fields.flatMap(lengthPrefixed))).digest());
+    expect(tx.open('Ping.reply', reply, A(request.nonce))).toMatchObject({ ok: true, sender: 'nœud-b' });
   });
 
   it('verifies with every key of a rotation and signs with the first', () => {
