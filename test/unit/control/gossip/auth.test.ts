@@ -3,7 +3,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, MAC_SIZE, MAX_SENDER_LENGTH, type Envelope } from '../../../../daemon/control/gossip/auth.js';
-import { codec, MalformedMessage, MAX_BODY_SIZE, MAX_MEMBERS_PER_MESSAGE } from '../../../../daemon/control/gossip/codec.js';
+import protobuf from 'protobufjs';
+import { codec, decodeHeader, encodeHeader, gossipProtoPath, MalformedMessage, MAX_BODY_SIZE, MAX_MEMBERS_PER_MESSAGE } from '../../../../daemon/control/gossip/codec.js';
 import type { MemberRecord } from '../../../../daemon/control/gossip/types.js';
 
 const key = randomBytes(32);
@@ -158,6 +159,21 @@ describe('gossip body decoding', () => {
     for (const bad of [{ digest: [1, 2, 3] }, { digest: new Array<number>(8_192).fill(1) }, { differing: [4_096] }, { differing: new Array<number>(4_097).fill(0) }]) {
       expect(() => codec.decodePushPull(codec.encodePushPull({ join: false, members: [], ...bad }))).toThrow(MalformedMessage);
     }
+  });
+
+  it('encodes the bytes of protobufjs\'s fromObject path, states by their proto names', () => {
+    const Gossip = protobuf.loadSync(gossipProtoPath()).lookupType('weft.gossip.v1.GossipUpdates');
+    const states = { alive: 'MEMBER_STATE_ALIVE', suspect: 'MEMBER_STATE_SUSPECT', dead: 'MEMBER_STATE_DEAD', left: 'MEMBER_STATE_LEFT' } as const;
+    const updates = (['alive', 'suspect', 'dead', 'left'] as const).map((state, i) => ({ ...member, name: `m${i}`, state, incarnation: 2 ** (8 * i + 20) }));
+    const viaFromObject = Gossip.encode(Gossip.fromObject({ updates: updates.map((u) => ({ ...u, state: states[u.state], accuser: '' })) })).finish();
+    expect(codec.encodeGossip({ updates })).toEqual(Buffer.from(viaFromObject));
+  });
+
+  it('reads a request header back as it was sent; a timestamp beyond 2^53 cannot pass as a safe integer', () => {
+    const header = { sender: 'a', recipient: '', timestampMs: 1_700_000_000_000, nonce: randomBytes(16), inReplyTo: Buffer.alloc(0), bodySha256: randomBytes(32), mac: randomBytes(32) };
+    expect(decodeHeader(encodeHeader(header))).toEqual(header);
+    expect(Number.isSafeInteger(decodeHeader(encodeHeader({ ...header, timestampMs: 2 ** 60 })).timestampMs)).toBe(false);
+    expect(() => decodeHeader(Buffer.from([0xff, 0xff, 0xff]))).toThrow(MalformedMessage);
   });
 
   it('round-trips every message', () => {
