@@ -14,7 +14,10 @@ export interface Clock {
 
 /**
  * Node timers, unref'd. A due timer runs in the check phase after the next I/O poll, so a reply
- * that arrived while the event loop was busy is seen before the timeout that races it.
+ * that arrived while the event loop was busy is seen before the timeout that races it. That
+ * immediate is ref'd (it holds the loop for that one iteration): an unref'd immediate waits for
+ * the next I/O event or timer, so an idle process ran every timer late (gossip probed every
+ * 0.6–1 s instead of 500 ms, and its timeouts expired as late).
  */
 export const realClock: Clock = {
   now: () => performance.now(),
@@ -22,7 +25,6 @@ export const realClock: Clock = {
     let immediate: NodeJS.Immediate | undefined;
     const t = setTimeout(() => {
       immediate = setImmediate(fn);
-      immediate.unref();
     }, ms);
     t.unref();
     return {

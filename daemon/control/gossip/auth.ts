@@ -5,7 +5,9 @@
 // arrived (digest → bad_hmac). open() does both for an envelope received whole (a response).
 // Bodies are only decoded after both accepted. Several keys can be held during a key rotation:
 // the first signs, any of them verifies.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { HMAC_BLOCK, HmacSha256, sha256 } from './hmac.js';
+import { NonceSource } from './nonces.js';
 
 export const NONCE_SIZE = 16;
 export const MAC_SIZE = 32;
@@ -56,7 +58,8 @@ export interface AuthOptions {
 }
 
 export class Authenticator {
-  private readonly keys: readonly Buffer[];
+  private readonly keys: readonly HmacSha256[];
+  private readonly nonces = new NonceSource(NONCE_SIZE);
   private readonly windowMs: number;
   private readonly maxNonces: number;
   private readonly now: () => number;
@@ -68,7 +71,7 @@ export class Authenticator {
   constructor(key: Buffer | readonly Buffer[], opts: AuthOptions = {}) {
     const keys = Buffer.isBuffer(key) ? [key] : key;
     if (keys.length === 0) throw new Error('Authenticator: no cluster key');
-    this.keys = keys.map((k) => Buffer.from(k));
+    this.keys = keys.map((k) => new HmacSha256(k));
     this.windowMs = opts.windowMs ?? 30_000;
     this.maxNonces = opts.maxNonces ?? 100_000;
     this.now = opts.now ?? Date.now;
@@ -76,8 +79,8 @@ export class Authenticator {
 
   /** A signed envelope for `body` to `recipient`; `inReplyTo` is the request's nonce when answering one. */
   seal(kind: string, sender: string, recipient: string, body: Buffer, inReplyTo: Buffer = EMPTY): Envelope {
-    const env: Envelope = { sender, recipient, timestampMs: this.now(), nonce: randomBytes(NONCE_SIZE), inReplyTo, body, bodySha256: sha256(body), mac: EMPTY };
-    env.mac = this.mac(this.keys[0], kind, env);
+    const env: Envelope = { sender, recipient, timestampMs: this.now(), nonce: this.nonces.take(), inReplyTo, body, bodySha256: sha256(body), mac: EMPTY };
+    env.mac = this.keys[0].ofFramed(macInput(kind, env));
     return env;
   }
 
@@ -91,7 +94,8 @@ export class Authenticator {
     ) {
       return { ok: false, reason: 'malformed' };
     }
-    if (!this.keys.some((k) => timingSafeEqual(this.mac(k, kind, h), h.mac))) return { ok: false, reason: 'bad_hmac' };
+    const input = macInput(kind, h);
+    if (!this.keys.some((k) => timingSafeEqual(k.ofFramed(input), h.mac))) return { ok: false, reason: 'bad_hmac' };
     if (h.recipient !== expect.self && !(h.recipient === '' && expect.allowUnnamed)) return { ok: false, reason: 'misdirected' };
     const now = this.now();
     if (Math.abs(now - h.timestampMs) > this.windowMs) return { ok: false, reason: 'replay' };
@@ -121,19 +125,6 @@ export class Authenticator {
     return { ok: true, body: env.body, sender: h.sender, nonce: h.nonce };
   }
 
-  private mac(key: Buffer, kind: string, h: Omit<EnvelopeHeader, 'mac'>): Buffer {
-    const m = createHmac('sha256', key);
-    const ts = Buffer.alloc(8);
-    ts.writeBigUInt64BE(BigInt(Math.max(0, h.timestampMs)));
-    for (const part of [MAC_LABEL, Buffer.from(kind), Buffer.from(h.sender), Buffer.from(h.recipient), ts, h.nonce, h.inReplyTo, h.bodySha256]) {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(part.length);
-      m.update(len);
-      m.update(part);
-    }
-    return m.digest();
-  }
-
   private prune(now: number): void {
     for (const [id, expiry] of this.seen) {
       if (expiry >= now) break;
@@ -142,8 +133,32 @@ export class Authenticator {
   }
 }
 
-function sha256(b: Buffer): Buffer {
-  return createHash('sha256').update(b).digest();
+/**
+ * The MAC's message (proto/gossip.proto: label, kind, sender, recipient, timestamp, nonce,
+ * in_reply_to, body digest, each after its u32 big-endian length) after HMAC_BLOCK free bytes,
+ * for HmacSha256.ofFramed.
+ */
+function macInput(kind: string, h: Omit<EnvelopeHeader, 'mac'>): Buffer {
+  const texts = [kind, h.sender, h.recipient];
+  let size = HMAC_BLOCK + 8 * 4 + MAC_LABEL.length + 8 + h.nonce.length + h.inReplyTo.length + h.bodySha256.length;
+  for (const t of texts) size += Buffer.byteLength(t);
+  const b = Buffer.allocUnsafe(size);
+  let o = HMAC_BLOCK;
+  const bytes = (part: Buffer): void => {
+    o = b.writeUInt32BE(part.length, o);
+    o += part.copy(b, o);
+  };
+  bytes(MAC_LABEL);
+  for (const t of texts) {
+    const n = b.write(t, o + 4);
+    o = b.writeUInt32BE(n, o) + n;
+  }
+  o = b.writeUInt32BE(8, o);
+  o = b.writeBigUInt64BE(BigInt(Math.max(0, h.timestampMs)), o);
+  bytes(h.nonce);
+  bytes(h.inReplyTo);
+  bytes(h.bodySha256);
+  return b;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -14,7 +14,6 @@ import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.
 import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
 import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
 import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
-import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import { MAX_SENDER_LENGTH, type EnvelopeHeader } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
 import { LEAF_BUCKETS, validBuckets } from './digest.js';
@@ -46,11 +45,12 @@ const types = {
   Envelope: root.lookupType('weft.gossip.v1.Envelope'),
 };
 
+/** Enum numbers of proto/gossip.proto's MemberState: encode() writes them as they are. */
 const TO_WIRE: Record<MemberState, WireState> = {
-  alive: 'MEMBER_STATE_ALIVE',
-  suspect: 'MEMBER_STATE_SUSPECT',
-  dead: 'MEMBER_STATE_DEAD',
-  left: 'MEMBER_STATE_LEFT',
+  alive: 1,
+  suspect: 2,
+  dead: 3,
+  left: 4,
 };
 const FROM_WIRE: Record<string, MemberState> = {
   MEMBER_STATE_ALIVE: 'alive',
@@ -71,8 +71,12 @@ const MAX_IP_LENGTH = 45;
 const MAX_SUBNET_LENGTH = 49;
 const MAX_MAC_LENGTH = 17;
 
+/**
+ * `obj` already holds every field in its wire type (numbers, enum numbers, Buffers), so it is
+ * encoded as it is, without protobufjs's fromObject() copy into a message instance.
+ */
 function encode(type: protobuf.Type, obj: object): Buffer {
-  const b = type.encode(type.fromObject(obj)).finish();
+  const b = type.encode(obj).finish();
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -134,10 +138,37 @@ export function encodeHeader(h: EnvelopeHeader): Buffer {
   return encode(types.Envelope, { sender: h.sender, recipient: h.recipient, timestampMs: h.timestampMs, nonce: h.nonce, inReplyTo: h.inReplyTo, bodySha256: h.bodySha256, mac: h.mac });
 }
 
+/**
+ * Read from the decoded message without toObject(): its decimal-string conversion of the uint64
+ * timestamp was the costliest step, and a number beyond 2^53 fails openHeader's safe-integer check
+ * just as well.
+ */
 export function decodeHeader(b: Buffer): EnvelopeHeader {
-  const o = decode<Envelope__Output>(types.Envelope, b);
-  if (o.body.length !== 0) throw new MalformedMessage('request header carries a body');
-  return { sender: o.sender, recipient: o.recipient, timestampMs: Number(o.timestampMs), nonce: o.nonce, inReplyTo: o.inReplyTo, bodySha256: o.bodySha256, mac: o.mac };
+  let m: WireEnvelope;
+  try {
+    m = types.Envelope.decode(b) as unknown as WireEnvelope;
+  } catch (err) {
+    throw new MalformedMessage(`undecodable ${types.Envelope.name}: ${(err as Error).message}`);
+  }
+  if (m.body.length !== 0) throw new MalformedMessage('request header carries a body');
+  return { sender: m.sender, recipient: m.recipient, timestampMs: Number(m.timestampMs), nonce: bytes(m.nonce), inReplyTo: bytes(m.inReplyTo), bodySha256: bytes(m.bodySha256), mac: bytes(m.mac) };
+}
+
+/** A decoded Envelope message: unset fields read their defaults from its prototype. */
+interface WireEnvelope {
+  sender: string;
+  recipient: string;
+  timestampMs: number | protobuf.Long;
+  nonce: Uint8Array | readonly number[];
+  inReplyTo: Uint8Array | readonly number[];
+  body: Uint8Array | readonly number[];
+  bodySha256: Uint8Array | readonly number[];
+  mac: Uint8Array | readonly number[];
+}
+
+/** A bytes field: a Buffer when present, the prototype's empty array when not. */
+function bytes(u: Uint8Array | readonly number[]): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u);
 }
 
 export const codec = {

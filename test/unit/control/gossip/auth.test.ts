@@ -1,9 +1,10 @@
 // Envelope authentication and body decoding: forged, replayed, misdirected and malformed input is
 // rejected with the right reason, and only an authentic, fresh envelope for this member opens.
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, MAC_SIZE, MAX_SENDER_LENGTH, type Envelope } from '../../../../daemon/control/gossip/auth.js';
-import { codec, MalformedMessage, MAX_BODY_SIZE, MAX_MEMBERS_PER_MESSAGE } from '../../../../daemon/control/gossip/codec.js';
+import protobuf from 'protobufjs';
+import { codec, decodeHeader, encodeHeader, gossipProtoPath, MalformedMessage, MAX_BODY_SIZE, MAX_MEMBERS_PER_MESSAGE } from '../../../../daemon/control/gossip/codec.js';
 import type { MemberRecord } from '../../../../daemon/control/gossip/types.js';
 
 const key = randomBytes(32);
@@ -62,6 +63,19 @@ describe('gossip envelope authentication', () => {
     const join = tx.seal('PushPull', 'a', '', Buffer.alloc(0));
     expect(elsewhere.open('PushPull', join, { self: 'c' })).toEqual({ ok: false, reason: 'misdirected' });
     expect(elsewhere.open('PushPull', join, { self: 'c', allowUnnamed: true })).toMatchObject({ ok: true });
+  });
+
+  it('signs with the MAC proto/gossip.proto specifies, byte for byte', () => {
+    const { tx, rx } = pair();
+    const request = tx.seal('Ping', 'a', 'b', Buffer.alloc(0));
+    const reply = rx.seal('Ping.reply', 'nœud-b', 'a', Buffer.from('body'), request.nonce);
+    const lengthPrefixed = (part: Buffer): Buffer[] => [Buffer.from([0, 0, part.length >> 8, part.length & 0xff]), part];
+    const ts = Buffer.alloc(8);
+    ts.writeBigUInt64BE(BigInt(reply.timestampMs));
+    const fields = [Buffer.from('weft-gossip-v2'), Buffer.from('Ping.reply'), Buffer.from('nœud-b'), Buffer.from('a'), ts, reply.nonce, request.nonce, createHash('sha256').update('body').digest()];
+    expect(reply.bodySha256).toEqual(fields[7]);
+    expect(reply.mac).toEqual(createHmac('sha256', key).update(Buffer.concat(fields.flatMap(lengthPrefixed))).digest());
+    expect(tx.open('Ping.reply', reply, A(request.nonce))).toMatchObject({ ok: true, sender: 'nœud-b' });
   });
 
   it('verifies with every key of a rotation and signs with the first', () => {
@@ -145,6 +159,21 @@ describe('gossip body decoding', () => {
     for (const bad of [{ digest: [1, 2, 3] }, { digest: new Array<number>(8_192).fill(1) }, { differing: [4_096] }, { differing: new Array<number>(4_097).fill(0) }]) {
       expect(() => codec.decodePushPull(codec.encodePushPull({ join: false, members: [], ...bad }))).toThrow(MalformedMessage);
     }
+  });
+
+  it('encodes the bytes of protobufjs\'s fromObject path, states by their proto names', () => {
+    const Gossip = protobuf.loadSync(gossipProtoPath()).lookupType('weft.gossip.v1.GossipUpdates');
+    const states = { alive: 'MEMBER_STATE_ALIVE', suspect: 'MEMBER_STATE_SUSPECT', dead: 'MEMBER_STATE_DEAD', left: 'MEMBER_STATE_LEFT' } as const;
+    const updates = (['alive', 'suspect', 'dead', 'left'] as const).map((state, i) => ({ ...member, name: `m${i}`, state, incarnation: 2 ** (8 * i + 20) }));
+    const viaFromObject = Gossip.encode(Gossip.fromObject({ updates: updates.map((u) => ({ ...u, state: states[u.state], accuser: '' })) })).finish();
+    expect(codec.encodeGossip({ updates })).toEqual(Buffer.from(viaFromObject));
+  });
+
+  it('reads a request header back as it was sent; a timestamp beyond 2^53 cannot pass as a safe integer', () => {
+    const header = { sender: 'a', recipient: '', timestampMs: 1_700_000_000_000, nonce: randomBytes(16), inReplyTo: Buffer.alloc(0), bodySha256: randomBytes(32), mac: randomBytes(32) };
+    expect(decodeHeader(encodeHeader(header))).toEqual(header);
+    expect(Number.isSafeInteger(decodeHeader(encodeHeader({ ...header, timestampMs: 2 ** 60 })).timestampMs)).toBe(false);
+    expect(() => decodeHeader(Buffer.from([0xff, 0xff, 0xff]))).toThrow(MalformedMessage);
   });
 
   it('round-trips every message', () => {
