@@ -20,8 +20,10 @@ describe('bench:e2e --quick', () => {
     const table = await run(process.execPath, [join(DIST, 'bench', 'e2e', 'run.js'), '--quick', '--planes', 'kernel,weft', '--pings', '20', '--out', out, '--prefix', `${ownPrefix()}b`]);
     expect(table).toMatch(/\| TCP 1 stream \(iperf3 -C cubic\), Mbit\/s \| \d+ \| \d+ \*\*[\d.]+×\*\* \|/);
     expect(table).toMatch(/\| UDP 64 B received \(loss\), kpps \| [\d.]+, loss [\d.]+% \| [\d.]+, loss [\d.]+% \*\*[\d.]+×\*\* \|/);
+    expect(table).toMatch(/\| TCP request\/response RTT avg, ms \| [\d.]+ \| [\d.]+ \*\*[\d.]+×\*\* \|/);
     const json = JSON.parse(readFileSync(out, 'utf8')) as { samples: { plane: string; metric: string; value: number | null }[] };
-    expect(json.samples).toHaveLength(2 * 6);
+    // tcp1, tcp4, udp1400, udp64, ping (avg, p99), rr (avg, p99)
+    expect(json.samples).toHaveLength(2 * 8);
     for (const s of json.samples) expect(s.value, `${s.plane} ${s.metric}`).toBeGreaterThan(0);
   }, 90_000);
 
