@@ -18,6 +18,10 @@
 // bytes of an IPv6 outer header) are answered with ICMPv6 Packet Too Big, and TSO6 super-packets to
 // it are cut to that size.
 //
+// Decision cache (native/weft_replay.h): after a one-packet batch whose packet went out as it came
+// (no checksum finished, no ICMP answer) over the IPv4 underlay, ctl[CTL_REPLAY] = peer slot + 1
+// lets the engine replay this decision for the next lone packets to the same destination.
+//
 // Contracts: single-threaded; onBatch runs inside the native callback; buffers are borrowed from
 // the engine for the call. No allocation, exception or log per packet: drops are `drops[reason]++`.
 import { putDatagram, putTso, putTunPacket } from './batch-out.js';
@@ -161,7 +165,6 @@ export class Inside {
       }
       const peer = this.encap(off, len);
       if (peer >= 0) {
-        // A lone packet sent as it came, over the IPv4 underlay: the engine may replay this (CTL_REPLAY).
         let replay = peer + 1;
         if ((tunIn[m + IN_FLAGS] & IN_FLAG_NEEDS_CSUM) !== 0) {
           const csum = tunIn[m + IN_CSUM];

@@ -15,6 +15,11 @@
 // elision flag) as for IPv4 when TCP/UDP follows the fixed 40-byte header (other next headers are
 // the receiver's to judge).
 //
+// Decision cache (native/weft_replay.h): after a one-packet batch whose datagram was delivered
+// unchanged and unchecked (elided TCP/UDP handed on partial, or a protocol other than TCP/UDP),
+// ctl[CTL_REPLAY] = sender slot + 1 lets the engine replay this decision for the sender's next lone
+// datagrams of the same addresses and encap header.
+//
 // Contracts as inside.ts: single-threaded, inside the native callback, no allocation, exception or
 // log per packet.
 import { putTunPacket, putTunPartial } from './batch-out.js';
