@@ -96,6 +96,13 @@ describe('Flannel habits carry over', () => {
   describe('with a spare IPv4 interface on node1', () => {
     beforeAll(async () => {
       await lab.stopWeftd('node1');
+      // The persistent TUN stays, and is running (so Node lists it) until the kernel has closed the
+      // exited weftd's fds, which may be a moment after its /proc entry stopped naming it.
+      await waitFor(
+        async () => (/LOWER_UP/.test(await lab.exec(ns('node1'), 'ip', ['-o', 'link', 'show', 'dev', 'weft0']).catch(() => '')) ? undefined : true),
+        5_000,
+        () => new Error('weft0 on node1 still has a carrier 5 s after weftd stopped'),
+      );
       await lab.exec(ns('node1'), 'ip', ['link', 'add', SPARE, 'type', 'veth', 'peer', 'name', 'spare1']);
       await lab.exec(ns('node1'), 'ip', ['addr', 'add', `${SPARE_IP}/24`, 'dev', SPARE]);
       await lab.exec(ns('node1'), 'ip', ['link', 'set', SPARE, 'up']);
