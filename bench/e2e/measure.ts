@@ -122,9 +122,7 @@ async function measureOnce(p: PlaneLab, test: TestId, duration: number, pings: n
     }
   } catch (err) {
     const error = (err as Error).message.split('\n').slice(0, 3).join(' ');
-    if (test === 'ping') return [{ metric: 'pingAvg', value: null, error }, { metric: 'pingP99', value: null, error }];
-    if (test === 'rr') return [{ metric: 'rrAvg', value: null, error }, { metric: 'rrP99', value: null, error }];
-    return [{ metric: test, value: null, error }];
+    return metricsOf([test]).map((m) => ({ metric: m.id, value: null, error }));
   }
 }
 

@@ -56,24 +56,23 @@ export async function buildPlane(base: string, plane: Plane, weftdArgs: readonly
       }
     }
     const [iperfServer, iperfServer6] = serverIps.map((ip, i) => lab.startProcess(server.ns, i === 0 ? 'iperf3-server' : 'iperf3-server-v6', 'iperf3', ['-s', '-B', ip]));
-    for (const [i, ip] of serverIps.entries()) {
-      const listening = ip.includes(':') ? `[${ip}]:5201` : `${ip}:5201`;
-      await waitFor(
-        async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', 'sport = :5201'])).includes(listening) ? true : undefined),
-        5_000,
-        () => new Error(`iperf3 server did not listen on ${listening} in ${server.ns}; see ${(i === 0 ? iperfServer : iperfServer6).log}`),
-      );
-    }
+    for (const [i, ip] of serverIps.entries()) await listening(lab, server.ns, ip, 5201, 'iperf3 server', i === 0 ? iperfServer : iperfServer6!);
     const rrServer = lab.startProcess(server.ns, 'rr-server', process.execPath, [RR_SCRIPT, 'server', server.ip, String(RR_PORT)]);
-    await waitFor(
-      async () => ((await lab.exec(server.ns, 'ss', ['-Hltn', `sport = :${RR_PORT}`])).includes(`${server.ip}:${RR_PORT}`) ? true : undefined),
-      5_000,
-      () => new Error(`the request/response server did not listen on ${server.ip}:${RR_PORT} in ${server.ns}; see ${rrServer.log}`),
-    );
+    await listening(lab, server.ns, server.ip, RR_PORT, 'request/response server', rrServer);
     const weftdPids = ['node1', 'node2'].flatMap((n) => lab.state.processes.filter((x) => x.role === `weftd ${n}`).map((x) => x.pid));
     return { plane, lab, client, server, iperfServer, ...(iperfServer6 ? { iperfServer6 } : {}), weftdPids };
   } catch (err) {
     await lab.destroy();
     throw err;
   }
+}
+
+/** Waits until `what` (started as `proc`) listens on ip:port in `ns`. */
+async function listening(lab: Lab, ns: string, ip: string, port: number, what: string, proc: ProcessRecord): Promise<void> {
+  const address = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  await waitFor(
+    async () => ((await lab.exec(ns, 'ss', ['-Hltn', `sport = :${port}`])).includes(address) ? true : undefined),
+    5_000,
+    () => new Error(`the ${what} did not listen on ${address} in ${ns}; see ${proc.log}`),
+  );
 }

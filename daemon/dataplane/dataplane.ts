@@ -393,18 +393,17 @@ export class Dataplane {
    */
   applyRoutes(deltas: readonly RouteDelta[]): void {
     const table = this.forwarder.routes;
-    if (!this.underlay6) {
-      table.apply(deltas);
-      return this.resetReplay();
-    }
-    const native = loadNative();
-    for (const d of deltas) {
-      if (d.op === 'upsert') {
-        this.syncPeer6(table, table.upsert(d.peer));
-        continue;
+    if (!this.underlay6) table.apply(deltas);
+    else {
+      const native = loadNative();
+      for (const d of deltas) {
+        if (d.op === 'upsert') {
+          this.syncPeer6(table, table.upsert(d.peer));
+          continue;
+        }
+        const slot = table.slotOf(d.subnetBase);
+        if (table.remove(d.subnetBase)) native.setPeer6(this.engine, slot, null);
       }
-      const slot = table.slotOf(d.subnetBase);
-      if (table.remove(d.subnetBase)) native.setPeer6(this.engine, slot, null);
     }
     this.resetReplay();
   }

@@ -5,8 +5,7 @@
 // arrived (digest → bad_hmac). open() does both for an envelope received whole (a response).
 // Bodies are only decoded after both accepted. Several keys can be held during a key rotation:
 // the first signs, any of them verifies.
-import { timingSafeEqual } from 'node:crypto';
-import { HMAC_BLOCK, HmacSha256, sha256 } from './hmac.js';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { NonceSource } from './nonces.js';
 
 export const NONCE_SIZE = 16;
@@ -58,7 +57,7 @@ export interface AuthOptions {
 }
 
 export class Authenticator {
-  private readonly keys: readonly HmacSha256[];
+  private readonly keys: readonly Buffer[];
   private readonly nonces = new NonceSource(NONCE_SIZE);
   private readonly windowMs: number;
   private readonly maxNonces: number;
@@ -71,7 +70,7 @@ export class Authenticator {
   constructor(key: Buffer | readonly Buffer[], opts: AuthOptions = {}) {
     const keys = Buffer.isBuffer(key) ? [key] : key;
     if (keys.length === 0) throw new Error('Authenticator: no cluster key');
-    this.keys = keys.map((k) => new HmacSha256(k));
+    this.keys = keys.map((k) => Buffer.from(k));
     this.windowMs = opts.windowMs ?? 30_000;
     this.maxNonces = opts.maxNonces ?? 100_000;
     this.now = opts.now ?? Date.now;
@@ -80,7 +79,7 @@ export class Authenticator {
   /** A signed envelope for `body` to `recipient`; `inReplyTo` is the request's nonce when answering one. */
   seal(kind: string, sender: string, recipient: string, body: Buffer, inReplyTo: Buffer = EMPTY): Envelope {
     const env: Envelope = { sender, recipient, timestampMs: this.now(), nonce: this.nonces.take(), inReplyTo, body, bodySha256: sha256(body), mac: EMPTY };
-    env.mac = this.keys[0].ofFramed(macInput(kind, env));
+    env.mac = hmacSha256(this.keys[0], macInput(kind, env));
     return env;
   }
 
@@ -95,7 +94,7 @@ export class Authenticator {
       return { ok: false, reason: 'malformed' };
     }
     const input = macInput(kind, h);
-    if (!this.keys.some((k) => timingSafeEqual(k.ofFramed(input), h.mac))) return { ok: false, reason: 'bad_hmac' };
+    if (!this.keys.some((k) => timingSafeEqual(hmacSha256(k, input), h.mac))) return { ok: false, reason: 'bad_hmac' };
     if (h.recipient !== expect.self && !(h.recipient === '' && expect.allowUnnamed)) return { ok: false, reason: 'misdirected' };
     const now = this.now();
     if (Math.abs(now - h.timestampMs) > this.windowMs) return { ok: false, reason: 'replay' };
@@ -133,17 +132,24 @@ export class Authenticator {
   }
 }
 
+function hmacSha256(key: Buffer, message: Buffer): Buffer {
+  return createHmac('sha256', key).update(message).digest();
+}
+
+function sha256(data: Buffer): Buffer {
+  return hash('sha256', data, 'buffer');
+}
+
 /**
  * The MAC's message (proto/gossip.proto: label, kind, sender, recipient, timestamp, nonce,
- * in_reply_to, body digest, each after its u32 big-endian length) after HMAC_BLOCK free bytes,
- * for HmacSha256.ofFramed.
+ * in_reply_to, body digest, each after its u32 big-endian length), in one buffer.
  */
 function macInput(kind: string, h: Omit<EnvelopeHeader, 'mac'>): Buffer {
   const texts = [kind, h.sender, h.recipient];
-  let size = HMAC_BLOCK + 8 * 4 + MAC_LABEL.length + 8 + h.nonce.length + h.inReplyTo.length + h.bodySha256.length;
+  let size = 8 * 4 + MAC_LABEL.length + 8 + h.nonce.length + h.inReplyTo.length + h.bodySha256.length;
   for (const t of texts) size += Buffer.byteLength(t);
   const b = Buffer.allocUnsafe(size);
-  let o = HMAC_BLOCK;
+  let o = 0;
   const bytes = (part: Buffer): void => {
     o = b.writeUInt32BE(part.length, o);
     o += part.copy(b, o);

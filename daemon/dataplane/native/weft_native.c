@@ -1090,9 +1090,9 @@ static uint32_t udp6_rounds(engine *e);
  * tens of µs, paid on each hop of a round trip); polling for it does not. So after such a wake-up
  * the engine polls both fds for up to busy_poll_ns (WEFT_LOCAL_POLL_NS after a packet delivered to
  * the TUN), and stops as soon as it has forwarded a batch in the other direction (the answer) or the
- * window passes without a packet. Traffic that keeps
- * the data plane busy never polls (it is never quiet), and a poll is bounded by
- * WEFT_BUSY_POLL_MAX_NS in all, so the JS loop (route updates) is never held longer. */
+ * window passes without a packet. Traffic that keeps the data plane busy never polls (it is never
+ * quiet), and a poll is bounded by WEFT_BUSY_POLL_MAX_NS in all, so the JS loop (route updates) is
+ * never held longer. */
 static void busy_poll(engine *e, int from_tun) {
   uint64_t start = uv_hrtime();
   uint64_t window = from_tun || e->busy_poll_ns < WEFT_LOCAL_POLL_NS ? (uint64_t)e->busy_poll_ns : WEFT_LOCAL_POLL_NS;
