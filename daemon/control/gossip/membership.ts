@@ -423,8 +423,12 @@ export class Membership implements GossipHandler {
    */
   private disseminateRound(): void {
     if (!this.running || !this.queue.hasFresh(FRESH_ROUNDS * this.cfg.gossipFanout)) return;
+    const targets = this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs);
+    // A lone member has no one to tell: the next member to appear is itself an update, whose
+    // enqueue() starts the rounds again, and they carry what waited.
+    if (targets.length === 0) return;
     this.schedule('gossip-disseminate', this.scaled(this.cfg.gossipIntervalMs), () => this.disseminateRound());
-    for (const e of this.pick(this.cfg.gossipFanout, () => true, this.cfg.gossipToTheDeadMs)) {
+    for (const e of targets) {
       const updates = this.piggyback();
       if (updates.length === 0) break;
       this.transport.gossip(memberAddress(e.record), { updates }, this.cfg.rpcTimeoutMs, e.record.name).then(

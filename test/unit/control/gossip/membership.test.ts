@@ -160,6 +160,23 @@ describe('SWIM membership', () => {
     for (const m of c.members) expect(m.members().filter((x) => x.state === 'alive')).toHaveLength(3);
   });
 
+  it('a lone member runs no dissemination rounds, and tells the first member to join what waited', async () => {
+    const c = new FakeCluster();
+    c.add(0);
+    await c.clock.advance(10_000);
+    expect(c.clock.pending()).not.toContain('gossip-disseminate');
+    const sent = c.net.log.length;
+    // Its own update, then one about a member it has not met: both wait for someone to tell.
+    c.members[0].mergeAll([{ name: 'n9', publicIp: '198.18.0.9', gossipPort: 7946, subnet: '10.244.9.0/24', vtepMac: '02:00:00:00:00:09', vni: 1, incarnation: 0, state: 'dead' }]);
+    await c.clock.advance(10_000);
+    expect(c.clock.pending()).not.toContain('gossip-disseminate');
+    expect(c.net.log.slice(sent).filter((m) => m.kind === 'Gossip')).toEqual([]);
+    c.add(1, { seeds: [addressOf(0)] });
+    await c.clock.advance(2_000);
+    expect(c.members[1].member('n0')?.state).toBe('alive');
+    expect(c.members[1].member('n9')?.state).toBe('dead');
+  });
+
   it('a lone member keeps retrying its seeds and joins once one answers', async () => {
     const c = new FakeCluster();
     c.net.down.add(addressOf(0));
