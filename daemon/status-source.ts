@@ -91,7 +91,7 @@ export class StatusSource {
       },
       gossip: () => {
         const overlay = live().overlay;
-        return overlay ? gossipCounters(overlay.gossip, overlay.refusals) : { members: {}, sent: {}, received: {}, rejected: {} };
+        return overlay ? gossipCounters(overlay.gossip, overlay.refusals) : { members: {}, sent: {}, received: {}, rejected: {}, streams: {} };
       },
       dataplaneThread: () => {
         const overlay = live().overlay;

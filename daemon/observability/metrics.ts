@@ -71,6 +71,8 @@ export interface GossipSnapshot {
   readonly received: Readonly<Record<string, number>>;
   /** Reject reason → messages dropped (monotonic). */
   readonly rejected: Readonly<Record<string, number>>;
+  /** Gossip streams opened (to peers), accepted (from peers), and requests sent again unary when one ended (monotonic). */
+  readonly streams?: Readonly<Record<string, number>>;
 }
 
 export interface EtcdSnapshot {
@@ -273,6 +275,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
   ]);
   counter('weft_gossip_rejected_total', 'Gossip messages dropped (unauthenticated, forged, stale, malformed), by reason', ['reason'],
     () => byKey('reason', snap.gossip?.rejected));
+  counter('weft_gossip_streams_total', 'Long-lived gossip streams opened to peers (opened) and from peers (accepted); requests sent again as unary calls because their stream ended (fallback)', ['event'],
+    () => byKey('event', snap.gossip?.streams));
   counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
     () => byKey('kind', snap.identity?.conflicts));
   counter('weft_identity_refusals_total', 'Lease attempts this weftd gave up because another live weftd holds its name or public IP (every attempt; the conflict is logged once), by kind', ['kind'],

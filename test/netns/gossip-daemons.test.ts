@@ -154,6 +154,10 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
       const s = (await status(n))!;
       expect(s.peers.map((p) => `${p.name} ${p.state}`).sort()).toEqual(weftNames().filter((x) => x !== n).map((x) => `${x} alive`));
       for (const p of s.peers) expect(p.subnet).toBe(lab.node(p.name!).subnet);
+      // Probes travel on long-lived streams (proto/gossip.proto, Stream), both ways.
+      const text = await scrape(n)();
+      expect(metricValue(text, 'weft_gossip_streams_total', { event: 'opened' }) ?? 0).toBeGreaterThanOrEqual(1);
+      expect(metricValue(text, 'weft_gossip_streams_total', { event: 'accepted' }) ?? 0).toBeGreaterThanOrEqual(1);
     }
     await reachable(pod1, pod2);
     await reachable(pod2, pod1);

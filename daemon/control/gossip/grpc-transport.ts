@@ -9,6 +9,9 @@
 // (the body of a refused request is never buffered, and a connection whose first request fails
 // the MAC is closed), messages are at most MAX_MESSAGE_SIZE, streams per connection and session
 // memory are limited, and grpc-js closes idle, silent (keepalive) and old connections.
+// Requests to a named recipient travel on a long-lived stream per peer (peer-streams.ts,
+// stream-service.ts), whose header is authenticated the same way before any message is read;
+// each of its messages is authenticated on its own.
 import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -21,7 +24,9 @@ import { gossipClient, redial, releaseClients } from './client-pool.js';
 import { codec, decodeHeader, encodeHeader, gossipProtoPath, MalformedMessage, MAX_MESSAGE_SIZE, PROTO_OPTIONS } from './codec.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
+import { PeerStreams } from './peer-streams.js';
 import type { GossipStats } from './stats.js';
+import { StreamService, type Answer } from './stream-service.js';
 
 const proto = grpc.loadPackageDefinition(loadSync(gossipProtoPath(), PROTO_OPTIONS)) as unknown as ProtoGrpcType;
 const GossipService = proto.weft.gossip.v1.Gossip;
@@ -77,7 +82,29 @@ export interface GrpcTransportOptions {
   auth?: AuthOptions;
   /** Defaults: DEFAULT_LIMITS. */
   limits?: Partial<TransportLimits>;
+  /**
+   * Serve and use the Stream method (default true). False behaves as a v3 member: no Stream
+   * method (peers get UNIMPLEMENTED) and unary calls only.
+   */
+  streams?: boolean;
 }
+
+/** Decodes a request body, hands it to the state machine and encodes its response (undefined: refused). */
+type Serve = (h: GossipHandler, sender: string, body: Buffer) => Promise<Buffer | undefined>;
+
+function served<Req, Res>(decode: (b: Buffer) => Req, handle: (h: GossipHandler, s: string, m: Req) => Res | undefined | Promise<Res>, encode: (m: Res) => Buffer): Serve {
+  return async (h, sender, body) => {
+    const res = await handle(h, sender, decode(body));
+    return res === undefined ? undefined : encode(res);
+  };
+}
+
+const SERVED: Record<MessageKind, Serve> = {
+  Ping: served(codec.decodePing, (h, s, m) => h.onPing(s, m), codec.encodeAck),
+  PingReq: served(codec.decodePingReq, (h, s, m) => h.onPingReq(s, m), codec.encodeAck),
+  PushPull: served(codec.decodePushPull, (h, s, m) => h.onPushPull(s, m), codec.encodePushPull),
+  Gossip: served(codec.decodeGossip, (h, s, m) => h.onGossip(s, m), codec.encodeAck),
+};
 
 export class GrpcTransport implements Transport {
   private readonly server: grpc.Server;
@@ -88,6 +115,8 @@ export class GrpcTransport implements Transport {
   /** Request metadata → its header, once the interceptor authenticated it. */
   private readonly verified = new WeakMap<grpc.Metadata, EnvelopeHeader>();
   private handler: GossipHandler | undefined;
+  private readonly streamService: StreamService;
+  private readonly streams: PeerStreams | undefined;
   private closed = false;
   port = 0;
 
@@ -110,17 +139,40 @@ export class GrpcTransport implements Transport {
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.guard = new ConnectionGuard(l, (socket: net.Socket) => this.injector.injectConnection(socket));
     opts.stats.connections = this.guard.counters;
+    const size = envelopeSize;
+    this.streamService = new StreamService({
+      self: opts.sender,
+      auth: this.auth,
+      stats: opts.stats,
+      verified: (md) => this.verified.get(md),
+      answer: (kind, sender, body, peer) => this.answer(kind, sender, body, peer),
+      reject: (reason, kind, peer, detail) => this.reject(reason, kind, peer, detail),
+      envelopeSize: size,
+    });
+    if (opts.streams !== false) {
+      this.streams = new PeerStreams({
+        sender: opts.sender,
+        auth: this.auth,
+        stats: opts.stats,
+        metadataKey: AUTH_METADATA,
+        client: (address) => gossipClient(GossipService, address, this),
+        unary: (kind, address, recipient, body, timeoutMs) => this.unary(kind, address, recipient, body, timeoutMs),
+        reject: (reason, kind, peer, detail) => this.reject(reason, kind, peer, detail),
+        envelopeSize: size,
+      });
+    }
   }
 
   /** Binds the server; requests are refused until setHandler() is called. */
   static async listen(opts: GrpcTransportOptions): Promise<GrpcTransport> {
     const t = new GrpcTransport(opts);
-    t.server.addService(GossipService.service, {
-      Ping: t.serve('Ping', codec.decodePing, (h, s, m) => h.onPing(s, m), codec.encodeAck),
-      PingReq: t.serve('PingReq', codec.decodePingReq, (h, s, m) => h.onPingReq(s, m), codec.encodeAck),
-      PushPull: t.serve('PushPull', codec.decodePushPull, (h, s, m) => h.onPushPull(s, m), codec.encodePushPull),
-      Gossip: t.serve('Gossip', codec.decodeGossip, (h, s, m) => h.onGossip(s, m), codec.encodeAck),
-    });
+    const unary = { Ping: t.serve('Ping'), PingReq: t.serve('PingReq'), PushPull: t.serve('PushPull'), Gossip: t.serve('Gossip') };
+    if (opts.streams === false) {
+      const { Stream: _, ...v3 } = GossipService.service;
+      t.server.addService(v3, unary);
+    } else {
+      t.server.addService(GossipService.service, { ...unary, Stream: t.streamService.handle });
+    }
     const host = opts.host.replace(/^\[(.*)\]$/, '$1');
     try {
       t.port = await t.guard.listen(host, opts.port);
@@ -162,6 +214,8 @@ export class GrpcTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
+    this.streams?.close();
+    this.streamService.close();
     releaseClients(this);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
@@ -213,12 +267,7 @@ export class GrpcTransport implements Transport {
     return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
   }
 
-  private serve<Req, Res>(
-    kind: MessageKind,
-    decode: (b: Buffer) => Req,
-    handle: (h: GossipHandler, sender: string, m: Req) => Res | undefined | Promise<Res>,
-    encode: (m: Res) => Buffer,
-  ): grpc.handleUnaryCall<Envelope__Output, Envelope> {
+  private serve(kind: MessageKind): grpc.handleUnaryCall<Envelope__Output, Envelope> {
     return (call, callback) => {
       const header = this.verified.get(call.metadata);
       const body = call.request.body;
@@ -226,37 +275,53 @@ export class GrpcTransport implements Transport {
       const peer = call.getPeer();
       if (!header) return callback(this.reject('unknown', kind, peer, 'request header not authenticated'));
       if (!this.auth.matchBody(header, body)) return callback(this.reject('bad_hmac', kind, peer, 'body does not match its digest'));
-      const h = this.handler;
-      if (!h) return callback({ code: grpc.status.UNAVAILABLE, details: 'gossip is shutting down' });
-      this.opts.stats.received[kind]++;
-      let msg: Req;
-      try {
-        msg = decode(body);
-      } catch (err) {
-        if (err instanceof MalformedMessage) return callback(this.reject('malformed', kind, peer, err.message));
-        throw err;
-      }
-      Promise.resolve(handle(h, header.sender, msg)).then(
-        (res) => {
-          if (res === undefined) return callback(this.reject('unknown', kind, peer, 'probe addressed to another member'));
-          const reply = this.auth.seal(`${kind}.reply`, this.opts.sender, header.sender, encode(res), header.nonce);
-          this.opts.stats.bytesSent += envelopeSize(reply);
-          callback(null, reply);
-        },
-        (err: unknown) => callback({ code: grpc.status.INTERNAL, details: String(err) }),
-      );
+      void this.answer(kind, header.sender, body, peer).then((a) => {
+        if (!a.ok) return callback(a.error);
+        const reply = this.auth.seal(`${kind}.reply`, this.opts.sender, header.sender, a.body, header.nonce);
+        this.opts.stats.bytesSent += envelopeSize(reply);
+        callback(null, reply);
+      });
     };
   }
 
-  private call<Res>(kind: MessageKind, address: string, recipient: string, body: Buffer, timeoutMs: number, decode: (b: Buffer) => Res): Promise<Res> {
+  /** An authenticated request's answer, from either a unary call or a stream. Never rejects. */
+  private async answer(kind: MessageKind, sender: string, body: Buffer, peer: string): Promise<Answer> {
+    const h = this.handler;
+    if (!h) return { ok: false, error: { code: grpc.status.UNAVAILABLE, details: 'gossip is shutting down' } as grpc.ServiceError };
+    this.opts.stats.received[kind]++;
+    try {
+      const res = await SERVED[kind](h, sender, body);
+      if (res === undefined) return { ok: false, error: this.reject('unknown', kind, peer, 'probe addressed to another member') };
+      return { ok: true, body: res };
+    } catch (err) {
+      if (err instanceof MalformedMessage) return { ok: false, error: this.reject('malformed', kind, peer, err.message) };
+      return { ok: false, error: { code: grpc.status.INTERNAL, details: String(err) } as grpc.ServiceError };
+    }
+  }
+
+  /** A request to `recipient` at `address`: on its stream when the recipient is named, else unary. */
+  private async call<Res>(kind: MessageKind, address: string, recipient: string, body: Buffer, timeoutMs: number, decode: (b: Buffer) => Res): Promise<Res> {
+    if (this.closed) throw new Error('gossip transport closed');
+    this.opts.stats.sent[kind]++;
+    const reply = this.streams && recipient !== '' ? await this.streams.request(kind, address, recipient, body, timeoutMs) : await this.unary(kind, address, recipient, body, timeoutMs);
+    try {
+      return decode(reply);
+    } catch (e) {
+      this.opts.stats.callFailures++;
+      if (e instanceof MalformedMessage) throw this.reject('malformed', `${kind}.reply`, address, e.message);
+      throw e;
+    }
+  }
+
+  /** One unary call; resolves with the authenticated response body. */
+  private unary(kind: MessageKind, address: string, recipient: string, body: Buffer, timeoutMs: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('gossip transport closed'));
     const env = this.auth.seal(kind, this.opts.sender, recipient, body);
     const metadata = new grpc.Metadata();
     metadata.set(AUTH_METADATA, encodeHeader(env));
     const client = gossipClient(GossipService, address, this);
-    this.opts.stats.sent[kind]++;
     this.opts.stats.bytesSent += envelopeSize(env);
-    return new Promise<Res>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       const fail = (err: Error): void => {
         this.opts.stats.callFailures++;
         reject(err);
@@ -266,12 +331,7 @@ export class GrpcTransport implements Transport {
         this.opts.stats.bytesReceived += envelopeSize(res);
         const opened = this.auth.open(`${kind}.reply`, res, { self: this.opts.sender, replyTo: env.nonce });
         if (!opened.ok) return fail(this.reject(opened.reason, `${kind}.reply`, address));
-        try {
-          resolve(decode(opened.body));
-        } catch (e) {
-          if (e instanceof MalformedMessage) return fail(this.reject('malformed', `${kind}.reply`, address, e.message));
-          fail(e as Error);
-        }
+        resolve(opened.body);
       });
     });
   }

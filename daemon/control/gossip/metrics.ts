@@ -17,6 +17,8 @@ export interface GossipCounters {
    * `route-<reason>`.
    */
   readonly rejected: Readonly<Record<string, number>>;
+  /** Streams opened, accepted, and requests that fell back to unary calls. */
+  readonly streams: Readonly<Record<string, number>>;
 }
 
 export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): GossipCounters {
@@ -25,5 +27,6 @@ export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): Go
   const s = node.stats;
   const refused = Object.fromEntries(Object.entries(refusals?.counts ?? {}).map(([k, v]) => [`route-${k}`, v]));
   const guarded = { incarnation: node.counters.incarnationRefused, connection_limit: s.connections.refused, connection_unauthenticated: s.connections.unauthenticated };
-  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused } };
+  const streams = { opened: s.streams.opened, accepted: s.streams.accepted, fallback: s.streams.fallbacks };
+  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused }, streams };
 }

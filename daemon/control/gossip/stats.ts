@@ -16,11 +16,21 @@ export interface GossipStats {
   callFailures: number;
   /** Inbound connections (the gossip port's ConnectionGuard). */
   connections: ConnectionCounters;
+  /** Long-lived request streams (proto/gossip.proto, Stream). */
+  streams: StreamCounters;
+}
+
+export interface StreamCounters {
+  /** Streams this member opened to peers, and streams peers opened to it (authenticated). */
+  opened: number;
+  accepted: number;
+  /** Requests sent again as unary calls because their stream ended before the response. */
+  fallbacks: number;
 }
 
 const perKind = (): Record<MessageKind, number> => ({ Ping: 0, PingReq: 0, PushPull: 0, Gossip: 0 });
 
 export function newGossipStats(): GossipStats {
   const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  return { sent: perKind(), received: perKind(), rejected, bytesSent: 0, bytesReceived: 0, callFailures: 0, connections: { open: 0, accepted: 0, refused: 0, unauthenticated: 0 } };
+  return { sent: perKind(), received: perKind(), rejected, bytesSent: 0, bytesReceived: 0, callFailures: 0, connections: { open: 0, accepted: 0, refused: 0, unauthenticated: 0 }, streams: { opened: 0, accepted: 0, fallbacks: 0 } };
 }

@@ -32,6 +32,7 @@ const gossip: GossipSnapshot = {
   sent: { Ping: 40, PushPull: 2 },
   received: { Ping: 39 },
   rejected: { bad_hmac: 4, 'route-lease-conflict': 1 },
+  streams: { opened: 3, accepted: 2, fallback: 1 },
 };
 
 describe('metrics', () => {
@@ -50,6 +51,7 @@ describe('metrics', () => {
       ['weft_gossip_members', 'gauge', true],
       ['weft_gossip_messages_total', 'counter', true],
       ['weft_gossip_rejected_total', 'counter', true],
+      ['weft_gossip_streams_total', 'counter', true],
       ['weft_etcd_up', 'gauge', false],
       ['weft_ready', 'gauge', false],
     ] as const) {
@@ -100,6 +102,11 @@ describe('metrics', () => {
     expect(samples(text, 'weft_gossip_rejected_total')).toEqual([
       'weft_gossip_rejected_total{reason="bad_hmac"} 4',
       'weft_gossip_rejected_total{reason="route_lease_conflict"} 1',
+    ]);
+    expect(samples(text, 'weft_gossip_streams_total')).toEqual([
+      'weft_gossip_streams_total{event="opened"} 3',
+      'weft_gossip_streams_total{event="accepted"} 2',
+      'weft_gossip_streams_total{event="fallback"} 1',
     ]);
     expect(samples(text, 'weft_etcd_up')).toEqual(['weft_etcd_up 1']);
     expect(samples(text, 'weft_ready')).toEqual(['weft_ready 1']);
