@@ -14,8 +14,7 @@
 // Contracts: owned by one GrpcTransport (streams carry its sender's identity, so unlike clients
 // they are never shared between transports); single-threaded.
 import * as grpc from '@grpc/grpc-js';
-import type { Envelope as WireEnvelope } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
-import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
+import type { Envelope as WireEnvelope, Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
 import type { Authenticator, RejectReason } from './auth.js';
 import { encodeHeader } from './codec.js';
