@@ -28,7 +28,7 @@ import type { LeaseWatcher, PeerChanges, PeerSnapshot } from './lease/lease-watc
 import type { NetworkConfig } from './lease/network-config.js';
 import { PeerRouter } from './peers.js';
 import { PublicIpWatch } from './public-ip-watch.js';
-import { prepareTun, reconcileTun } from './reconcile/index.js';
+import { prepareTun, reconcileTun, tunResync } from './reconcile/index.js';
 import { Resync } from './resync.js';
 import { LogEvent } from '../observability/log-events.js';
 
@@ -180,7 +180,7 @@ export class Overlay {
     );
     router.setMembers(gossip.members());
     const tunLog = subsystemLogger(o.log, 'tun');
-    overlay.resyncs.push(new Resync({ what: 'TUN', periodMs: cfg.linkResyncMs, log: tunLog, check: async () => void (await reconcileTun(tun, tunLog, 're-asserted')) }).start());
+    overlay.resyncs.push(new Resync({ what: 'TUN', periodMs: cfg.linkResyncMs, log: tunLog, check: tunResync(tun, tunLog) }).start());
 
     if (wantsRules) {
       try {

@@ -6,11 +6,14 @@
 //                  state, MTU, address and route; reads the state with one `ip -j -batch` call;
 //                  turns IPv6 off again when it was turned on (dual-stack: keeps it on and quiet,
 //                  with its IPv6 address and route)
+//   tunResync()    the periodic check: reconcileTun() only when the TUN's fingerprint
+//                  (tun-fingerprint.ts, read without a process) changed since it was last right
 import { disableIpv6, ipv6Enabled, ipv6NotQuiet, quietIpv6 } from '../../dataplane/index.js';
 import { WeftError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { ipJson, ipJsonBatch, ipRun } from './ip-command.js';
 import { planTunFixes, planTunFixes6, unusableTun, type Fix, type IpAddr, type IpLink, type IpRoute, type TunWanted } from './tun-plan.js';
+import { tunFingerprint } from './tun-fingerprint.js';
 import { LogEvent } from '../../observability/log-events.js';
 
 export { planTunFixes, planTunFixes6, unusableTun, type Fix, type TunWanted } from './tun-plan.js';
@@ -65,4 +68,25 @@ export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconci
     return [...fixes, fix];
   }
   return fixes;
+}
+
+export interface TunResyncDeps {
+  readonly fingerprint: (name: string) => string | undefined;
+  readonly reconcile: (want: TunWanted, log: Logger, verb: string) => Promise<Fix[]>;
+}
+
+/**
+ * The --link-resync check: reconcileTun() unless the TUN's fingerprint is the one read just before
+ * the last check that found nothing to fix. The fingerprint is read before `ip` reads the state, so
+ * a change after that read shows as a new fingerprint at the next check.
+ */
+export function tunResync(want: TunWanted, log: Logger, deps: TunResyncDeps = { fingerprint: tunFingerprint, reconcile: reconcileTun }): () => Promise<void> {
+  let intact: string | undefined;
+  return async () => {
+    const before = deps.fingerprint(want.name);
+    if (before !== undefined && before === intact) return;
+    intact = undefined;
+    const fixes = await deps.reconcile(want, log, 're-asserted');
+    if (fixes.length === 0) intact = before;
+  };
 }
