@@ -14,7 +14,7 @@ import type { Ping__Output } from '../../../proto/generated/weft/gossip/v1/Ping.
 import type { PingReq__Output } from '../../../proto/generated/weft/gossip/v1/PingReq.js';
 import type { PushPull__Output } from '../../../proto/generated/weft/gossip/v1/PushPull.js';
 import type { AckMsg, GossipMsg, PingMsg, PingReqMsg, PushPullMsg } from './messages.js';
-import { MAX_SENDER_LENGTH, type EnvelopeHeader } from './auth.js';
+import { MAX_SENDER_LENGTH, type Envelope, type EnvelopeHeader } from './auth.js';
 import type { MemberRecord, MemberState } from './types.js';
 import { LEAF_BUCKETS, validBuckets } from './digest.js';
 
@@ -132,6 +132,14 @@ export const MAX_BODY_SIZE = ((): number => {
 })();
 /** The largest envelope: the largest body plus every other field at its longest (about 600 bytes). */
 export const MAX_MESSAGE_SIZE = MAX_BODY_SIZE + 1_024;
+
+/** Approximate protobuf framing of an envelope beyond its byte fields. */
+export const ENVELOPE_OVERHEAD = 24;
+
+/** An envelope's serialized size, approximately: what the gossip byte counters add up. */
+export function envelopeSize(e: Pick<Envelope, 'body' | 'nonce' | 'mac' | 'inReplyTo' | 'bodySha256' | 'sender' | 'recipient'>): number {
+  return e.body.length + e.nonce.length + e.mac.length + e.inReplyTo.length + e.bodySha256.length + Buffer.byteLength(e.sender) + Buffer.byteLength(e.recipient) + ENVELOPE_OVERHEAD;
+}
 
 /** The request metadata "weft-auth-bin": an envelope without its body. */
 export function encodeHeader(h: EnvelopeHeader): Buffer {

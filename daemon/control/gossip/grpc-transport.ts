@@ -21,19 +21,17 @@ import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/E
 import { WeftError } from '../../errors.js';
 import { Authenticator, type AuthOptions, type Envelope, type EnvelopeHeader, type RejectReason } from './auth.js';
 import { gossipClient, redial, releaseClients } from './client-pool.js';
-import { codec, decodeHeader, encodeHeader, gossipProtoPath, MalformedMessage, MAX_MESSAGE_SIZE, PROTO_OPTIONS } from './codec.js';
+import { codec, decodeHeader, encodeHeader, ENVELOPE_OVERHEAD, envelopeSize, gossipProtoPath, MalformedMessage, MAX_MESSAGE_SIZE, PROTO_OPTIONS } from './codec.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg, PushPullMsg, Transport } from './messages.js';
 import { PeerStreams } from './peer-streams.js';
 import type { GossipStats } from './stats.js';
-import { StreamService, type Answer } from './stream-service.js';
+import { status, StreamService, type Answer } from './stream-service.js';
 
 const proto = grpc.loadPackageDefinition(loadSync(gossipProtoPath(), PROTO_OPTIONS)) as unknown as ProtoGrpcType;
 const GossipService = proto.weft.gossip.v1.Gossip;
 
 const MAX_LOGGED_REJECTIONS = 1_000;
-/** Approximate protobuf framing of an envelope beyond its byte fields. */
-const ENVELOPE_OVERHEAD = 24;
 /** Request metadata carrying the envelope header (see proto/gossip.proto). */
 export const AUTH_METADATA = 'weft-auth-bin';
 
@@ -139,7 +137,6 @@ export class GrpcTransport implements Transport {
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.guard = new ConnectionGuard(l, (socket: net.Socket) => this.injector.injectConnection(socket));
     opts.stats.connections = this.guard.counters;
-    const size = envelopeSize;
     this.streamService = new StreamService({
       self: opts.sender,
       auth: this.auth,
@@ -147,7 +144,6 @@ export class GrpcTransport implements Transport {
       verified: (md) => this.verified.get(md),
       answer: (kind, sender, body, peer) => this.answer(kind, sender, body, peer),
       reject: (reason, kind, peer, detail) => this.reject(reason, kind, peer, detail),
-      envelopeSize: size,
     });
     if (opts.streams !== false) {
       this.streams = new PeerStreams({
@@ -158,7 +154,6 @@ export class GrpcTransport implements Transport {
         client: (address) => gossipClient(GossipService, address, this),
         unary: (kind, address, recipient, body, timeoutMs) => this.unary(kind, address, recipient, body, timeoutMs),
         reject: (reason, kind, peer, detail) => this.reject(reason, kind, peer, detail),
-        envelopeSize: size,
       });
     }
   }
@@ -287,7 +282,7 @@ export class GrpcTransport implements Transport {
   /** An authenticated request's answer, from either a unary call or a stream. Never rejects. */
   private async answer(kind: MessageKind, sender: string, body: Buffer, peer: string): Promise<Answer> {
     const h = this.handler;
-    if (!h) return { ok: false, error: { code: grpc.status.UNAVAILABLE, details: 'gossip is shutting down' } as grpc.ServiceError };
+    if (!h) return { ok: false, error: status(grpc.status.UNAVAILABLE, 'gossip is shutting down') };
     this.opts.stats.received[kind]++;
     try {
       const res = await SERVED[kind](h, sender, body);
@@ -295,7 +290,7 @@ export class GrpcTransport implements Transport {
       return { ok: true, body: res };
     } catch (err) {
       if (err instanceof MalformedMessage) return { ok: false, error: this.reject('malformed', kind, peer, err.message) };
-      return { ok: false, error: { code: grpc.status.INTERNAL, details: String(err) } as grpc.ServiceError };
+      return { ok: false, error: status(grpc.status.INTERNAL, String(err)) };
     }
   }
 
@@ -352,8 +347,4 @@ export class GrpcTransport implements Transport {
     err.metadata = new grpc.Metadata();
     return err;
   }
-}
-
-function envelopeSize(e: Envelope | Envelope__Output): number {
-  return e.body.length + e.nonce.length + e.mac.length + e.inReplyTo.length + e.bodySha256.length + Buffer.byteLength(e.sender) + Buffer.byteLength(e.recipient) + ENVELOPE_OVERHEAD;
 }

@@ -17,7 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Envelope as WireEnvelope, Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
 import type { Authenticator, RejectReason } from './auth.js';
-import { encodeHeader } from './codec.js';
+import { encodeHeader, envelopeSize } from './codec.js';
 import type { MessageKind } from './messages.js';
 import type { GossipStats } from './stats.js';
 
@@ -41,7 +41,6 @@ export interface StreamHost {
   unary(kind: MessageKind, address: string, recipient: string, body: Buffer, timeoutMs: number): Promise<Buffer>;
   /** Counts and logs a rejected envelope; the error to reject the request with. */
   reject(reason: RejectReason, kind: string, peer: string, detail?: string): Error;
-  envelopeSize(e: WireEnvelope | Envelope__Output): number;
 }
 
 interface Pending {
@@ -86,7 +85,7 @@ export class PeerStreams {
     s.lastUsed = now;
     const env = this.host.auth.seal(kind, this.host.sender, recipient, body);
     const wire: WireEnvelope = { ...env, kind };
-    this.host.stats.bytesSent += this.host.envelopeSize(wire);
+    this.host.stats.bytesSent += envelopeSize(env);
     return new Promise<Buffer>((resolve, reject) => {
       const p: Pending = { kind, nonce: env.nonce, body, deadline: now + timeoutMs, resolve, reject, timer: undefined };
       const id = env.nonce.toString('hex');
@@ -130,7 +129,7 @@ export class PeerStreams {
   }
 
   private onResponse(s: PeerStream, env: Envelope__Output): void {
-    this.host.stats.bytesReceived += this.host.envelopeSize(env);
+    this.host.stats.bytesReceived += envelopeSize(env);
     const id = env.inReplyTo.toString('hex');
     const p = s.pending.get(id);
     // A response after its request timed out is dropped, as grpc-js drops a late unary response.

@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Envelope as WireEnvelope, Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import type { Authenticator, EnvelopeHeader, RejectReason } from './auth.js';
+import { envelopeSize } from './codec.js';
 import type { MessageKind } from './messages.js';
 import type { GossipStats } from './stats.js';
 
@@ -27,7 +28,6 @@ export interface StreamServiceHost {
   verified(metadata: grpc.Metadata): EnvelopeHeader | undefined;
   answer(kind: MessageKind, sender: string, body: Buffer, peer: string): Promise<Answer>;
   reject(reason: RejectReason, kind: string, peer: string, detail?: string): grpc.ServiceError;
-  envelopeSize(e: WireEnvelope | Envelope__Output): number;
 }
 
 type StreamCall = grpc.ServerDuplexStream<Envelope__Output, WireEnvelope>;
@@ -65,7 +65,7 @@ export class StreamService {
     });
     call.on('data', (env: Envelope__Output) => {
       if (ended) return;
-      host.stats.bytesReceived += host.envelopeSize(env);
+      host.stats.bytesReceived += envelopeSize(env);
       const kind = env.kind;
       if (!REQUEST_KINDS.has(kind)) return finish(host.reject('malformed', 'Stream', peer, `message of kind ${JSON.stringify(kind)}`));
       if (env.sender !== header.sender) return finish(host.reject('malformed', kind, peer, `message from ${JSON.stringify(env.sender)} on ${header.sender}'s stream`));
@@ -79,7 +79,7 @@ export class StreamService {
         const replyKind = a.ok ? `${kind}.reply` : `${kind}.error`;
         const reply = host.auth.seal(replyKind, host.self, header.sender, a.ok ? a.body : Buffer.from(a.error.details ?? ''), env.nonce);
         const wire: WireEnvelope = { ...reply, kind: replyKind };
-        host.stats.bytesSent += host.envelopeSize(wire);
+        host.stats.bytesSent += envelopeSize(reply);
         call.write(wire);
         if (halfClosed && inflight === 0) finish();
       });
@@ -92,6 +92,7 @@ export class StreamService {
   }
 }
 
-function status(code: grpc.status, details: string): grpc.ServiceError {
+/** A gRPC error status, as a handler or a stream ends with it. */
+export function status(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }

@@ -70,23 +70,18 @@ export async function reconcileTun(want: TunWanted, log: Logger, verb = 'reconci
   return fixes;
 }
 
-export interface TunResyncDeps {
-  readonly fingerprint: (name: string) => string | undefined;
-  readonly reconcile: (want: TunWanted, log: Logger, verb: string) => Promise<Fix[]>;
-}
-
 /**
  * The --link-resync check: reconcileTun() unless the TUN's fingerprint is the one read just before
  * the last check that found nothing to fix. The fingerprint is read before `ip` reads the state, so
  * a change after that read shows as a new fingerprint at the next check.
  */
-export function tunResync(want: TunWanted, log: Logger, deps: TunResyncDeps = { fingerprint: tunFingerprint, reconcile: reconcileTun }): () => Promise<void> {
+export function tunResync(want: TunWanted, log: Logger): () => Promise<void> {
   let intact: string | undefined;
   return async () => {
-    const before = deps.fingerprint(want.name);
+    const before = tunFingerprint(want.name);
     if (before !== undefined && before === intact) return;
     intact = undefined;
-    const fixes = await deps.reconcile(want, log, 're-asserted');
+    const fixes = await reconcileTun(want, log, 're-asserted');
     if (fixes.length === 0) intact = before;
   };
 }
