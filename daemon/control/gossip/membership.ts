@@ -338,9 +338,11 @@ export class Membership implements GossipHandler {
 
   private probeRound(): void {
     if (!this.running) return;
+    const target = this.probing ? undefined : this.nextProbeTarget();
+    // A lone member has no one to probe: the next member to become alive or suspect (apply())
+    // starts the rounds again.
+    if (!this.probing && !target) return;
     this.schedule('gossip-probe', jitter(this.scaled(this.cfg.probeIntervalMs), this.cfg.jitter, this.random), () => this.probeRound());
-    if (this.probing) return;
-    const target = this.nextProbeTarget();
     if (!target) return;
     this.probing = true;
     void this.probe(target).finally(() => {
@@ -407,6 +409,11 @@ export class Membership implements GossipHandler {
     this.counters.probeFailures++;
     const current = this.entries.get(target.name)?.record;
     if (current && (current.state === 'alive' || current.state === 'suspect')) this.apply({ ...current, state: 'suspect', accuser: this.self.name });
+  }
+
+  /** Makes sure a probe round is due (at a random point of the interval, as at start). */
+  private resumeProbing(): void {
+    if (this.running && !this.timers.has('gossip-probe')) this.schedule('gossip-probe', this.random() * this.scaled(this.cfg.probeIntervalMs), () => this.probeRound());
   }
 
   /** Queues an update for dissemination and makes sure a dissemination round is due. */
@@ -531,6 +538,7 @@ export class Membership implements GossipHandler {
       if (isLive(u.state)) this.live++;
       if (u.state === 'alive' || u.state === 'suspect') {
         this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.name);
+        this.resumeProbing();
         this.enqueue(u);
         this.transport.warm?.(memberAddress(u));
       }
@@ -553,7 +561,10 @@ export class Membership implements GossipHandler {
     e.suspicion = undefined;
     if (u.state === 'suspect') this.startSuspicion(e, u.accuser);
     if (u.state === 'dead' && previous !== 'dead') this.counters.deaths++;
-    if ((u.state === 'alive' || u.state === 'suspect') && !this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
+    if (u.state === 'alive' || u.state === 'suspect') {
+      if (!this.probeOrder.includes(u.name)) this.probeOrder.push(u.name);
+      this.resumeProbing();
+    }
     if (u.state === 'alive' && (previous === 'dead' || previous === 'left')) this.transport.warm?.(memberAddress(u));
     this.enqueue(u);
     this.changed(e, previous);

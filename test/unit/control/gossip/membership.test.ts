@@ -177,6 +177,33 @@ describe('SWIM membership', () => {
     expect(c.members[1].member('n9')?.state).toBe('dead');
   });
 
+  it('a lone member runs no probe rounds; the first member to appear starts them, and its death stops them', async () => {
+    const c = new FakeCluster();
+    c.add(0);
+    await c.clock.advance(10_000);
+    expect(c.clock.pending()).not.toContain('gossip-probe');
+    c.add(1, { seeds: [addressOf(0)] });
+    await c.clock.advance(2_000);
+    expect(c.clock.pending()).toContain('gossip-probe');
+    const pings = (): number => c.net.log.filter((m) => m.kind === 'Ping' && m.from === 'n0').length;
+    const before = pings();
+    await c.clock.advance(5_000);
+    expect(pings() - before).toBeGreaterThanOrEqual(8);
+    c.members[1].stop();
+    c.net.down.add(addressOf(1));
+    await c.clock.advance(30_000);
+    expect(c.members[0].member('n1')?.state).toBe('dead');
+    expect(c.clock.pending()).not.toContain('gossip-probe');
+    // Back (a restart): alive again through its join, probed again.
+    c.net.down.delete(addressOf(1));
+    c.add(1, { seeds: [addressOf(0)] });
+    await c.clock.advance(3_000);
+    expect(c.members[0].member('n1')?.state).toBe('alive');
+    const after = pings();
+    await c.clock.advance(5_000);
+    expect(pings() - after).toBeGreaterThanOrEqual(8);
+  });
+
   it('a lone member keeps retrying its seeds and joins once one answers', async () => {
     const c = new FakeCluster();
     c.net.down.add(addressOf(0));
