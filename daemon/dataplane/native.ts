@@ -164,10 +164,19 @@ export interface NativeAddon {
    * transaction (iptables-nft's included) changes it. -1 where nf_tables does not answer.
    */
   nftGeneration(): number;
+  /** The control plane's wake-up timer (daemon/native/weft_wakeup.c; used by daemon/clock.ts). */
+  createWakeup(callback: () => void): WakeupHandle;
+  armWakeup(wakeup: WakeupHandle, ms: number): void;
+  disarmWakeup(wakeup: WakeupHandle): void;
   tsoSegments(arena: ArrayBuffer, off: number, len: number, mss: number, hdrLen: number, csum: number): Buffer[];
   readonly META_STRIDE: number;
   readonly CTL_SIZE: number;
   readonly NS_SIZE: number;
+}
+
+/** An unref'd libuv timer of the caller's environment (opaque). */
+export interface WakeupHandle {
+  readonly __brand: 'WakeupHandle';
 }
 
 const ADDON = 'weft_native.node';

@@ -14,3 +14,20 @@ describe('realClock', () => {
     expect(Number(clock.split(' ')[1])).toBeLessThan(1_000);
   });
 });
+
+describe('realClock on the addon wake-up timer', () => {
+  const fixture = join(DIST, 'test', 'fixtures', 'clock', 'cancelled-timers.js');
+  const runMode = async (mode: 'clock' | 'node'): Promise<{ iterations: number; order: number[]; lateMs: number[] }> =>
+    JSON.parse((await run(process.execPath, [fixture, mode])).trim());
+
+  it('a cancelled timeout does not wake the process, where a cleared Node timer does; timers run in order, on time', async () => {
+    const [clock, node] = await Promise.all([runMode('clock'), runMode('node')]);
+    // Each of the 20 rounds wakes once for its 200 ms pause; a cleared Node timer adds a wake-up at
+    // its old time, a cancelled realClock timer none.
+    expect(node.iterations).toBeGreaterThanOrEqual(40);
+    expect(clock.iterations).toBeLessThanOrEqual(node.iterations - 15);
+    expect(clock.order).toEqual([1, 3, 2, 0]);
+    for (const late of clock.lateMs) expect(late).toBeGreaterThanOrEqual(0);
+    for (const late of clock.lateMs) expect(late).toBeLessThan(100);
+  });
+});

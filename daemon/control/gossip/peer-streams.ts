@@ -17,6 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Envelope as WireEnvelope, Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
 import type { GossipClient } from '../../../proto/generated/weft/gossip/v1/Gossip.js';
 import type { Authenticator, RejectReason } from './auth.js';
+import { realClock, type TimerHandle } from './clock.js';
 import { encodeHeader, envelopeSize } from './codec.js';
 import type { MessageKind } from './messages.js';
 import type { GossipStats } from './stats.js';
@@ -50,7 +51,7 @@ interface Pending {
   readonly deadline: number;
   readonly resolve: (body: Buffer) => void;
   readonly reject: (err: Error) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 interface PeerStream {
@@ -89,10 +90,10 @@ export class PeerStreams {
     return new Promise<Buffer>((resolve, reject) => {
       const p: Pending = { kind, nonce: env.nonce, body, deadline: now + timeoutMs, resolve, reject, timer: undefined };
       const id = env.nonce.toString('hex');
-      p.timer = setTimeout(() => {
+      p.timer = realClock.setTimer('gossip-request-timeout', timeoutMs, () => {
         s.pending.delete(id);
         this.fail(p, new Error(`gossip ${kind} to ${address}: no response within ${timeoutMs} ms`));
-      }, timeoutMs);
+      });
       s.pending.set(id, p);
       s.call.write(wire);
     });
@@ -141,7 +142,7 @@ export class PeerStreams {
     const opened = this.host.auth.open(env.kind, env, { self: this.host.sender, replyTo: p.nonce });
     if (!opened.ok) return this.fail(p, this.host.reject(opened.reason, env.kind, s.address));
     if (env.kind !== replyKind) return this.fail(p, new Error(`gossip ${p.kind} refused by ${s.address}: ${opened.body.toString('utf8', 0, MAX_REASON_BYTES)}`));
-    clearTimeout(p.timer);
+    p.timer?.cancel();
     p.resolve(opened.body);
   }
 
@@ -160,7 +161,7 @@ export class PeerStreams {
     s.call.cancel();
     const now = Date.now();
     for (const p of s.pending.values()) {
-      clearTimeout(p.timer);
+      p.timer?.cancel();
       const left = p.deadline - now;
       if (err || left <= 0 || this.closed) {
         this.fail(p, err ?? new Error(`gossip ${p.kind} to ${s.address}: stream ended`));
@@ -173,7 +174,7 @@ export class PeerStreams {
   }
 
   private fail(p: Pending, err: Error): void {
-    clearTimeout(p.timer);
+    p.timer?.cancel();
     this.host.stats.callFailures++;
     p.reject(err);
   }

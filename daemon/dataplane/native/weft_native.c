@@ -1,6 +1,7 @@
 /*
  * weft_native: the syscalls of the data plane, and nothing else. Packet logic lives in TypeScript;
- * the decision cache (weft_replay.h) only replays decisions TypeScript made.
+ * the decision cache (weft_replay.h) only replays decisions TypeScript made. The addon also
+ * carries the control plane's wake-up timer (daemon/native/weft_wakeup.c).
  *
  * Setup calls (throw a JS Error with the errno text on failure):
  *   openTun(name, flags) -> { fd, name, existed }  /dev/net/tun, IFF_TUN | IFF_NO_PI, non-blocking;
@@ -56,6 +57,7 @@
 
 #include "weft_native.h"
 #include "weft_replay.h"
+#include "../../native/weft_wakeup.h"
 
 /* Batches handled per wake-up before yielding to the loop, so one busy direction cannot starve
  * the other or the JS control plane. */
@@ -1605,7 +1607,7 @@ NAPI_MODULE_INIT() {
       export_fn(env, exports, "closeFd", close_fd) || export_fn(env, exports, "setTunPersist", set_tun_persist) || export_fn(env, exports, "createEngine", create_engine) ||
       export_fn(env, exports, "closeEngine", close_engine) || export_fn(env, exports, "tsoSegments", tso_segments) || export_fn(env, exports, "setRealtime", set_realtime) ||
       export_fn(env, exports, "nftGeneration", nft_generation) || export_u32(env, exports, "META_STRIDE", WEFT_META_STRIDE) ||
-      export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE))
+      export_u32(env, exports, "CTL_SIZE", WEFT_CTL_SIZE) || export_u32(env, exports, "NS_SIZE", WEFT_NS_SIZE) || weft_wakeup_export(env, exports))
     return NULL;
   return exports;
 }
