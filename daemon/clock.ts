@@ -20,6 +20,9 @@ export interface Wakeup {
   disarm(): void;
 }
 
+/** The longest a source is armed for at once (2^31 - 1 ms, as Node's timers). */
+const MAX_ARM_MS = 2 ** 31 - 1;
+
 interface Deadline {
   due: number;
   seq: number;
@@ -60,7 +63,7 @@ export class DeadlineQueue {
   /**
    * Runs every timer due within `slackMs` (the source's clock counts whole milliseconds), earliest
    * first, then arms the source for the next one. A timer added by one that runs waits for the
-   * next fire().
+   * next fire(). A timer that throws does not stop the others; the first error is rethrown after.
    */
   fire(slackMs = 1): void {
     this.armedDue = undefined;
@@ -68,7 +71,15 @@ export class DeadlineQueue {
     const due: Deadline[] = [];
     while (this.heap.length > 0 && this.heap[0].due <= limit) due.push(this.removeAt(0));
     this.rearm();
-    for (const d of due) d.fn();
+    let failure: { error: unknown } | undefined;
+    for (const d of due) {
+      try {
+        d.fn();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
   }
 
   private cancel(d: Deadline): void {
@@ -86,7 +97,8 @@ export class DeadlineQueue {
     }
     if (head.due === this.armedDue) return;
     this.armedDue = head.due;
-    this.wakeup.arm(Math.max(0, Math.ceil(head.due - this.now())));
+    // Beyond a libuv timer's range, the source fires early and fire() re-arms for the rest.
+    this.wakeup.arm(Math.min(MAX_ARM_MS, Math.max(0, Math.ceil(head.due - this.now()))));
   }
 
   private removeAt(i: number): Deadline {

@@ -74,6 +74,24 @@ describe('DeadlineQueue', () => {
     expect(ran).toEqual(['first', 'set while running']);
   });
 
+  it('arms at most 2^31 - 1 ms ahead and re-arms for the rest; a throwing timer does not stop the others', () => {
+    const { q, arms, ran, at, advance } = setup();
+    at(2 ** 31 + 10, 'far');
+    expect(arms).toEqual([2 ** 31 - 1]);
+    advance(2 ** 31 - 1);
+    expect(ran).toEqual([]);
+    expect(arms.at(-1)).toBe(11);
+    advance(11);
+    expect(ran).toEqual(['far']);
+    ran.length = 0;
+    q.add(0, () => {
+      throw new Error('boom');
+    });
+    at(0, 'after the throw');
+    expect(() => advance(0)).toThrow('boom');
+    expect(ran).toEqual(['after the throw']);
+  });
+
   it('agrees with a sorted reference over random adds, cancels and fires', () => {
     const random = seededRandom(7);
     const { q, advance, now } = setup();
