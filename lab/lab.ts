@@ -230,10 +230,11 @@ export class Lab {
   }
 
   /** Starts `nodeName`'s weftd again (after stopWeftd) and waits until it is ready. */
-  async startWeftd(nodeName: string): Promise<void> {
+  /** `extra`: weftd arguments for this start only, after the lab's own (weftdArgs). */
+  async startWeftd(nodeName: string, extra: readonly string[] = []): Promise<void> {
     const node = this.node(nodeName);
     if (node.kind !== 'weft') throw new LabError(`${nodeName} is a ${node.kind} node, not a weft node`);
-    await this.startWeftNode(node);
+    await this.startWeftNode(node, extra);
     saveState(this.state);
   }
 
@@ -363,8 +364,8 @@ export class Lab {
     await this.syncKernelPeers();
   }
 
-  private async startWeftNode(node: NodeRecord): Promise<void> {
-    const proc = startWeftd(node, this.state.etcdEndpoint, this.state.etcdPrefix, this.weftdExtra);
+  private async startWeftNode(node: NodeRecord, extra: readonly string[] = []): Promise<void> {
+    const proc = startWeftd(node, this.state.etcdEndpoint, this.state.etcdPrefix, [...this.weftdExtra, ...extra]);
     this.recordProcess(proc);
     const env = await waitWeftdReady(node, proc);
     if (env.subnet !== undefined) node.subnet = env.subnet;

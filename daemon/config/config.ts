@@ -35,6 +35,8 @@ export interface Config {
   readonly healthzPort: number;
   readonly gossipPort: number;
   readonly gossipKeyFile: string | undefined;
+  /** --gossip-probe-interval: SWIM's probe interval, ms. */
+  readonly gossipProbeIntervalMs: number;
   readonly peers: readonly string[];
   readonly tunName: string;
   /** Remove the TUN on clean shutdown instead of leaving it for the next start. */

@@ -65,6 +65,19 @@ export const periodMs: Parse<number> = ({ value, source }) => {
   return Number(value) * 1_000;
 };
 
+/** Bounds of --gossip-probe-interval, seconds: above the 150 ms probe timeout, below a sleepy 10 s. */
+export const MIN_PROBE_INTERVAL_S = 0.2;
+export const MAX_PROBE_INTERVAL_S = 10;
+
+/** Seconds (fractions allowed) between MIN_ and MAX_PROBE_INTERVAL_S, as milliseconds. */
+export const probeIntervalMs: Parse<number> = ({ value, source }) => {
+  const s = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(s >= MIN_PROBE_INTERVAL_S && s <= MAX_PROBE_INTERVAL_S)) {
+    fail(`${source}: "${value}" is not a probe interval; expected seconds from ${MIN_PROBE_INTERVAL_S} to ${MAX_PROBE_INTERVAL_S} (fractions allowed, e.g. 0.5 or 1)`);
+  }
+  return Math.round(s * 1_000);
+};
+
 /** Comma-separated, blanks dropped, each item checked by `item`. */
 export function list(item: (entry: string, source: string) => void): Parse<readonly string[]> {
   return ({ value, source }) => {

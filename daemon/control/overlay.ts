@@ -156,6 +156,7 @@ export class Overlay {
         port: cfg.gossipPort,
         key: o.clusterKey,
         seeds: seedsOf(o.watcher.snapshot()),
+        swim: { probeIntervalMs: cfg.gossipProbeIntervalMs },
         logger: gossipLog,
         onNameConflict: (other) => {
           if (o.identity) reportNameConflict(o.identity, { name: cfg.nodeName, publicIp: me.publicIp, subnet: me.subnet }, { name: other.name, publicIp: other.publicIp, subnet: other.subnet });

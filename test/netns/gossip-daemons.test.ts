@@ -335,6 +335,25 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     for (const o of others) expect((await status(o))!.peers.find((p) => p.subnet === oldSubnet)).toMatchObject({ publicIP: '198.18.0.99', state: 'lease-only' });
   });
 
+  it('--gossip-probe-interval sets how often a node probes: about once a second at 1, twice at the default 0.5', async () => {
+    const pings = async (node: string): Promise<number> => metricValue(await scrape(node)(), 'weft_gossip_messages_total', { type: 'ping', direction: 'out' }) ?? 0;
+    await lab.stopWeftd('node5');
+    await lab.startWeftd('node5', ['--gossip-probe-interval', '1']);
+    try {
+      await moreSent(['node5'], 'ping', 1);
+      const [slow0, fast0] = [await pings('node5'), await pings('node1')];
+      await new Promise((r) => setTimeout(r, 6_000));
+      const [slow, fast] = [(await pings('node5')) - slow0, (await pings('node1')) - fast0];
+      figures.push(`probes in 6 s: ${slow} at --gossip-probe-interval 1, ${fast} at the default`);
+      expect(slow).toBeGreaterThanOrEqual(3);
+      expect(slow).toBeLessThanOrEqual(8);
+      expect(fast).toBeGreaterThanOrEqual(slow + 3);
+    } finally {
+      await lab.stopWeftd('node5');
+      await lab.startWeftd('node5');
+    }
+  });
+
   it('etcd blackholed (requests hang, no refusal): a restarted node is ready from its state cache soon after the 2.5 s grace, and renews once etcd answers', async () => {
     const rule = ['INPUT', '!', '-i', 'lo', '-p', 'tcp', '--dport', '2379', '-j', 'DROP'];
     await lab.stopWeftd('node4');

@@ -47,6 +47,7 @@ const SAMPLE: Record<string, string> = {
   'healthz-port': '9000',
   'gossip-port': '9001',
   'gossip-key-file': '/key',
+  'gossip-probe-interval': '1.5',
   peers: 'h:1',
   'tun-name': 'wt9',
   'tun-offloads': 'false',

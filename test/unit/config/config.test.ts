@@ -105,6 +105,14 @@ describe('parseConfig', () => {
     expect(configError([], { WEFTD_LINK_RESYNC: '3601' })).toBe('WEFTD_LINK_RESYNC: "3601" is not a period; expected whole seconds 0..3600 (0: never)');
   });
 
+  it('probes gossip members every 0.5 s by default; seconds from 0.2 to 10, fractions allowed', () => {
+    expect(config([]).gossipProbeIntervalMs).toBe(500);
+    expect(config(['--gossip-probe-interval', '1']).gossipProbeIntervalMs).toBe(1_000);
+    expect(config([], { WEFTD_GOSSIP_PROBE_INTERVAL: '0.25' }).gossipProbeIntervalMs).toBe(250);
+    expect(configError(['--gossip-probe-interval=0.1'])).toBe('--gossip-probe-interval: "0.1" is not a probe interval; expected seconds from 0.2 to 10 (fractions allowed, e.g. 0.5 or 1)');
+    expect(configError([], { WEFTD_GOSSIP_PROBE_INTERVAL: '1s' })).toBe('WEFTD_GOSSIP_PROBE_INTERVAL: "1s" is not a probe interval; expected seconds from 0.2 to 10 (fractions allowed, e.g. 0.5 or 1)');
+  });
+
   it('turns offloads on by default, each off by flag or env', () => {
     expect(config([])).toMatchObject({ tunOffloads: true, udpOffloads: true });
     expect(config(['--tun-offloads=false'])).toMatchObject({ tunOffloads: false, udpOffloads: true });
