@@ -66,8 +66,8 @@ export const periodMs: Parse<number> = ({ value, source }) => {
 };
 
 /** Bounds of --gossip-probe-interval, seconds: above the 150 ms probe timeout, below a sleepy 10 s. */
-export const MIN_PROBE_INTERVAL_S = 0.2;
-export const MAX_PROBE_INTERVAL_S = 10;
+const MIN_PROBE_INTERVAL_S = 0.2;
+const MAX_PROBE_INTERVAL_S = 10;
 
 /** Seconds (fractions allowed) between MIN_ and MAX_PROBE_INTERVAL_S, as milliseconds. */
 export const probeIntervalMs: Parse<number> = ({ value, source }) => {

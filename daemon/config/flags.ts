@@ -82,7 +82,7 @@ const TABLE = [
   str({ name: 'healthz-port', key: 'healthzPort', parse: port(true), def: '8471', help: 'port of the health server (0 disables it)' }),
   str({ name: 'gossip-port', key: 'gossipPort', parse: port(false), def: '8473', help: 'gRPC gossip port' }),
   str({ name: 'gossip-key-file', key: 'gossipKeyFile', parse: text, def: undefined, help: 'cluster gossip key file, base64; during a key rotation one key per line, the first signs (default: the key in etcd at <prefix>/gossip-key)' }),
-  str({ name: 'gossip-probe-interval', key: 'gossipProbeIntervalMs', parse: probeIntervalMs, def: '0.5', help: 'seconds between two gossip probes of each member (SWIM); a killed node was dead on all others of a 5-node lab in 1.9-2.7 s at 0.5 and 2.2-3.7 s at 1, and most of an idle weftd\'s CPU is these probes (about 40% less at 1)' }),
+  str({ name: 'gossip-probe-interval', key: 'gossipProbeIntervalMs', parse: probeIntervalMs, def: '0.5', help: 'seconds between two gossip probes of each member (SWIM): shorter finds a dead node sooner, longer costs an idle weftd less CPU (most of which is these probes); measured trade-off in the README' }),
   str({ name: 'peers', key: 'peers', parse: list(hostPort), def: undefined, unset: () => ({ value: '', source: '--peers' }), help: 'comma-separated gossip seeds (host:port), besides those found in etcd' }),
   str({ name: 'tun-name', key: 'tunName', parse: ifname, def: DEFAULT_TUN_NAME, help: 'name of the TUN device' }),
   flag({ name: 'tun-offloads', key: 'tunOffloads', def: DEFAULT_TUN_OFFLOADS, help: 'TUN with virtio-net headers: 64 KiB TCP super-packets per read, cut into VXLAN datagrams, and received TCP runs coalesced (the wire format is unchanged)' }),
