@@ -73,6 +73,8 @@ export interface GossipSnapshot {
   readonly rejected: Readonly<Record<string, number>>;
   /** Gossip streams opened (to peers), accepted (from peers), and requests sent again unary when one ended (monotonic). */
   readonly streams?: Readonly<Record<string, number>>;
+  /** Probes over UDP: event (sent, acked, timeout, fallback, check, oversize, unmatched) → count (monotonic). */
+  readonly udp?: Readonly<Record<string, number>>;
 }
 
 export interface EtcdSnapshot {
@@ -277,6 +279,8 @@ export function createMetrics(initial: MetricsSources = {}, opts: MetricsOptions
     () => byKey('reason', snap.gossip?.rejected));
   counter('weft_gossip_streams_total', 'Long-lived gossip streams opened to peers (opened) and from peers (accepted); requests sent again as unary calls because their stream ended (fallback)', ['event'],
     () => byKey('event', snap.gossip?.streams));
+  counter('weft_gossip_udp_probes_total', 'Probes over UDP: pings sent, acked, unanswered (timeout: the member is probed over gRPC again), sent again over gRPC after half the timeout (fallback), checks sent alongside gRPC probes, pings sent over gRPC for not fitting a datagram (oversize), acks for no ping in flight (unmatched)', ['event'],
+    () => byKey('event', snap.gossip?.udp));
   counter('weft_identity_conflicts_total', 'Another live weftd found claiming this node\'s name or public IP (each distinct conflict once), by kind', ['kind'],
     () => byKey('kind', snap.identity?.conflicts));
   counter('weft_identity_refusals_total', 'Lease attempts this weftd gave up because another live weftd holds its name or public IP (every attempt; the conflict is logged once), by kind', ['kind'],

@@ -1,7 +1,8 @@
 // Gossip between real weftd daemons (default timers), each in its own lab node namespace: the
 // cluster converges, a joining node is routed by all others within 1 s of its gossip start, a
 // SIGKILLed node is declared dead and withdrawn within 5 s (pods get ICMP net unreachable) and
-// re-added within 1 s of its restart, a SIGTERMed node is seen leaving at once, etcd can stop
+// re-added within 1 s of its restart, a SIGTERMed node is seen leaving at once, a firewall dropping
+// a node's UDP gossip (probes) costs no suspicion, etcd can stop
 // (failure detection goes on, a killed node restarts from its state cache and rejoins), and
 // gossip without the cluster key, or claiming another node's leased subnet, changes no route.
 // weft ↔ Flannel-style kernel VXLAN nodes are covered by lab-weft.test.ts. Log records are found by
@@ -160,8 +161,34 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     for (const n of weftNames()) {
       for (const event of ['opened', 'accepted']) await waitForMetric(scrape(n), 'weft_gossip_streams_total', { event }, (v) => (v ?? 0) >= 1, 5_000, POLL_MS);
     }
+    // Probes themselves go over UDP once a member answered a check (udp-probes.ts).
+    for (const n of weftNames()) await waitForMetric(scrape(n), 'weft_gossip_udp_probes_total', { event: 'acked' }, (v) => (v ?? 0) >= 5, 5_000, POLL_MS);
     await reachable(pod1, pod2);
     await reachable(pod2, pod1);
+  });
+
+  it('UDP to and from a node\'s gossip port dropped (a firewall): its probes fall back to gRPC, and no node ever suspects it', async () => {
+    const others = weftNames().filter((n) => n !== 'node1');
+    const udp = async (n: string, event: string): Promise<number> => metricValue(await scrape(n)(), 'weft_gossip_udp_probes_total', { event }) ?? 0;
+    const fallbacks0 = await Promise.all(weftNames().map((n) => udp(n, 'fallback')));
+    const rule = ['INPUT', '-p', 'udp', '--dport', String(GOSSIP_PORT), '-j', 'DROP'];
+    await lab.exec(lab.node('node1').ns, 'iptables', ['-w', '-I', ...rule]);
+    try {
+      const until = Date.now() + 5_000;
+      while (Date.now() < until) {
+        for (const o of others) expect(peerNamed(await status(o), 'node1')?.state).toBe('alive');
+        expect((await status('node1'))!.peers.map((p) => p.state)).toEqual(others.map(() => 'alive'));
+        await sleep(POLL_MS);
+      }
+      const fallbacks = await Promise.all(weftNames().map((n) => udp(n, 'fallback')));
+      figures.push(`UDP dropped at node1 for 5 s: probes sent again over gRPC ${weftNames().map((n, i) => `${n} ${fallbacks[i] - fallbacks0[i]}`).join(', ')}`);
+      // node1's probes of the others, and theirs of it, were rescued over gRPC.
+      const more = weftNames().map((n, i) => [n, fallbacks[i] - fallbacks0[i]] as const);
+      expect(more.find(([n]) => n === 'node1')![1]).toBeGreaterThan(0);
+      expect(more.filter(([n]) => n !== 'node1').reduce((sum, [, d]) => sum + d, 0)).toBeGreaterThan(0);
+    } finally {
+      await lab.exec(lab.node('node1').ns, 'iptables', ['-w', '-D', ...rule]);
+    }
   });
 
   it('a new node is routed (alive) by all others within 1 s of its gossip start', async () => {

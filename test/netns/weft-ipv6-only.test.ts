@@ -2,7 +2,7 @@
 // kernel node with flannel-v6.1 alone, on an IPv6 underlay alone, with real etcd, weftd and pods
 // that have an IPv6 address only. Every pod pair pings and exchanges TCP both ways, 64 MiB between
 // the weft nodes with the same SHA-256; the TUN has its IPv6 address and route and no IPv4; weft
-// nodes know each other alive by gossip over IPv6; a restarted weftd keeps its subnet and traffic.
+// nodes know each other alive by gossip over IPv6, probing over UDP; a restarted weftd keeps its subnet and traffic.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../lab/lab.js';
 import { ping, tcpExchange, waitReachable } from '../../lab/probe.js';
@@ -93,6 +93,13 @@ describe('IPv6-only network: two weft nodes and a Flannel kernel node (flannel-v
     await until('node1 to see node2 alive', async () => ((await peersOf(lab, 'node1')).some((p) => p.subnet === n2 && p.state === 'alive') ? true : undefined));
     expect(sorted(await peersOf(lab, 'node1'))).toEqual(sorted([want(n2, 'alive'), want(n3, 'lease-only')]));
     await until('node2 to see node1 alive', async () => ((await peersOf(lab, 'node2')).some((p) => p.subnet === n1 && p.state === 'alive') ? true : undefined));
+    // Probes between the weft nodes go over UDP on IPv6 once answered there (udp-probes.ts).
+    for (const n of ['node1', 'node2']) {
+      await until(`${n}'s probes acked over UDP`, async () => {
+        const m = /^weft_gossip_udp_probes_total\{event="acked"\} (\d+)$/m.exec((await healthz(lab.node(n).ns, '/metrics')) ?? '');
+        return m && Number(m[1]) >= 3 ? true : undefined;
+      });
+    }
     // Traffic is counted per peer under its IPv6 subnet and PublicIPv6.
     const seen = (await statusPeers(lab, 'node1')).map((p) => [p.subnet, p.publicIP, p.packetsOut > 0, p.packetsIn > 0]);
     expect(seen.sort()).toEqual([[n2, lab.node('node2').underlayIp6, true, true], [n3, lab.node('node3').underlayIp6, true, true]].sort());

@@ -11,13 +11,15 @@
 // memory are limited, and grpc-js closes idle, silent (keepalive) and old connections.
 // Requests to a named recipient travel on a long-lived stream per peer (peer-streams.ts,
 // stream-service.ts), whose header is authenticated the same way before any message is read;
-// each of its messages is authenticated on its own.
+// each of its messages is authenticated on its own. With `udpProbes`, Pings to members that answer
+// them over UDP go there instead (udp-probes.ts), on the UDP port of the same number.
 import type net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type { ProtoGrpcType } from '../../../proto/generated/gossip.js';
 import type { Envelope__Output } from '../../../proto/generated/weft/gossip/v1/Envelope.js';
+import { realClock } from '../../clock.js';
 import { WeftError } from '../../errors.js';
 import { Authenticator, type AuthOptions, type Envelope, type EnvelopeHeader, type RejectReason } from './auth.js';
 import { gossipClient, redial, releaseClients } from './client-pool.js';
@@ -27,6 +29,7 @@ import type { AckMsg, GossipHandler, GossipMsg, MessageKind, PingMsg, PingReqMsg
 import { PeerStreams } from './peer-streams.js';
 import type { GossipStats } from './stats.js';
 import { status, StreamService, type Answer } from './stream-service.js';
+import { UdpProbes } from './udp-probes.js';
 
 const proto = grpc.loadPackageDefinition(loadSync(gossipProtoPath(), PROTO_OPTIONS)) as unknown as ProtoGrpcType;
 const GossipService = proto.weft.gossip.v1.Gossip;
@@ -85,6 +88,8 @@ export interface GrpcTransportOptions {
    * method (peers get UNIMPLEMENTED) and unary calls only.
    */
   streams?: boolean;
+  /** Answer Pings over UDP and send them there to members that do (udp-probes.ts); default false. */
+  udpProbes?: boolean;
 }
 
 /** Decodes a request body, hands it to the state machine and encodes its response (undefined: refused). */
@@ -115,6 +120,7 @@ export class GrpcTransport implements Transport {
   private handler: GossipHandler | undefined;
   private readonly streamService: StreamService;
   private readonly streams: PeerStreams | undefined;
+  private udp: UdpProbes | undefined;
   private closed = false;
   port = 0;
 
@@ -175,6 +181,15 @@ export class GrpcTransport implements Transport {
       t.injector.destroy();
       throw new WeftError('WEFT_ERR_GOSSIP', `gossip: cannot listen on ${host}:${opts.port}: ${(err as Error).message}. Free the port or choose another with --gossip-port.`, { cause: err });
     }
+    if (opts.udpProbes) {
+      t.udp = await UdpProbes.bind(host, t.port, {
+        sender: opts.sender,
+        auth: t.auth,
+        stats: opts.stats,
+        answer: (sender, ping) => t.handler?.onPing(sender, ping),
+        reject: (reason, kind, peer, detail) => void t.reject(reason, kind, peer, detail),
+      }, opts.logger);
+    }
     return t;
   }
 
@@ -183,6 +198,14 @@ export class GrpcTransport implements Transport {
   }
 
   ping(address: string, msg: PingMsg, timeoutMs: number): Promise<AckMsg> {
+    if (this.udp && !this.closed) {
+      const overUdp = this.udp.ping(address, msg, timeoutMs);
+      if (overUdp) {
+        this.opts.stats.sent.Ping++;
+        return this.withFallback(overUdp, address, msg, timeoutMs);
+      }
+      this.udp.checkAlong(address, msg.target);
+    }
     return this.call('Ping', address, msg.target, codec.encodePing(msg), timeoutMs, codec.decodeAck);
   }
 
@@ -198,6 +221,39 @@ export class GrpcTransport implements Transport {
     return this.call('Gossip', address, recipient, codec.encodeGossip(msg), timeoutMs, codec.decodeAck);
   }
 
+  /**
+   * A UDP probe whose ack has not come within half its timeout is sent again over gRPC for the rest
+   * of it (memberlist's TCP fallback ping): a lost datagram, or a firewall that starts dropping UDP,
+   * costs no false suspicion. Settles with the first ack; rejects once every attempt failed.
+   */
+  private withFallback(overUdp: Promise<AckMsg>, address: string, msg: PingMsg, timeoutMs: number): Promise<AckMsg> {
+    return new Promise<AckMsg>((resolve, reject) => {
+      let attempts = 1;
+      let failed = 0;
+      let settled = false;
+      const win = (ack: AckMsg): void => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        resolve(ack);
+      };
+      const lose = (err: unknown): void => {
+        if (settled || ++failed < attempts) return;
+        settled = true;
+        timer.cancel();
+        reject(err);
+      };
+      const half = timeoutMs / 2;
+      const timer = realClock.setTimer('gossip-udp-fallback', half, () => {
+        if (settled || this.closed) return;
+        attempts++;
+        this.opts.stats.udp.fallbacks++;
+        this.call('Ping', address, msg.target, codec.encodePing(msg), timeoutMs - half, codec.decodeAck).then(win, lose);
+      });
+      overUdp.then(win, lose);
+    });
+  }
+
   warm(address: string): void {
     if (this.closed) return;
     gossipClient(GossipService, address, this);
@@ -211,6 +267,7 @@ export class GrpcTransport implements Transport {
     this.handler = undefined;
     this.streams?.close();
     this.streamService.close();
+    this.udp?.close();
     releaseClients(this);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -19,6 +19,8 @@ export interface GossipCounters {
   readonly rejected: Readonly<Record<string, number>>;
   /** Streams opened, accepted, and requests that fell back to unary calls. */
   readonly streams: Readonly<Record<string, number>>;
+  /** Probes over UDP: pings sent, acked, timed out, sent again over gRPC; checks; pings too large; unmatched acks. */
+  readonly udp: Readonly<Record<string, number>>;
 }
 
 export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): GossipCounters {
@@ -28,5 +30,6 @@ export function gossipCounters(node: GossipNode, refusals?: RefusalReporter): Go
   const refused = Object.fromEntries(Object.entries(refusals?.counts ?? {}).map(([k, v]) => [`route-${k}`, v]));
   const guarded = { incarnation: node.counters.incarnationRefused, connection_limit: s.connections.refused, connection_unauthenticated: s.connections.unauthenticated };
   const streams = { opened: s.streams.opened, accepted: s.streams.accepted, fallback: s.streams.fallbacks };
-  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused }, streams };
+  const udp = { sent: s.udp.sent, acked: s.udp.acked, timeout: s.udp.timeouts, fallback: s.udp.fallbacks, check: s.udp.checks, oversize: s.udp.oversize, unmatched: s.udp.unmatched };
+  return { members, sent: { ...s.sent }, received: { ...s.received }, rejected: { ...s.rejected, ...guarded, ...refused }, streams, udp };
 }

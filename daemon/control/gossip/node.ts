@@ -31,6 +31,8 @@ export interface GossipNodeOptions {
   auth?: AuthOptions;
   /** Limits of the gossip port (defaults: DEFAULT_LIMITS in grpc-transport.ts). */
   limits?: Partial<TransportLimits>;
+  /** Probe over UDP where the member answers there (udp-probes.ts); default true. */
+  udpProbes?: boolean;
   incarnation?: number;
   clock?: Clock;
   /** See MembershipOptions.onNameConflict. */
@@ -85,6 +87,7 @@ export async function startGossip(opts: GossipNodeOptions): Promise<GossipNode> 
     logger: opts.logger,
     auth: opts.auth,
     limits: opts.limits,
+    udpProbes: opts.udpProbes ?? true,
   });
   const membership = new Membership({
     self: { ...opts.self, gossipPort: transport.port },
