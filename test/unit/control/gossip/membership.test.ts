@@ -204,6 +204,27 @@ describe('SWIM membership', () => {
     expect(pings() - after).toBeGreaterThanOrEqual(8);
   });
 
+  it('two members settle into exchanges: one probes back right after answering the other, each still once per interval', async () => {
+    const c = await cluster(2);
+    const pingsFrom = (name: string): number => c.net.log.filter((m) => m.kind === 'Ping' && m.from === name).length;
+    const before = [pingsFrom('n0'), pingsFrom('n1')];
+    let together = 0;
+    for (let t = 0; t < 10_000; t += 10) {
+      const [p0, p1] = [pingsFrom('n0'), pingsFrom('n1')];
+      await c.clock.advance(10);
+      if (pingsFrom('n0') > p0 && pingsFrom('n1') > p1) together++;
+    }
+    // 500 ms ± 10 % between rounds: about 20 probes each in 10 s, no more, no fewer.
+    for (const [i, name] of ['n0', 'n1'].entries()) {
+      expect(pingsFrom(name) - before[i]).toBeGreaterThanOrEqual(17);
+      expect(pingsFrom(name) - before[i]).toBeLessThanOrEqual(23);
+    }
+    // Without probing back, two rounds with independent phases share a 10 ms step about once in 10 s.
+    expect(together).toBeGreaterThanOrEqual(15);
+    expect(c.members[0].counters.probesBack + c.members[1].counters.probesBack).toBeGreaterThanOrEqual(15);
+    expect(c.members[0].counters.probeFailures + c.members[1].counters.probeFailures).toBe(0);
+  });
+
   it('a lone member keeps retrying its seeds and joins once one answers', async () => {
     const c = new FakeCluster();
     c.net.down.add(addressOf(0));
