@@ -2,8 +2,10 @@
 // 12 item 1, as it was found): 20 000 connections that send the HTTP/2 preface and a SETTINGS frame
 // of length 1 and close, then 500 idle ones. weftd's open fds (/proc/<pid>/fd) stay bounded and are
 // back where they were within the handshake timeout (10 s), /healthz answers throughout, gossip with
-// the other weft node goes on, and /metrics counts the closed connections.
-import { readdirSync } from 'node:fs';
+// the other weft node goes on, and /metrics counts the closed connections. Then 40 000 datagrams at
+// its UDP probes (garbage, and Pings sealed with another key): none is answered, each is counted,
+// one log line per reason names the source, and gossip with the other node goes on.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../../lab/exec.js';
@@ -16,6 +18,7 @@ import { requireRoot } from '../helpers/root.js';
 const GOSSIP_PORT = '8473';
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const FLOOD = join(DIST, 'test', 'fixtures', 'gossip', 'flood.js');
+const UDP_FLOOD = join(DIST, 'test', 'fixtures', 'gossip', 'udp-flood.js');
 /** weftd's own connections (etcd, the other node's gossip client) may reconnect meanwhile. */
 const SLACK_FDS = 3;
 
@@ -88,5 +91,38 @@ describe('a weftd gossip port under a connection flood (lab)', () => {
       `weftd under flood: 20 000 half-open connections in ${floodMs} ms; fds ${before} → peak ${peak} → ${before}±${SLACK_FDS} ${settledMs} ms after the flood; ` +
         `/healthz ${healthChecks} checks, ${healthFailures} failed; 500 idle connections all closed by weftd within ${idleMs} ms, each within ${longestMs} ms of its connect\n`,
     );
+  }, 400_000);
+
+  it('40 000 garbage and forged datagrams at its UDP probes: none answered, all counted, one log line per reason, gossip goes on', async () => {
+    const target = lab.node('node2');
+    await waitFor(async () => ((await peerState(target.ns, 'node1')) === 'alive' ? true : undefined), 10_000, () => new Error('node2 never saw node1 alive'), 100);
+    const [malformed0, badHmac0] = [await rejected(target.ns, 'malformed'), await rejected(target.ns, 'bad_hmac')];
+    let flooding = true;
+    let healthFailures = 0;
+    let notAlive = 0;
+    const watch = (async () => {
+      while (flooding) {
+        if ((await healthz(target.ns, '/healthz')) === undefined) healthFailures++;
+        if ((await peerState(target.ns, 'node1')) !== 'alive' || (await peerState(lab.node('node1').ns, 'node2')) !== 'alive') notAlive++;
+        await sleep(200);
+      }
+    })();
+    const out = await lab.exec(lab.node('node3').ns, process.execPath, [UDP_FLOOD, target.underlayIp, GOSSIP_PORT, '40000', 'node2'], 300_000);
+    flooding = false;
+    await watch;
+    const [, ms, garbage, forged, replies] = /^done (\d+) (\d+) (\d+) (\d+)/.exec(out)!.map(Number);
+    expect(replies).toBe(0);
+    const [malformed, badHmac] = [(await rejected(target.ns, 'malformed')) - malformed0, (await rejected(target.ns, 'bad_hmac')) - badHmac0];
+    // What the kernel delivered (a full socket buffer drops the rest, uncounted by weftd).
+    expect(malformed).toBeGreaterThan(garbage / 4);
+    expect(malformed).toBeLessThanOrEqual(garbage);
+    expect(badHmac).toBeGreaterThan(forged / 4);
+    expect(badHmac).toBeLessThanOrEqual(forged);
+    expect(healthFailures).toBe(0);
+    expect(notAlive).toBe(0);
+    const log = readFileSync(join(target.dir, 'weftd.log'), 'utf8');
+    const lines = log.split('\n').filter((l) => l.includes('gossip: rejected') && l.includes(lab.node('node3').underlayIp));
+    expect(lines.length).toBe(2);
+    process.stdout.write(`weftd under a UDP flood: ${garbage + forged} datagrams in ${ms} ms; counted malformed ${malformed} of ${garbage}, bad_hmac ${badHmac} of ${forged}; 0 answered; ${lines.length} log lines\n`);
   }, 400_000);
 });
