@@ -1,14 +1,15 @@
 // Probes over UDP, as memberlist sends them: a Ping and its Ack in one datagram each, on the UDP port
 // of the gossip port's number, authenticated as every envelope (auth.ts) under their own kinds
 // (KINDS), so a datagram cannot be replayed as a gRPC message or as another type of datagram.
-// An idle member's CPU is its probes, and a datagram costs a fraction of an HTTP/2 message through
-// grpc-js (bench/README.md, "UDP probes").
+// An idle member's CPU is its probes, and a datagram costs about half of an HTTP/2 message through
+// grpc-js (bench/README.md, "Idle, 2026-12-06 05:45").
 //
 // Towards a member, UDP is used only once that member answered one (confirmed). Until then, and
 // again after a UDP probe to it went unanswered, probes go over gRPC as before and a UDP check rides
 // along at most every CHECK_INTERVAL_MS: members without UDP probes (weftd before them, a firewall
-// dropping UDP) keep being probed over gRPC, and a lost datagram costs one probe, as a lost TCP
-// segment would. PingReq, PushPull and Gossip stay on gRPC.
+// dropping UDP) keep being probed over gRPC. GrpcTransport sends a UDP probe still unanswered after
+// half its timeout again over gRPC, so a lost datagram costs no failed probe. PingReq, PushPull and
+// Gossip stay on gRPC.
 //
 // Datagram: UDP_MAGIC, its type (DatagramType), u16 big-endian header length, the Envelope header
 // (codec.encodeHeader), body (a Ping or an Ack). A check is a Ping answered by the transport with an
