@@ -113,10 +113,11 @@ describe('a weftd gossip port under a connection flood (lab)', () => {
     const [, ms, garbage, forged, replies] = /^done (\d+) (\d+) (\d+) (\d+)/.exec(out)!.map(Number);
     expect(replies).toBe(0);
     const [malformed, badHmac] = [(await rejected(target.ns, 'malformed')) - malformed0, (await rejected(target.ns, 'bad_hmac')) - badHmac0];
-    // What the kernel delivered (a full socket buffer drops the rest, uncounted by weftd).
-    expect(malformed).toBeGreaterThan(garbage / 4);
+    // What the kernel delivered (a full socket buffer drops the rest, uncounted by weftd): 80% on a
+    // quiet machine; a loaded one delivers less.
+    expect(malformed).toBeGreaterThan(garbage / 10);
     expect(malformed).toBeLessThanOrEqual(garbage);
-    expect(badHmac).toBeGreaterThan(forged / 4);
+    expect(badHmac).toBeGreaterThan(forged / 10);
     expect(badHmac).toBeLessThanOrEqual(forged);
     expect(healthFailures).toBe(0);
     expect(notAlive).toBe(0);
