@@ -8,6 +8,11 @@ export const LogEvent = {
   stateCacheStart: 'state_cache_start',
   /** The node's gossip endpoint listens (field: port). */
   gossipListening: 'gossip_listening',
+  /**
+   * A member stopped answering gossip probes over UDP (its first unanswered check; then it is probed
+   * over gRPC), or answers them again (fields: address, udp).
+   */
+  gossipUdp: 'gossip_udp',
   /** Gossip changed a member's state (fields: member, from, to, incarnation). */
   memberChanged: 'member_changed',
   /** The lease re-acquired after a loss is another subnet (fields: from, to). */

@@ -7,6 +7,7 @@
 // does not authenticate (garbage, another key, replayed, misdirected, a Ping re-typed as a check, an
 // ack of nothing) is dropped, counted, and never answered.
 import dgram from 'node:dgram';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../daemon/control/gossip/auth.js';
 import { codec, encodeHeader } from '../../daemon/control/gossip/codec.js';
@@ -14,7 +15,8 @@ import { GrpcTransport } from '../../daemon/control/gossip/grpc-transport.js';
 import type { GossipHandler } from '../../daemon/control/gossip/messages.js';
 import { newGossipStats, type GossipStats } from '../../daemon/control/gossip/stats.js';
 import type { MemberRecord } from '../../daemon/control/gossip/types.js';
-import { CHECK_INTERVAL_MS, DatagramType, KINDS, MAX_DATAGRAM, parse, UDP_MAGIC } from '../../daemon/control/gossip/udp-probes.js';
+import { LogEvent } from '../../daemon/observability/log-events.js';
+import { CHECK_INTERVAL_MS, CHECK_TIMEOUT_MS, DatagramType, KINDS, MAX_DATAGRAM, parse, UDP_MAGIC } from '../../daemon/control/gossip/udp-probes.js';
 import { clusterKey, quiet } from '../../lab/gossip-members.js';
 import { waitFor } from '../fixtures/gossip/cluster.js';
 
@@ -47,8 +49,10 @@ function handlerFor(name: string, ackUpdates: MemberRecord[] = [], heard: Member
   };
 }
 
-async function member(name: string, key: Buffer, opts: { udpProbes?: boolean; ackUpdates?: MemberRecord[]; heard?: MemberRecord[][] } = {}): Promise<GrpcTransport> {
-  const t = await GrpcTransport.listen({ host: '127.0.0.1', port: 0, key, sender: name, stats: newGossipStats(), logger: quiet, udpProbes: opts.udpProbes ?? true });
+async function member(name: string, key: Buffer, opts: { udpProbes?: boolean; ackUpdates?: MemberRecord[]; heard?: MemberRecord[][]; log?: Record<string, unknown>[] } = {}): Promise<GrpcTransport> {
+  const log = opts.log;
+  const logger = log ? pino({ level: 'info' }, { write: (line: string) => void log.push(JSON.parse(line) as Record<string, unknown>) }) : quiet;
+  const t = await GrpcTransport.listen({ host: '127.0.0.1', port: 0, key, sender: name, stats: newGossipStats(), logger, udpProbes: opts.udpProbes ?? true });
   t.setHandler(handlerFor(name, opts.ackUpdates, opts.heard));
   transports.push(t);
   return t;
@@ -104,9 +108,10 @@ describe('gossip probes over UDP', () => {
     expect(Object.values(sb.rejected).every((n) => n === 0)).toBe(true);
   });
 
-  it('a member without UDP probes is probed over gRPC, with one check per CHECK_INTERVAL_MS', async () => {
+  it('a member without UDP probes is probed over gRPC, with one check per CHECK_INTERVAL_MS, and logged once', async () => {
     const key = clusterKey();
-    const [a, old] = [await member('a', key), await member('old', key, { udpProbes: false })];
+    const log: Record<string, unknown>[] = [];
+    const [a, old] = [await member('a', key, { log }), await member('old', key, { udpProbes: false })];
     for (let seq = 0; seq < 20; seq++) expect((await a.ping(addr(old), { target: 'old', seq, updates: [] }, TIMEOUT_MS)).seq).toBe(seq);
     const sa = statsOf(a);
     expect(CHECK_INTERVAL_MS).toBeGreaterThan(1_000);
@@ -115,6 +120,11 @@ describe('gossip probes over UDP', () => {
     expect(statsOf(old).received.Ping).toBe(20);
     // And the old member's probes of us are answered as always.
     expect((await old.ping(addr(a), { target: 'a', seq: 7, updates: [] }, TIMEOUT_MS)).seq).toBe(7);
+    await waitFor('the check to time out', () => sa.udp.timeouts === 1, CHECK_TIMEOUT_MS + TIMEOUT_MS);
+    for (let seq = 20; seq < 25; seq++) await a.ping(addr(old), { target: 'old', seq, updates: [] }, TIMEOUT_MS);
+    const records = log.filter((r) => r.event === LogEvent.gossipUdp);
+    expect(records).toMatchObject([{ address: addr(old), udp: false, level: 40 }]);
+    expect(String(records[0].msg)).toMatch(/does not answer probes over UDP .*probing it over gRPC/);
   });
 
   it('a UDP probe unanswered after half its timeout is sent again over gRPC; the member is probed over gRPC from then on', async () => {

@@ -167,12 +167,14 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
     await reachable(pod2, pod1);
   });
 
-  it('UDP to and from a node\'s gossip port dropped (a firewall): its probes fall back to gRPC, and no node ever suspects it', async () => {
+  it('UDP to and from a node\'s gossip port dropped (a firewall): its probes fall back to gRPC, no node ever suspects it, and it says so; allowed again, it probes over UDP again', async () => {
     const others = weftNames().filter((n) => n !== 'node1');
     const udp = async (n: string, event: string): Promise<number> => metricValue(await scrape(n)(), 'weft_gossip_udp_probes_total', { event }) ?? 0;
     const fallbacks0 = await Promise.all(weftNames().map((n) => udp(n, 'fallback')));
     const rule = ['INPUT', '-p', 'udp', '--dport', String(GOSSIP_PORT), '-j', 'DROP'];
+    const logFrom = logSize('node1');
     await lab.exec(lab.node('node1').ns, 'iptables', ['-w', '-I', ...rule]);
+    let dropping = true;
     try {
       const until = Date.now() + 5_000;
       while (Date.now() < until) {
@@ -186,8 +188,15 @@ describe('gossip between weftd daemons in a lab (default timers)', () => {
       const more = weftNames().map((n, i) => [n, fallbacks[i] - fallbacks0[i]] as const);
       expect(more.find(([n]) => n === 'node1')![1]).toBeGreaterThan(0);
       expect(more.filter(([n]) => n !== 'node1').reduce((sum, [, d]) => sum + d, 0)).toBeGreaterThan(0);
-    } finally {
+      // node1 says so once its checks go unanswered too, and again once UDP gets through.
+      await waitLog('node1', logFrom, { event: LogEvent.gossipUdp, udp: false }, 5_000);
       await lab.exec(lab.node('node1').ns, 'iptables', ['-w', '-D', ...rule]);
+      dropping = false;
+      const allowedAt = Date.now();
+      const back = await waitLog('node1', logFrom, { event: LogEvent.gossipUdp, udp: true }, 20_000);
+      figures.push(`UDP allowed again at node1: answered over UDP again ${back - allowedAt} ms later (checks every 10 s)`);
+    } finally {
+      if (dropping) await lab.exec(lab.node('node1').ns, 'iptables', ['-w', '-D', ...rule]);
     }
   });
 

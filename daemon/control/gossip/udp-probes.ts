@@ -19,6 +19,7 @@
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { realClock, type TimerHandle } from '../../clock.js';
+import { LogEvent } from '../../observability/log-events.js';
 import { parseIpv4 } from '../../net/ipv4.js';
 import { isIpv6 } from '../../net/ipv6.js';
 import type { Authenticator, EnvelopeHeader, RejectReason } from './auth.js';
@@ -46,6 +47,8 @@ const PREFIX_SIZE = TYPE_OFFSET + 3;
 export const MAX_DATAGRAM = 1_200;
 /** How often a UDP check rides along a gRPC probe to a member not (or no longer) confirmed. */
 export const CHECK_INTERVAL_MS = 10_000;
+/** A check unanswered for this long failed. */
+export const CHECK_TIMEOUT_MS = 1_000;
 /** Members whose UDP state is remembered; beyond it the map starts again (every member unconfirmed). */
 const MAX_PEERS = 4_096;
 
@@ -61,11 +64,16 @@ export interface UdpProbeHost {
 }
 
 interface Peer {
+  /** "host:port" as the state machine names it. */
+  address: string;
+  /** What the socket sends to (IPv4 mapped into IPv6 on an IPv6 socket). */
   host: string;
   port: number;
   confirmed: boolean;
   /** realClock time before which no UDP check is sent. */
   nextCheckAt: number;
+  /** Its not answering UDP was logged (once, until it answers again). */
+  reported: boolean;
 }
 
 interface Pending {
@@ -87,6 +95,7 @@ export class UdpProbes {
   private constructor(
     private readonly socket: dgram.Socket,
     private readonly host: UdpProbeHost,
+    private readonly logger: Logger,
   ) {
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
   }
@@ -110,7 +119,7 @@ export class UdpProbes {
     }
     // A send to an unreachable member can surface here; its timeout settles the probe.
     socket.on('error', () => undefined);
-    return new UdpProbes(socket, h);
+    return new UdpProbes(socket, h, logger);
   }
 
   /** Sends a UDP check alongside a gRPC probe to `address` when one is due; its ack confirms the member. */
@@ -120,7 +129,7 @@ export class UdpProbes {
     if (!p || p.confirmed || now < p.nextCheckAt) return;
     p.nextCheckAt = now + CHECK_INTERVAL_MS;
     this.host.stats.udp.checks++;
-    this.request(p, DatagramType.Check, { target, seq: 0, updates: [] }, CHECK_INTERVAL_MS / 2);
+    this.request(p, DatagramType.Check, { target, seq: 0, updates: [] }, CHECK_TIMEOUT_MS);
   }
 
   /**
@@ -166,8 +175,14 @@ export class UdpProbes {
       if (type === DatagramType.Ping) {
         p.confirmed = false;
         p.nextCheckAt = 0;
+      } else if (!p.confirmed && !p.reported) {
+        p.reported = true;
+        this.logger.warn(
+          { event: LogEvent.gossipUdp, address: p.address, udp: false },
+          `gossip: the member at ${p.address} does not answer probes over UDP (a weftd from before UDP probes, or ${p.port}/udp filtered between the nodes); probing it over gRPC and checking UDP every ${CHECK_INTERVAL_MS / 1000} s`,
+        );
       }
-      reject?.(new Error(`gossip Ping over UDP to ${p.host}:${p.port}: no ack within ${timeoutMs} ms`));
+      reject?.(new Error(`gossip Ping over UDP to ${p.address}: no ack within ${timeoutMs} ms`));
     });
     this.pending.set(id, pending);
     this.host.stats.udp.sent++;
@@ -229,6 +244,10 @@ export class UdpProbes {
     this.pending.delete(id);
     p.timer.cancel();
     p.peer.confirmed = true;
+    if (p.peer.reported) {
+      p.peer.reported = false;
+      this.logger.info({ event: LogEvent.gossipUdp, address: p.peer.address, udp: true }, `gossip: the member at ${p.peer.address} answers probes over UDP again`);
+    }
     this.host.stats.udp.acked++;
     p.resolve?.(ack);
   }
@@ -258,7 +277,7 @@ export class UdpProbes {
     const v6Socket = this.socket.address().family === 'IPv6';
     if (!(v4 || v6) || (v6 && !v6Socket)) return undefined;
     if (this.peers.size >= MAX_PEERS) this.peers.clear();
-    const p: Peer = { host: v6Socket && v4 ? `::ffff:${m[1]}` : m[1], port: Number(m[2]), confirmed: false, nextCheckAt: 0 };
+    const p: Peer = { address, host: v6Socket && v4 ? `::ffff:${m[1]}` : m[1], port: Number(m[2]), confirmed: false, nextCheckAt: 0, reported: false };
     this.peers.set(address, p);
     return p;
   }
