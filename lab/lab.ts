@@ -229,8 +229,10 @@ export class Lab {
     saveState(this.state);
   }
 
-  /** Starts `nodeName`'s weftd again (after stopWeftd) and waits until it is ready. */
-  /** `extra`: weftd arguments for this start only, after the lab's own (weftdArgs). */
+  /**
+   * Starts `nodeName`'s weftd again (after stopWeftd) and waits until it is ready; `extra`: weftd
+   * arguments for this start only, after the lab's own (weftdArgs).
+   */
   async startWeftd(nodeName: string, extra: readonly string[] = []): Promise<void> {
     const node = this.node(nodeName);
     if (node.kind !== 'weft') throw new LabError(`${nodeName} is a ${node.kind} node, not a weft node`);

@@ -440,8 +440,7 @@ export class Membership implements GossipHandler {
   private probeBack(sender: string): void {
     if (!this.running || this.probing || !this.timers.has('gossip-probe')) return;
     if (this.nextProbeAt - this.clock.now() > PROBE_BACK_WINDOW * this.scaled(this.cfg.probeIntervalMs)) return;
-    const next = this.probeIndex < this.probeOrder.length ? this.probeOrder[this.probeIndex] : this.live === 1 ? this.liveEntries()[0]?.record.name : undefined;
-    const state = next === sender ? this.entries.get(sender)?.record.state : undefined;
+    const state = this.peekProbeTarget() === sender ? this.entries.get(sender)?.record.state : undefined;
     if (state !== 'alive' && state !== 'suspect') return;
     this.counters.probesBack++;
     queueMicrotask(() => this.probeRound());
@@ -747,6 +746,12 @@ export class Membership implements GossipHandler {
       (e) => (e.record.state === 'alive' || e.record.state === 'suspect' || (e.record.state === 'dead' && now - e.stateSince < deadForMs)) && filter(e),
     );
     return this.shuffle(pool).slice(0, n);
+  }
+
+  /** Who nextProbeTarget() tries first, where that is known without drawing a new order. */
+  private peekProbeTarget(): string | undefined {
+    if (this.probeIndex < this.probeOrder.length) return this.probeOrder[this.probeIndex];
+    return this.live === 1 ? this.liveEntries()[0]?.record.name : undefined;
   }
 
   private nextProbeTarget(): MemberRecord | undefined {

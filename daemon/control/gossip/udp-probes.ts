@@ -18,11 +18,11 @@
 // and dropped.
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
-import { realClock, type TimerHandle } from '../../clock.js';
 import { LogEvent } from '../../observability/log-events.js';
 import { parseIpv4 } from '../../net/ipv4.js';
 import { isIpv6 } from '../../net/ipv6.js';
-import type { Authenticator, EnvelopeHeader, RejectReason } from './auth.js';
+import type { Authenticator, Envelope, EnvelopeHeader, RejectReason } from './auth.js';
+import { realClock, type TimerHandle } from './clock.js';
 import { codec, decodeHeader, encodeHeader, envelopeSize, MalformedMessage } from './codec.js';
 import type { AckMsg, PingMsg } from './messages.js';
 import type { GossipStats } from './stats.js';
@@ -37,6 +37,8 @@ export enum DatagramType {
 }
 /** The kind each type is sealed as (the MAC covers it). */
 export const KINDS: Readonly<Record<DatagramType, string>> = ['Ping.udp', 'Ping.udp.reply', 'Check.udp', 'Check.udp.reply'];
+/** The type that answers each request type. */
+const REPLY = { [DatagramType.Ping]: DatagramType.Ack, [DatagramType.Check]: DatagramType.CheckAck } as const;
 const TYPE_OFFSET = UDP_MAGIC.length;
 const PREFIX_SIZE = TYPE_OFFSET + 3;
 /**
@@ -161,7 +163,7 @@ export class UdpProbes {
   /** Seals and sends a Ping or a check; false (nothing sent) when it does not fit in MAX_DATAGRAM. */
   private request(p: Peer, type: Pending['type'], msg: PingMsg, timeoutMs: number, resolve?: (a: AckMsg) => void, reject?: (e: Error) => void): boolean {
     const env = this.host.auth.seal(KINDS[type], this.host.sender, msg.target, codec.encodePing(msg));
-    const datagram = frame(type, env, env.body);
+    const datagram = frame(type, env);
     if (datagram === undefined) {
       this.host.stats.udp.oversize++;
       return false;
@@ -197,11 +199,11 @@ export class UdpProbes {
     const d = parse(msg);
     if (typeof d === 'string') return this.host.reject('malformed', 'udp', peer, d);
     this.host.stats.bytesReceived += msg.length;
-    if (d.type === DatagramType.Ping || d.type === DatagramType.Check) this.answer(d, rinfo, peer);
+    if (isRequest(d)) this.answer(d, rinfo, peer);
     else this.acked(d, peer);
   }
 
-  private answer(d: Datagram, rinfo: dgram.RemoteInfo, peer: string): void {
+  private answer(d: Datagram & { type: Pending['type'] }, rinfo: dgram.RemoteInfo, peer: string): void {
     const kind = KINDS[d.type];
     const opened = this.host.auth.openHeader(kind, d.header, { self: this.host.sender });
     if (!opened.ok) return this.host.reject(opened.reason, kind, peer);
@@ -215,10 +217,10 @@ export class UdpProbes {
       ack = this.host.answer(opened.sender, ping);
     }
     if (!ack) return this.host.reject('unknown', kind, peer, 'probe addressed to another member');
-    const replyType = d.type === DatagramType.Check ? DatagramType.CheckAck : DatagramType.Ack;
+    const replyType = REPLY[d.type];
     for (let updates = ack.updates; ; updates = updates.slice(0, updates.length >> 1)) {
       const env = this.host.auth.seal(KINDS[replyType], this.host.sender, opened.sender, codec.encodeAck({ ...ack, updates }), opened.nonce);
-      const datagram = frame(replyType, env, env.body);
+      const datagram = frame(replyType, env);
       if (datagram !== undefined) {
         this.host.stats.bytesSent += envelopeSize(env);
         this.socket.send(datagram, rinfo.port, rinfo.address);
@@ -231,7 +233,7 @@ export class UdpProbes {
   private acked(d: Datagram, peer: string): void {
     const id = d.header.inReplyTo.toString('hex');
     const p = this.pending.get(id);
-    if (!p || d.type !== (p.type === DatagramType.Check ? DatagramType.CheckAck : DatagramType.Ack)) {
+    if (!p || d.type !== REPLY[p.type]) {
       // Late (its ping timed out) or forged: nothing waits for it, so it is not opened.
       this.host.stats.udp.unmatched++;
       return;
@@ -289,9 +291,12 @@ interface Datagram {
   body: Buffer;
 }
 
+const isRequest = (d: Datagram): d is Datagram & { type: Pending['type'] } => d.type === DatagramType.Ping || d.type === DatagramType.Check;
+
 /** The datagram for an envelope, or undefined when it exceeds MAX_DATAGRAM. */
-function frame(type: DatagramType, h: EnvelopeHeader, body: Buffer): Buffer | undefined {
-  const header = encodeHeader(h);
+function frame(type: DatagramType, env: Envelope): Buffer | undefined {
+  const header = encodeHeader(env);
+  const body = env.body;
   const size = PREFIX_SIZE + header.length + body.length;
   if (size > MAX_DATAGRAM) return undefined;
   const b = Buffer.allocUnsafe(size);
